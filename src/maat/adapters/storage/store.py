@@ -1,0 +1,209 @@
+"""The SQL state store: engine set-up per backend, transactions, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from maat.adapters.storage.repositories import (
+    SqlAuditLog,
+    SqlEnrolments,
+    SqlSessions,
+    SqlTokens,
+    SqlUsers,
+)
+from maat.config import DatabaseSettings
+from maat.errors import ConfigError, StorageError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass
+class SqlUnitOfWork:
+    """Every repository over one transaction."""
+
+    session: Session
+    users: SqlUsers
+    sessions: SqlSessions
+    tokens: SqlTokens
+    enrolments: SqlEnrolments
+    audit: SqlAuditLog
+
+
+def normalise_url(url: str) -> str:
+    """Pick the psycopg 3 driver for PostgreSQL URLs; reject unsupported backends."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("not a database URL", field="database_url") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return url
+    raise ConfigError(
+        f"unsupported database backend {backend!r}",
+        field="database_url",
+        hint="use sqlite:///PATH (single node) or postgresql://USER@HOST/DB (cluster)",
+    )
+
+
+def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": float(settings.sqlite_busy_timeout), "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event decide how transactions start (see below).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(float(settings.sqlite_busy_timeout) * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction takes the write lock up front: a deferred one that reads first
+        # and writes later fails with SQLITE_BUSY under WAL instead of waiting its turn.
+        write = conn.get_execution_options().get("maat_write", True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: str, settings: DatabaseSettings) -> Engine:
+    timeout_ms = int(float(settings.statement_timeout) * 1000)
+    parsed = make_url(url)
+    # Keep libpq options given in the URL (e.g. -csearch_path=...) next to the timeout.
+    given = parsed.query.get("options", "")
+    options = " ".join(
+        [*(given if isinstance(given, tuple) else [given]), f"-c statement_timeout={timeout_ms}"]
+    ).strip()
+    return create_engine(
+        parsed.difference_update_query(["options"]),
+        pool_size=settings.pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": max(1, int(float(settings.connect_timeout))),
+            "options": options,
+        },
+    )
+
+
+class SqlStore:
+    """The state store on SQLite (WAL) or PostgreSQL, with the same models and migrations."""
+
+    def __init__(self, url: str, *, audit_key: bytes, settings: DatabaseSettings | None = None):
+        self.url = normalise_url(url)
+        self._settings = settings or DatabaseSettings()
+        self.audit_key = audit_key
+        if self.url.startswith("sqlite"):
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = _sqlite_engine(self.url, self._settings)
+        else:
+            self.engine = _postgres_engine(self.url, self._settings)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[SqlUnitOfWork]:
+        """A unit of work: commits on normal exit, rolls back on any exception."""
+        try:
+            connection = self.engine.connect().execution_options(maat_write=write)
+        except OperationalError as exc:
+            raise StorageError(
+                f"cannot connect to the state store: {exc.orig}", hint=self._hint()
+            ) from exc
+        with connection, Session(bind=connection, expire_on_commit=False) as session:
+            uow = SqlUnitOfWork(
+                session=session,
+                users=SqlUsers(session),
+                sessions=SqlSessions(session),
+                tokens=SqlTokens(session),
+                enrolments=SqlEnrolments(session),
+                audit=SqlAuditLog(session, self.audit_key),
+            )
+            try:
+                yield uow
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StorageError(f"state store error: {exc}", hint=self._hint()) from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    def _alembic_config(self) -> AlembicConfig:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return config
+
+    def migrate(self) -> str:
+        """Bring the schema to the newest migration; returns the revision reached."""
+        config = self._alembic_config()
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StorageError(
+                f"cannot migrate the state store: {exc.orig}", hint=self._hint()
+            ) from exc
+        return self.expected_revision()
+
+    def expected_revision(self) -> str:
+        """The newest migration this code knows."""
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        if head is None:  # pragma: no cover - the package ships migrations
+            raise StorageError("no migrations found in the package")
+        return head
+
+    def current_revision(self) -> str | None:
+        """The migration the database is at (``None`` when never initialised)."""
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except OperationalError as exc:
+            raise StorageError(
+                f"cannot reach the state store: {exc.orig}", hint=self._hint()
+            ) from exc
+
+    def check_schema(self) -> None:
+        """Raise unless the database is at the expected migration."""
+        current, expected = self.current_revision(), self.expected_revision()
+        if current != expected:
+            raise StorageError(
+                f"the state store is at schema {current or 'none'}, this Maat needs {expected}",
+                hint="run 'maat init' to create or upgrade it",
+            )
+
+    def close(self) -> None:
+        """Dispose of pooled connections."""
+        self.engine.dispose()
+
+    def _hint(self) -> str:
+        if self.backend == "sqlite":
+            return f"check the database file and its directory ({make_url(self.url).database})"
+        return "check that PostgreSQL is running and MAAT_DATABASE_URL is right"

@@ -1,0 +1,44 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from maat import __version__
+from maat.api import problems
+from maat.api.limits import BodySizeLimit
+from maat.api.routers import audit, auth, system, tokens, users
+from maat.api.security import check_operations, check_routes
+from maat.services.platform import Platform
+
+ROUTERS = (system.router, auth.router, users.router, tokens.router, audit.router)
+
+
+def create_app(platform: Platform, *, close_on_shutdown: bool = True) -> FastAPI:
+    """Build the API over an opened platform; refuses routes without a permission."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_on_shutdown:
+            platform.close()
+
+    app = FastAPI(
+        title="Maat",
+        version=__version__,
+        description="Defence against software-supply-chain intrusions. Every route needs a "
+        "bearer token (session or API token) and the permission it names under "
+        "x-maat-permission, unless that says public.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    problems.install(app)
+    for router in ROUTERS:
+        check_routes(router.routes)
+        app.include_router(router)
+    check_operations(app.openapi())
+    app.add_middleware(BodySizeLimit, max_bytes=int(platform.settings.api.max_request_bytes))
+    return app

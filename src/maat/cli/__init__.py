@@ -1,0 +1,1 @@
+"""The ``maat`` command line (Typer + Rich): thin commands over services."""

@@ -1,0 +1,135 @@
+"""The ``maat`` command and its error boundary.
+
+Errors derived from ``MaatError`` print their diagnostics and exit 1 (``-v`` adds the
+traceback). Anything else is a bug and is shown whole.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from maat import __version__
+from maat.cli import audit_cmd, demo_cmd, token_cmd, user_cmd
+from maat.cli.context import CliState, console
+from maat.errors import MaatError
+
+app = typer.Typer(
+    name="maat",
+    help="Maat: defend an organisation and its suppliers against supply-chain intrusions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(user_cmd.app, name="user")
+app.add_typer(token_cmd.app, name="token")
+app.add_typer(audit_cmd.app, name="audit")
+app.command("demo")(demo_cmd.demo)
+
+err = console(stderr=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show tracebacks.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML settings file (else $MAAT_CONFIG).")
+    ] = None,
+) -> None:
+    """Global options."""
+    ctx.obj = CliState(verbose=verbose, config_file=config)
+
+
+@app.command()
+def version() -> None:
+    """Print Maat's version."""
+    typer.echo(f"maat {__version__}")
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    admin: Annotated[str, typer.Option(help="Name of the first administrator.")] = "admin",
+    admin_password_stdin: Annotated[
+        bool, typer.Option(help="Read the administrator's password from standard input.")
+    ] = False,
+) -> None:
+    """Create (or upgrade) the data directory, master secret, state store and first admin."""
+    from maat.services.bootstrap import initialise
+
+    state: CliState = ctx.obj
+    settings = state.settings()
+    password = sys.stdin.readline().rstrip("\n") if admin_password_stdin else None
+    result = initialise(settings, admin_name=admin, admin_password=password, actor=state.actor)
+    out = console()
+    out.print(f"state store: {result.database} at schema {result.revision}")
+    out.print(f"data directory: {settings.data_dir}")
+    if result.admin is not None:
+        out.print(f"administrator created: [bold]{result.admin.user.name}[/bold]")
+        if result.admin.generated_password:
+            out.print(f"initial password (shown once): {result.admin.generated_password}")
+        out.print("TOTP enrolment happens at the first login (POST /v1/auth/login).")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from maat.api.app import create_app
+    from maat.services.platform import Platform
+
+    state: CliState = ctx.obj
+    settings = state.settings()
+    platform = Platform.open(settings)
+    platform.store.check_schema()
+    application = create_app(platform)
+    uvicorn.run(
+        application,
+        host=host or settings.api.host,
+        port=port if port is not None else settings.api.port,
+        log_level=settings.log_level,
+        timeout_keep_alive=5,
+        server_header=False,
+    )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, turn errors into messages and exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    try:
+        app(args=args, prog_name="maat", standalone_mode=False)
+    except MaatError as exc:
+        if verbose:
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(f"[bold red]error:[/bold red] {exc.diagnostics()}", markup=True, highlight=False)
+        if not verbose:
+            err.print("(run with -v for the traceback)", style="dim")
+        return _exit(1, argv)
+    except click.exceptions.Exit as exc:
+        return _exit(exc.exit_code, argv)
+    except click.ClickException as exc:
+        exc.show()
+        return _exit(exc.exit_code, argv)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return _exit(1, argv)
+    return _exit(0, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    # Called as a console script (argv None): exit the process; from tests: return the code.
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,321 @@
+"""Typed settings from one TOML file and ``MAAT_*`` environment variables.
+
+Precedence (lowest first): built-in defaults, the TOML file, the environment. The TOML file is
+``$MAAT_CONFIG`` if set, else ``<data_dir>/maat.toml`` if it exists. Every resource limit of
+Maat lives here. Environment names are ``MAAT_<SECTION>_<FIELD>`` (``MAAT_AUTH_LOCKOUT_THRESHOLD``),
+plus the top-level ``MAAT_DATA_DIR``, ``MAAT_DATABASE_URL`` and ``MAAT_CONFIG``. Names starting
+with ``MAAT_TEST_`` are reserved for the test suite and ignored here. An unknown key, in the
+file or the environment, is an error that names it: a typo must not silently fall back to a
+default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maat.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    None: 1,
+}
+
+
+class Seconds(float):
+    """A duration in seconds; accepts ``90``, ``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``."""
+
+
+class Bytes(int):
+    """A size in bytes; accepts ``1048576``, ``"1MiB"``, ``"512kb"``."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API served by ``maat serve``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    max_request_bytes: Bytes = Bytes(8 * 1024 * 1024)
+    request_timeout: Seconds = Seconds(30)
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sessions, tokens, TOTP and login throttling."""
+
+    session_idle_timeout: Seconds = Seconds(30 * 60)
+    session_absolute_timeout: Seconds = Seconds(12 * 3600)
+    session_touch_interval: Seconds = Seconds(60)
+    enrolment_timeout: Seconds = Seconds(10 * 60)
+    totp_issuer: str = "Maat"
+    totp_digits: int = 6
+    totp_period: int = 30
+    totp_valid_window: int = 1
+    lockout_threshold: int = 5
+    lockout_duration: Seconds = Seconds(15 * 60)
+    login_rate_per_minute: int = 10
+    login_rate_burst: int = 5
+    token_default_ttl: Seconds = Seconds(30 * 86400)
+    token_max_ttl: Seconds = Seconds(365 * 86400)
+    password_min_length: int = 12
+    max_password_length: int = 1024
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Batch and listing limits shared by API, CLI and pipeline."""
+
+    max_batch: int = 10_000
+    max_page_size: int = 1_000
+    default_page_size: int = 100
+    max_name_length: int = 200
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The state store connection (SQLite by default, PostgreSQL for the cluster profile)."""
+
+    pool_size: int = 5
+    connect_timeout: Seconds = Seconds(10)
+    statement_timeout: Seconds = Seconds(30)
+    sqlite_busy_timeout: Seconds = Seconds(15)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of Maat's settings. Build with :meth:`load` or :meth:`from_mapping`."""
+
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    database_url: str = ""
+    secret_key_file: str = ""
+    log_level: str = "info"
+    api: ApiSettings = field(default_factory=ApiSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL; SQLite in the data directory unless one is configured."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'maat.db'}"
+
+    @property
+    def effective_secret_key_file(self) -> Path:
+        """The master secret (encrypts TOTP secrets, keys the audit chain)."""
+        return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret.key"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str = "settings") -> Settings:
+        """Build settings from a nested mapping (TOML shape); unknown keys are errors."""
+        settings: Settings = _build(cls, values, source=source, prefix="")
+        return settings
+
+    @classmethod
+    def load(
+        cls, *, environ: Mapping[str, str] | None = None, config_file: Path | None = None
+    ) -> Settings:
+        """Defaults, then the TOML file, then ``MAAT_*`` variables from ``environ``."""
+        env = dict(os.environ if environ is None else environ)
+        merged: dict[str, Any] = {}
+        path = config_file or (Path(env["MAAT_CONFIG"]) if env.get("MAAT_CONFIG") else None)
+        if path is None:
+            data_dir = Path(env["MAAT_DATA_DIR"]) if env.get("MAAT_DATA_DIR") else None
+            candidate = (data_dir or default_data_dir()) / "maat.toml"
+            path = candidate if candidate.is_file() else None
+        source = "defaults"
+        if path is not None:
+            merged = _read_toml(path)
+            source = str(path)
+        settings: Settings = _build(cls, merged, source=source, prefix="")
+        # Environment values are checked on their own, so an error names the variable.
+        return _apply_environment(settings, _environment_overrides(env))
+
+
+def _apply_environment(settings: Settings, overrides: Mapping[str, tuple[str, str]]) -> Settings:
+    sections: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    hints = _hints(Settings)
+    for key, (variable, value) in overrides.items():
+        section, _, name = key.partition(".")
+        if name:
+            hint = _hints(hints[section])[name]
+            sections.setdefault(section, {})[name] = _coerce(
+                hint, value, source="environment", where=variable
+            )
+        else:
+            top[section] = _coerce(hints[section], value, source="environment", where=variable)
+    for section, values in sections.items():
+        top[section] = dataclasses.replace(getattr(settings, section), **values)
+    return dataclasses.replace(settings, **top)
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/maat`` or ``~/.local/share/maat``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "maat"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.14 has exc.lineno; older versions only say "(at line N, column M)".
+        line = getattr(exc, "lineno", None)
+        if line is None and (found := re.search(r"at line (\d+)", str(exc))):
+            line = int(found.group(1))
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path), line=line) from None
+
+
+def _environment_overrides(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Map ``MAAT_SECTION_FIELD`` variables to ``section.field`` keys; reject unknown ones."""
+    known: dict[str, str] = {}
+    for f in dataclasses.fields(Settings):
+        hint = _hints(Settings)[f.name]
+        if dataclasses.is_dataclass(hint):
+            for sub in dataclasses.fields(hint):
+                known[f"MAAT_{f.name}_{sub.name}".upper()] = f"{f.name}.{sub.name}"
+        else:
+            known[f"MAAT_{f.name}".upper()] = f.name
+    out: dict[str, tuple[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith("MAAT_") or name == "MAAT_CONFIG" or name.startswith("MAAT_TEST_"):
+            continue
+        if name not in known:
+            raise ConfigError(
+                f"unknown setting {name}",
+                field=name,
+                hint="known settings: " + ", ".join(sorted(known)),
+            )
+        out[known[name]] = (name, value)
+    return out
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _validate_keys(cls: type, values: Mapping[str, Any], *, source: str, prefix: str) -> None:
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in names:
+            raise ConfigError(
+                f"unknown key; expected one of {', '.join(sorted(names))}",
+                file=source,
+                field=prefix + key,
+            )
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], *, source: str, prefix: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError("expected a table", file=source, field=prefix.rstrip(".") or None)
+    _validate_keys(cls, values, source=source, prefix=prefix)
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        hint = hints[f.name]
+        where = prefix + f.name
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _build(hint, values[f.name], source=source, prefix=where + ".")
+        else:
+            kwargs[f.name] = _coerce(hint, values[f.name], source=source, where=where)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, *, source: str, where: str) -> Any:
+    """Convert a TOML or environment value to the declared type, or say where it is wrong."""
+    if isinstance(hint, types.UnionType):  # only ``X | None`` is used
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    try:
+        if hint is Seconds:
+            return parse_duration(value)
+        if hint is Bytes:
+            return _parse_size(value)
+        if hint is bool:
+            return _parse_bool(value)
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer, got a boolean")
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("expected a whole number")
+            result = int(value)
+            if result < 0:
+                raise ValueError("must not be negative")
+            return result
+        if hint is Path:
+            return Path(str(value)).expanduser()
+        if hint is str:
+            if not isinstance(value, str):
+                raise ValueError(f"expected a string, got {type(value).__name__}")
+            return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value {value!r}: {exc}", file=source, field=where) from None
+    raise ConfigError(f"unsupported setting type {hint!r}", file=source, field=where)
+
+
+def parse_duration(value: Any) -> Seconds:
+    """Seconds from a number or a text such as '90s', '15m', '12h', '7d' (ValueError if not)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration")
+    if isinstance(value, int | float):
+        number, unit = float(value), None
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("expected a duration such as 90, '90s', '15m', '12h' or '7d'")
+        number, unit = float(match.group(1)), match.group(2)
+    seconds = number * _DURATION_UNITS[unit]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("must be a finite, non-negative duration")
+    return Seconds(seconds)
+
+
+def _parse_size(value: Any) -> Bytes:
+    if isinstance(value, bool):
+        raise ValueError("expected a size")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return Bytes(value)
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError("expected a size such as 1048576, '512KiB' or '8MiB'")
+    unit = match.group(2).lower() if match.group(2) else None
+    return Bytes(int(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")

@@ -1,0 +1,151 @@
+"""Ports: the interfaces through which services reach the outside world.
+
+Capability packages never see adapters; services receive these Protocols. Each port has an
+adapter for tests (SQLite, in-process, in-memory) and one for production (PostgreSQL, NATS,
+PKCS#11, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from maat.audit.chain import AuditEntry, AuditRecord
+from maat.auth.records import EnrolmentRecord, SessionRecord, TokenRecord, UserRecord
+
+
+class Clock(Protocol):
+    """Where time comes from (a fixed or stepping clock in tests)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+class UserRepository(Protocol):
+    """Users by id and by unique name."""
+
+    def add(self, user: UserRecord) -> None: ...
+    def update(self, user: UserRecord) -> None: ...
+    def get(self, user_id: str) -> UserRecord | None: ...
+    def by_name(self, name: str) -> UserRecord | None: ...
+    def list(self) -> Sequence[UserRecord]: ...
+
+
+class SessionRepository(Protocol):
+    """Interactive sessions."""
+
+    def add(self, session: SessionRecord) -> None: ...
+    def update(self, session: SessionRecord) -> None: ...
+    def get(self, session_id: str) -> SessionRecord | None: ...
+    def end_all_for_user(self, user_id: str, at: datetime, reason: str) -> int: ...
+
+
+class TokenRepository(Protocol):
+    """API tokens."""
+
+    def add(self, token: TokenRecord) -> None: ...
+    def update(self, token: TokenRecord) -> None: ...
+    def get(self, token_id: str) -> TokenRecord | None: ...
+    def list(self, user_id: str | None = None) -> Sequence[TokenRecord]: ...
+
+
+class EnrolmentRepository(Protocol):
+    """Pending TOTP enrolments."""
+
+    def add(self, enrolment: EnrolmentRecord) -> None: ...
+    def update(self, enrolment: EnrolmentRecord) -> None: ...
+    def get(self, enrolment_id: str) -> EnrolmentRecord | None: ...
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained audit log."""
+
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        """Append inside the current transaction, serialised against other appends."""
+        ...
+
+    def records(self, *, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
+        """Records in ascending sequence order."""
+        ...
+
+    def head(self) -> tuple[int, str]:
+        """The (seq, MAC) of the last record as recorded at append time."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; commits on normal exit, rolls back on error."""
+
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def tokens(self) -> TokenRepository: ...
+    @property
+    def enrolments(self) -> EnrolmentRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+class StateStore(Protocol):
+    """The state store (SQLite or PostgreSQL)."""
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work."""
+        ...
+
+    def check_schema(self) -> None:
+        """Raise ``StorageError`` unless the schema is at the version this code expects."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class EventBus(Protocol):
+    """Carries telemetry and signals between pipeline stages (in-process or NATS JetStream)."""
+
+    def publish(self, subject: str, payloads: Sequence[bytes]) -> None:
+        """Publish durably: returns only once every payload is stored."""
+        ...
+
+
+class Lake(Protocol):
+    """The telemetry lake (Parquet partitions with a hash-chained manifest)."""
+
+    def write_batch(self, source: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Append rows; returns how many were written."""
+        ...
+
+
+class KeyStore(Protocol):
+    """Signing keys that never leave their store (PKCS#11 in production)."""
+
+    def sign(self, key_label: str, data: bytes) -> bytes:
+        """Sign ``data`` inside the store with the key ``key_label``."""
+        ...
+
+    def public_key_pem(self, key_label: str) -> bytes:
+        """The public half of ``key_label``."""
+        ...
+
+
+class ActionExecutor(Protocol):
+    """Carries out a response action (isolate, block, revoke, notify)."""
+
+    def execute(self, action: str, target: str, parameters: Mapping[str, Any]) -> str:
+        """Do it and return a reference the case can record."""
+        ...

@@ -1,0 +1,1 @@
+"""The Earth Ammit scenario: the attack chain and (later) its simulator."""

@@ -1,0 +1,1 @@
+"""Use cases: join the pure capability packages with the adapters."""

@@ -1,0 +1,464 @@
+"""Login with password and TOTP, first-login enrolment, bearer authentication, logout.
+
+Every refusal is audited with its precise reason, while the caller only learns a generic
+"invalid credentials" so that answers do not reveal which part was wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from maat.auth import totp
+from maat.auth.passwords import verify_password
+from maat.auth.permissions import permissions_of
+from maat.auth.principal import Principal
+from maat.auth.records import EnrolmentRecord, SessionRecord, UserRecord
+from maat.auth.sessions import SessionLimits, SessionTimes, session_refusal, should_touch
+from maat.auth.throttle import LockoutPolicy
+from maat.auth.tokens import CredentialKind, PresentedCredential, issue, parse, secret_matches
+from maat.core.ids import new_id
+from maat.errors import AccountLocked, AuthenticationFailed, MaatError, RateLimited
+from maat.ports import UnitOfWork
+from maat.services.platform import Platform
+from maat.services.users import set_password
+
+GENERIC_FAILURE = "invalid user name, password or TOTP code"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """First login: the authenticator secret to enrol and the ticket to confirm it with."""
+
+    ticket: str
+    secret: str
+    otpauth_uri: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Either a session credential or an enrolment to complete first."""
+
+    session_token: str | None = None
+    enrolment: Enrolment | None = None
+    expires_in: int = 0
+
+
+def _params(platform: Platform) -> totp.TotpParams:
+    a = platform.settings.auth
+    return totp.TotpParams(
+        digits=a.totp_digits, period=a.totp_period, valid_window=a.totp_valid_window
+    )
+
+
+def _limits(platform: Platform) -> SessionLimits:
+    a = platform.settings.auth
+    return SessionLimits(
+        idle=timedelta(seconds=a.session_idle_timeout),
+        absolute=timedelta(seconds=a.session_absolute_timeout),
+        touch_interval=timedelta(seconds=a.session_touch_interval),
+    )
+
+
+def _throttle(platform: Platform, client: str) -> None:
+    wait = platform.login_limiter.take(client, platform.now().timestamp())
+    if wait:
+        raise RateLimited(
+            f"too many login attempts from {client}", retry_after=wait, hint=f"retry in {wait} s"
+        )
+
+
+def _refuse(
+    platform: Platform, actor: str, action: str, target: str, reason: str, **details: object
+) -> None:
+    """Record a refusal in its own transaction (the caller's request fails)."""
+    with platform.transaction() as uow:
+        platform.audit(uow, actor, action, target, outcome="refused", reason=reason, **details)
+
+
+def _new_session(platform: Platform, uow: UnitOfWork, user: UserRecord, client: str) -> str:
+    now = platform.now()
+    credential = issue(CredentialKind.SESSION, new_id("ses"))
+    uow.sessions.add(
+        SessionRecord(
+            id=credential.id,
+            user_id=user.id,
+            secret_hash=credential.secret_hash,
+            created_at=now,
+            last_seen_at=now,
+            client=client[:200],
+        )
+    )
+    return credential.text
+
+
+def _failed_attempt(
+    platform: Platform, uow: UnitOfWork, user: UserRecord, client: str, reason: str
+) -> None:
+    """Count a failure, lock the account at the threshold, audit both."""
+    a = platform.settings.auth
+    now = platform.now()
+    failures = user.failed_logins + 1
+    policy = LockoutPolicy(a.lockout_threshold, timedelta(seconds=a.lockout_duration))
+    locked_until = policy.after_failure(failures, now) or user.locked_until
+    uow.users.update(replace(user, failed_logins=failures, locked_until=locked_until))
+    platform.audit(
+        uow,
+        f"user:{user.name}",
+        "auth.login",
+        f"user:{user.name}",
+        outcome="failure",
+        reason=reason,
+        client=client,
+        consecutive_failures=failures,
+    )
+    if locked_until is not None and locked_until != user.locked_until:
+        platform.audit(
+            uow,
+            "system",
+            "auth.lockout",
+            f"user:{user.name}",
+            until=locked_until.isoformat(),
+            failures=failures,
+        )
+
+
+def login(
+    platform: Platform, name: str, password: str, code: str | None, *, client: str
+) -> LoginResult:
+    """Log in with password and TOTP code.
+
+    1. Throttle per client address (token bucket).
+    2. Unknown, disabled or locked accounts are refused (the password is still hashed, so
+       timing does not reveal which).
+    3. The password must match; a failure counts towards lockout.
+    4. A user without an authenticator gets an enrolment instead of a session.
+    5. The TOTP code must be right and not replayed; a failure counts towards lockout.
+    6. Success resets the failure count and opens a session.
+
+    Refusals are raised after the transaction commits, so counters and audit records stay.
+    """
+    _throttle(platform, client)
+    now = platform.now()
+    with platform.transaction() as uow:
+        user = uow.users.by_name(name)
+        password_ok = verify_password(user.password_hash if user else None, password)
+        outcome: LoginResult | MaatError
+        if user is None:
+            platform.audit(
+                uow,
+                "anonymous",
+                "auth.login",
+                f"user:{name[:200]}",
+                outcome="failure",
+                reason="unknown user",
+                client=client,
+            )
+            outcome = AuthenticationFailed(GENERIC_FAILURE)
+        elif user.disabled:
+            platform.audit(
+                uow,
+                f"user:{user.name}",
+                "auth.login",
+                f"user:{user.name}",
+                outcome="failure",
+                reason="user disabled",
+                client=client,
+            )
+            outcome = AuthenticationFailed(GENERIC_FAILURE)
+        elif user.locked_until is not None and user.locked_until > now:
+            wait = int((user.locked_until - now).total_seconds()) + 1
+            platform.audit(
+                uow,
+                f"user:{user.name}",
+                "auth.login",
+                f"user:{user.name}",
+                outcome="failure",
+                reason="account locked",
+                client=client,
+            )
+            outcome = AccountLocked(
+                "the account is locked after repeated failed logins",
+                hint=f"try again in {wait} s or ask an administrator to reset the password",
+            )
+        elif not password_ok:
+            _failed_attempt(platform, uow, user, client, "wrong password")
+            outcome = AuthenticationFailed(GENERIC_FAILURE)
+        elif not user.totp_enrolled:
+            outcome = _start_enrolment(platform, uow, user, client)
+        else:
+            outcome = _second_factor(platform, uow, user, code, client)
+    if isinstance(outcome, MaatError):
+        raise outcome
+    return outcome
+
+
+def _second_factor(
+    platform: Platform, uow: UnitOfWork, user: UserRecord, code: str | None, client: str
+) -> LoginResult | MaatError:
+    assert user.totp_secret_enc is not None
+    secret = platform.totp_box.open(user.totp_secret_enc, context=user.id).decode("ascii")
+    check = totp.check_code(
+        secret,
+        code or "",
+        now=platform.now(),
+        last_step=user.totp_last_step,
+        params=_params(platform),
+    )
+    if not check.accepted:
+        _failed_attempt(platform, uow, user, client, f"TOTP: {check.reason}")
+        return AuthenticationFailed(
+            GENERIC_FAILURE, hint=None if code else "this account needs a TOTP code"
+        )
+    uow.users.update(replace(user, failed_logins=0, locked_until=None, totp_last_step=check.step))
+    token = _new_session(platform, uow, user, client)
+    platform.audit(uow, f"user:{user.name}", "auth.login", f"user:{user.name}", client=client)
+    return LoginResult(
+        session_token=token, expires_in=int(platform.settings.auth.session_idle_timeout)
+    )
+
+
+def _start_enrolment(
+    platform: Platform, uow: UnitOfWork, user: UserRecord, client: str
+) -> LoginResult:
+    a = platform.settings.auth
+    now = platform.now()
+    secret = totp.new_secret()
+    credential = issue(CredentialKind.ENROLMENT, new_id("enr"))
+    uow.enrolments.add(
+        EnrolmentRecord(
+            id=credential.id,
+            user_id=user.id,
+            secret_hash=credential.secret_hash,
+            totp_secret_enc=platform.totp_box.seal(secret.encode("ascii"), context=user.id),
+            created_at=now,
+            expires_at=now + timedelta(seconds=a.enrolment_timeout),
+        )
+    )
+    uow.users.update(replace(user, failed_logins=0, locked_until=None))
+    platform.audit(
+        uow, f"user:{user.name}", "auth.totp_enrolment_started", f"user:{user.name}", client=client
+    )
+    uri = totp.provisioning_uri(
+        secret, account=user.name, issuer=a.totp_issuer, params=_params(platform)
+    )
+    return LoginResult(
+        enrolment=Enrolment(
+            ticket=credential.text,
+            secret=secret,
+            otpauth_uri=uri,
+            expires_in=int(a.enrolment_timeout),
+        )
+    )
+
+
+def complete_enrolment(platform: Platform, ticket: str, code: str, *, client: str) -> LoginResult:
+    """Confirm the authenticator with a first code; opens the first session.
+
+    1. The ticket must name a pending, unexpired, unused enrolment with the right secret.
+    2. The user must still be enabled.
+    3. The code must be right for the new secret; the authenticator is then stored
+       (encrypted) and the ticket can never be used again.
+    """
+    _throttle(platform, client)
+    presented = parse(ticket)
+    if presented.kind is not CredentialKind.ENROLMENT:
+        raise AuthenticationFailed("not an enrolment ticket")
+    now = platform.now()
+    with platform.transaction() as uow:
+        enrolment = uow.enrolments.get(presented.id)
+        reason = _enrolment_refusal(enrolment, presented, now)
+        user = uow.users.get(enrolment.user_id) if enrolment else None
+        if reason is None and (user is None or user.disabled):
+            reason = "user disabled"
+        outcome: LoginResult | MaatError
+        if reason is not None or enrolment is None or user is None:
+            if enrolment is not None:
+                platform.audit(
+                    uow,
+                    "anonymous",
+                    "auth.totp_enrol",
+                    f"enrolment:{enrolment.id}",
+                    outcome="refused",
+                    reason=reason,
+                    client=client,
+                )
+            outcome = AuthenticationFailed(
+                f"enrolment refused: {reason or 'unknown ticket'}",
+                hint="log in again to start a new enrolment",
+            )
+        else:
+            secret = platform.totp_box.open(enrolment.totp_secret_enc, context=user.id).decode()
+            check = totp.check_code(secret, code, now=now, last_step=None, params=_params(platform))
+            if check.accepted:
+                uow.enrolments.update(replace(enrolment, used_at=now))
+                user = replace(
+                    user,
+                    totp_secret_enc=enrolment.totp_secret_enc,
+                    totp_last_step=check.step,
+                    failed_logins=0,
+                    locked_until=None,
+                )
+                uow.users.update(user)
+                token = _new_session(platform, uow, user, client)
+                platform.audit(
+                    uow, f"user:{user.name}", "auth.totp_enrol", f"user:{user.name}", client=client
+                )
+                outcome = LoginResult(
+                    session_token=token,
+                    expires_in=int(platform.settings.auth.session_idle_timeout),
+                )
+            else:
+                platform.audit(
+                    uow,
+                    f"user:{user.name}",
+                    "auth.totp_enrol",
+                    f"user:{user.name}",
+                    outcome="failure",
+                    reason=check.reason,
+                    client=client,
+                )
+                outcome = AuthenticationFailed(f"enrolment refused: {check.reason}")
+    if isinstance(outcome, MaatError):
+        raise outcome
+    return outcome
+
+
+def _enrolment_refusal(
+    enrolment: EnrolmentRecord | None, presented: PresentedCredential, now: datetime
+) -> str | None:
+    if enrolment is None:
+        return "unknown ticket"
+    if not secret_matches(presented, enrolment.secret_hash):
+        return "wrong ticket secret"
+    if enrolment.used_at is not None:
+        return "ticket already used"
+    if enrolment.expires_at <= now:
+        return "ticket expired"
+    return None
+
+
+def authenticate(platform: Platform, bearer: str, *, client: str) -> Principal:
+    """Turn a bearer credential into a principal, or refuse it (401), auditing refusals.
+
+    1. The credential must be well formed and of kind session or API token.
+    2. It must name a stored session or token whose secret matches.
+    3. A session must be open and within its idle and absolute lifetimes; a token must be
+       neither revoked nor expired.
+    4. The owning user must exist and be enabled.
+    5. Permissions are those of the user's roles, narrowed by the token's scopes.
+    """
+    presented = parse(bearer)
+    if presented.kind is CredentialKind.SESSION:
+        return _authenticate_session(platform, presented, client)
+    if presented.kind is CredentialKind.API_TOKEN:
+        return _authenticate_token(platform, presented, client)
+    raise AuthenticationFailed("an enrolment ticket cannot be used as a credential")
+
+
+def _authenticate_session(
+    platform: Platform, presented: PresentedCredential, client: str
+) -> Principal:
+    limits = _limits(platform)
+    now = platform.now()
+    with platform.transaction(write=False) as uow:
+        session = uow.sessions.get(presented.id)
+        user = uow.users.get(session.user_id) if session else None
+    if session is None:
+        raise AuthenticationFailed("unknown session")
+    times = SessionTimes(session.created_at, session.last_seen_at, session.ended_at)
+    reason = None if secret_matches(presented, session.secret_hash) else "wrong session secret"
+    reason = reason or session_refusal(times, now, limits)
+    if reason is None and (user is None or user.disabled):
+        reason = "user disabled"
+    if reason is not None or user is None:
+        _refuse(
+            platform,
+            f"user:{user.name}" if user else "anonymous",
+            "auth.session",
+            f"session:{session.id}",
+            reason or "no user",
+            client=client,
+        )
+        raise AuthenticationFailed(f"session refused: {reason}", hint="log in again")
+    if should_touch(times, now, limits):
+        with platform.transaction() as uow:
+            uow.sessions.update(replace(session, last_seen_at=now))
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        roles=user.roles,
+        permissions=permissions_of(user.roles),
+        credential=f"session:{session.id}",
+    )
+
+
+def _authenticate_token(
+    platform: Platform, presented: PresentedCredential, client: str
+) -> Principal:
+    now = platform.now()
+    with platform.transaction(write=False) as uow:
+        token = uow.tokens.get(presented.id)
+        user = uow.users.get(token.user_id) if token else None
+    if token is None:
+        raise AuthenticationFailed("unknown API token")
+    reason = None
+    if not secret_matches(presented, token.secret_hash):
+        reason = "wrong token secret"
+    elif token.revoked_at is not None:
+        reason = "token revoked"
+    elif token.expires_at <= now:
+        reason = "token expired"
+    elif user is None or user.disabled:
+        reason = "token owner disabled"
+    if reason is not None or user is None:
+        _refuse(
+            platform,
+            f"user:{user.name}" if user else "anonymous",
+            "auth.token",
+            f"token:{token.id}",
+            reason or "no owner",
+            client=client,
+            token_name=token.name,
+        )
+        raise AuthenticationFailed(f"API token refused: {reason}")
+    touch = timedelta(seconds=platform.settings.auth.session_touch_interval)
+    if token.last_used_at is None or now - token.last_used_at >= touch:
+        with platform.transaction() as uow:
+            uow.tokens.update(replace(token, last_used_at=now))
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        roles=user.roles,
+        permissions=permissions_of(user.roles) & token.scopes,
+        credential=f"token:{token.id}",
+    )
+
+
+def logout(platform: Platform, principal: Principal) -> None:
+    """End the caller's session (API tokens are revoked, not logged out)."""
+    kind, _, credential_id = principal.credential.partition(":")
+    if kind != "session":
+        raise AuthenticationFailed("only a session can log out", hint="revoke the token instead")
+    with platform.transaction() as uow:
+        session = uow.sessions.get(credential_id)
+        if session is not None and session.ended_at is None:
+            uow.sessions.update(replace(session, ended_at=platform.now(), end_reason="logout"))
+        platform.audit(uow, principal.actor, "auth.logout", f"session:{credential_id}")
+
+
+def change_own_password(platform: Platform, principal: Principal, current: str, new: str) -> None:
+    """Change the caller's password after checking the current one; ends every session."""
+    with platform.transaction(write=False) as uow:
+        user = uow.users.get(principal.user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        _refuse(
+            platform,
+            principal.actor,
+            "auth.password_change",
+            principal.actor,
+            "wrong current password",
+        )
+        raise AuthenticationFailed("the current password is wrong")
+    set_password(platform, principal.actor, user.name, new)

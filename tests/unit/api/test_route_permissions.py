@@ -1,0 +1,134 @@
+"""Every API route × every role (and anonymous) gets the status its permission says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from maat.api.app import create_app
+from maat.api.security import (
+    PERMISSION_KEY,
+    PUBLIC,
+    check_operations,
+    check_routes,
+    requirement,
+    requires,
+)
+from maat.auth.permissions import ROLE_PERMISSIONS, Permission, Role
+from maat.errors import ConfigError
+from maat.services import users
+from maat.services.platform import Platform
+from maat_testkit import PASSWORD, session_for
+
+
+@pytest.fixture
+def app(platform: Platform) -> FastAPI:
+    return create_app(platform, close_on_shutdown=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=True) as c:
+        yield c
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(method, path, declared permission) for every operation the app serves."""
+    out = []
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            out.append((method.upper(), path, operation.get(PERMISSION_KEY, "MISSING")))
+    return out
+
+
+def test_every_route_declares_a_permission(app: FastAPI) -> None:
+    routes = api_routes(app)
+    assert len(routes) >= 15
+    missing = [f"{m} {p}" for m, p, perm in routes if perm == "MISSING"]
+    assert missing == []
+
+
+def test_app_refuses_a_route_without_permission(platform: Platform) -> None:
+    router = APIRouter()
+
+    @router.get("/v1/oops")
+    def oops() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ConfigError, match="declares no permission"):
+        check_routes(router.routes)
+    app = create_app(platform, close_on_shutdown=False)
+    app.include_router(router)
+    app.openapi_schema = None
+    with pytest.raises(ConfigError, match="GET /v1/oops declares no permission"):
+        check_operations(app.openapi())
+
+
+def test_app_refuses_a_route_enforcing_another_permission_than_declared() -> None:
+    from fastapi import Depends
+
+    router = APIRouter()
+    kwargs = requires(Permission.AUDIT_READ)
+    kwargs["dependencies"] = [Depends(requirement(Permission.USERS_READ))]
+
+    @router.get("/v1/mismatch", **kwargs)
+    def mismatch() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ConfigError, match="declares 'audit:read' but enforces"):
+        check_routes(router.routes)
+
+
+def _fill_path(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "does-not-exist", path)
+
+
+def test_every_route_answers_each_role_as_declared(
+    app: FastAPI, client: TestClient, platform: Platform
+) -> None:
+    for role in Role:
+        users.add_user(platform, "test", f"u-{role.value}", [role.value], PASSWORD)
+    failures: list[str] = []
+    for method, path, permission in api_routes(app):
+        url = _fill_path(path)
+        body = {} if method in {"POST", "PUT", "PATCH"} else None
+        # anonymous
+        status = client.request(method, url, json=body).status_code
+        if permission == PUBLIC:
+            if status in (401, 403) or status >= 500:
+                failures.append(f"anonymous {method} {path}: {status} on a public route")
+        elif status != 401:
+            failures.append(f"anonymous {method} {path}: {status}, expected 401")
+        if permission == PUBLIC:
+            continue
+        for role in Role:
+            token = session_for(platform, f"u-{role.value}")
+            headers = {"Authorization": f"Bearer {token}"}
+            status = client.request(method, url, json=body, headers=headers).status_code
+            allowed = Permission(permission) in ROLE_PERMISSIONS[role]
+            if status >= 500:
+                failures.append(f"{role.value} {method} {path}: {status}")
+            elif allowed and status in (401, 403):
+                failures.append(f"{role.value} {method} {path}: {status}, expected access")
+            elif not allowed and status != 403:
+                failures.append(f"{role.value} {method} {path}: {status}, expected 403")
+    assert failures == []
+
+
+def test_forbidden_answer_names_the_missing_permission(
+    client: TestClient, platform: Platform
+) -> None:
+    users.add_user(platform, "test", "aud", ["auditor"], PASSWORD)
+    token = session_for(platform, "aud")
+    response = client.post(
+        "/v1/users",
+        json={"name": "x", "roles": ["analyst"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "users:write" in response.json()["detail"]
