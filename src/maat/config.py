@@ -27,6 +27,7 @@ from maat.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_MAX_DURATION = 100 * 365 * 86400.0  # beyond this, timedelta arithmetic overflows soon
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
     "b": 1,
@@ -142,7 +143,7 @@ class Settings:
         path = config_file or (Path(env["MAAT_CONFIG"]) if env.get("MAAT_CONFIG") else None)
         if path is None:
             data_dir = Path(env["MAAT_DATA_DIR"]) if env.get("MAAT_DATA_DIR") else None
-            candidate = (data_dir or default_data_dir()) / "maat.toml"
+            candidate = (data_dir or default_data_dir(env)) / "maat.toml"
             path = candidate if candidate.is_file() else None
         source = "defaults"
         if path is not None:
@@ -171,9 +172,10 @@ def _apply_environment(settings: Settings, overrides: Mapping[str, tuple[str, st
     return dataclasses.replace(settings, **top)
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/maat`` or ``~/.local/share/maat``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "maat"
 
 
@@ -291,8 +293,8 @@ def parse_duration(value: Any) -> Seconds:
             raise ValueError("expected a duration such as 90, '90s', '15m', '12h' or '7d'")
         number, unit = float(match.group(1)), match.group(2)
     seconds = number * _DURATION_UNITS[unit]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("must be a finite, non-negative duration")
+    if not math.isfinite(seconds) or seconds < 0 or seconds > _MAX_DURATION:
+        raise ValueError("must be a non-negative duration of at most 100 years")
     return Seconds(seconds)
 
 

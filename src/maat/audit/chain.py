@@ -59,7 +59,8 @@ class ChainProblem:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The outcome of verifying a chain; ``ok`` only with records checked and no problem."""
+    """The outcome of verifying a chain; ``ok`` when no problem was found (an empty chain
+    is ok unless an anchor says records existed)."""
 
     checked: int
     head_seq: int
@@ -122,7 +123,7 @@ def verify(
                 ChainProblem(
                     expected_seq,
                     "missing",
-                    f"records {expected_seq}..{record.seq - 1} are missing "
+                    f"{_span(expected_seq, record.seq - 1)} missing "
                     f"(sequence jumps to {record.seq})",
                 )
             )
@@ -147,7 +148,7 @@ def verify(
                 ChainProblem(
                     head_seq + 1,
                     "truncated",
-                    f"records {head_seq + 1}..{anchor_seq} were removed from the end "
+                    f"{_span(head_seq + 1, anchor_seq)} removed from the end "
                     f"(the recorded head is record {anchor_seq})",
                 )
             )
@@ -187,3 +188,7 @@ def _link_problem(
         "missing",
         f"the record that preceded {record.describe()} is missing (deleted after {after})",
     )
+
+
+def _span(first: int, last: int) -> str:
+    return f"record {first} is" if first == last else f"records {first}..{last} are"
