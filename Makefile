@@ -36,6 +36,11 @@ test: lint typecheck
 lock: install
 	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml requirements/build.in
+	$(BIN)/python tools/lock_to_sbom.py $(LOCK) sbom/maat.cdx.json
+
+# Maat's own SBOM, from the lock (its own scanner reads it: `maat scan sbom sbom/maat.cdx.json`).
+sbom: install
+	$(BIN)/python tools/lock_to_sbom.py $(LOCK) sbom/maat.cdx.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build src/*.egg-info

@@ -56,7 +56,6 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8470
     max_request_bytes: Bytes = Bytes(8 * 1024 * 1024)
-    request_timeout: Seconds = Seconds(30)
     public_url: str = ""
 
 
@@ -88,8 +87,22 @@ class LimitSettings:
 
     max_batch: int = 10_000
     max_page_size: int = 1_000
-    default_page_size: int = 100
     max_name_length: int = 200
+
+
+@dataclass(frozen=True)
+class VulnSettings:
+    """Patch SLAs and the size limits of SBOM, inventory and advisory input."""
+
+    sla_critical: Seconds = Seconds(72 * 3600)
+    sla_high: Seconds = Seconds(7 * 86400)
+    sla_medium: Seconds = Seconds(30 * 86400)
+    sla_low: Seconds = Seconds(90 * 86400)
+    max_sbom_bytes: Bytes = Bytes(64 * 1024 * 1024)
+    max_sbom_components: int = 200_000
+    max_inventory_bytes: Bytes = Bytes(32 * 1024 * 1024)
+    max_inventory_packages: int = 200_000
+    max_advisory_file_bytes: Bytes = Bytes(16 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    vulns: VulnSettings = field(default_factory=VulnSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -131,7 +145,7 @@ class Settings:
     def from_mapping(cls, values: Mapping[str, Any], *, source: str = "settings") -> Settings:
         """Build settings from a nested mapping (TOML shape); unknown keys are errors."""
         settings: Settings = _build(cls, values, source=source, prefix="")
-        return settings
+        return validate(settings, source=source)
 
     @classmethod
     def load(
@@ -151,7 +165,7 @@ class Settings:
             source = str(path)
         settings: Settings = _build(cls, merged, source=source, prefix="")
         # Environment values are checked on their own, so an error names the variable.
-        return _apply_environment(settings, _environment_overrides(env))
+        return validate(_apply_environment(settings, _environment_overrides(env)), source=source)
 
 
 def _apply_environment(settings: Settings, overrides: Mapping[str, tuple[str, str]]) -> Settings:
@@ -170,6 +184,52 @@ def _apply_environment(settings: Settings, overrides: Mapping[str, tuple[str, st
     for section, values in sections.items():
         top[section] = dataclasses.replace(getattr(settings, section), **values)
     return dataclasses.replace(settings, **top)
+
+
+# Bounds of numeric settings: (section.field) -> (minimum, maximum or None).
+_BOUNDS: dict[str, tuple[float, float | None]] = {
+    "api.port": (1, 65535),
+    "api.max_request_bytes": (1, None),
+    "auth.session_idle_timeout": (1, None),
+    "auth.session_absolute_timeout": (1, None),
+    "auth.enrolment_timeout": (1, None),
+    "auth.totp_digits": (6, 8),
+    "auth.totp_period": (15, 120),
+    "auth.totp_valid_window": (0, 3),
+    "auth.lockout_threshold": (1, 1000),
+    "auth.lockout_duration": (1, None),
+    "auth.login_rate_per_minute": (1, None),
+    "auth.login_rate_burst": (1, None),
+    "auth.token_default_ttl": (1, None),
+    "auth.token_max_ttl": (1, None),
+    "auth.password_min_length": (8, None),
+    "limits.max_batch": (1, None),
+    "limits.max_page_size": (1, None),
+    "database.pool_size": (1, 1000),
+}
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def validate(settings: Settings, *, source: str = "settings") -> Settings:
+    """Refuse values outside their sensible range (a zero TOTP period, a port of 70000)."""
+    for path, (low, high) in _BOUNDS.items():
+        section, name = path.split(".")
+        value = float(getattr(getattr(settings, section), name))
+        if value < low or (high is not None and value > high):
+            limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise ConfigError(f"must be {limit}, got {value:g}", file=source, field=path)
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(
+            f"unknown log level {settings.log_level!r}",
+            file=source,
+            field="log_level",
+            hint=", ".join(LOG_LEVELS),
+        )
+    if settings.auth.token_default_ttl > settings.auth.token_max_ttl:
+        raise ConfigError(
+            "token_default_ttl exceeds token_max_ttl", file=source, field="auth.token_default_ttl"
+        )
+    return settings
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:

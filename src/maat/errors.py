@@ -43,6 +43,38 @@ class Location:
         return ", ".join(parts) or "input"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A located problem with one entry of an input that was otherwise used.
+
+    Parsers return these for bad entries (one bad advisory in a folder, one bad component in
+    an SBOM) so the rest of the input is kept and the user learns where each problem is.
+    """
+
+    message: str
+    location: Location = Location()
+
+    @classmethod
+    def at(
+        cls,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> Problem:
+        """A problem at the given place."""
+        return cls(message, Location(file=file, line=line, field=field))
+
+    @classmethod
+    def from_error(cls, error: InvalidInput) -> Problem:
+        """The problem an ``InvalidInput`` describes."""
+        return cls(error.message, error.location)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
 class MaatError(Exception):
     """Root of every Maat error.
 

@@ -10,11 +10,18 @@ from fastapi import FastAPI
 from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
-from maat.api.routers import audit, auth, system, tokens, users
+from maat.api.routers import audit, auth, system, tokens, users, vulns
 from maat.api.security import check_operations, check_routes
 from maat.services.platform import Platform
 
-ROUTERS = (system.router, auth.router, users.router, tokens.router, audit.router)
+ROUTERS = (
+    system.router,
+    auth.router,
+    users.router,
+    tokens.router,
+    audit.router,
+    vulns.router,
+)
 
 
 def create_app(platform: Platform, *, close_on_shutdown: bool = True) -> FastAPI:

@@ -67,13 +67,17 @@ async def _maat_error(request: Request, exc: Exception) -> JSONResponse:
         extra["errors"] = [
             {"field": loc.field, "file": loc.file, "line": loc.line, "message": exc.message}
         ]
+    detail = exc.message
     if exc.status >= 500:
+        # Server-side faults are for the operator's log, not for the caller.
         log.error("server-side error on %s: %s", request.url.path, exc.diagnostics())
+        detail = "the server could not complete the request; the server log has the details"
+        extra["hint"] = None
     return problem(
         exc.status,
         exc.slug,
         exc.title,
-        exc.message,
+        detail,
         instance=request.url.path,
         headers=headers,
         **extra,

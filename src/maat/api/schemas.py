@@ -5,16 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from maat.audit.chain import AuditRecord, ChainReport
 from maat.auth.records import TokenRecord, UserRecord
 
 
 class Strict(BaseModel):
-    """Base for request bodies: extra fields are errors."""
+    """Base for request bodies: extra fields are errors, and no text may hold a NUL
+    (PostgreSQL cannot store it; it has no business in names and passwords)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class LoginRequest(Strict):
@@ -111,7 +120,7 @@ class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     owner: str | None = Field(default=None, max_length=200)
     scopes: list[str] | None = Field(default=None, max_length=64)
-    ttl_seconds: int | None = Field(default=None, gt=0)
+    ttl_seconds: int | None = Field(default=None, gt=0, le=100 * 365 * 86400)
 
 
 class TokenOut(BaseModel):

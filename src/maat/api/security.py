@@ -54,10 +54,18 @@ def requirement(permission: Permission) -> Callable[..., Principal]:
             raise AuthenticationFailed(
                 "authentication required", hint="send 'Authorization: Bearer <token>'"
             )
-        principal = auth.authenticate(
-            platform_of(request), credentials.credentials, client=client_of(request)
-        )
-        principal.require(permission)
+        platform = platform_of(request)
+        principal = auth.authenticate(platform, credentials.credentials, client=client_of(request))
+        if not principal.can(permission):
+            platform.refuse(
+                principal.actor,
+                "auth.forbidden",
+                f"{request.method} {request.url.path}",
+                f"lacks {permission.value}",
+                throttle_key=f"{principal.credential}:{permission}",
+                client=client_of(request),
+            )
+            principal.require(permission)
         return principal
 
     dependency.__maat_permission__ = permission.value  # type: ignore[attr-defined]

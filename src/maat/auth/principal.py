@@ -20,8 +20,16 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the audit log names this caller."""
+        """How the audit log names this caller: the user, and the token when one was used
+        (a token may be held by someone other than its owner)."""
+        if self.credential.startswith("token:"):
+            return f"user:{self.name}/{self.credential}"
         return f"user:{self.name}"
+
+    @property
+    def via_token(self) -> bool:
+        """True when the caller authenticated with an API token, not a session."""
+        return self.credential.startswith("token:")
 
     def can(self, permission: Permission) -> bool:
         """True when the caller holds ``permission``."""
@@ -33,12 +41,4 @@ class Principal:
             raise PermissionDenied(
                 f"{self.actor} lacks the permission {permission.value!r}",
                 hint="ask an administrator for a role that grants it, or a token with that scope",
-            )
-
-    def require_for_others(self) -> None:
-        """Acting on another user's credentials needs ``users:write``."""
-        if Permission.USERS_WRITE not in self.permissions:
-            raise PermissionDenied(
-                f"{self.actor} may only manage their own tokens",
-                hint="managing other users' tokens needs the users:write permission",
             )

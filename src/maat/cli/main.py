@@ -15,7 +15,7 @@ import click
 import typer
 
 from maat import __version__
-from maat.cli import audit_cmd, demo_cmd, token_cmd, user_cmd
+from maat.cli import audit_cmd, demo_cmd, token_cmd, user_cmd, vulns_cmd
 from maat.cli.context import CliState, console
 from maat.errors import MaatError
 
@@ -30,6 +30,12 @@ app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(audit_cmd.app, name="audit")
 app.command("demo")(demo_cmd.demo)
+app.add_typer(vulns_cmd.scan_app, name="scan")
+app.add_typer(vulns_cmd.sbom_app, name="sbom")
+app.add_typer(vulns_cmd.advisories_app, name="advisories")
+app.add_typer(vulns_cmd.inventory_app, name="inventory")
+app.add_typer(vulns_cmd.findings_app, name="findings")
+app.command("remediate")(vulns_cmd.remediate)
 
 err = console(stderr=True)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from maat.auth import totp
-from maat.auth.passwords import verify_password
+from maat.auth.passwords import hash_password, needs_rehash, verify_password
 from maat.auth.permissions import permissions_of
 from maat.auth.principal import Principal
 from maat.auth.records import EnrolmentRecord, SessionRecord, UserRecord
@@ -18,7 +18,7 @@ from maat.auth.sessions import SessionLimits, SessionTimes, session_refusal, sho
 from maat.auth.throttle import LockoutPolicy
 from maat.auth.tokens import CredentialKind, PresentedCredential, issue, parse, secret_matches
 from maat.core.ids import new_id
-from maat.errors import AccountLocked, AuthenticationFailed, MaatError, RateLimited
+from maat.errors import AccountLocked, AuthenticationFailed, Conflict, MaatError, RateLimited
 from maat.ports import UnitOfWork
 from maat.services.platform import Platform
 from maat.services.users import set_password
@@ -67,14 +67,6 @@ def _throttle(platform: Platform, client: str) -> None:
         raise RateLimited(
             f"too many login attempts from {client}", retry_after=wait, hint=f"retry in {wait} s"
         )
-
-
-def _refuse(
-    platform: Platform, actor: str, action: str, target: str, reason: str, **details: object
-) -> None:
-    """Record a refusal in its own transaction (the caller's request fails)."""
-    with platform.transaction() as uow:
-        platform.audit(uow, actor, action, target, outcome="refused", reason=reason, **details)
 
 
 def _new_session(platform: Platform, uow: UnitOfWork, user: UserRecord, client: str) -> str:
@@ -130,21 +122,36 @@ def login(
     """Log in with password and TOTP code.
 
     1. Throttle per client address (token bucket).
-    2. Unknown, disabled or locked accounts are refused (the password is still hashed, so
-       timing does not reveal which).
-    3. The password must match; a failure counts towards lockout.
-    4. A user without an authenticator gets an enrolment instead of a session.
-    5. The TOTP code must be right and not replayed; a failure counts towards lockout.
-    6. Success resets the failure count and opens a session.
+    2. Check the password outside any write transaction (argon2 takes ~50 ms; on SQLite a
+       write transaction would hold the database lock that long). Unknown users cost the
+       same hash, so timing does not reveal them.
+    3. In one write transaction, with the user's row locked (concurrent logins queue here,
+       so counters and the TOTP replay guard cannot be raced): refuse unknown, disabled or
+       locked accounts; count a wrong password towards lockout; start an enrolment for a
+       user without an authenticator; check the TOTP code (refusing replays); on success
+       reset the failure count and open a session.
 
-    Refusals are raised after the transaction commits, so counters and audit records stay.
+    Every refusal gives the same answer; the audit log has the precise reason. Refusals are
+    raised after the transaction commits, so counters and audit records stay.
     """
     _throttle(platform, client)
+    with platform.transaction(write=False) as uow:
+        snapshot = uow.users.by_name(name)
+    password_ok = verify_password(snapshot.password_hash if snapshot else None, password)
     now = platform.now()
+    outcome: LoginResult | MaatError
     with platform.transaction() as uow:
-        user = uow.users.by_name(name)
-        password_ok = verify_password(user.password_hash if user else None, password)
-        outcome: LoginResult | MaatError
+        user = uow.users.by_name(name, for_update=True)
+        if (
+            user is not None
+            and snapshot is not None
+            and user.password_hash != snapshot.password_hash
+        ):
+            password_ok = False  # the password changed while we were hashing
+        if user is not None and user.locked_until is not None and user.locked_until <= now:
+            # A lock that has run out starts a fresh count.
+            user = replace(user, failed_logins=0, locked_until=None)
+            uow.users.update(user)
         if user is None:
             platform.audit(
                 uow,
@@ -167,7 +174,7 @@ def login(
                 client=client,
             )
             outcome = AuthenticationFailed(GENERIC_FAILURE)
-        elif user.locked_until is not None and user.locked_until > now:
+        elif user.locked_until is not None:
             wait = int((user.locked_until - now).total_seconds()) + 1
             platform.audit(
                 uow,
@@ -185,10 +192,14 @@ def login(
         elif not password_ok:
             _failed_attempt(platform, uow, user, client, "wrong password")
             outcome = AuthenticationFailed(GENERIC_FAILURE)
-        elif not user.totp_enrolled:
-            outcome = _start_enrolment(platform, uow, user, client)
         else:
-            outcome = _second_factor(platform, uow, user, code, client)
+            if needs_rehash(user.password_hash or ""):
+                user = replace(user, password_hash=hash_password(password))
+                uow.users.update(user)
+            if not user.totp_enrolled:
+                outcome = _start_enrolment(platform, uow, user, client)
+            else:
+                outcome = _second_factor(platform, uow, user, code, client)
     if isinstance(outcome, MaatError):
         raise outcome
     return outcome
@@ -208,9 +219,7 @@ def _second_factor(
     )
     if not check.accepted:
         _failed_attempt(platform, uow, user, client, f"TOTP: {check.reason}")
-        return AuthenticationFailed(
-            GENERIC_FAILURE, hint=None if code else "this account needs a TOTP code"
-        )
+        return AuthenticationFailed(GENERIC_FAILURE)  # no hint: it would confirm the password
     uow.users.update(replace(user, failed_logins=0, locked_until=None, totp_last_step=check.step))
     token = _new_session(platform, uow, user, client)
     platform.audit(uow, f"user:{user.name}", "auth.login", f"user:{user.name}", client=client)
@@ -226,6 +235,7 @@ def _start_enrolment(
     now = platform.now()
     secret = totp.new_secret()
     credential = issue(CredentialKind.ENROLMENT, new_id("enr"))
+    uow.enrolments.close_all_for_user(user.id, now)  # only the newest ticket is valid
     uow.enrolments.add(
         EnrolmentRecord(
             id=credential.id,
@@ -256,28 +266,28 @@ def _start_enrolment(
 def complete_enrolment(platform: Platform, ticket: str, code: str, *, client: str) -> LoginResult:
     """Confirm the authenticator with a first code; opens the first session.
 
-    1. The ticket must name a pending, unexpired, unused enrolment with the right secret.
-    2. The user must still be enabled.
+    1. The ticket must name a pending, unexpired, unused enrolment with the right secret
+       (rows locked: one ticket completes once).
+    2. The user must be enabled, not enrolled already, and the password unchanged since the
+       ticket was issued (a ticket obtained with an old password is worthless).
     3. The code must be right for the new secret; the authenticator is then stored
-       (encrypted) and the ticket can never be used again.
+       (encrypted) and every open ticket of the user is closed.
     """
     _throttle(platform, client)
     presented = parse(ticket)
     if presented.kind is not CredentialKind.ENROLMENT:
         raise AuthenticationFailed("not an enrolment ticket")
     now = platform.now()
+    outcome: LoginResult | MaatError
     with platform.transaction() as uow:
-        enrolment = uow.enrolments.get(presented.id)
-        reason = _enrolment_refusal(enrolment, presented, now)
-        user = uow.users.get(enrolment.user_id) if enrolment else None
-        if reason is None and (user is None or user.disabled):
-            reason = "user disabled"
-        outcome: LoginResult | MaatError
+        enrolment = uow.enrolments.get(presented.id, for_update=True)
+        user = uow.users.get(enrolment.user_id, for_update=True) if enrolment else None
+        reason = _enrolment_refusal(enrolment, presented, user, now)
         if reason is not None or enrolment is None or user is None:
             if enrolment is not None:
                 platform.audit(
                     uow,
-                    "anonymous",
+                    f"user:{user.name}" if user else "anonymous",
                     "auth.totp_enrol",
                     f"enrolment:{enrolment.id}",
                     outcome="refused",
@@ -292,7 +302,7 @@ def complete_enrolment(platform: Platform, ticket: str, code: str, *, client: st
             secret = platform.totp_box.open(enrolment.totp_secret_enc, context=user.id).decode()
             check = totp.check_code(secret, code, now=now, last_step=None, params=_params(platform))
             if check.accepted:
-                uow.enrolments.update(replace(enrolment, used_at=now))
+                uow.enrolments.close_all_for_user(user.id, now)
                 user = replace(
                     user,
                     totp_secret_enc=enrolment.totp_secret_enc,
@@ -306,8 +316,7 @@ def complete_enrolment(platform: Platform, ticket: str, code: str, *, client: st
                     uow, f"user:{user.name}", "auth.totp_enrol", f"user:{user.name}", client=client
                 )
                 outcome = LoginResult(
-                    session_token=token,
-                    expires_in=int(platform.settings.auth.session_idle_timeout),
+                    session_token=token, expires_in=int(platform.settings.auth.session_idle_timeout)
                 )
             else:
                 platform.audit(
@@ -326,7 +335,10 @@ def complete_enrolment(platform: Platform, ticket: str, code: str, *, client: st
 
 
 def _enrolment_refusal(
-    enrolment: EnrolmentRecord | None, presented: PresentedCredential, now: datetime
+    enrolment: EnrolmentRecord | None,
+    presented: PresentedCredential,
+    user: UserRecord | None,
+    now: datetime,
 ) -> str | None:
     if enrolment is None:
         return "unknown ticket"
@@ -336,6 +348,12 @@ def _enrolment_refusal(
         return "ticket already used"
     if enrolment.expires_at <= now:
         return "ticket expired"
+    if user is None or user.disabled:
+        return "user disabled"
+    if user.totp_enrolled:
+        return "an authenticator is already enrolled"
+    if user.password_changed_at is not None and user.password_changed_at > enrolment.created_at:
+        return "the password changed after the ticket was issued"
     return None
 
 
@@ -373,12 +391,12 @@ def _authenticate_session(
     if reason is None and (user is None or user.disabled):
         reason = "user disabled"
     if reason is not None or user is None:
-        _refuse(
-            platform,
+        platform.refuse(
             f"user:{user.name}" if user else "anonymous",
             "auth.session",
             f"session:{session.id}",
             reason or "no user",
+            throttle_key=f"session:{session.id}",
             client=client,
         )
         raise AuthenticationFailed(f"session refused: {reason}", hint="log in again")
@@ -413,12 +431,12 @@ def _authenticate_token(
     elif user is None or user.disabled:
         reason = "token owner disabled"
     if reason is not None or user is None:
-        _refuse(
-            platform,
+        platform.refuse(
             f"user:{user.name}" if user else "anonymous",
             "auth.token",
             f"token:{token.id}",
             reason or "no owner",
+            throttle_key=f"token:{token.id}",
             client=client,
             token_name=token.name,
         )
@@ -440,7 +458,7 @@ def logout(platform: Platform, principal: Principal) -> None:
     """End the caller's session (API tokens are revoked, not logged out)."""
     kind, _, credential_id = principal.credential.partition(":")
     if kind != "session":
-        raise AuthenticationFailed("only a session can log out", hint="revoke the token instead")
+        raise Conflict("only a session can log out", hint="revoke the token instead")
     with platform.transaction() as uow:
         session = uow.sessions.get(credential_id)
         if session is not None and session.ended_at is None:
@@ -453,12 +471,8 @@ def change_own_password(platform: Platform, principal: Principal, current: str, 
     with platform.transaction(write=False) as uow:
         user = uow.users.get(principal.user_id)
     if user is None or not verify_password(user.password_hash, current):
-        _refuse(
-            platform,
-            principal.actor,
-            "auth.password_change",
-            principal.actor,
-            "wrong current password",
+        platform.refuse(
+            principal.actor, "auth.password_change", principal.actor, "wrong current password"
         )
         raise AuthenticationFailed("the current password is wrong")
     set_password(platform, principal.actor, user.name, new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from maat.auth.throttle import RateLimiter
 from maat.config import Settings
 from maat.errors import ConfigError, StorageError
 from maat.ports import Clock, SystemClock, UnitOfWork
+
+REFUSAL_AUDIT_INTERVAL = 60.0  # seconds between audit records for one refused credential
 
 
 def read_master_secret(path: Path, *, create: bool) -> bytes:
@@ -70,17 +73,28 @@ class Platform:
     totp_box: SecretBox
     login_limiter: RateLimiter
     _closed: bool = field(default=False, repr=False)
+    _refusals: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+    _refusal_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(
         cls, settings: Settings, *, create: bool = False, clock: Clock | None = None
     ) -> Platform:
         """Open the platform; ``create`` makes the data directory and master secret."""
-        if create:
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        elif not settings.database_url and not (settings.data_dir / "maat.db").exists():
-            raise StorageError(f"no Maat data in {settings.data_dir}", hint="run 'maat init' first")
-        master = read_master_secret(settings.effective_secret_key_file, create=create)
+        try:
+            if create:
+                settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            elif not settings.database_url and not (settings.data_dir / "maat.db").exists():
+                raise StorageError(
+                    f"no Maat data in {settings.data_dir}", hint="run 'maat init' first"
+                )
+            master = read_master_secret(settings.effective_secret_key_file, create=create)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use the data directory: {exc.strerror or exc}",
+                file=str(exc.filename or settings.data_dir),
+                hint="set MAAT_DATA_DIR to a directory this user may write",
+            ) from None
         store = SqlStore(
             settings.effective_database_url,
             audit_key=derive_key(master, "audit-chain"),
@@ -128,6 +142,37 @@ class Platform:
                 details=details,
             )
         )
+
+    def refuse(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        reason: str,
+        *,
+        throttle_key: str | None = None,
+        **details: Any,
+    ) -> None:
+        """Audit a refusal in its own transaction (the refused request changes nothing else).
+
+        With ``throttle_key`` (a credential id anyone may know), at most one record per key
+        and minute is written, carrying the count of refusals it stands for, so that
+        hammering a known id cannot flood the audit log.
+        """
+        if throttle_key is not None:
+            now = self.now().timestamp()
+            with self._refusal_lock:
+                last, skipped = self._refusals.get(throttle_key, (0.0, 0))
+                if now - last < REFUSAL_AUDIT_INTERVAL:
+                    self._refusals[throttle_key] = (last, skipped + 1)
+                    return
+                self._refusals[throttle_key] = (now, 0)
+                if len(self._refusals) > 100_000:
+                    self._refusals.clear()
+            if skipped:
+                details["refusals_not_recorded_before"] = skipped
+        with self.transaction() as uow:
+            self.audit(uow, actor, action, target, outcome="refused", reason=reason, **details)
 
     def close(self) -> None:
         """Release the store's connections."""

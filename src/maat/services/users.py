@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from maat.auth.passwords import check_password_rules, hash_password
-from maat.auth.permissions import parse_roles
+from maat.auth.permissions import Role, parse_roles
 from maat.auth.records import UserRecord
 from maat.core.ids import new_id
 from maat.errors import Conflict, InvalidInput, NotFound
@@ -96,10 +96,19 @@ def set_disabled(platform: Platform, actor: str, name: str, *, disabled: bool) -
     """Disable (ending every session) or re-enable a user."""
     with platform.transaction() as uow:
         user = replace(get_user(uow, name), disabled=disabled)
+        if disabled and Role.ADMIN in user.roles:
+            others = [
+                u
+                for u in uow.users.list()
+                if Role.ADMIN in u.roles and not u.disabled and u.id != user.id
+            ]
+            if not others:
+                raise Conflict("refusing to disable the last enabled administrator")
         uow.users.update(user)
         ended = 0
         if disabled:
             ended = uow.sessions.end_all_for_user(user.id, platform.now(), "user disabled")
+            uow.enrolments.close_all_for_user(user.id, platform.now())
         action = "user.disable" if disabled else "user.enable"
         platform.audit(uow, actor, action, f"user:{name}", sessions_ended=ended)
     return user
@@ -111,6 +120,7 @@ def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
         user = replace(get_user(uow, name), totp_secret_enc=None, totp_last_step=None)
         uow.users.update(user)
         ended = uow.sessions.end_all_for_user(user.id, platform.now(), "MFA reset")
+        uow.enrolments.close_all_for_user(user.id, platform.now())
         platform.audit(uow, actor, "user.reset_mfa", f"user:{name}", sessions_ended=ended)
     return user
 
@@ -133,4 +143,5 @@ def set_password(platform: Platform, actor: str, name: str, password: str) -> No
         )
         uow.users.update(user)
         ended = uow.sessions.end_all_for_user(user.id, now, "password changed")
+        uow.enrolments.close_all_for_user(user.id, now)
         platform.audit(uow, actor, "user.set_password", f"user:{name}", sessions_ended=ended)

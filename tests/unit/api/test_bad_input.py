@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,8 +19,8 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def small_platform(tmp_path, clock: FakeClock) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    yield from open_platform("sqlite", tmp_path / "d", clock, api={"max_request_bytes": 4096})
+def small_platform(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
+    yield from open_platform(backend, tmp_path / "d", clock, api={"max_request_bytes": 4096})
 
 
 @pytest.fixture
@@ -143,3 +144,38 @@ def test_no_request_body_crashes_the_api(
     )
     assert response.status_code < 500
     assert response.headers["content-type"] in (PROBLEM, "application/json")
+
+
+def test_nul_in_a_name_is_refused_without_leaking_sql(client: TestClient) -> None:
+    response = client.post("/v1/auth/login", json={"username": "a\u0000b", "password": "x"})
+    assert response.status_code == 422
+    assert "SELECT" not in response.text
+
+
+def test_absurd_numbers_are_422_not_500(client: TestClient, admin: dict[str, str]) -> None:
+    huge_ttl = {"name": "t", "ttl_seconds": 10**15}
+    assert client.post("/v1/tokens", json=huge_ttl, headers=admin).status_code == 422
+    assert client.get(f"/v1/audit?after={2**63}", headers=admin).status_code == 422
+
+
+def test_login_answers_do_not_reveal_a_right_password(
+    client: TestClient, small_platform: Platform, clock: FakeClock
+) -> None:
+    from maat_testkit import enrolled_user
+
+    enrolled_user(small_platform, clock, "alice", ["analyst"])
+    right = client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    wrong = client.post("/v1/auth/login", json={"username": "alice", "password": "nope"})
+    unknown = client.post("/v1/auth/login", json={"username": "zed", "password": PASSWORD})
+    assert right.status_code == wrong.status_code == unknown.status_code == 401
+    assert right.json() == wrong.json() == unknown.json()
+
+
+def test_forbidden_requests_are_audited(client: TestClient, small_platform: Platform) -> None:
+    from maat.services import audit
+
+    users.add_user(small_platform, "test", "aud", ["auditor"], PASSWORD)
+    headers = {"Authorization": f"Bearer {session_for(small_platform, 'aud')}"}
+    assert client.post("/v1/users", json={"name": "x", "roles": ["admin"]}, headers=headers).status_code == 403
+    records = audit.list_audit(small_platform, limit=100)
+    assert any(r.entry.action == "auth.forbidden" and r.entry.actor == "user:aud" for r in records)

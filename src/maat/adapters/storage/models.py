@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,7 +105,7 @@ class ApiTokenRow(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(400))
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
 
@@ -130,7 +131,7 @@ class AuditRow(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
     at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(400))
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(400))
     outcome: Mapped[str] = mapped_column(String(40))
@@ -149,3 +150,87 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class HostRow(Base):
+    """A host and what its last inventory said."""
+
+    __tablename__ = "hosts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    group: Mapped[str] = mapped_column("host_group", String(200), default="all")
+    criticality: Mapped[str] = mapped_column(String(20), default="medium")
+    exposure: Mapped[str] = mapped_column(String(20), default="internal")
+    os_ecosystem: Mapped[str | None] = mapped_column(String(100))
+    os_name: Mapped[str | None] = mapped_column(String(200))
+    end_of_life: Mapped[str | None] = mapped_column(String(200))
+    isolation_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    inventory_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ProductRow(Base):
+    """A product whose SBOMs Maat holds."""
+
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    criticality: Mapped[str] = mapped_column(String(20), default="medium")
+    created_at: Mapped[datetime]
+
+
+class SbomRow(Base):
+    """An imported SBOM, kept whole."""
+
+    __tablename__ = "sboms"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    name: Mapped[str] = mapped_column(String(400))
+    format: Mapped[str] = mapped_column(String(40))
+    spec_version: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    components: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime]
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FindingRow(Base):
+    """A finding per (host or product, component, advisory)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint(
+            "subject_kind",
+            "subject_id",
+            "component_key",
+            "advisory_id",
+            name="uq_findings_identity",
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(40), index=True)
+    component_key: Mapped[str] = mapped_column(String(1000))
+    component_name: Mapped[str] = mapped_column(String(400))
+    component_version: Mapped[str] = mapped_column(String(200))
+    component_purl: Mapped[str | None] = mapped_column(Text)
+    advisory_id: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(20))
+    cvss: Mapped[float | None]
+    kev: Mapped[bool] = mapped_column(Boolean)
+    epss: Mapped[float | None]
+    priority: Mapped[float]
+    priority_label: Mapped[str] = mapped_column(String(4))
+    fixed_versions: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    opened_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    last_seen_at: Mapped[datetime]
+    fixed_at: Mapped[datetime | None]
+    risk_approver: Mapped[str | None] = mapped_column(String(200))
+    risk_reason: Mapped[str | None] = mapped_column(Text)
+    risk_expires_at: Mapped[datetime | None]
+    vex_justification: Mapped[str | None] = mapped_column(Text)

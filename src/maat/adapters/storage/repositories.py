@@ -70,14 +70,16 @@ class SqlUsers:
         """Replace the stored user with ``user``."""
         self._s.execute(update(UserRow).where(UserRow.id == user.id).values(**_user_values(user)))
 
-    def get(self, user_id: str) -> UserRecord | None:
-        """The user with this id."""
-        row = self._s.get(UserRow, user_id)
+    def get(self, user_id: str, *, for_update: bool = False) -> UserRecord | None:
+        """The user with this id; ``for_update`` locks the row until the transaction ends."""
+        query = select(UserRow).where(UserRow.id == user_id)
+        row = self._s.scalars(query.with_for_update() if for_update else query).first()
         return _user(row) if row else None
 
-    def by_name(self, name: str) -> UserRecord | None:
-        """The user with this name."""
-        row = self._s.scalars(select(UserRow).where(UserRow.name == name)).first()
+    def by_name(self, name: str, *, for_update: bool = False) -> UserRecord | None:
+        """The user with this name; ``for_update`` locks the row until the transaction ends."""
+        query = select(UserRow).where(UserRow.name == name)
+        row = self._s.scalars(query.with_for_update() if for_update else query).first()
         return _user(row) if row else None
 
     def list(self) -> Sequence[UserRecord]:
@@ -198,9 +200,19 @@ class SqlEnrolments:
             update(EnrolmentRow).where(EnrolmentRow.id == enrolment.id).values(**values)
         )
 
-    def get(self, enrolment_id: str) -> EnrolmentRecord | None:
-        """The enrolment with this id."""
-        row = self._s.get(EnrolmentRow, enrolment_id)
+    def close_all_for_user(self, user_id: str, at: datetime) -> int:
+        """Mark every open enrolment of the user used (password change, MFA reset, ...)."""
+        result = self._s.execute(
+            update(EnrolmentRow)
+            .where(EnrolmentRow.user_id == user_id, EnrolmentRow.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def get(self, enrolment_id: str, *, for_update: bool = False) -> EnrolmentRecord | None:
+        """The enrolment with this id; ``for_update`` locks the row."""
+        query = select(EnrolmentRow).where(EnrolmentRow.id == enrolment_id)
+        row = self._s.scalars(query.with_for_update() if for_update else query).first()
         if row is None:
             return None
         return EnrolmentRecord(

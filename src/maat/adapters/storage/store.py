@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError as DBAPIIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maat.adapters.storage.repositories import (
@@ -24,10 +26,12 @@ from maat.adapters.storage.repositories import (
     SqlTokens,
     SqlUsers,
 )
+from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
-from maat.errors import ConfigError, StorageError
+from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger("maat.storage")
 
 
 @dataclass
@@ -40,6 +44,10 @@ class SqlUnitOfWork:
     tokens: SqlTokens
     enrolments: SqlEnrolments
     audit: SqlAuditLog
+    hosts: SqlHosts
+    products: SqlProducts
+    sboms: SqlSboms
+    findings: SqlFindings
 
 
 def normalise_url(url: str) -> str:
@@ -63,6 +71,7 @@ def normalise_url(url: str) -> str:
 def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
     engine = create_engine(
         url,
+        hide_parameters=True,  # bound values (hashes, secrets) never reach error texts
         connect_args={"timeout": float(settings.sqlite_busy_timeout), "check_same_thread": False},
     )
 
@@ -99,11 +108,29 @@ def _postgres_engine(url: str, settings: DatabaseSettings) -> Engine:
         parsed.difference_update_query(["options"]),
         pool_size=settings.pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,  # bound values (hashes, secrets) never reach error texts
         connect_args={
             "connect_timeout": max(1, int(float(settings.connect_timeout))),
             "options": options,
         },
     )
+
+
+def _translate(exc: SQLAlchemyError, hint: str) -> MaatError:
+    """A database error as a Maat error whose text holds no SQL and no values.
+
+    The full error goes to the server log; the caller learns the kind of failure only.
+    """
+    log.error("state store error: %s", exc)
+    if isinstance(exc, DBAPIIntegrityError):
+        return Conflict(
+            "the change conflicts with existing data (a duplicate or a missing reference)"
+        )
+    if isinstance(exc, DataError):
+        return InvalidInput(
+            "a value cannot be stored (too long, out of range or containing a NUL character)"
+        )
+    return StorageError(f"state store error ({type(exc).__name__})", hint=hint)
 
 
 class SqlStore:
@@ -144,13 +171,17 @@ class SqlStore:
                 tokens=SqlTokens(session),
                 enrolments=SqlEnrolments(session),
                 audit=SqlAuditLog(session, self.audit_key),
+                hosts=SqlHosts(session),
+                products=SqlProducts(session),
+                sboms=SqlSboms(session),
+                findings=SqlFindings(session),
             )
             try:
                 yield uow
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
-                raise StorageError(f"state store error: {exc}", hint=self._hint()) from exc
+                raise _translate(exc, self._hint()) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -167,9 +198,10 @@ class SqlStore:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
             raise StorageError(
-                f"cannot migrate the state store: {exc.orig}", hint=self._hint()
+                f"cannot migrate the state store: {str(cause).splitlines()[0]}", hint=self._hint()
             ) from exc
         return self.expected_revision()
 

@@ -15,8 +15,8 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get("", **requires(Permission.AUDIT_READ))
 def list_audit(
     request: Request,
-    after: int = Query(default=0, ge=0),
-    limit: int = Query(default=100, ge=1, le=10_000),
+    after: int = Query(default=0, ge=0, le=2**63 - 1),
+    limit: int = Query(default=100, ge=1, le=1_000),
 ) -> list[AuditRecordOut]:
     """Audit records after sequence number ``after``."""
     records = audit.list_audit(platform_of(request), after_seq=after, limit=limit)

@@ -57,5 +57,5 @@ def revoke_token(
     caller: Principal = Depends(requirement(Permission.TOKENS_WRITE)),
 ) -> TokenOut:
     """Revoke a token; its next use is refused and audited."""
-    record = tokens.revoke_token(platform_of(request), caller.actor, token_id, caller=caller)
-    return TokenOut.of(record, caller.name if record.user_id == caller.user_id else record.user_id)
+    record, owner = tokens.revoke_token(platform_of(request), caller.actor, token_id, caller=caller)
+    return TokenOut.of(record, owner)

@@ -35,7 +35,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("at", maat.adapters.storage.models.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=400), nullable=False),
         sa.Column("action", sa.String(length=100), nullable=False),
         sa.Column("target", sa.String(length=400), nullable=False),
         sa.Column("outcome", sa.String(length=40), nullable=False),
@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column(
             "expires_at", maat.adapters.storage.models.UtcDateTime(timezone=True), nullable=False
         ),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_by", sa.String(length=400), nullable=False),
         sa.Column(
             "revoked_at", maat.adapters.storage.models.UtcDateTime(timezone=True), nullable=True
         ),

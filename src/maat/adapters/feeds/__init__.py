@@ -1,0 +1,1 @@
+"""Reading feed files (OSV folders and zip dumps, KEV, EPSS, SBOMs) from disk."""

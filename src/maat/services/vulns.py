@@ -1,0 +1,294 @@
+"""Vulnerability use cases: advisories on disk, scans without state, stored findings.
+
+The advisory index lives in ``<data dir>/advisories/index.json`` (written by
+``maat advisories import``); KEV and EPSS files sit beside it. Stateless scans take paths.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from maat.adapters.feeds.files import iter_items, read_file
+from maat.core.enums import Criticality, FindingStatus
+from maat.core.ids import new_id
+from maat.errors import NotFound, Problem
+from maat.services.platform import Platform
+from maat.vulns import aliases, epss, kev, osv, vex
+from maat.vulns.findings import (
+    SlaPolicy,
+    severity_of,
+)
+from maat.vulns.index import INDEX_FORMAT, AdvisoryIndex, build_index
+from maat.vulns.match import Subject
+from maat.vulns.records import FindingRecord
+from maat.vulns.scan import Finding, ScanReport, scan
+
+INDEX_FILE = "index.json"
+KEV_FILE = "kev.json"
+EPSS_FILE = "epss.csv"
+
+
+@dataclass
+class Intel:
+    """Everything a scan consults besides the subjects."""
+
+    index: AdvisoryIndex
+    kev: Any = None
+    epss: Any = None
+    vex: list[Any] | None = None
+    problems: list[Problem] | None = None
+
+
+def advisories_dir(platform_or_dir: Platform | Path) -> Path:
+    """Where imported advisory data lives."""
+    base = (
+        platform_or_dir if isinstance(platform_or_dir, Path) else platform_or_dir.settings.data_dir
+    )
+    return base / "advisories"
+
+
+def load_index(path: Path, *, max_file: int = 64 << 20) -> AdvisoryIndex:
+    """An index from an index file, or built from OSV files (a file, folder or zip dump)."""
+    if path.is_file() and path.suffix == ".json":
+        head = path.open("rb").read(64)
+        if INDEX_FORMAT.encode() in head:
+            return AdvisoryIndex.from_bytes(read_file(path, max_bytes=16 << 30), source=str(path))
+    advisories, problems = osv.load_osv(iter_items(path, max_file=max_file))
+    return build_index(aliases.merge_aliases(advisories), problems=problems)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an advisory import did."""
+
+    advisories: int
+    packages: int
+    problems: list[Problem]
+    kev: int | None
+    epss: int | None
+
+
+def import_advisories(
+    platform: Platform,
+    actor: str,
+    path: Path | None,
+    *,
+    kev_file: Path | None = None,
+    epss_file: Path | None = None,
+) -> ImportSummary:
+    """Build the index from OSV data and store it; keep KEV and EPSS files beside it."""
+    target = advisories_dir(platform)
+    summary_index: AdvisoryIndex | None = None
+    if path is not None:
+        summary_index = load_index(path)
+        _atomic_write(target / INDEX_FILE, summary_index.to_bytes())
+    kev_count = epss_count = None
+    if kev_file is not None:
+        data = read_file(kev_file)
+        kev_count = len(kev.parse_kev(data, source=str(kev_file))[0])
+        _atomic_write(target / KEV_FILE, data)
+    if epss_file is not None:
+        data = read_file(epss_file)
+        epss_count = len(epss.parse_epss(data, source=str(epss_file))[0])
+        _atomic_write(target / EPSS_FILE, data)
+    with platform.transaction() as uow:
+        platform.audit(
+            uow,
+            actor,
+            "advisories.import",
+            str(path or kev_file or epss_file),
+            advisories=len(summary_index.advisories) if summary_index else None,
+            kev=kev_count,
+            epss=epss_count,
+        )
+    return ImportSummary(
+        advisories=len(summary_index.advisories) if summary_index else 0,
+        packages=summary_index.package_count if summary_index else 0,
+        problems=list(summary_index.problems) if summary_index else [],
+        kev=kev_count,
+        epss=epss_count,
+    )
+
+
+def load_intel(
+    advisories: Path,
+    *,
+    kev_file: Path | None = None,
+    epss_file: Path | None = None,
+    vex_files: Sequence[Path] = (),
+) -> Intel:
+    """Index, KEV, EPSS and VEX statements from files (a stateless scan)."""
+    intel = Intel(index=load_index(advisories), problems=[])
+    if kev_file is not None:
+        catalogue, problems = kev.parse_kev(read_file(kev_file), source=str(kev_file))
+        intel.kev = catalogue
+        intel.problems = [*(intel.problems or []), *problems]
+    if epss_file is not None:
+        scores, problems = epss.parse_epss(read_file(epss_file), source=str(epss_file))
+        intel.epss = scores
+        intel.problems = [*(intel.problems or []), *problems]
+    statements: list[Any] = []
+    for path in vex_files:
+        found, problems = vex.parse_vex(read_file(path), source=str(path))
+        statements.extend(found)
+        intel.problems = [*(intel.problems or []), *problems]
+    intel.vex = statements
+    return intel
+
+
+def stored_intel(platform: Platform) -> Intel:
+    """The advisory data imported into this installation."""
+    directory = advisories_dir(platform)
+    index_path = directory / INDEX_FILE
+    if not index_path.exists():
+        raise NotFound("no advisories imported", hint="run 'maat advisories import PATH' first")
+    kev_path, epss_path = directory / KEV_FILE, directory / EPSS_FILE
+    return load_intel(
+        index_path,
+        kev_file=kev_path if kev_path.exists() else None,
+        epss_file=epss_path if epss_path.exists() else None,
+    )
+
+
+def run_scan(
+    subjects: Sequence[Subject],
+    intel: Intel,
+    *,
+    criticality: Criticality = Criticality.MEDIUM,
+    exposure: str = "internal",
+) -> ScanReport:
+    """Scan with everything the intel holds."""
+    return scan(
+        subjects,
+        intel.index,
+        kev=intel.kev,
+        epss=intel.epss,
+        vex=intel.vex or (),
+        vex_decider=vex.vex_decision,
+        criticality=criticality,
+        exposure=exposure,
+    )
+
+
+def sla_policy(platform: Platform) -> SlaPolicy:
+    """The SLA clocks from the settings."""
+    v = platform.settings.vulns
+    return SlaPolicy(
+        critical=timedelta(seconds=v.sla_critical),
+        high=timedelta(seconds=v.sla_high),
+        medium=timedelta(seconds=v.sla_medium),
+        low=timedelta(seconds=v.sla_low),
+    )
+
+
+def component_key(subject: Subject) -> str:
+    """A component's identity across versions: its purl without version, else eco/name."""
+    if subject.purl:
+        return subject.purl.split("@")[0].split("?")[0]
+    return f"{subject.ecosystem}/{subject.package or subject.name}"
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What storing a scan changed."""
+
+    opened: int
+    updated: int
+    fixed: int
+    reopened: int
+
+
+def reconcile(
+    platform: Platform,
+    uow: Any,
+    kind: str,
+    subject_id: str,
+    findings: Sequence[Finding],
+) -> Reconciled:
+    """Bring stored findings of one host or product in line with a new scan.
+
+    1. A new (component, advisory) opens a finding with its SLA deadline.
+    2. One still present is refreshed (version, priority, last seen).
+    3. One no longer present is marked fixed now.
+    4. A fixed one that comes back is reopened with a new deadline.
+    """
+    now = platform.now()
+    sla = sla_policy(platform)
+    existing = {
+        (f.component_key, f.advisory_id): f for f in uow.findings.for_subject(kind, subject_id)
+    }
+    seen: set[tuple[str, str]] = set()
+    opened = updated = reopened = fixed = 0
+    for f in findings:
+        key = (component_key(f.subject), f.match.advisory.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        severity = f.severity
+        fresh: dict[str, Any] = dict(  # noqa: C408 - keyword form reads as the record's fields
+            component_name=f.subject.name,
+            component_version=f.subject.version or "",
+            component_purl=f.subject.purl,
+            aliases=f.match.advisory.aliases,
+            summary=f.match.advisory.summary[:2000],
+            severity=severity,
+            cvss=f.match.advisory.score,
+            kev=f.kev,
+            epss=f.epss,
+            priority=f.priority.score,
+            priority_label=f.priority.label,
+            fixed_versions=f.match.fixed_versions,
+            last_seen_at=now,
+        )
+        old = existing.get(key)
+        if old is None:
+            uow.findings.add(
+                FindingRecord(
+                    id=new_id("fnd"),
+                    subject_kind=kind,
+                    subject_id=subject_id,
+                    component_key=key[0],
+                    advisory_id=key[1],
+                    status=FindingStatus.OPEN,
+                    opened_at=now,
+                    due_at=sla.due(severity_of(severity)[0], now, kev=f.kev),
+                    **fresh,
+                )
+            )
+            opened += 1
+        elif old.status is FindingStatus.FIXED:
+            uow.findings.update(
+                replace(
+                    old,
+                    status=FindingStatus.OPEN,
+                    opened_at=now,
+                    fixed_at=None,
+                    due_at=sla.due(severity_of(severity)[0], now, kev=f.kev),
+                    **fresh,
+                )
+            )
+            reopened += 1
+        else:
+            uow.findings.update(replace(old, **fresh))
+            updated += 1
+    for key, old in existing.items():
+        if key not in seen and old.status is not FindingStatus.FIXED:
+            uow.findings.update(replace(old, status=FindingStatus.FIXED, fixed_at=now))
+            fixed += 1
+    return Reconciled(opened, updated, fixed, reopened)

@@ -1,0 +1,1 @@
+"""Vulnerability intelligence and patch management."""

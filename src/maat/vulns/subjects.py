@@ -1,0 +1,125 @@
+"""What can be matched: SBOM components and installed packages turned into ``Subject``s."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from maat.core.purl import Purl
+from maat.vulns.match import Subject
+
+_DEBIAN_CODENAMES = {
+    "buster": "10",
+    "bullseye": "11",
+    "bookworm": "12",
+    "trixie": "13",
+    "forky": "14",
+}
+_UBUNTU_CODENAMES = {
+    "xenial": "16.04",
+    "bionic": "18.04",
+    "focal": "20.04",
+    "jammy": "22.04",
+    "noble": "24.04",
+    "resolute": "26.04",
+}
+_VERSIONED = re.compile(r"^[a-z-]*?-?(\d+(?:\.\d+)*)$")
+
+
+def distro_ecosystem(base: str, distro: str | None) -> str:
+    """The OSV ecosystem of a distro package from the purl ``distro`` qualifier.
+
+    ``debian-12``/``bookworm`` → ``Debian:12``; ``ubuntu-22.04``/``jammy`` →
+    ``Ubuntu:22.04:LTS``; ``alpine-3.19.1`` → ``Alpine:v3.19``. Unknown: the bare ecosystem.
+    """
+    if not distro:
+        return base
+    text = distro.lower()
+    if base == "Debian":
+        release = _DEBIAN_CODENAMES.get(text) or _number(text)
+        return f"Debian:{release.split('.')[0]}" if release else base
+    if base == "Ubuntu":
+        release = _UBUNTU_CODENAMES.get(text) or _number(text)
+        if not release:
+            return base
+        major, _, minor = release.partition(".")
+        lts = minor == "04" and int(major) % 2 == 0
+        return f"Ubuntu:{release}{':LTS' if lts else ''}"
+    if base == "Alpine":
+        release = _number(text)
+        return f"Alpine:v{'.'.join(release.split('.')[:2])}" if release else base
+    return base
+
+
+def _number(text: str) -> str | None:
+    match = _VERSIONED.match(text)
+    return match.group(1) if match else None
+
+
+def subject_from_purl(
+    purl: Purl, *, ref: str, name: str | None = None, version: str | None = None, **extra: Any
+) -> Subject:
+    """A subject for a package named by a purl (version from the purl, else ``version``)."""
+    ecosystem = purl.ecosystem
+    package: str | None = purl.package_name
+    if ecosystem in ("Debian", "Ubuntu", "Alpine"):
+        ecosystem = distro_ecosystem(ecosystem, purl.qualifier("distro"))
+        # Distro advisories name source packages; syft and others put it in ``upstream``.
+        upstream = purl.qualifier("upstream")
+        if upstream:
+            package = upstream.split("@")[0]
+    unmatchable = None
+    if ecosystem is None:
+        unmatchable = f"no OSV ecosystem for purl type {purl.type!r}"
+    return Subject(
+        ref=ref,
+        name=name or purl.name,
+        version=purl.version or version,
+        ecosystem=ecosystem,
+        package=package,
+        purl=str(purl),
+        unmatchable=unmatchable,
+        **extra,
+    )
+
+
+def subject_from_component(component: Any) -> Subject:
+    """A subject for an SBOM component (``maat.sbom.Component``)."""
+    if component.purl is not None:
+        return subject_from_purl(
+            component.purl,
+            ref=component.ref,
+            name=component.name,
+            version=component.version,
+            location=component.location,
+        )
+    if component.purl_text:
+        reason = f"invalid purl {component.purl_text!r}: {component.purl_problem}"
+    elif component.cpes:
+        reason = "only a CPE is given; Maat matches OSV advisories by purl"
+    else:
+        reason = "no purl: the component's ecosystem is unknown"
+    return Subject(
+        ref=component.ref,
+        name=component.name,
+        version=component.version,
+        ecosystem=None,
+        package=None,
+        purl=component.purl_text,
+        location=component.location,
+        unmatchable=reason,
+    )
+
+
+def subject_from_package(package: Any) -> Subject:
+    """A subject for an installed package (``maat.vulns.inventory.InventoryPackage``)."""
+    return Subject(
+        ref=f"{package.name}@{package.version}",
+        name=package.name,
+        version=package.version,
+        ecosystem=package.ecosystem,
+        package=package.source_name or package.name,
+        purl=str(package.purl) if package.purl is not None else None,
+        location=package.location,
+        unmatchable=None if package.ecosystem else "the package's ecosystem is unknown",
+    )
