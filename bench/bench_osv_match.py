@@ -34,8 +34,14 @@ from maat.vulns.match import Matcher
 from maat.vulns.subjects import subject_from_component
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "osv-pypa"
-ECOSYSTEMS = [("PyPI", "pypi"), ("npm", "npm"), ("Maven", "maven"), ("Go", "golang"),
-              ("crates.io", "cargo"), ("Debian:12", "deb")]
+ECOSYSTEMS = [
+    ("PyPI", "pypi"),
+    ("npm", "npm"),
+    ("Maven", "maven"),
+    ("Go", "golang"),
+    ("crates.io", "cargo"),
+    ("Debian:12", "deb"),
+]
 
 
 def _version(rng: random.Random, eco: str) -> str:
@@ -56,24 +62,45 @@ def _package(rng: random.Random, eco: str, i: int) -> str:
 def generate(n: int, seed: int = 7) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """N advisories over n/10 packages; returns the documents and the package list."""
     rng = random.Random(seed)
-    packages = [(eco, _package(rng, eco, i)) for i in range(max(1, n // 10))
-                for eco in [ECOSYSTEMS[i % len(ECOSYSTEMS)][0]]]
+    packages = [
+        (eco, _package(rng, eco, i))
+        for i in range(max(1, n // 10))
+        for eco in [ECOSYSTEMS[i % len(ECOSYSTEMS)][0]]
+    ]
     docs = []
     for k in range(n):
         eco, name = packages[rng.randrange(len(packages))]
-        lo, hi = sorted([_version(rng, eco), _version(rng, eco)], key=lambda v: [int(x) if x.isdigit() else 0 for x in v.replace("-", ".").replace("+", ".").split(".")[:3]])
+        lo, hi = sorted(
+            [_version(rng, eco), _version(rng, eco)],
+            key=lambda v: [
+                int(x) if x.isdigit() else 0
+                for x in v.replace("-", ".").replace("+", ".").split(".")[:3]
+            ],
+        )
         events: list[dict[str, str]] = [{"introduced": "0" if rng.random() < 0.3 else lo}]
         if rng.random() < 0.9:
             events.append({"fixed": hi})
-        affected: dict[str, Any] = {"package": {"ecosystem": eco, "name": name},
-                                    "ranges": [{"type": "SEMVER" if eco in ("npm", "Go", "crates.io") else "ECOSYSTEM",
-                                                "events": events}]}
+        affected: dict[str, Any] = {
+            "package": {"ecosystem": eco, "name": name},
+            "ranges": [
+                {
+                    "type": "SEMVER" if eco in ("npm", "Go", "crates.io") else "ECOSYSTEM",
+                    "events": events,
+                }
+            ],
+        }
         if eco == "PyPI" and rng.random() < 0.5:
             affected["versions"] = [_version(rng, eco) for _ in range(rng.randint(1, 30))]
-        doc = {"id": f"GEN-{k:07d}", "modified": "2026-01-01T00:00:00Z",
-               "aliases": [f"CVE-2026-{k:07d}"], "summary": f"generated advisory {k}",
-               "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-               "affected": [affected]}
+        doc = {
+            "id": f"GEN-{k:07d}",
+            "modified": "2026-01-01T00:00:00Z",
+            "aliases": [f"CVE-2026-{k:07d}"],
+            "summary": f"generated advisory {k}",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}
+            ],
+            "affected": [affected],
+        }
         docs.append(doc)
     return docs, packages
 
@@ -99,14 +126,21 @@ def make_sbom(packages: list[tuple[str, str]], n: int, seed: int = 11) -> bytes:
             group, artifact = name.split(":") if ":" in name else ("org.other", name)
             purl = f"pkg:maven/{group}/{artifact}@{version}"
         elif ptype == "golang":
-            purl = f"pkg:golang/{name}@v{version}" if "/" in name else f"pkg:golang/example.org/{name}@v{version}"
+            purl = (
+                f"pkg:golang/{name}@v{version}"
+                if "/" in name
+                else f"pkg:golang/example.org/{name}@v{version}"
+            )
         elif ptype == "deb":
             purl = f"pkg:deb/debian/{name}@{version}?distro=debian-12"
         else:
             purl = f"pkg:{ptype}/{name}@{version}"
-        components.append({"type": "library", "bom-ref": f"c{i}", "name": name, "version": version, "purl": purl})
-    return json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-                       "components": components}).encode()
+        components.append(
+            {"type": "library", "bom-ref": f"c{i}", "name": name, "version": version, "purl": purl}
+        )
+    return json.dumps(
+        {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": components}
+    ).encode()
 
 
 def floor_match(docs: list[dict[str, Any]], subjects: list[Any]) -> set[tuple[str, str]]:
@@ -114,8 +148,14 @@ def floor_match(docs: list[dict[str, Any]], subjects: list[Any]) -> set[tuple[st
     that name, versions parsed with univers on every comparison."""
     from univers.versions import DebianVersion, MavenVersion, PypiVersion, SemverVersion
 
-    classes = {"PyPI": PypiVersion, "npm": SemverVersion, "Go": SemverVersion, "crates.io": SemverVersion,
-               "Maven": MavenVersion, "Debian": DebianVersion}
+    classes = {
+        "PyPI": PypiVersion,
+        "npm": SemverVersion,
+        "Go": SemverVersion,
+        "crates.io": SemverVersion,
+        "Maven": MavenVersion,
+        "Debian": DebianVersion,
+    }
     found: set[tuple[str, str]] = set()
     for doc in docs:
         for aff in doc.get("affected", []):
@@ -129,7 +169,7 @@ def floor_match(docs: list[dict[str, Any]], subjects: list[Any]) -> set[tuple[st
                     continue
                 try:
                     v = cls(s.version.lstrip("v"))
-                except Exception:  # noqa: BLE001 - the floor skips what univers cannot parse
+                except Exception:
                     continue
                 hit = s.version in aff.get("versions", [])
                 for r in aff.get("ranges", []):
@@ -138,9 +178,7 @@ def floor_match(docs: list[dict[str, Any]], subjects: list[Any]) -> set[tuple[st
                         kind, value = next(iter(e.items()))
                         if kind == "introduced" and (value == "0" or v >= cls(value)):
                             affected = True
-                        elif kind == "fixed" and v >= cls(value):
-                            affected = False
-                        elif kind == "last_affected" and v > cls(value):
+                        elif (kind == "fixed" and v >= cls(value)) or (kind == "last_affected" and v > cls(value)):
                             affected = False
                     hit = hit or affected
                 if hit:
@@ -159,7 +197,10 @@ def main() -> None:
         dump = Path(tmp) / "all.zip"
         write_zip(docs, dump)
         sources = [dump] + ([SHARED] if SHARED.exists() else [])
-        print(f"advisories: {args.advisories} generated" + (" + osv-pypa (real)" if SHARED.exists() else ""))
+        print(
+            f"advisories: {args.advisories} generated"
+            + (" + osv-pypa (real)" if SHARED.exists() else "")
+        )
 
         t = time.perf_counter()
         parsed, problems = [], []
@@ -194,19 +235,29 @@ def main() -> None:
         t_match2 = time.perf_counter() - t
         maat_pairs = {(m.subject.ref, i) for m in result.matches for i in m.advisory.ids}
 
-        print(f"index: {len(loaded.advisories)} advisory groups, {loaded.package_count} packages, "
-              f"{len(blob) / 1e6:.1f} MB on disk, {index_mem / 1e6:.0f} MB in memory")
-        print(f"parse OSV files: {t_parse:.1f} s; build index: {t_build:.1f} s; load index: {t_load:.2f} s")
-        print(f"match {len(subjects)} components: {t_match:.3f} s (again, fresh matcher: {t_match2:.3f} s); "
-              f"{len(result.matches)} findings, {len(result.skipped)} skipped")
+        print(
+            f"index: {len(loaded.advisories)} advisory groups, {loaded.package_count} packages, "
+            f"{len(blob) / 1e6:.1f} MB on disk, {index_mem / 1e6:.0f} MB in memory"
+        )
+        print(
+            f"parse OSV files: {t_parse:.1f} s; build index: {t_build:.1f} s; load index: {t_load:.2f} s"
+        )
+        print(
+            f"match {len(subjects)} components: {t_match:.3f} s (again, fresh matcher: {t_match2:.3f} s); "
+            f"{len(result.matches)} findings, {len(result.skipped)} skipped"
+        )
         if not args.skip_floor:
             t = time.perf_counter()
             floor_pairs = floor_match(docs, subjects)
             t_floor = time.perf_counter() - t
             generated = {(r, a) for r, a in maat_pairs if a.startswith("GEN-")}
-            print(f"floor (per-advisory loop, univers): {t_floor:.1f} s -> Maat is {t_floor / t_match:.0f}x faster")
-            print(f"agreement on generated advisories: maat {len(generated)} pairs, floor {len(floor_pairs)} pairs, "
-                  f"only maat {len(generated - floor_pairs)}, only floor {len(floor_pairs - generated)}")
+            print(
+                f"floor (per-advisory loop, univers): {t_floor:.1f} s -> Maat is {t_floor / t_match:.0f}x faster"
+            )
+            print(
+                f"agreement on generated advisories: maat {len(generated)} pairs, floor {len(floor_pairs)} pairs, "
+                f"only maat {len(generated - floor_pairs)}, only floor {len(floor_pairs - generated)}"
+            )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the whole benchmark: {rss:.0f} MB")
 

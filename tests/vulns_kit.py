@@ -10,9 +10,16 @@ from maat.vulns.match import Subject
 
 
 def advisory(
-    id: str, ecosystem: str, name: str, *, ranges: list[dict[str, Any]] | None = None,
-    versions: list[str] | None = None, aliases_: list[str] | None = None,
-    severity: str | None = None, withdrawn: str | None = None, **extra: Any,
+    id: str,
+    ecosystem: str,
+    name: str,
+    *,
+    ranges: list[dict[str, Any]] | None = None,
+    versions: list[str] | None = None,
+    aliases_: list[str] | None = None,
+    severity: str | None = None,
+    withdrawn: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """An OSV document for one affected package."""
     affected: dict[str, Any] = {"package": {"ecosystem": ecosystem, "name": name}}
@@ -44,5 +51,11 @@ def index_of(*docs: dict[str, Any]) -> AdvisoryIndex:
 
 def subject(ecosystem: str, package: str, version: str, purl: str | None = None) -> Subject:
     """A subject to match."""
-    return Subject(ref=f"{package}@{version}", name=package, version=version, ecosystem=ecosystem,
-                   package=package, purl=purl)
+    return Subject(
+        ref=f"{package}@{version}",
+        name=package,
+        version=version,
+        ecosystem=ecosystem,
+        package=package,
+        purl=purl,
+    )

@@ -56,7 +56,8 @@ def advisories_dir(platform_or_dir: Platform | Path) -> Path:
 def load_index(path: Path, *, max_file: int = 64 << 20) -> AdvisoryIndex:
     """An index from an index file, or built from OSV files (a file, folder or zip dump)."""
     if path.is_file() and path.suffix == ".json":
-        head = path.open("rb").read(64)
+        with path.open("rb") as fh:
+            head = fh.read(64)
         if INDEX_FORMAT.encode() in head:
             return AdvisoryIndex.from_bytes(read_file(path, max_bytes=16 << 30), source=str(path))
     advisories, problems = osv.load_osv(iter_items(path, max_file=max_file))

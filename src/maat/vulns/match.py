@@ -120,13 +120,12 @@ class Matcher:
                 Skip(subject, f"no version comparator for ecosystem {subject.ecosystem!r}")
             )
             return
+        unparsable: str | None = None
         try:
             self.key(comparator, subject.version)
         except InvalidInput as exc:
-            result.skipped.append(
-                Skip(subject, f"version {subject.version!r} cannot be compared: {exc.message}")
-            )
-            return
+            # Still worth checking: an advisory may list this exact (legacy) version string.
+            unparsable = f"version {subject.version!r} cannot be compared: {exc.message}"
         # 2. Each affected entry of the same package (and distro release) is evaluated.
         seen: set[int] = set()
         subject_release = release_of(subject.ecosystem)
@@ -146,7 +145,13 @@ class Matcher:
                 continue
             if entry.advisory in seen:
                 continue
-            status, detail = self._evaluate(entry, subject.version)
+            if unparsable is not None:
+                if subject.version in entry.versions:
+                    status, detail = "affected", "versions list"
+                else:
+                    continue
+            else:
+                status, detail = self._evaluate(entry, subject.version)
             if status == "skip":
                 result.skipped.append(Skip(subject, detail, advisory.id))
             elif status == "affected" and advisory.withdrawn:
@@ -154,6 +159,9 @@ class Matcher:
             elif status == "affected":
                 seen.add(entry.advisory)
                 result.matches.append(Match(subject, advisory, entry.fixed_versions(), detail))
+        if unparsable is not None:
+            # Ranges could not be evaluated for this version: say so, even if a list matched.
+            result.skipped.append(Skip(subject, unparsable))
 
     def _evaluate(self, entry: IndexedAffected, version: str) -> tuple[str, str]:
         """``("affected", how)``, ``("clear", "")`` or ``("skip", reason)``.

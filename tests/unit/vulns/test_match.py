@@ -4,10 +4,10 @@ false alarm in naive matchers."""
 from __future__ import annotations
 
 import pytest
-from vulns_kit import advisory, eco_range, index_of, subject
 
 from maat.vulns.index import AdvisoryIndex
 from maat.vulns.match import Matcher
+from vulns_kit import advisory, eco_range, index_of, subject
 
 
 def affected(index: AdvisoryIndex, ecosystem: str, package: str, version: str) -> list[str]:
