@@ -146,7 +146,7 @@ def test_vendor_vex_not_affected_suppresses_the_finding(
             }
         )
     )
-    code, out, _ = scan(
+    _, out, _ = scan(
         capsys, "sbom", str(bom), "-a", str(OSV), "--vex", str(statement), "-f", "json"
     )
     doc = json.loads(out)
