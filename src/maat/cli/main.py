@@ -35,6 +35,7 @@ app.add_typer(vulns_cmd.sbom_app, name="sbom")
 app.add_typer(vulns_cmd.advisories_app, name="advisories")
 app.add_typer(vulns_cmd.inventory_app, name="inventory")
 app.add_typer(vulns_cmd.findings_app, name="findings")
+app.add_typer(vulns_cmd.vex_app, name="vex")
 app.command("remediate")(vulns_cmd.remediate)
 
 err = console(stderr=True)

@@ -31,6 +31,18 @@ sbom_app = typer.Typer(help="Store SBOMs per product.", no_args_is_help=True)
 advisories_app = typer.Typer(help="Import OSV advisories, KEV and EPSS.", no_args_is_help=True)
 inventory_app = typer.Typer(help="Store host package inventories.", no_args_is_help=True)
 findings_app = typer.Typer(help="Stored findings and their SLA clocks.", no_args_is_help=True)
+vex_app = typer.Typer(help="Keep VEX statements for stored scans.", no_args_is_help=True)
+
+
+@vex_app.command("import")
+def vex_import(ctx: typer.Context, file: Path) -> None:
+    """Keep a VEX document (CycloneDX, OpenVEX, CSAF): later stored scans honour it."""
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        count = vulns.import_vex(platform, state.actor, file)
+    console().print(
+        f"{count} VEX statements kept; they apply from the next SBOM or inventory import"
+    )
 
 
 class ReportFormat(StrEnum):
@@ -272,6 +284,9 @@ def findings_list(
     if fmt == "json":
         print(json.dumps([_finding_json(v) for v in views], indent=2))
         return
+    if not views:
+        console().print("no overdue findings" if overdue else "no open findings")
+        return
     table = Table("id", "subject", "component", "advisory", "sev", "prio", "status", "due")
     for v in views:
         r = v.record
@@ -342,6 +357,15 @@ def findings_accept(
             expires_at=platform.now() + lifetime,
         )
     console().print(f"{finding_id} risk-accepted until {record.risk_expires_at:%Y-%m-%d %H:%M} UTC")
+
+
+@findings_app.command("mitigate")
+def findings_mitigate(ctx: typer.Context, finding_id: str) -> None:
+    """Record that the host is isolated, which mitigates the finding until it is fixed."""
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        findings_service.mitigate_by_isolation(platform, state.actor, finding_id)
+    console().print(f"{finding_id} mitigated by isolation")
 
 
 @findings_app.command("time-to-fix")

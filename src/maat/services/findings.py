@@ -94,7 +94,7 @@ def import_sbom(
                 document=data,
             )
         )
-        changes = reconcile(platform, uow, "product", product.id, report.findings)
+        changes = reconcile(platform, uow, "product", product.id, report)
         platform.audit(
             uow,
             actor,
@@ -172,7 +172,7 @@ def import_inventory(
         else:
             host = replace(host, **fields)
             uow.hosts.update(host)
-        changes = reconcile(platform, uow, "host", host.id, report.findings)
+        changes = reconcile(platform, uow, "host", host.id, report)
         platform.audit(
             uow,
             actor,
@@ -293,6 +293,8 @@ def mitigate_by_isolation(platform: Platform, actor: str, finding_id: str) -> Fi
         record = uow.findings.get(finding_id)
         if record is None:
             raise NotFound(f"no finding {finding_id!r}")
+        if record.status is FindingStatus.FIXED:
+            raise Conflict("a fixed finding needs no mitigation")
         record = replace(record, status=FindingStatus.MITIGATED_BY_ISOLATION)
         uow.findings.update(record)
         platform.audit(uow, actor, "finding.mitigate", f"finding:{finding_id}")

@@ -6,18 +6,20 @@ The advisory index lives in ``<data dir>/advisories/index.json`` (written by
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from maat.adapters.feeds.files import iter_items, read_file
 from maat.core.enums import Criticality, FindingStatus
 from maat.core.ids import new_id
-from maat.errors import NotFound, Problem
+from maat.errors import InvalidInput, NotFound, Problem
 from maat.services.platform import Platform
 from maat.vulns import aliases, epss, kev, osv, vex
 from maat.vulns.findings import (
@@ -28,10 +30,12 @@ from maat.vulns.index import INDEX_FORMAT, AdvisoryIndex, build_index
 from maat.vulns.match import Subject
 from maat.vulns.records import FindingRecord
 from maat.vulns.scan import Finding, ScanReport, scan
+from maat.vulns.versions import SEMVER, comparator_for
 
 INDEX_FILE = "index.json"
 KEV_FILE = "kev.json"
 EPSS_FILE = "epss.csv"
+VEX_DIR = "vex"
 
 
 @dataclass
@@ -154,17 +158,35 @@ def load_intel(
 
 
 def stored_intel(platform: Platform) -> Intel:
-    """The advisory data imported into this installation."""
+    """The advisory data imported into this installation (index, KEV, EPSS, VEX)."""
     directory = advisories_dir(platform)
     index_path = directory / INDEX_FILE
     if not index_path.exists():
         raise NotFound("no advisories imported", hint="run 'maat advisories import PATH' first")
     kev_path, epss_path = directory / KEV_FILE, directory / EPSS_FILE
+    vex_dir = directory / VEX_DIR
     return load_intel(
         index_path,
         kev_file=kev_path if kev_path.exists() else None,
         epss_file=epss_path if epss_path.exists() else None,
+        vex_files=sorted(vex_dir.glob("*.json")) if vex_dir.exists() else (),
     )
+
+
+def import_vex(platform: Platform, actor: str, path: Path) -> int:
+    """Keep a VEX document (CycloneDX, OpenVEX or CSAF) for every later stored scan."""
+    data = read_file(path)
+    statements, problems = vex.parse_vex(data, source=str(path))
+    if not statements:
+        detail = "; ".join(str(p) for p in problems[:3]) or "the document has none"
+        raise InvalidInput(f"no usable VEX statement: {detail}", file=str(path))
+    digest = hashlib.sha256(data).hexdigest()
+    _atomic_write(advisories_dir(platform) / VEX_DIR / f"{digest}.json", data)
+    with platform.transaction() as uow:
+        platform.audit(
+            uow, actor, "vex.import", str(path), statements=len(statements), sha256=digest
+        )
+    return len(statements)
 
 
 def run_scan(
@@ -181,10 +203,37 @@ def run_scan(
         kev=intel.kev,
         epss=intel.epss,
         vex=intel.vex or (),
-        vex_decider=vex.vex_decision,
+        vex_decider=partial(vex.vex_decision, compare=vers_compare),
         criticality=criticality,
         exposure=exposure,
     )
+
+
+# vers schemes (and purl types) -> OSV ecosystems whose comparator orders them.
+_VERS_SCHEMES = {
+    "pypi": "PyPI",
+    "npm": "npm",
+    "semver": "SEMVER",
+    "golang": "Go",
+    "maven": "Maven",
+    "cargo": "crates.io",
+    "gem": "RubyGems",
+    "nuget": "NuGet",
+    "composer": "Packagist",
+    "deb": "Debian",
+    "apk": "Alpine",
+    "rpm": "Red Hat",
+}
+
+
+def vers_compare(scheme: str, a: str, b: str) -> int:
+    """Compare two versions of a vers scheme for VEX ranges (InvalidInput if unreadable)."""
+    name = _VERS_SCHEMES.get(scheme.lower())
+    comparator = SEMVER if name == "SEMVER" else comparator_for(name) if name else None
+    if comparator is None:
+        raise InvalidInput(f"no comparator for vers scheme {scheme!r}", field="vers")
+    ka, kb = comparator.key(a), comparator.key(b)
+    return -1 if ka < kb else 1 if kb < ka else 0
 
 
 def sla_policy(platform: Platform) -> SlaPolicy:
@@ -220,15 +269,19 @@ def reconcile(
     uow: Any,
     kind: str,
     subject_id: str,
-    findings: Sequence[Finding],
+    report: ScanReport,
 ) -> Reconciled:
     """Bring stored findings of one host or product in line with a new scan.
 
-    1. A new (component, advisory) opens a finding with its SLA deadline.
-    2. One still present is refreshed (version, priority, last seen).
+    1. A new (component, advisory) opens a finding with its SLA deadline; if a VEX statement
+       says the component is not affected, it is recorded as not-affected instead.
+    2. One still present is refreshed (version, priority, last seen); its VEX status follows
+       the statements in force now (a withdrawn statement reopens it).
     3. One no longer present is marked fixed now.
     4. A fixed one that comes back is reopened with a new deadline.
     """
+    findings: list[tuple[Finding, Any]] = [(f, None) for f in report.findings]
+    findings += [(s.finding, s.statement) for s in report.suppressed]
     now = platform.now()
     sla = sla_policy(platform)
     existing = {
@@ -236,7 +289,7 @@ def reconcile(
     }
     seen: set[tuple[str, str]] = set()
     opened = updated = reopened = fixed = 0
-    for f in findings:
+    for f, statement in findings:
         key = (component_key(f.subject), f.match.advisory.id)
         if key in seen:
             continue
@@ -257,6 +310,16 @@ def reconcile(
             fixed_versions=f.match.fixed_versions,
             last_seen_at=now,
         )
+        vex_status = None
+        if statement is not None:
+            vex_status = (
+                FindingStatus.NOT_AFFECTED
+                if statement.status == "not_affected"
+                else FindingStatus.FIXED
+            )
+            fresh["vex_justification"] = (
+                f"{statement.justification or statement.status} ({statement.source})"
+            )
         old = existing.get(key)
         if old is None:
             uow.findings.add(
@@ -266,7 +329,7 @@ def reconcile(
                     subject_id=subject_id,
                     component_key=key[0],
                     advisory_id=key[1],
-                    status=FindingStatus.OPEN,
+                    status=vex_status or FindingStatus.OPEN,
                     opened_at=now,
                     due_at=sla.due(severity_of(severity)[0], now, kev=f.kev),
                     **fresh,
@@ -286,7 +349,12 @@ def reconcile(
             )
             reopened += 1
         else:
-            uow.findings.update(replace(old, **fresh))
+            status = old.status
+            if vex_status is not None and status is FindingStatus.OPEN:
+                status = vex_status
+            elif vex_status is None and status is FindingStatus.NOT_AFFECTED:
+                status, fresh["vex_justification"] = FindingStatus.OPEN, None
+            uow.findings.update(replace(old, status=status, **fresh))
             updated += 1
     for key, old in existing.items():
         if key not in seen and old.status is not FindingStatus.FIXED:

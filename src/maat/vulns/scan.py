@@ -54,8 +54,13 @@ class Finding:
 class Suppressed:
     """A match a VEX statement declares not affecting (or already fixed)."""
 
-    match: Match
+    finding: Finding
     statement: Any
+
+    @property
+    def match(self) -> Match:
+        """The suppressed match."""
+        return self.finding.match
 
 
 @dataclass
@@ -94,14 +99,13 @@ def scan(
     )
     for m in result.matches:
         ids = set(m.advisory.ids)
+        finding = enrich(m, kev=kev, epss=epss, criticality=criticality, exposure=exposure)
         if vex and vex_decider is not None and m.subject.purl:
             statement = vex_decider(vex, ids, m.subject.purl, m.subject.version)
             if statement is not None and statement.status in ("not_affected", "fixed"):
-                report.suppressed.append(Suppressed(m, statement))
+                report.suppressed.append(Suppressed(finding, statement))
                 continue
-        report.findings.append(
-            enrich(m, kev=kev, epss=epss, criticality=criticality, exposure=exposure)
-        )
+        report.findings.append(finding)
     report.findings.sort(key=lambda f: (-f.priority.score, f.subject.name, f.match.advisory.id))
     return report
 

@@ -176,6 +176,11 @@ def test_forbidden_requests_are_audited(client: TestClient, small_platform: Plat
 
     users.add_user(small_platform, "test", "aud", ["auditor"], PASSWORD)
     headers = {"Authorization": f"Bearer {session_for(small_platform, 'aud')}"}
-    assert client.post("/v1/users", json={"name": "x", "roles": ["admin"]}, headers=headers).status_code == 403
+    assert (
+        client.post(
+            "/v1/users", json={"name": "x", "roles": ["admin"]}, headers=headers
+        ).status_code
+        == 403
+    )
     records = audit.list_audit(small_platform, limit=100)
     assert any(r.entry.action == "auth.forbidden" and r.entry.actor == "user:aud" for r in records)

@@ -176,3 +176,49 @@ def test_scan_without_imported_advisories_says_what_to_do(platform: Platform) ->
 
     with pytest.raises(NotFound, match="advisories import"):
         findings.import_sbom(platform, "test", "erp", sbom(("requests", "2.30.0")), source="s")
+
+
+def test_vendor_vex_marks_stored_finding_not_affected_and_withdrawal_reopens_it(
+    stocked: Platform, tmp_path: Path
+) -> None:
+    statement = tmp_path / "vendor.openvex.json"
+    statement.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.com/vex/2",
+                "author": "Acme",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "version": 1,
+                "statements": [
+                    {
+                        "vulnerability": {"name": "CVE-2099-0001"},
+                        "products": [{"@id": "pkg:pypi/requests"}],
+                        "status": "not_affected",
+                        "justification": "vulnerable_code_not_in_execute_path",
+                    }
+                ],
+            }
+        )
+    )
+    assert vulns.import_vex(stocked, "test", statement) == 1
+    findings.import_sbom(stocked, "test", "erp", sbom(("requests", "2.30.0")), source="s")
+    [view] = findings.list_findings(stocked, include_closed=True)
+    assert view.record.status is FindingStatus.NOT_AFFECTED
+    assert "vulnerable_code_not_in_execute_path" in (view.record.vex_justification or "")
+    assert findings.list_findings(stocked) == []  # not open, never overdue
+    for kept in (stocked.settings.data_dir / "advisories" / "vex").glob("*.json"):
+        kept.unlink()  # the vendor withdraws the statement
+    findings.import_sbom(stocked, "test", "erp", sbom(("requests", "2.30.0")), source="s2")
+    [view] = findings.list_findings(stocked)
+    assert view.record.status is FindingStatus.OPEN
+
+
+def test_isolation_mitigates_until_fixed(stocked: Platform) -> None:
+    findings.import_sbom(stocked, "test", "erp", sbom(("requests", "2.30.0")), source="s")
+    [view] = findings.list_findings(stocked)
+    findings.mitigate_by_isolation(stocked, "test", view.record.id)
+    assert findings.list_findings(stocked) == []
+    assert findings.list_findings(stocked, include_closed=True)[0].record.status is (
+        FindingStatus.MITIGATED_BY_ISOLATION
+    )

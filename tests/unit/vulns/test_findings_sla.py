@@ -26,8 +26,12 @@ EPSILON = timedelta(microseconds=1)
 
 @pytest.mark.parametrize(
     ("severity", "allowed"),
-    [(Severity.CRITICAL, timedelta(hours=72)), (Severity.HIGH, timedelta(days=7)),
-     (Severity.MEDIUM, timedelta(days=30)), (Severity.LOW, timedelta(days=90))],
+    [
+        (Severity.CRITICAL, timedelta(hours=72)),
+        (Severity.HIGH, timedelta(days=7)),
+        (Severity.MEDIUM, timedelta(days=30)),
+        (Severity.LOW, timedelta(days=90)),
+    ],
 )
 def test_default_sla_clocks(severity: Severity, allowed: timedelta) -> None:
     assert SlaPolicy().due(severity, T0) == T0 + allowed
@@ -47,7 +51,11 @@ def test_known_exploited_gets_the_critical_clock_whatever_its_score() -> None:
 def test_fixed_or_not_affected_is_never_overdue() -> None:
     due = T0
     later = T0 + timedelta(days=400)
-    for status in (FindingStatus.FIXED, FindingStatus.NOT_AFFECTED, FindingStatus.MITIGATED_BY_ISOLATION):
+    for status in (
+        FindingStatus.FIXED,
+        FindingStatus.NOT_AFFECTED,
+        FindingStatus.MITIGATED_BY_ISOLATION,
+    ):
         assert not is_overdue(status, due, later)
 
 
@@ -87,15 +95,31 @@ def test_priority_is_explained_and_kev_dominates() -> None:
 def test_priority_rises_with_epss_criticality_and_exposure() -> None:
     base = prioritise(PriorityFactors(severity=Severity.HIGH, cvss=7.0)).score
     epss = prioritise(PriorityFactors(severity=Severity.HIGH, cvss=7.0, epss=0.9)).score
-    crit = prioritise(PriorityFactors(severity=Severity.HIGH, cvss=7.0,
-                                      criticality=Criticality.CRITICAL)).score
-    internet = prioritise(PriorityFactors(severity=Severity.HIGH, cvss=7.0, exposure="internet")).score
-    isolated = prioritise(PriorityFactors(severity=Severity.HIGH, cvss=7.0, exposure="isolated")).score
+    crit = prioritise(
+        PriorityFactors(severity=Severity.HIGH, cvss=7.0, criticality=Criticality.CRITICAL)
+    ).score
+    internet = prioritise(
+        PriorityFactors(severity=Severity.HIGH, cvss=7.0, exposure="internet")
+    ).score
+    isolated = prioritise(
+        PriorityFactors(severity=Severity.HIGH, cvss=7.0, exposure="isolated")
+    ).score
     assert isolated < base < epss
     assert base < crit
     assert base < internet
-    assert prioritise(PriorityFactors(severity=Severity.CRITICAL, cvss=10.0, kev=True, epss=1.0,
-                                      criticality=Criticality.CRITICAL, exposure="internet")).score == 100
+    assert (
+        prioritise(
+            PriorityFactors(
+                severity=Severity.CRITICAL,
+                cvss=10.0,
+                kev=True,
+                epss=1.0,
+                criticality=Criticality.CRITICAL,
+                exposure="internet",
+            )
+        ).score
+        == 100
+    )
 
 
 def test_time_to_fix_per_vendor() -> None:
@@ -111,3 +135,13 @@ def test_time_to_fix_per_vendor() -> None:
     assert acme.median_hours == 55.0
     assert acme.max_hours == 100.0
     assert stats["Other"].fixed == 1
+
+
+def test_vex_version_ranges_compare_with_the_ecosystem_order() -> None:
+    from maat.services.vulns import vers_compare
+
+    assert vers_compare("pypi", "2.0rc1", "2.0") < 0
+    assert vers_compare("deb", "1.0~rc1", "1.0") < 0
+    assert vers_compare("npm", "1.0.0", "1.0.0+build") == 0
+    with pytest.raises(InvalidInput):
+        vers_compare("unknown-scheme", "1", "2")

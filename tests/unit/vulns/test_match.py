@@ -15,13 +15,24 @@ def affected(index: AdvisoryIndex, ecosystem: str, package: str, version: str) -
     return sorted(m.advisory.id for m in result.matches)
 
 
-RANGE = eco_range(("introduced", "1.0"), ("fixed", "1.5"), ("introduced", "2.0"), ("last_affected", "2.3"))
+RANGE = eco_range(
+    ("introduced", "1.0"), ("fixed", "1.5"), ("introduced", "2.0"), ("last_affected", "2.3")
+)
 
 
 @pytest.mark.parametrize(
     ("version", "hit"),
-    [("0.9", False), ("1.0", True), ("1.4.9", True), ("1.5", False), ("1.9", False),
-     ("2.0", True), ("2.3", True), ("2.3.1", False), ("3.0", False)],
+    [
+        ("0.9", False),
+        ("1.0", True),
+        ("1.4.9", True),
+        ("1.5", False),
+        ("1.9", False),
+        ("2.0", True),
+        ("2.3", True),
+        ("2.3.1", False),
+        ("3.0", False),
+    ],
 )
 def test_introduced_fixed_and_last_affected_bounds(version: str, hit: bool) -> None:
     index = index_of(advisory("PYSEC-1", "PyPI", "demo", ranges=[RANGE]))
@@ -29,31 +40,52 @@ def test_introduced_fixed_and_last_affected_bounds(version: str, hit: bool) -> N
 
 
 def test_introduced_zero_covers_everything_before_the_fix() -> None:
-    index = index_of(advisory("GHSA-1", "npm", "left-pad", ranges=[
-        eco_range(("introduced", "0"), ("fixed", "1.3.0"), type_="SEMVER")]))
+    index = index_of(
+        advisory(
+            "GHSA-1",
+            "npm",
+            "left-pad",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "1.3.0"), type_="SEMVER")],
+        )
+    )
     assert affected(index, "npm", "left-pad", "0.0.1") == ["GHSA-1"]
-    assert affected(index, "npm", "left-pad", "1.3.0-rc.1") == ["GHSA-1"]  # pre-release sorts before
+    assert affected(index, "npm", "left-pad", "1.3.0-rc.1") == [
+        "GHSA-1"
+    ]  # pre-release sorts before
     assert affected(index, "npm", "left-pad", "1.3.0") == []
 
 
 def test_pep440_prerelease_and_normalised_spelling() -> None:
-    index = index_of(advisory("PYSEC-2", "PyPI", "Django_Rest", ranges=[
-        eco_range(("introduced", "2.0"), ("fixed", "2.1.0"))]))
+    index = index_of(
+        advisory(
+            "PYSEC-2",
+            "PyPI",
+            "Django_Rest",
+            ranges=[eco_range(("introduced", "2.0"), ("fixed", "2.1.0"))],
+        )
+    )
     assert affected(index, "PyPI", "django-rest", "2.1rc1") == ["PYSEC-2"]  # rc before 2.1.0
     assert affected(index, "PyPI", "DJANGO.REST", "2.1") == []  # 2.1 == 2.1.0, PEP 503 name
     assert affected(index, "PyPI", "django-rest", "2.0.post1") == ["PYSEC-2"]
 
 
 def test_epoch_puts_a_version_beyond_every_range() -> None:
-    index = index_of(advisory("PYSEC-3", "PyPI", "ep", ranges=[
-        eco_range(("introduced", "0"), ("fixed", "5.0"))]))
+    index = index_of(
+        advisory("PYSEC-3", "PyPI", "ep", ranges=[eco_range(("introduced", "0"), ("fixed", "5.0"))])
+    )
     assert affected(index, "PyPI", "ep", "1!1.0") == []
     assert affected(index, "PyPI", "ep", "4.9") == ["PYSEC-3"]
 
 
 def test_debian_tilde_sorts_before_release() -> None:
-    index = index_of(advisory("DSA-1", "Debian:12", "openssl", ranges=[
-        eco_range(("introduced", "0"), ("fixed", "3.0.11-1~deb12u2"))]))
+    index = index_of(
+        advisory(
+            "DSA-1",
+            "Debian:12",
+            "openssl",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "3.0.11-1~deb12u2"))],
+        )
+    )
     assert affected(index, "Debian:12", "openssl", "3.0.11-1~deb12u1") == ["DSA-1"]
     assert affected(index, "Debian:12", "openssl", "3.0.11-1~deb12u2") == []
     assert affected(index, "Debian:12", "openssl", "3.0.11-1") == []  # ~ sorts before nothing
@@ -69,31 +101,64 @@ def test_versions_list_matches_even_without_ranges_and_under_equal_spelling() ->
 
 
 def test_limit_caps_a_range() -> None:
-    index = index_of(advisory("X-1", "Go", "example.com/m", ranges=[
-        eco_range(("introduced", "0"), ("limit", "v1.2.0"), type_="SEMVER")]))
+    index = index_of(
+        advisory(
+            "X-1",
+            "Go",
+            "example.com/m",
+            ranges=[eco_range(("introduced", "0"), ("limit", "v1.2.0"), type_="SEMVER")],
+        )
+    )
     assert affected(index, "Go", "example.com/m", "v1.1.9") == ["X-1"]
     assert affected(index, "Go", "example.com/m", "v1.2.0") == []
 
 
 def test_multiple_ranges_any_one_suffices() -> None:
-    index = index_of(advisory("PYSEC-5", "PyPI", "multi", ranges=[
-        eco_range(("introduced", "1.0"), ("fixed", "1.1")),
-        eco_range(("introduced", "3.0"), ("fixed", "3.2"))]))
+    index = index_of(
+        advisory(
+            "PYSEC-5",
+            "PyPI",
+            "multi",
+            ranges=[
+                eco_range(("introduced", "1.0"), ("fixed", "1.1")),
+                eco_range(("introduced", "3.0"), ("fixed", "3.2")),
+            ],
+        )
+    )
     assert affected(index, "PyPI", "multi", "3.1") == ["PYSEC-5"]
     assert affected(index, "PyPI", "multi", "2.0") == []
 
 
 def test_withdrawn_advisory_raises_no_finding_but_is_counted() -> None:
-    index = index_of(advisory("PYSEC-6", "PyPI", "gone", ranges=[
-        eco_range(("introduced", "0"))], withdrawn="2024-02-01T00:00:00Z"))
+    index = index_of(
+        advisory(
+            "PYSEC-6",
+            "PyPI",
+            "gone",
+            ranges=[eco_range(("introduced", "0"))],
+            withdrawn="2024-02-01T00:00:00Z",
+        )
+    )
     result = Matcher(index).match([subject("PyPI", "gone", "1.0")])
     assert result.matches == []
     assert result.withdrawn_ignored == 1
 
 
 def test_git_only_range_is_reported_as_skipped_not_dropped() -> None:
-    index = index_of(advisory("OSV-1", "PyPI", "gitonly", ranges=[
-        {"type": "GIT", "repo": "https://example.org/r.git", "events": [{"introduced": "abc123"}]}]))
+    index = index_of(
+        advisory(
+            "OSV-1",
+            "PyPI",
+            "gitonly",
+            ranges=[
+                {
+                    "type": "GIT",
+                    "repo": "https://example.org/r.git",
+                    "events": [{"introduced": "abc123"}],
+                }
+            ],
+        )
+    )
     result = Matcher(index).match([subject("PyPI", "gitonly", "1.0")])
     assert result.matches == []
     assert [s.advisory_id for s in result.skipped] == ["OSV-1"]
@@ -101,9 +166,21 @@ def test_git_only_range_is_reported_as_skipped_not_dropped() -> None:
 
 
 def test_git_range_beside_ecosystem_range_is_not_a_skip() -> None:
-    index = index_of(advisory("OSV-2", "PyPI", "both", ranges=[
-        {"type": "GIT", "repo": "https://example.org/r.git", "events": [{"introduced": "abc"}]},
-        eco_range(("introduced", "0"), ("fixed", "2.0"))]))
+    index = index_of(
+        advisory(
+            "OSV-2",
+            "PyPI",
+            "both",
+            ranges=[
+                {
+                    "type": "GIT",
+                    "repo": "https://example.org/r.git",
+                    "events": [{"introduced": "abc"}],
+                },
+                eco_range(("introduced", "0"), ("fixed", "2.0")),
+            ],
+        )
+    )
     result = Matcher(index).match([subject("PyPI", "both", "2.5")])
     assert result.matches == []
     assert result.skipped == []
@@ -117,27 +194,55 @@ def test_unparsable_component_version_is_skipped_with_reason() -> None:
 
 
 def test_ecosystem_without_comparator_is_skipped_with_reason() -> None:
-    index = index_of(advisory("GHA-1", "GitHub Actions", "actions/checkout", ranges=[
-        eco_range(("introduced", "0"), ("fixed", "4.0.0"))]))
+    index = index_of(
+        advisory(
+            "GHA-1",
+            "GitHub Actions",
+            "actions/checkout",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "4.0.0"))],
+        )
+    )
     result = Matcher(index).match([subject("GitHub Actions", "actions/checkout", "3.0.0")])
     assert "no version comparator" in result.skipped[0].reason
 
 
 def test_aliases_merge_into_one_finding() -> None:
     index = index_of(
-        advisory("PYSEC-8", "PyPI", "dup", ranges=[eco_range(("introduced", "0"), ("fixed", "2"))],
-                 aliases_=["CVE-2024-0001"]),
-        advisory("GHSA-xxxx-yyyy-zzzz", "PyPI", "dup",
-                 ranges=[eco_range(("introduced", "0"), ("fixed", "2"))], aliases_=["CVE-2024-0001"]),
+        advisory(
+            "PYSEC-8",
+            "PyPI",
+            "dup",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "2"))],
+            aliases_=["CVE-2024-0001"],
+        ),
+        advisory(
+            "GHSA-xxxx-yyyy-zzzz",
+            "PyPI",
+            "dup",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "2"))],
+            aliases_=["CVE-2024-0001"],
+        ),
     )
     result = Matcher(index).match([subject("PyPI", "dup", "1.0")])
     assert len(result.matches) == 1
-    assert set(result.matches[0].advisory.ids) == {"CVE-2024-0001", "PYSEC-8", "GHSA-xxxx-yyyy-zzzz"}
+    assert set(result.matches[0].advisory.ids) == {
+        "CVE-2024-0001",
+        "PYSEC-8",
+        "GHSA-xxxx-yyyy-zzzz",
+    }
 
 
 def test_index_round_trips_through_bytes() -> None:
-    index = index_of(advisory("PYSEC-9", "PyPI", "rt", ranges=[RANGE], versions=["9.9"],
-                              severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"))
+    index = index_of(
+        advisory(
+            "PYSEC-9",
+            "PyPI",
+            "rt",
+            ranges=[RANGE],
+            versions=["9.9"],
+            severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        )
+    )
     loaded = AdvisoryIndex.from_bytes(index.to_bytes())
     assert loaded.advisories == index.advisories
     assert affected(loaded, "PyPI", "rt", "1.2") == ["PYSEC-9"]

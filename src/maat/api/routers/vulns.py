@@ -205,6 +205,17 @@ def accept_risk(
     return {"id": record.id, "status": record.status.value}
 
 
+@router.post("/findings/{finding_id}/mitigate", **requires(Permission.VULNS_WRITE))
+def mitigate(
+    finding_id: str,
+    request: Request,
+    caller: Principal = Depends(requirement(Permission.VULNS_WRITE)),
+) -> dict[str, str]:
+    """Record that the host is isolated, which mitigates the finding until it is fixed."""
+    record = findings_service.mitigate_by_isolation(platform_of(request), caller.actor, finding_id)
+    return {"id": record.id, "status": record.status.value}
+
+
 @router.get("/findings/time-to-fix", **requires(Permission.VULNS_READ))
 def time_to_fix(request: Request) -> list[dict[str, Any]]:
     """Time-to-fix statistics per vendor."""
