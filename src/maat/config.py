@@ -106,6 +106,33 @@ class VulnSettings:
 
 
 @dataclass(frozen=True)
+class Pkcs11Settings:
+    """The PKCS#11 token holding signing keys (``MAAT_PKCS11_MODULE``, ``_TOKEN``, ``_PIN``)."""
+
+    module: str = ""  # e.g. /usr/lib/softhsm/libsofthsm2.so
+    token: str = ""  # token label
+    pin: str = ""  # user PIN; prefer pin_file
+    pin_file: str = ""
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """Certificate authority, signing and verification."""
+
+    key_algorithm: str = "ec-p256"  # ec-p256 | ec-p384 | rsa-3072
+    root_validity: Seconds = Seconds(20 * 365 * 86400)
+    intermediate_validity: Seconds = Seconds(10 * 365 * 86400)
+    leaf_validity: Seconds = Seconds(2 * 365 * 86400)
+    crl_validity: Seconds = Seconds(7 * 86400)
+    revocation_mode: str = "hard"  # hard: unknown revocation status fails; soft: it warns
+    crl_urls: str = ""  # comma-separated URLs polled by the revocation watch
+    crl_poll_interval: Seconds = Seconds(3600)
+    max_crl_bytes: Bytes = Bytes(64 * 1024 * 1024)
+    max_bundle_bytes: Bytes = Bytes(4 * 1024 * 1024)
+    unsafe_file_keystore: bool = False
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     """The state store connection (SQLite by default, PostgreSQL for the cluster profile)."""
 
@@ -128,6 +155,8 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     vulns: VulnSettings = field(default_factory=VulnSettings)
+    pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
 
     @property
     def effective_database_url(self) -> str:

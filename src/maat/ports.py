@@ -10,12 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from maat.audit.chain import AuditEntry, AuditRecord
 from maat.auth.records import EnrolmentRecord, SessionRecord, TokenRecord, UserRecord
 from maat.core.enums import FindingStatus
+from maat.detect.records import AlertRecord
+from maat.signing.records import (
+    ArtifactRecord,
+    CertificateRecord,
+    CrlRecord,
+    ExecPolicyRecord,
+    SightingRecord,
+)
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 
 class Clock(Protocol):
@@ -133,6 +144,60 @@ class FindingRepository(Protocol):
     ) -> Sequence[FindingRecord]: ...
 
 
+class CertificateRepository(Protocol):
+    """Certificates Maat issued or knows."""
+
+    def add(self, certificate: CertificateRecord) -> None: ...
+    def update(self, certificate: CertificateRecord) -> None: ...
+    def get(self, certificate_id: str) -> CertificateRecord | None: ...
+    def by_fingerprint(self, fingerprint: str) -> CertificateRecord | None: ...
+    def by_serial(self, serial: str) -> list[CertificateRecord]: ...
+    def by_role(self, role: str) -> list[CertificateRecord]: ...
+    def issued_by(self, issuer: str) -> list[CertificateRecord]: ...
+    def list(self) -> Sequence[CertificateRecord]: ...
+
+
+class CrlRepository(Protocol):
+    """Issued and imported CRLs."""
+
+    def add(self, crl: CrlRecord) -> None: ...
+    def latest(self) -> list[CrlRecord]: ...
+    def next_number(self, issuer: str) -> int: ...
+
+
+class ArtifactRepository(Protocol):
+    """Signed artifacts."""
+
+    def add(self, artifact: ArtifactRecord) -> None: ...
+    def by_sha256(self, sha256: str) -> list[ArtifactRecord]: ...
+    def signed_by(self, fingerprint: str) -> list[ArtifactRecord]: ...
+
+
+class SightingRepository(Protocol):
+    """Binaries seen on hosts."""
+
+    def add(self, sighting: SightingRecord) -> None: ...
+    def of_hashes(
+        self, hashes: Sequence[str], since: datetime | None = None
+    ) -> list[SightingRecord]: ...
+
+
+class ExecPolicyRepository(Protocol):
+    """Execution policy versions."""
+
+    def add(self, policy: ExecPolicyRecord) -> None: ...
+    def active(self) -> list[ExecPolicyRecord]: ...
+    def latest_version(self, name: str) -> int: ...
+    def deactivate(self, name: str) -> None: ...
+
+
+class AlertRepository(Protocol):
+    """Alerts."""
+
+    def add(self, alert: AlertRecord) -> None: ...
+    def list(self, *, rule_id: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; commits on normal exit, rolls back on error."""
 
@@ -154,6 +219,18 @@ class UnitOfWork(Protocol):
     def sboms(self) -> SbomRepository: ...
     @property
     def findings(self) -> FindingRepository: ...
+    @property
+    def certificates(self) -> CertificateRepository: ...
+    @property
+    def crls(self) -> CrlRepository: ...
+    @property
+    def artifacts(self) -> ArtifactRepository: ...
+    @property
+    def sightings(self) -> SightingRepository: ...
+    @property
+    def exec_policies(self) -> ExecPolicyRepository: ...
+    @property
+    def alerts(self) -> AlertRepository: ...
 
 
 class StateStore(Protocol):
@@ -189,14 +266,37 @@ class Lake(Protocol):
 
 
 class KeyStore(Protocol):
-    """Signing keys that never leave their store (PKCS#11 in production)."""
+    """Signing keys that never leave their store (PKCS#11 in production).
 
-    def sign(self, key_label: str, data: bytes) -> bytes:
-        """Sign ``data`` inside the store with the key ``key_label``."""
+    Keys are named by label and made by one of the algorithms ``"ec-p256"``, ``"ec-p384"``,
+    ``"rsa-3072"``. Signatures are what ``cryptography`` itself would produce, so its
+    ``verify()`` accepts them: ECDSA P-256 with SHA-256 and P-384 with SHA-384, DER-encoded
+    (RFC 3279 ``Ecdsa-Sig-Value``); RSA PKCS#1 v1.5 with SHA-256. Errors are ``MaatError``s:
+    ``InvalidInput`` (bad label or algorithm), ``Conflict``, ``NotFound``, ``ConfigError``
+    (store misconfigured: module, token, PIN) and the adapter's own for a failing store.
+    """
+
+    def generate(self, label: str, algorithm: str) -> None:
+        """Make a new key pair ``label`` inside the store; ``Conflict`` if the label exists."""
         ...
 
-    def public_key_pem(self, key_label: str) -> bytes:
-        """The public half of ``key_label``."""
+    def public_key(self, label: str) -> PublicKeyTypes:
+        """The public half of ``label`` (``EllipticCurvePublicKey`` or ``RSAPublicKey``).
+
+        ``NotFound`` if there is no such key.
+        """
+        ...
+
+    def sign(self, label: str, data: bytes) -> bytes:
+        """Sign ``data`` inside the store with ``label``; ``NotFound`` if there is no such key."""
+        ...
+
+    def labels(self) -> list[str]:
+        """The labels of the signing keys in the store, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and handles."""
         ...
 
 

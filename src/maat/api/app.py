@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
-from maat.api.routers import audit, auth, system, tokens, users, vulns
+from maat.api.routers import audit, auth, signing, system, tokens, users, vulns
 from maat.api.security import check_operations, check_routes
 from maat.services.platform import Platform
 
@@ -21,6 +21,7 @@ ROUTERS = (
     tokens.router,
     audit.router,
     vulns.router,
+    signing.router,
 )
 
 

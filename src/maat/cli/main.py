@@ -15,7 +15,7 @@ import click
 import typer
 
 from maat import __version__
-from maat.cli import audit_cmd, demo_cmd, token_cmd, user_cmd, vulns_cmd
+from maat.cli import audit_cmd, demo_cmd, signing_cmd, token_cmd, user_cmd, vulns_cmd
 from maat.cli.context import CliState, console
 from maat.errors import MaatError
 
@@ -37,6 +37,10 @@ app.add_typer(vulns_cmd.inventory_app, name="inventory")
 app.add_typer(vulns_cmd.findings_app, name="findings")
 app.add_typer(vulns_cmd.vex_app, name="vex")
 app.command("remediate")(vulns_cmd.remediate)
+app.add_typer(signing_cmd.ca_app, name="ca")
+app.add_typer(signing_cmd.exec_app, name="exec")
+app.command("sign")(signing_cmd.sign)
+app.command("verify")(signing_cmd.verify)
 
 err = console(stderr=True)
 

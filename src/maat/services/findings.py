@@ -94,7 +94,7 @@ def import_sbom(
                 document=data,
             )
         )
-        changes = reconcile(platform, uow, "product", product.id, report)
+        changes = reconcile(platform, uow, "product", product.id, report, intel.index)
         platform.audit(
             uow,
             actor,
@@ -172,7 +172,7 @@ def import_inventory(
         else:
             host = replace(host, **fields)
             uow.hosts.update(host)
-        changes = reconcile(platform, uow, "host", host.id, report)
+        changes = reconcile(platform, uow, "host", host.id, report, intel.index)
         platform.audit(
             uow,
             actor,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -32,7 +33,6 @@ from maat.vulns.records import FindingRecord
 from maat.vulns.scan import Finding, ScanReport, scan
 from maat.vulns.versions import SEMVER, comparator_for
 
-INDEX_FILE = "index.json"
 KEV_FILE = "kev.json"
 EPSS_FILE = "epss.csv"
 VEX_DIR = "vex"
@@ -66,6 +66,45 @@ def load_index(path: Path, *, max_file: int = 64 << 20) -> AdvisoryIndex:
             return AdvisoryIndex.from_bytes(read_file(path, max_bytes=16 << 30), source=str(path))
     advisories, problems = osv.load_osv(iter_items(path, max_file=max_file))
     return build_index(aliases.merge_aliases(advisories), problems=problems)
+
+
+def _source_slug(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.resolve().name or "root").strip("-.")
+    return (name or "source")[:80]
+
+
+def merge_indexes(indexes: Sequence[AdvisoryIndex]) -> AdvisoryIndex:
+    """One index over several (one per imported source)."""
+    if len(indexes) == 1:
+        return indexes[0]
+    advisories: list[Any] = []
+    by_package: dict[tuple[str, str], list[Any]] = {}
+    problems: list[Problem] = []
+    for index in indexes:
+        offset = len(advisories)
+        advisories.extend(index.advisories)
+        for key, entries in index.by_package.items():
+            by_package.setdefault(key, []).extend(
+                replace(e, advisory=e.advisory + offset, compiled=None) for e in entries
+            )
+        problems.extend(index.problems)
+    return AdvisoryIndex(advisories, by_package, problems)
+
+
+_INDEX_CACHE: dict[tuple[str, int, int], AdvisoryIndex] = {}
+
+
+def _cached_index(path: Path) -> AdvisoryIndex:
+    """Index files are large; a server process loads each version once (keyed by mtime)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    index = _INDEX_CACHE.get(key)
+    if index is None:
+        index = load_index(path)
+        for old in [k for k in _INDEX_CACHE if k[0] == key[0]]:
+            del _INDEX_CACHE[old]
+        _INDEX_CACHE[key] = index
+    return index
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -102,7 +141,13 @@ def import_advisories(
     summary_index: AdvisoryIndex | None = None
     if path is not None:
         summary_index = load_index(path)
-        _atomic_write(target / INDEX_FILE, summary_index.to_bytes())
+        if not summary_index.advisories:
+            # Storing an empty index would make every stored finding look fixed.
+            raise InvalidInput(
+                "no advisories found", file=str(path), hint="give an OSV file, folder or zip dump"
+            )
+        # One index file per source: importing PyPI.zip does not drop Debian.zip's advisories.
+        _atomic_write(target / f"index-{_source_slug(path)}.json", summary_index.to_bytes())
     kev_count = epss_count = None
     if kev_file is not None:
         data = read_file(kev_file)
@@ -139,7 +184,10 @@ def load_intel(
     vex_files: Sequence[Path] = (),
 ) -> Intel:
     """Index, KEV, EPSS and VEX statements from files (a stateless scan)."""
-    intel = Intel(index=load_index(advisories), problems=[])
+    intel = Intel(
+        index=_cached_index(advisories) if advisories.is_file() else load_index(advisories),
+        problems=[],
+    )
     if kev_file is not None:
         catalogue, problems = kev.parse_kev(read_file(kev_file), source=str(kev_file))
         intel.kev = catalogue
@@ -160,17 +208,19 @@ def load_intel(
 def stored_intel(platform: Platform) -> Intel:
     """The advisory data imported into this installation (index, KEV, EPSS, VEX)."""
     directory = advisories_dir(platform)
-    index_path = directory / INDEX_FILE
-    if not index_path.exists():
+    index_paths = sorted(directory.glob("index*.json")) if directory.exists() else []
+    if not index_paths:
         raise NotFound("no advisories imported", hint="run 'maat advisories import PATH' first")
     kev_path, epss_path = directory / KEV_FILE, directory / EPSS_FILE
     vex_dir = directory / VEX_DIR
-    return load_intel(
-        index_path,
+    intel = load_intel(
+        index_paths[0],
         kev_file=kev_path if kev_path.exists() else None,
         epss_file=epss_path if epss_path.exists() else None,
         vex_files=sorted(vex_dir.glob("*.json")) if vex_dir.exists() else (),
     )
+    intel.index = merge_indexes([_cached_index(p) for p in index_paths])
+    return intel
 
 
 def import_vex(platform: Platform, actor: str, path: Path) -> int:
@@ -270,38 +320,49 @@ def reconcile(
     kind: str,
     subject_id: str,
     report: ScanReport,
+    index: AdvisoryIndex,
 ) -> Reconciled:
     """Bring stored findings of one host or product in line with a new scan.
 
     1. A new (component, advisory) opens a finding with its SLA deadline; if a VEX statement
-       says the component is not affected, it is recorded as not-affected instead.
-    2. One still present is refreshed (version, priority, last seen); its VEX status follows
-       the statements in force now (a withdrawn statement reopens it).
-    3. One no longer present is marked fixed now.
-    4. A fixed one that comes back is reopened with a new deadline.
+       says the component is not affected (or carries the fix), it is recorded as
+       not-affected instead.
+    2. A stored finding is the same finding when its advisory id is any id of the matched
+       group: an advisory that gains a CVE alias keeps its finding, opening time and clock.
+    3. One still present is refreshed (version, priority, last seen); its deadline only ever
+       moves earlier (a finding that becomes known-exploited or more severe gets the
+       shorter clock from now); its VEX status follows the statements in force now.
+    4. One no longer present is marked fixed now, unless the scan could not judge it: its
+       component was skipped, or its advisory is not in the index any more.
+    5. A fixed one that comes back is reopened with a new deadline.
     """
-    findings: list[tuple[Finding, Any]] = [(f, None) for f in report.findings]
-    findings += [(s.finding, s.statement) for s in report.suppressed]
     now = platform.now()
     sla = sla_policy(platform)
-    existing = {
-        (f.component_key, f.advisory_id): f for f in uow.findings.for_subject(kind, subject_id)
-    }
-    seen: set[tuple[str, str]] = set()
+    stored = list(uow.findings.for_subject(kind, subject_id))
+    by_id: dict[tuple[str, str], FindingRecord] = {}
+    for f in stored:
+        for advisory_id in (f.advisory_id, *f.aliases):
+            by_id.setdefault((f.component_key, advisory_id), f)
+    findings: list[tuple[Finding, Any]] = [(f, None) for f in report.findings]
+    findings += [(s.finding, s.statement) for s in report.suppressed]
+    touched: set[str] = set()
     opened = updated = reopened = fixed = 0
     for f, statement in findings:
-        key = (component_key(f.subject), f.match.advisory.id)
-        if key in seen:
+        key = component_key(f.subject)
+        old = next((by_id[(key, i)] for i in f.match.advisory.ids if (key, i) in by_id), None)
+        if old is not None and old.id in touched:
             continue
-        seen.add(key)
-        severity = f.severity
+        severity, _ = severity_of(f.severity)
+        allowance_due = sla.due(severity, now, kev=f.kev)
+        vex_status = None
         fresh: dict[str, Any] = dict(  # noqa: C408 - keyword form reads as the record's fields
+            advisory_id=f.match.advisory.id,
             component_name=f.subject.name,
             component_version=f.subject.version or "",
             component_purl=f.subject.purl,
             aliases=f.match.advisory.aliases,
             summary=f.match.advisory.summary[:2000],
-            severity=severity,
+            severity=f.severity,
             cvss=f.match.advisory.score,
             kev=f.kev,
             epss=f.epss,
@@ -309,55 +370,59 @@ def reconcile(
             priority_label=f.priority.label,
             fixed_versions=f.match.fixed_versions,
             last_seen_at=now,
+            vex_justification=None,
         )
-        vex_status = None
         if statement is not None:
-            vex_status = (
-                FindingStatus.NOT_AFFECTED
-                if statement.status == "not_affected"
-                else FindingStatus.FIXED
-            )
+            # "fixed" in VEX means this version carries the fix: not affected, for the SLA.
+            vex_status = FindingStatus.NOT_AFFECTED
             fresh["vex_justification"] = (
                 f"{statement.justification or statement.status} ({statement.source})"
             )
-        old = existing.get(key)
         if old is None:
-            uow.findings.add(
-                FindingRecord(
-                    id=new_id("fnd"),
-                    subject_kind=kind,
-                    subject_id=subject_id,
-                    component_key=key[0],
-                    advisory_id=key[1],
-                    status=vex_status or FindingStatus.OPEN,
-                    opened_at=now,
-                    due_at=sla.due(severity_of(severity)[0], now, kev=f.kev),
-                    **fresh,
-                )
+            record = FindingRecord(
+                id=new_id("fnd"),
+                subject_kind=kind,
+                subject_id=subject_id,
+                component_key=key,
+                status=vex_status or FindingStatus.OPEN,
+                opened_at=now,
+                due_at=allowance_due,
+                **fresh,
             )
+            uow.findings.add(record)
+            touched.add(record.id)
             opened += 1
-        elif old.status is FindingStatus.FIXED:
+            continue
+        touched.add(old.id)
+        if old.status is FindingStatus.FIXED:
             uow.findings.update(
                 replace(
                     old,
-                    status=FindingStatus.OPEN,
+                    status=vex_status or FindingStatus.OPEN,
                     opened_at=now,
                     fixed_at=None,
-                    due_at=sla.due(severity_of(severity)[0], now, kev=f.kev),
+                    due_at=allowance_due,
                     **fresh,
                 )
             )
             reopened += 1
-        else:
-            status = old.status
-            if vex_status is not None and status is FindingStatus.OPEN:
-                status = vex_status
-            elif vex_status is None and status is FindingStatus.NOT_AFFECTED:
-                status, fresh["vex_justification"] = FindingStatus.OPEN, None
-            uow.findings.update(replace(old, status=status, **fresh))
-            updated += 1
-    for key, old in existing.items():
-        if key not in seen and old.status is not FindingStatus.FIXED:
-            uow.findings.update(replace(old, status=FindingStatus.FIXED, fixed_at=now))
-            fixed += 1
+            continue
+        status: FindingStatus = old.status
+        if vex_status is not None and status is FindingStatus.OPEN:
+            status = vex_status
+        elif vex_status is None and status is FindingStatus.NOT_AFFECTED:
+            status = FindingStatus.OPEN  # the statement was withdrawn
+        uow.findings.update(
+            replace(old, status=status, due_at=min(old.due_at, allowance_due), **fresh)
+        )
+        updated += 1
+    skipped_components = {component_key(s.subject) for s in report.skipped if s.advisory_id is None}
+    known = {i for a in index.advisories for i in a.ids}
+    for old in stored:
+        if old.id in touched or old.status is FindingStatus.FIXED:
+            continue
+        if old.component_key in skipped_components or old.advisory_id not in known:
+            continue  # the scan could not judge it: keep it as it is
+        uow.findings.update(replace(old, status=FindingStatus.FIXED, fixed_at=now))
+        fixed += 1
     return Reconciled(opened, updated, fixed, reopened)

@@ -34,6 +34,12 @@ class MergedAdvisory:
     the first line of the first non-empty ``details``, cut at 200 characters.
     ``severity`` holds every member's ``severity`` entries and their ``database_specific``
     rating (type ``DATABASE_SPECIFIC``).
+
+    ``affected``, ``severity`` and ``summary`` come from the members that are not withdrawn
+    when there is at least one: a withdrawn advisory (often withdrawn *because* its ranges
+    were wrong) must not widen what a live group says is affected. When every member is
+    withdrawn they come from all members, so the group still says what it was about.
+    ``advisories`` and ``ids`` always list every member.
     """
 
     id: str
@@ -135,9 +141,11 @@ def _first_line(text: str, limit: int = SUMMARY_FROM_DETAILS) -> str:
 
 def _merge(group: list[OsvAdvisory], ids: set[str]) -> MergedAdvisory:
     group = sorted(group, key=lambda a: (a.id, a.modified, a.source))
+    live = [a for a in group if a.withdrawn is None]
+    contributors = live or group  # withdrawn members speak only for all-withdrawn groups
     affected: dict[Affected, None] = {}
     severity: dict[Severity, None] = {}
-    for advisory in group:
+    for advisory in contributors:
         for entry in advisory.affected:
             affected.setdefault(entry, None)
         for s in advisory.severity:
@@ -145,15 +153,15 @@ def _merge(group: list[OsvAdvisory], ids: set[str]) -> MergedAdvisory:
         extra = advisory.database_severity
         if extra is not None:
             severity.setdefault(extra, None)
-    summary = next((a.summary.strip() for a in group if a.summary.strip()), "")
+    summary = next((a.summary.strip() for a in contributors if a.summary.strip()), "")
     if not summary:
-        summary = next((_first_line(a.details) for a in group if a.details.strip()), "")
+        summary = next((_first_line(a.details) for a in contributors if a.details.strip()), "")
     return MergedAdvisory(
         id=canonical_id(ids),
         ids=tuple(sorted(ids)),
         advisories=tuple(group),
         affected=tuple(affected),
         severity=tuple(severity),
-        withdrawn=all(a.withdrawn is not None for a in group),
+        withdrawn=not live,
         summary=summary,
     )

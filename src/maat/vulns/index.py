@@ -19,8 +19,19 @@ from maat.errors import InvalidInput, Problem
 
 INDEX_FORMAT = "maat-advisory-index/1"
 _PEP503 = re.compile(r"[-_.]+")
-# Ecosystems whose package names compare without regard to case.
-_CASE_INSENSITIVE = {"PyPI", "NuGet", "Packagist", "crates.io", "Debian", "Ubuntu", "Alpine"}
+# Ecosystems whose package names compare without regard to case. npm names are lower-case by
+# rule, but legacy mixed-case names exist (``JSONStream``) and purls lower-case every npm name,
+# so both sides are folded.
+_CASE_INSENSITIVE = {
+    "PyPI",
+    "NuGet",
+    "Packagist",
+    "crates.io",
+    "Debian",
+    "Ubuntu",
+    "Alpine",
+    "npm",
+}
 
 
 def base_ecosystem(ecosystem: str) -> str:
@@ -52,7 +63,7 @@ class IndexedAdvisory:
     aliases: tuple[str, ...]
     summary: str
     severity: str | None  # none/low/medium/high/critical
-    score: float | None  # highest CVSS base score among the group
+    score: float | None  # highest CVSS v3/v4 base score of the group (v2 only without one)
     vectors: tuple[str, ...]
     modified: str
     published: str | None
@@ -74,8 +85,24 @@ class IndexedAdvisory:
 
     @classmethod
     def from_list(cls, v: Sequence[Any]) -> IndexedAdvisory:
-        """Inverse of :meth:`to_list`."""
-        return cls(v[0], tuple(v[1]), v[2], v[3], v[4], tuple(v[5]), v[6], v[7], bool(v[8]))
+        """Inverse of :meth:`to_list`; ``ValueError`` when ``v`` is not of that shape."""
+        _shape(v, 9, "advisory")
+        score = v[4]
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            raise ValueError(f"advisory score must be a number or null, got {_kind(score)}")
+        if not isinstance(v[8], bool):
+            raise ValueError(f"advisory withdrawn must be a boolean, got {_kind(v[8])}")
+        return cls(
+            _text(v[0], "advisory id"),
+            _texts(v[1], "advisory aliases"),
+            _text(v[2], "advisory summary"),
+            _text(v[3], "advisory severity", null=True),
+            None if score is None else float(score),
+            _texts(v[5], "advisory vectors"),
+            _text(v[6], "advisory modified"),
+            _text(v[7], "advisory published", null=True),
+            v[8],
+        )
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -93,6 +120,8 @@ class IndexedAffected:
     ranges: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (type, ((kind, version), ...))
     versions: tuple[str, ...]
     # Filled on first use by the matcher (parsed keys or the reason they cannot be parsed).
+    # Shared by every matcher of this index, in any thread: a matcher builds the value whole
+    # and assigns it once, and every matcher builds an equal value (see ``maat.vulns.match``).
     compiled: Any = field(default=None, repr=False, compare=False)
 
     def fixed_versions(self) -> tuple[str, ...]:
@@ -114,9 +143,30 @@ class IndexedAffected:
 
     @classmethod
     def from_list(cls, v: Sequence[Any]) -> IndexedAffected:
-        """Inverse of :meth:`to_list`."""
-        ranges = tuple((t, tuple((k, x) for k, x in events)) for t, events in v[3])
-        return cls(v[0], v[1], v[2], ranges, tuple(v[4]))
+        """Inverse of :meth:`to_list`; ``ValueError`` when ``v`` is not of that shape."""
+        _shape(v, 5, "affected entry")
+        position = v[0]
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValueError(f"affected advisory must be a position, got {_kind(position)}")
+        if not isinstance(v[3], list):
+            raise ValueError(f"affected ranges must be a list, got {_kind(v[3])}")
+        ranges = []
+        for item in v[3]:
+            _shape(item, 2, "range")
+            if not isinstance(item[1], list):
+                raise ValueError(f"range events must be a list, got {_kind(item[1])}")
+            events = []
+            for event in item[1]:
+                _shape(event, 2, "range event")
+                events.append((_text(event[0], "event kind"), _text(event[1], "event version")))
+            ranges.append((_text(item[0], "range type"), tuple(events)))
+        return cls(
+            position,
+            _text(v[1], "affected ecosystem"),
+            _text(v[2], "affected name"),
+            tuple(ranges),
+            _texts(v[4], "affected versions"),
+        )
 
 
 @dataclass
@@ -164,17 +214,74 @@ class AdvisoryIndex:
                 field="format",
                 hint="rebuild it with 'maat advisories import'",
             )
+        where = "advisories"
         try:
-            advisories = [IndexedAdvisory.from_list(a) for a in doc["advisories"]]
+            advisories = []
+            for i, raw in enumerate(_items(doc.get("advisories"), "advisories")):
+                where = f"advisories[{i}]"
+                advisories.append(IndexedAdvisory.from_list(raw))
             by_package: dict[tuple[str, str], list[IndexedAffected]] = {}
-            for raw in doc["affected"]:
+            where = "affected"
+            for i, raw in enumerate(_items(doc.get("affected"), "affected")):
+                where = f"affected[{i}]"
                 entry = IndexedAffected.from_list(raw)
+                if entry.advisory >= len(advisories):
+                    raise ValueError(
+                        f"names advisory {entry.advisory}, but there are {len(advisories)}"
+                    )
                 key = (base_ecosystem(entry.ecosystem), normalise_name(entry.ecosystem, entry.name))
                 by_package.setdefault(key, []).append(entry)
-            problems = [Problem.at(m, file=f, field=fl) for m, f, fl in doc.get("problems", [])]
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"damaged advisory index: {exc}", file=source) from None
+            problems = []
+            where = "problems"
+            for i, raw in enumerate(_items(doc.get("problems", []), "problems")):
+                where = f"problems[{i}]"
+                _shape(raw, 3, "problem")
+                problems.append(
+                    Problem.at(
+                        _text(raw[0], "problem message"),
+                        file=_text(raw[1], "problem file", null=True),
+                        field=_text(raw[2], "problem field", null=True),
+                    )
+                )
+        except ValueError as exc:
+            raise InvalidInput(
+                f"damaged advisory index at {where}: {exc}",
+                file=source,
+                hint="rebuild it with 'maat advisories import'",
+            ) from None
         return cls(advisories, by_package, problems)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), "a list" if isinstance(value, list) else "an object"
+    )
+
+
+def _items(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a list, got {_kind(value)}")
+    return value
+
+
+def _shape(value: object, length: int, what: str) -> None:
+    if not isinstance(value, list) or len(value) != length:
+        shown = f"{len(value)} items" if isinstance(value, list) else _kind(value)
+        raise ValueError(f"{what} must be a list of {length} items, got {shown}")
+
+
+def _text(value: object, what: str, *, null: bool = False) -> Any:
+    if isinstance(value, str) or (null and value is None):
+        return value
+    raise ValueError(f"{what} must be a string{' or null' if null else ''}, got {_kind(value)}")
+
+
+def _texts(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of strings")
+    return tuple(value)
 
 
 def build_index(groups: Iterable[Any], *, problems: Sequence[Problem] = ()) -> AdvisoryIndex:
@@ -208,7 +315,11 @@ _RANK = {"none": 0, "low": 1, "medium": 2, "moderate": 2, "high": 3, "critical":
 
 def _indexed(group: Any) -> IndexedAdvisory:
     ratings = [s.rating for s in group.severity if getattr(s, "rating", None)]
-    scores = [s.score for s in group.severity if getattr(s, "score", None) is not None]
+    # CVSS v3 and v4 scores are on today's scale; v2 scores (often higher for the same flaw)
+    # count only when the group has no v3 or v4 score.
+    scored = [s for s in group.severity if getattr(s, "score", None) is not None]
+    modern = [s.score for s in scored if str(s.vector).startswith(("CVSS:3", "CVSS:4"))]
+    scores = modern or [s.score for s in scored]
     vectors = tuple(
         s.vector
         for s in group.severity

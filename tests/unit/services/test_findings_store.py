@@ -17,7 +17,7 @@ from maat_testkit import FakeClock
 from vulns_kit import advisory, eco_range
 
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
-MEDIUM = "CVSS:3.1/AV:N/AC:H/PR:L/UI:R/S:U/C:L/I:L/A:N"
+MEDIUM = "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"  # 5.4
 
 
 @pytest.fixture
@@ -222,3 +222,149 @@ def test_isolation_mitigates_until_fixed(stocked: Platform) -> None:
     assert findings.list_findings(stocked, include_closed=True)[0].record.status is (
         FindingStatus.MITIGATED_BY_ISOLATION
     )
+
+
+def test_advisory_gaining_a_cve_alias_keeps_its_finding_and_clock(
+    platform: Platform, tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    doc = advisory(
+        "PYSEC-2099-7",
+        "PyPI",
+        "lib",
+        ranges=[eco_range(("introduced", "0"), ("fixed", "2.0"))],
+        severity=MEDIUM,
+    )
+    (folder / "a.json").write_text(json.dumps(doc))
+    vulns.import_advisories(platform, "test", folder)
+    findings.import_sbom(platform, "test", "erp", sbom(("lib", "1.0")), source="s1")
+    [first] = findings.list_findings(platform)
+    clock.advance(days=29)
+    doc["aliases"] = ["CVE-2099-7777"]
+    (folder / "a.json").write_text(json.dumps(doc))
+    vulns.import_advisories(platform, "test", folder)
+    again = findings.import_sbom(platform, "test", "erp", sbom(("lib", "1.0")), source="s2")
+    assert (again.changes.opened, again.changes.fixed) == (0, 0)
+    [same] = findings.list_findings(platform)
+    assert same.record.id == first.record.id
+    assert same.record.advisory_id == "CVE-2099-7777"
+    assert same.record.due_at == first.record.due_at
+    clock.advance(days=2)
+    assert findings.list_findings(platform, overdue_only=True)
+
+
+def test_empty_advisory_import_is_refused_and_other_sources_are_kept(
+    stocked: Platform, tmp_path: Path
+) -> None:
+    from maat.errors import InvalidInput
+
+    findings.import_sbom(stocked, "test", "erp", sbom(("requests", "2.30.0")), source="s")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("nothing")
+    with pytest.raises(InvalidInput, match="no advisories"):
+        vulns.import_advisories(stocked, "test", empty)
+    other = tmp_path / "npm-feed"
+    other.mkdir()
+    (other / "n.json").write_text(
+        json.dumps(
+            advisory(
+                "GHSA-2099-npm",
+                "npm",
+                "left-pad",
+                ranges=[eco_range(("introduced", "0"), ("fixed", "2.0.0"))],
+            )
+        )
+    )
+    vulns.import_advisories(stocked, "test", other)
+    rescan = findings.import_sbom(stocked, "test", "erp", sbom(("requests", "2.30.0")), source="s2")
+    assert rescan.changes.fixed == 0
+    assert len(findings.list_findings(stocked)) == 1
+
+
+def test_becoming_known_exploited_shortens_the_deadline(
+    platform: Platform, tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "a.json").write_text(
+        json.dumps(
+            advisory(
+                "PYSEC-2099-9",
+                "PyPI",
+                "lib",
+                ranges=[eco_range(("introduced", "0"), ("fixed", "2.0"))],
+                severity=MEDIUM,
+                aliases_=["CVE-2099-9999"],
+            )
+        )
+    )
+    vulns.import_advisories(platform, "test", folder)
+    findings.import_sbom(platform, "test", "erp", sbom(("lib", "1.0")), source="s")
+    [medium] = findings.list_findings(platform)
+    assert medium.record.due_at == clock.current + timedelta(days=30)
+    clock.advance(days=10)
+    kev = tmp_path / "kev.json"
+    kev.write_text(
+        json.dumps(
+            {
+                "title": "KEV",
+                "catalogVersion": "1",
+                "dateReleased": "2026-11-01T00:00:00Z",
+                "count": 1,
+                "vulnerabilities": [
+                    {
+                        "cveID": "CVE-2099-9999",
+                        "vendorProject": "x",
+                        "product": "y",
+                        "vulnerabilityName": "z",
+                        "dateAdded": "2026-11-01",
+                        "shortDescription": "d",
+                        "requiredAction": "r",
+                        "dueDate": "2026-11-20",
+                        "knownRansomwareCampaignUse": "Unknown",
+                        "notes": "",
+                    }
+                ],
+            }
+        )
+    )
+    vulns.import_advisories(platform, "test", None, kev_file=kev)
+    findings.import_sbom(platform, "test", "erp", sbom(("lib", "1.0")), source="s2")
+    [view] = findings.list_findings(platform)
+    assert view.record.kev
+    assert view.record.due_at == clock.current + timedelta(hours=72)
+
+
+def test_vex_fixed_statement_does_not_flip_the_finding_every_scan(
+    stocked: Platform, tmp_path: Path
+) -> None:
+    statement = tmp_path / "fixed.openvex.json"
+    statement.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.com/vex/3",
+                "author": "Acme",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "version": 1,
+                "statements": [
+                    {
+                        "vulnerability": {"name": "CVE-2099-0001"},
+                        "products": [{"@id": "pkg:pypi/requests@2.30.0"}],
+                        "status": "fixed",
+                    }
+                ],
+            }
+        )
+    )
+    vulns.import_vex(stocked, "test", statement)
+    statuses = []
+    for i in range(3):
+        stored = findings.import_sbom(
+            stocked, "test", "erp", sbom(("requests", "2.30.0")), source=f"s{i}"
+        )
+        assert stored.changes.reopened == 0
+        statuses.append(findings.list_findings(stocked, include_closed=True)[0].record.status)
+    assert statuses == [FindingStatus.NOT_AFFECTED] * 3

@@ -160,3 +160,41 @@ def test_merging_is_a_partition_and_does_not_depend_on_order(
     shuffled = list(advisories)
     rnd.shuffle(shuffled)
     assert merge_aliases(shuffled) == merged
+
+
+def test_withdrawn_member_does_not_widen_a_live_group() -> None:
+    from maat.vulns.match import Matcher
+    from vulns_kit import advisory, eco_range, index_of, subject
+
+    index = index_of(
+        advisory(
+            "GHSA-w",
+            "PyPI",
+            "demo",
+            ranges=[eco_range(("introduced", "0"))],  # everything, no fix: why it was withdrawn
+            aliases_=["CVE-1"],
+            severity="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            withdrawn="2024-02-01T00:00:00Z",
+        ),
+        advisory(
+            "PYSEC-1",
+            "PyPI",
+            "demo",
+            ranges=[eco_range(("introduced", "0"), ("fixed", "1.0"))],
+            aliases_=["CVE-1"],
+        ),
+    )
+    (merged,) = index.advisories
+    assert merged.ids == ("CVE-1", "GHSA-w", "PYSEC-1") and not merged.withdrawn
+    assert merged.score is None  # the withdrawn member's 9.8 is not the group's
+    matcher = Matcher(index)
+    assert matcher.match([subject("PyPI", "demo", "2.0")]).matches == []
+    (hit,) = matcher.match([subject("PyPI", "demo", "0.9")]).matches
+    assert hit.fixed_versions == ("1.0",)
+
+
+def test_all_withdrawn_group_keeps_its_members_affected_entries() -> None:
+    a = adv("GHSA-a", "CVE-1", withdrawn=True, severity=V3)
+    c = adv("PYSEC-c", "CVE-1", withdrawn=True)
+    (m,) = merge_aliases([a, c])
+    assert m.withdrawn and len(m.affected) == 1 and [s.score for s in m.severity] == [9.8]

@@ -234,3 +234,95 @@ class FindingRow(Base):
     risk_reason: Mapped[str | None] = mapped_column(Text)
     risk_expires_at: Mapped[datetime | None]
     vex_justification: Mapped[str | None] = mapped_column(Text)
+
+
+class CertificateRow(Base):
+    """A certificate Maat issued or knows (vendor signers, trust roots)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER
+    serial: Mapped[str] = mapped_column(String(64), index=True)  # lower-case hex
+    role: Mapped[str] = mapped_column(
+        String(20)
+    )  # root | intermediate | code-signing | tsa | external
+    subject: Mapped[str] = mapped_column(String(1000))
+    issuer: Mapped[str] = mapped_column(String(1000))
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    key_label: Mapped[str | None] = mapped_column(String(200))
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    pem: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class CrlRow(Base):
+    """A CRL Maat issued or imported."""
+
+    __tablename__ = "crls"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(1000), index=True)
+    number: Mapped[int | None] = mapped_column(BigInteger)
+    this_update: Mapped[datetime]
+    next_update: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(1000))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    imported_at: Mapped[datetime]
+
+
+class ArtifactRow(Base):
+    """A file Maat signed or saw signed: its digest, signer and product."""
+
+    __tablename__ = "artifacts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(1000))
+    product: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[str | None] = mapped_column(String(100))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    signed_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime]
+
+
+class SightingRow(Base):
+    """A binary seen (about to run) on a host, and the execution decision."""
+
+    __tablename__ = "sightings"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(253), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(2000))
+    signer_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    policy: Mapped[str | None] = mapped_column(String(200))
+    seen_at: Mapped[datetime]
+
+
+class ExecPolicyRow(Base):
+    """A version of an execution policy (YAML kept verbatim, with its digest)."""
+
+    __tablename__ = "exec_policies"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_exec_policies_version"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(400))
+
+
+class AlertRow(Base):
+    """An alert with the entities it concerns (detection rules arrive with issue 6)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(1000))
+    level: Mapped[str] = mapped_column(String(20))
+    techniques: Mapped[list[str]] = mapped_column(JSON)
+    entities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

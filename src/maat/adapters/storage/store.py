@@ -26,6 +26,14 @@ from maat.adapters.storage.repositories import (
     SqlTokens,
     SqlUsers,
 )
+from maat.adapters.storage.signing_repositories import (
+    SqlAlerts,
+    SqlArtifacts,
+    SqlCertificates,
+    SqlCrls,
+    SqlExecPolicies,
+    SqlSightings,
+)
 from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
@@ -48,6 +56,12 @@ class SqlUnitOfWork:
     products: SqlProducts
     sboms: SqlSboms
     findings: SqlFindings
+    certificates: SqlCertificates
+    crls: SqlCrls
+    artifacts: SqlArtifacts
+    sightings: SqlSightings
+    exec_policies: SqlExecPolicies
+    alerts: SqlAlerts
 
 
 def normalise_url(url: str) -> str:
@@ -175,6 +189,12 @@ class SqlStore:
                 products=SqlProducts(session),
                 sboms=SqlSboms(session),
                 findings=SqlFindings(session),
+                certificates=SqlCertificates(session),
+                crls=SqlCrls(session),
+                artifacts=SqlArtifacts(session),
+                sightings=SqlSightings(session),
+                exec_policies=SqlExecPolicies(session),
+                alerts=SqlAlerts(session),
             )
             try:
                 yield uow

@@ -2,78 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from maat.adapters.storage.models import Base, FindingRow, HostRow, ProductRow, SbomRow
-from maat.core.enums import Criticality, FindingStatus
+from maat.adapters.storage.mapping import Repo, to_record
+from maat.adapters.storage.models import FindingRow, HostRow, ProductRow, SbomRow
+from maat.core.enums import FindingStatus
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
 
-R = TypeVar("R")
 
-# Record fields stored in another shape: tuples as JSON lists, enums as their values.
-_TO_RECORD = {
-    "criticality": Criticality,
-    "status": FindingStatus,
-    "isolation_reasons": tuple,
-    "aliases": tuple,
-    "fixed_versions": tuple,
-}
-
-
-def _values(record: Any) -> dict[str, Any]:
-    out = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if isinstance(value, tuple):
-            value = list(value)
-        elif hasattr(value, "value") and f.name in _TO_RECORD:
-            value = value.value
-        out[f.name] = value
-    return out
-
-
-def _record(cls: type[R], row: Base) -> R:
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = getattr(row, f.name)
-        convert = _TO_RECORD.get(f.name)
-        if convert is not None and value is not None:
-            value = convert(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
-
-
-class _Repo:
-    row: type[Base]
-    record: type[Any]
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def add(self, record: Any) -> None:
-        """Insert."""
-        self._s.add(self.row(**_values(record)))
-        self._s.flush()
-
-    def update(self, record: Any) -> None:
-        """Replace the stored record with the same id."""
-        values = _values(record)
-        values.pop("id")
-        self._s.execute(update(self.row).where(self.row.id == record.id).values(**values))  # type: ignore[attr-defined]
-
-    def get(self, record_id: str) -> Any:
-        """The record with this id, or None."""
-        row = self._s.get(self.row, record_id)
-        return _record(self.record, row) if row is not None else None
-
-
-class SqlHosts(_Repo):
+class SqlHosts(Repo):
     """Hosts."""
 
     row = HostRow
@@ -82,16 +22,17 @@ class SqlHosts(_Repo):
     def by_name(self, name: str) -> HostRecord | None:
         """The host with this name."""
         row = self._s.scalars(select(HostRow).where(HostRow.name == name)).first()
-        return _record(HostRecord, row) if row else None
+        return to_record(HostRecord, row) if row else None
 
     def list(self) -> Sequence[HostRecord]:
         """All hosts by name."""
         return [
-            _record(HostRecord, r) for r in self._s.scalars(select(HostRow).order_by(HostRow.name))
+            to_record(HostRecord, r)
+            for r in self._s.scalars(select(HostRow).order_by(HostRow.name))
         ]
 
 
-class SqlProducts(_Repo):
+class SqlProducts(Repo):
     """Products."""
 
     row = ProductRow
@@ -100,15 +41,15 @@ class SqlProducts(_Repo):
     def by_name(self, name: str) -> ProductRecord | None:
         """The product with this name."""
         row = self._s.scalars(select(ProductRow).where(ProductRow.name == name)).first()
-        return _record(ProductRecord, row) if row else None
+        return to_record(ProductRecord, row) if row else None
 
     def list(self) -> Sequence[ProductRecord]:
         """All products by name."""
         rows = self._s.scalars(select(ProductRow).order_by(ProductRow.name))
-        return [_record(ProductRecord, r) for r in rows]
+        return [to_record(ProductRecord, r) for r in rows]
 
 
-class SqlSboms(_Repo):
+class SqlSboms(Repo):
     """Imported SBOMs."""
 
     row = SbomRow
@@ -121,10 +62,10 @@ class SqlSboms(_Repo):
             .where(SbomRow.product_id == product_id)
             .order_by(SbomRow.imported_at.desc(), SbomRow.id.desc())
         ).first()
-        return _record(SbomRecord, row) if row else None
+        return to_record(SbomRecord, row) if row else None
 
 
-class SqlFindings(_Repo):
+class SqlFindings(Repo):
     """Findings."""
 
     row = FindingRow
@@ -137,7 +78,7 @@ class SqlFindings(_Repo):
                 FindingRow.subject_kind == kind, FindingRow.subject_id == subject_id
             )
         )
-        return [_record(FindingRecord, r) for r in rows]
+        return [to_record(FindingRecord, r) for r in rows]
 
     def list(
         self,
@@ -162,4 +103,4 @@ class SqlFindings(_Repo):
             query = query.where(FindingRow.subject_id == subject_id)
         if limit is not None:
             query = query.limit(limit)
-        return [_record(FindingRecord, r) for r in self._s.scalars(query)]
+        return [to_record(FindingRecord, r) for r in self._s.scalars(query)]

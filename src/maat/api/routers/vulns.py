@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from maat.api.schemas import Strict
 from maat.api.security import platform_of, requirement, requires
@@ -38,7 +38,7 @@ class RiskAcceptanceIn(Strict):
 
     approver: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
-    expires_at: datetime
+    expires_at: AwareDatetime
 
 
 class FindingOut(BaseModel):

@@ -1,0 +1,1 @@
+"""Detection: alerts (Sigma, IOC and correlation engines arrive with the detection work)."""

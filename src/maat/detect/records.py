@@ -1,0 +1,21 @@
+"""The stored shape of an alert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert: which rule, how serious, which ATT&CK techniques, and the entities in reach."""
+
+    id: str
+    rule_id: str
+    title: str
+    level: str  # informational | low | medium | high | critical
+    created_at: datetime
+    techniques: tuple[str, ...] = ()
+    entities: Mapping[str, Any] = field(default_factory=dict)

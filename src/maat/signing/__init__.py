@@ -1,0 +1,1 @@
+"""Code signing: signature bundles, verification, execution policy and Authenticode."""

@@ -1,0 +1,709 @@
+"""Verification of signed artifacts: numbered steps, each a :class:`StepResult`, failing closed.
+
+:func:`verify_artifact` checks a file's SHA-256 against a parsed :class:`Bundle`:
+
+1. **digest** — the Statement's subject names this file's SHA-256 (else: the file was
+   tampered with, or the signature belongs to another file);
+2. **envelope signature** — the DSSE signature over PAE verifies with the leaf's public key
+   (ECDSA P-256/SHA-256, ECDSA P-384/SHA-384, RSA ≥ 2048 PKCS#1 v1.5/SHA-256) and the
+   predicate's ``signer`` is the leaf's subject;
+3. **chain** — leaf → intermediates from the bundle → one of the trust roots, walked here:
+   issuer/subject names, signatures, CA basic constraints, path length, keyCertSign, no
+   unknown critical extension, no SHA-1/MD5 signatures, no weak keys;
+4. **extended key usage** — the leaf allows codeSigning (and digitalSignature when it has a
+   key usage); an intermediate with an EKU extension must allow codeSigning too;
+5. **validity at signing time** — the signing time is the RFC 3161 time when a token and a
+   verifier are given, else ``now``; every certificate of the path is valid at that time;
+6. **revocation** — leaf and intermediates via a :class:`RevocationSource`;
+7. **policy** — an optional :class:`SignerPolicy` decides about the signer and statement.
+
+Steps run in order and stop at the first failure: later steps would rest on material that
+was not verified, and the verdict names exactly the step that stopped the file.
+``cryptography``'s ``PolicyBuilder`` is not used for step 3: its client and server verifiers
+require the clientAuth / serverAuth EKU, and would merge chain, EKU and validity into one
+opaque error where Maat needs a distinct verdict for each.
+
+Nothing here raises for a bad signature or certificate: the answer is a failed
+:class:`Verdict`. Only unusable arguments (a naive ``now``, a digest of the wrong length, an
+unknown revocation mode) raise :class:`~maat.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from maat.core.decision import Decision, StepResult, Verdict
+from maat.errors import InvalidInput, MaatError
+from maat.signing.bundle import Bundle, Statement, pae, parse_bundle
+
+# fmt: off
+__all__ = [
+    "COMPROMISE_REASONS", "CrlRevocation", "RevocationAnswer", "RevocationMode",
+    "RevocationSource", "SignerPolicy", "build_chain", "check_revocation", "describe",
+    "verify_artifact", "verify_bundle", "verify_chain",
+]
+# fmt: on
+
+RevocationMode = Literal["hard", "soft"]
+RevocationState = Literal["good", "revoked", "unknown"]
+
+MAX_CHAIN_DEPTH = 8
+MAX_PATH_WORK = 400
+MIN_RSA_BITS = 2048
+CLOCK_SKEW = timedelta(minutes=5)
+
+# fmt: off
+COMPROMISE_REASONS = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise,
+                                x509.ReasonFlags.aa_compromise})
+"""Revocation reasons that invalidate every signature the key ever made, whatever its time."""
+
+_STRONG_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+_UNDERSTOOD_EXTENSIONS = frozenset({
+    x509.BasicConstraints.oid, x509.KeyUsage.oid, x509.ExtendedKeyUsage.oid,
+    x509.SubjectKeyIdentifier.oid, x509.AuthorityKeyIdentifier.oid,
+    x509.SubjectAlternativeName.oid,
+})
+_E = TypeVar("_E", bound=x509.ExtensionType)
+_EC_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384,
+}
+_NAMES = {0: "bundle", 1: "digest", 2: "envelope signature", 3: "chain",
+          4: "extended key usage", 5: "validity", 6: "revocation", 7: "policy"}
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationAnswer:
+    """What a revocation source knows about one certificate."""
+
+    state: RevocationState
+    revoked_at: datetime | None = None
+    reason: x509.ReasonFlags | None = None
+    source: str = ""
+
+
+class RevocationSource(Protocol):
+    """Answers the revocation status of a certificate (CRLs, OCSP, Maat's own register)."""
+
+    def status(self, cert: x509.Certificate, at: datetime) -> RevocationAnswer:
+        """The status of ``cert`` as known at ``at`` (``unknown`` when no current data)."""
+        ...
+
+
+# fmt: off
+class RevokedEntryLike(Protocol):
+    """A CRL entry (:class:`maat.signing.crl.RevokedEntry` fits)."""
+
+    @property
+    def revoked_at(self) -> datetime: ...
+    @property
+    def reason(self) -> x509.ReasonFlags | None: ...
+
+
+class CrlLike(Protocol):
+    """A loaded CRL (:class:`maat.signing.crl.CrlIndex` fits)."""
+
+    @property
+    def issuer(self) -> x509.Name: ...
+    @property
+    def verified(self) -> bool: ...
+    def status(self, serial: int) -> RevokedEntryLike | None: ...
+    def is_current(self, now: datetime) -> bool: ...
+# fmt: on
+
+
+@dataclass(frozen=True)
+class CrlRevocation:
+    """A :class:`RevocationSource` over CRLs whose signatures were checked when loaded.
+
+    A certificate is ``good`` when a current, verified CRL of its issuer does not list it,
+    ``revoked`` when one lists it, and ``unknown`` when no such CRL exists (stale, missing or
+    loaded without its issuer's signature check): unknown is never silently good.
+    """
+
+    crls: Sequence[CrlLike]
+
+    def status(self, cert: x509.Certificate, at: datetime) -> RevocationAnswer:
+        """The status of ``cert`` from the first current, verified CRL of its issuer."""
+        issuer = cert.issuer.rfc4514_string()
+        for crl in self.crls:
+            if crl.issuer == cert.issuer and crl.verified and crl.is_current(at):
+                entry = crl.status(cert.serial_number)
+                if entry is None:
+                    return RevocationAnswer("good", source=f"CRL of {issuer!r}")
+                return RevocationAnswer(
+                    "revoked", entry.revoked_at, entry.reason, f"CRL of {issuer!r}"
+                )
+        return RevocationAnswer("unknown", source=f"no current verified CRL of {issuer!r}")
+
+
+class SignerPolicy(Protocol):
+    """Decides whether a verified signer may sign what the statement says."""
+
+    def decide(self, leaf_cert: x509.Certificate, statement: Statement) -> Decision:
+        """Allow or deny ``leaf_cert`` as the signer of ``statement``."""
+        ...
+
+
+def _ok(number: int, detail: str) -> StepResult:
+    return StepResult(number, _NAMES[number], True, detail)
+
+
+def _fail(number: int, detail: str) -> StepResult:
+    return StepResult(number, _NAMES[number], False, detail)
+
+
+def describe(cert: x509.Certificate) -> str:
+    """``'CN=…,O=…' (serial 1a2b)`` — how details name a certificate."""
+    return f"{cert.subject.rfc4514_string()!r} (serial {cert.serial_number:x})"
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{name} must be a timezone-aware datetime", field=name)
+    return value
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+# --- step 1: digest ---------------------------------------------------------------------------
+
+
+def _names_match(signed: str, name: str) -> bool:
+    def base(text: str) -> str:
+        return posixpath.basename(text.replace("\\", "/"))
+
+    return signed == name or base(signed) == base(name)
+
+
+def _step_digest(data_digest: bytes, name: str, statement: Statement) -> StepResult:
+    actual = data_digest.hex()
+    for subject in statement.subjects:
+        if hmac.compare_digest(subject.sha256, actual):
+            note = (
+                ""
+                if _names_match(subject.name, name)
+                else (f" (signed under the name {subject.name!r}; content identical)")
+            )
+            return _ok(1, f"sha256 {actual} of {name!r} is signed{note}")
+    same_name = [s for s in statement.subjects if _names_match(s.name, name)]
+    if same_name:
+        return _fail(
+            1,
+            f"tampered file: {name!r} has sha256 {actual} but the signature covers "
+            f"{same_name[0].sha256}; the file changed after it was signed",
+        )
+    other = statement.subjects[0]
+    return _fail(
+        1,
+        f"signature over another file: the bundle signs {other.name!r} (sha256 {other.sha256}), "
+        f"not {name!r} (sha256 {actual}); a signature copied from another file is refused",
+    )
+
+
+# --- step 2: envelope signature ---------------------------------------------------------------
+
+
+def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) -> str | None:
+    """``None`` when ``signature`` over ``message`` verifies with ``cert``'s key, else why not.
+
+    Accepted: ECDSA P-256 with SHA-256, ECDSA P-384 with SHA-384 (DER signatures), RSA of at
+    least 2048 bits with PKCS#1 v1.5 and SHA-256.
+    """
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return f"the leaf's public key cannot be used: {exc}"
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            make_hash = _EC_HASHES.get(key.curve.name)
+            if make_hash is None:
+                return f"unsupported ECDSA curve {key.curve.name}; use P-256 or P-384"
+            key.verify(signature, message, ec.ECDSA(make_hash()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            if key.key_size < MIN_RSA_BITS:
+                return f"RSA key of {key.key_size} bits is too weak (minimum {MIN_RSA_BITS})"
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return f"unsupported key type {type(key).__name__}; use ECDSA P-256/P-384 or RSA"
+    except InvalidSignature:
+        return "the signature does not verify with the leaf certificate's public key"
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return f"the signature cannot be checked: {exc}"
+    return None
+
+
+def _step_signature(bundle: Bundle) -> StepResult:
+    leaf = bundle.leaf
+    problem = check_signature(leaf, bundle.signature.sig, pae(bundle.payload_type, bundle.payload))
+    if problem is not None:
+        return _fail(2, f"{problem} (leaf {describe(leaf)})")
+    subject = leaf.subject.rfc4514_string()
+    claimed = bundle.statement.predicate.signer
+    if claimed != subject:
+        return _fail(2, f"the statement claims signer {claimed!r} but was signed by {subject!r}")
+    return _ok(2, f"DSSE signature by {describe(leaf)} verifies")
+
+
+# --- step 3: chain ----------------------------------------------------------------------------
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def build_chain(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust_roots: Sequence[x509.Certificate],
+) -> tuple[x509.Certificate, ...] | None:
+    """A path ``leaf, intermediates…, root`` ending at one of ``trust_roots``, or ``None``.
+
+    Links need matching names and a verifying signature; no certificate repeats; at most
+    :data:`MAX_CHAIN_DEPTH` certificates and :data:`MAX_PATH_WORK` link checks, so crafted
+    cross-signed certificates cannot make the search explode. Constraints are checked by
+    :func:`verify_chain`.
+    """
+    links: dict[tuple[int, int], bool] = {}
+
+    def linked(child: x509.Certificate, parent: x509.Certificate) -> bool:
+        key = (id(child), id(parent))
+        if key not in links:
+            if len(links) >= MAX_PATH_WORK:
+                raise _TooMuchWork("the certificate path search exceeded its budget")
+            links[key] = _issued_by(child, parent)
+        return links[key]
+
+    def extend(path: list[x509.Certificate]) -> list[x509.Certificate] | None:
+        root = next((r for r in trust_roots if linked(path[-1], r)), None)
+        if root is not None:
+            return [*path, root]
+        if len(path) >= MAX_CHAIN_DEPTH - 1:
+            return None
+        for candidate in intermediates:
+            if candidate not in path and linked(path[-1], candidate):
+                found = extend([*path, candidate])
+                if found is not None:
+                    return found
+        return None
+
+    try:
+        found = extend([leaf])
+    except _TooMuchWork:
+        return None
+    return tuple(found) if found is not None else None
+
+
+class _TooMuchWork(MaatError):
+    """The path search exceeded its budget."""
+
+
+def _why_no_path(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust_roots: Sequence[x509.Certificate],
+) -> str:
+    """Why no path to a trust root exists, from the top of the longest partial path."""
+    path, candidates = [leaf], intermediates[: MAX_PATH_WORK // MAX_CHAIN_DEPTH]
+    while len(path) < MAX_CHAIN_DEPTH:
+        parent = next((c for c in candidates if c not in path and _issued_by(path[-1], c)), None)
+        if parent is None:
+            break
+        path.append(parent)
+    top = path[-1]
+    issuer = top.issuer.rfc4514_string()
+    if not trust_roots:
+        return "unknown root: no trust roots are configured"
+    if any(root.subject == top.issuer for root in trust_roots):
+        return (
+            f"unknown root: {describe(top)} names the trusted issuer {issuer!r} but its "
+            "signature does not verify with that root's key (forged or re-keyed issuer)"
+        )
+    return (
+        f"unknown root: the chain ends at {describe(top)}, issued by {issuer!r}, which is "
+        f"not one of the {len(trust_roots)} trust root(s)"
+    )
+
+
+def _constraint_problem(path: Sequence[x509.Certificate]) -> str | None:
+    for cert in path:
+        for extension in cert.extensions:
+            if extension.critical and extension.oid not in _UNDERSTOOD_EXTENSIONS:
+                return f"{describe(cert)} has an unsupported critical extension {extension.oid}"
+    leaf_bc = _extension(path[0], x509.BasicConstraints)
+    if leaf_bc is not None and leaf_bc.ca:
+        return f"the leaf {describe(path[0])} is a CA certificate, not a signer"
+    for index, cert in enumerate(path[1:], start=1):
+        bc = _extension(cert, x509.BasicConstraints)
+        if bc is None or not bc.ca:
+            return f"{describe(cert)} issued a certificate but is not a CA (basicConstraints)"
+        below = index - 1  # intermediate CAs between the leaf and this CA
+        if bc.path_length is not None and below > bc.path_length:
+            return (
+                f"{describe(cert)} allows {bc.path_length} intermediate CA(s) below it "
+                f"(pathLenConstraint), the chain has {below}"
+            )
+        usage = _extension(cert, x509.KeyUsage)
+        if usage is not None and not usage.key_cert_sign:
+            return f"{describe(cert)} issued a certificate but lacks the keyCertSign key usage"
+    for cert in path[:-1]:  # the trust root's self-signature is not relied upon
+        problem = _algorithm_problem(cert)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _algorithm_problem(cert: x509.Certificate) -> str | None:
+    try:
+        algorithm = cert.signature_hash_algorithm
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        return f"{describe(cert)} uses an unsupported algorithm: {exc}"
+    if algorithm is not None and not isinstance(algorithm, _STRONG_HASHES):
+        return f"{describe(cert)} is signed with the weak hash {algorithm.name}"
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"{describe(cert)} has a weak {key.key_size}-bit RSA key"
+    return None
+
+
+def _extension(cert: x509.Certificate, kind: type[_E]) -> _E | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _step_chain(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust_roots: Sequence[x509.Certificate],
+) -> tuple[StepResult, tuple[x509.Certificate, ...] | None]:
+    try:
+        path = build_chain(leaf, intermediates, trust_roots)
+        if path is None:
+            return _fail(3, _why_no_path(leaf, intermediates, trust_roots)), None
+        problem = _constraint_problem(path)
+    except ValueError as exc:  # a lazily decoded part of a caller-supplied certificate
+        return _fail(3, f"a certificate cannot be decoded: {exc}"), None
+    if problem is not None:
+        return _fail(3, problem), None
+    names = " → ".join(repr(c.subject.rfc4514_string()) for c in path)
+    return _ok(3, f"chain to a trust root: {names}"), path
+
+
+# --- step 4: extended key usage ---------------------------------------------------------------
+
+
+def _step_eku(path: Sequence[x509.Certificate]) -> StepResult:
+    leaf = path[0]
+    eku = _extension(leaf, x509.ExtendedKeyUsage)
+    if eku is None:
+        return _fail(
+            4,
+            f"wrong EKU: the leaf {describe(leaf)} has no extended key usage; codeSigning "
+            "is required",
+        )
+    if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
+        have = ", ".join(getattr(oid, "_name", oid.dotted_string) for oid in eku) or "none"
+        return _fail(
+            4, f"wrong EKU: the leaf {describe(leaf)} is not for code signing (has: {have})"
+        )
+    usage = _extension(leaf, x509.KeyUsage)
+    if usage is not None and not usage.digital_signature:
+        return _fail(4, f"the leaf {describe(leaf)} lacks the digitalSignature key usage")
+    for cert in path[1:-1]:
+        ca_eku = _extension(cert, x509.ExtendedKeyUsage)
+        if ca_eku is not None and not (
+            ExtendedKeyUsageOID.CODE_SIGNING in ca_eku
+            or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in ca_eku
+        ):
+            return _fail(
+                4,
+                f"wrong EKU: intermediate {describe(cert)} restricts its subordinates to "
+                "usages that exclude codeSigning",
+            )
+    return _ok(4, "the leaf is a code-signing certificate")
+
+
+# --- step 5: validity at signing time ---------------------------------------------------------
+
+
+def _step_validity(path: Sequence[x509.Certificate], at: datetime, label: str) -> StepResult:
+    for cert in path:
+        if at < cert.not_valid_before_utc:
+            return _fail(
+                5,
+                f"not yet valid: {describe(cert)} is valid from "
+                f"{_iso(cert.not_valid_before_utc)}, after the signing time {_iso(at)} ({label})",
+            )
+        if at > cert.not_valid_after_utc:
+            return _fail(
+                5,
+                f"expired: {describe(cert)} expired on {_iso(cert.not_valid_after_utc)}, "
+                f"before the signing time {_iso(at)} ({label})",
+            )
+    return _ok(5, f"all {len(path)} certificates valid at the signing time {_iso(at)} ({label})")
+
+
+def verify_chain(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust_roots: Sequence[x509.Certificate],
+    at: datetime,
+    *,
+    time_label: str = "the given time",
+) -> list[StepResult]:
+    """Steps 3 (chain), 4 (extended key usage) and 5 (validity at ``at``), stopping at a failure.
+
+    Shared by DSSE bundles and Authenticode (where ``intermediates`` are the certificates
+    the PE carries; an embedded root is only used if it is one of ``trust_roots``).
+    """
+    _aware(at, "at")
+    chain_step, path = _step_chain(leaf, intermediates, trust_roots)
+    if path is None:
+        return [chain_step]
+    eku_step = _step_eku(path)
+    if not eku_step.passed:
+        return [chain_step, eku_step]
+    return [chain_step, eku_step, _step_validity(path, at, time_label)]
+
+
+# --- step 6: revocation -----------------------------------------------------------------------
+
+
+def check_revocation(
+    certificates: Iterable[x509.Certificate],
+    revocation: RevocationSource | None,
+    *,
+    mode: RevocationMode,
+    now: datetime,
+    signing_time: datetime,
+    signing_time_trusted: bool,
+) -> StepResult:
+    """Step 6: the revocation status of ``certificates`` (leaf and intermediates, not roots).
+
+    1. No source: hard mode fails, soft mode passes with a warning.
+    2. Each certificate is asked about at ``now``; ``unknown`` fails in hard mode and warns in
+       soft mode.
+    3. ``revoked`` for keyCompromise (or a CA/AA compromise) fails whatever the signing time:
+       the key may have made any signature, back-dated or not.
+    4. ``revoked`` for another reason passes only if the signing time is trusted (RFC 3161)
+       and strictly before the revocation time: the certificate was good when it signed.
+       Otherwise it fails.
+    """
+    _check_mode(mode)
+    if revocation is None:
+        if mode == "hard":
+            return _fail(6, "no revocation source configured; hard mode requires one")
+        return _ok(6, "warning: not checked, no revocation source configured (soft mode)")
+    notes: list[str] = []
+    for cert in certificates:
+        try:
+            answer = revocation.status(cert, now)
+        except MaatError as exc:
+            answer = RevocationAnswer("unknown", source=f"error: {exc.message}")
+        where = f" per {answer.source}" if answer.source else ""
+        if answer.state == "good":
+            notes.append(f"{describe(cert)} good{where}")
+        elif answer.state == "revoked":
+            still_valid, text = _judge_revoked(
+                cert, answer, signing_time, signing_time_trusted, where
+            )
+            if not still_valid:
+                return _fail(6, text)
+            notes.append(text)
+        elif mode == "hard":
+            return _fail(
+                6, f"revocation status of {describe(cert)} unknown{where}; hard mode fails closed"
+            )
+        else:
+            notes.append(
+                f"warning: revocation status of {describe(cert)} unknown{where} (soft mode)"
+            )
+    return _ok(6, "; ".join(notes) or "no certificate to check")
+
+
+def _judge_revoked(
+    cert: x509.Certificate,
+    answer: RevocationAnswer,
+    signing_time: datetime,
+    trusted: bool,
+    where: str,
+) -> tuple[bool, str]:
+    """Whether a signature by revoked ``cert`` still stands, and why (numbered in step 6)."""
+    reason = answer.reason.value if answer.reason is not None else "unspecified"
+    when = _iso(answer.revoked_at) if answer.revoked_at is not None else "an unknown time"
+    head = f"revoked: {describe(cert)} was revoked on {when} (reason {reason}){where}"
+    if answer.reason in COMPROMISE_REASONS:
+        return False, f"{head}; a compromised key invalidates every signature it made"
+    if answer.revoked_at is None:
+        return False, f"{head}; without a revocation time no signature can precede it"
+    if not trusted:
+        return False, (
+            f"{head}; there is no trusted timestamp, so the signature cannot be "
+            "shown to precede the revocation"
+        )
+    if signing_time >= answer.revoked_at:
+        return False, f"{head}; the trusted signing time {_iso(signing_time)} is not before it"
+    return True, (
+        f"{describe(cert)} was revoked on {when} (reason {reason}){where}, after the trusted "
+        f"signing time {_iso(signing_time)}: the certificate was good when it signed and the "
+        "reason is not a key compromise, so this signature stays valid"
+    )
+
+
+# --- step 7: policy ---------------------------------------------------------------------------
+
+
+def _step_policy(
+    policy: SignerPolicy | None, leaf: x509.Certificate, statement: Statement
+) -> StepResult:
+    if policy is None:
+        return _ok(7, "no signer policy configured")
+    decision = policy.decide(leaf, statement)
+    reasons = "; ".join(decision.reasons) or "no reason given"
+    if decision.allowed:
+        return _ok(7, f"signer policy allows: {reasons}")
+    return _fail(7, f"signer policy denies: {reasons}")
+
+
+# --- the procedure ----------------------------------------------------------------------------
+
+
+def _signing_time(
+    bundle: Bundle, now: datetime, verifier: Callable[[bytes, bytes], datetime] | None
+) -> tuple[datetime, bool, str] | StepResult:
+    """The signing time, whether it is trusted, and its label — or a failed step 5."""
+    if bundle.timestamp is None:
+        return now, False, "no timestamp: the current time"
+    if verifier is None:
+        return now, False, "timestamp present but no verifier configured: the current time"
+    try:
+        stamped = verifier(bundle.timestamp, bundle.timestamp_imprint())
+    except (MaatError, ValueError, TypeError) as exc:
+        text = exc.message if isinstance(exc, MaatError) else str(exc)
+        return _fail(5, f"the RFC 3161 timestamp is rejected: {text}")
+    if not isinstance(stamped, datetime) or stamped.tzinfo is None:
+        return _fail(5, "the RFC 3161 verifier gave no aware time")
+    if stamped > now + CLOCK_SKEW:
+        return _fail(5, f"the RFC 3161 time {_iso(stamped)} is in the future (now {_iso(now)})")
+    return stamped, True, "trusted RFC 3161 timestamp"
+
+
+def verify_artifact(
+    data_digest_sha256: bytes,
+    name: str,
+    bundle: Bundle,
+    *,
+    trust_roots: Sequence[x509.Certificate],
+    now: datetime,
+    revocation: RevocationSource | None,
+    revocation_mode: RevocationMode = "hard",
+    signing_time_verifier: Callable[[bytes, bytes], datetime] | None = None,
+    policy: SignerPolicy | None = None,
+) -> Verdict:
+    """Verify that ``bundle`` is a valid signature of the file named ``name`` (steps 1-7).
+
+    ``data_digest_sha256`` is the raw 32-byte SHA-256 of the file. ``signing_time_verifier``
+    receives the RFC 3161 token and the expected imprint (:meth:`Bundle.timestamp_imprint`)
+    and returns the token's genTime, raising a :class:`~maat.errors.MaatError` if the token
+    is not acceptable (e.g. ``partial(timestamp.verify_token, trusted_tsa=…)`` adapted to
+    positional arguments). Steps stop at the first failure.
+    """
+    _aware(now, "now")
+    if not isinstance(data_digest_sha256, bytes) or len(data_digest_sha256) != 32:
+        raise InvalidInput(
+            "the file digest must be 32 raw SHA-256 bytes", field="data_digest_sha256"
+        )
+    _check_mode(revocation_mode)
+    steps: list[StepResult] = []
+
+    def passed(step: StepResult) -> bool:
+        steps.append(step)
+        return step.passed
+
+    if not passed(_step_digest(data_digest_sha256, name, bundle.statement)):
+        return Verdict.from_steps(steps)
+    if not passed(_step_signature(bundle)):
+        return Verdict.from_steps(steps)
+    chain_step, path = _step_chain(bundle.leaf, bundle.intermediates, trust_roots)
+    if not passed(chain_step) or path is None or not passed(_step_eku(path)):
+        return Verdict.from_steps(steps)
+    timing = _signing_time(bundle, now, signing_time_verifier)
+    if isinstance(timing, StepResult):
+        passed(timing)
+        return Verdict.from_steps(steps)
+    signing_time, trusted, label = timing
+    if not passed(_step_validity(path, signing_time, label)):
+        return Verdict.from_steps(steps)
+    revocation_step = check_revocation(
+        path[:-1], revocation, mode=revocation_mode, now=now,
+        signing_time=signing_time, signing_time_trusted=trusted,
+    )  # fmt: skip
+    if passed(revocation_step):
+        passed(_step_policy(policy, bundle.leaf, bundle.statement))
+    return Verdict.from_steps(steps)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("hard", "soft"):
+        raise InvalidInput(
+            f"revocation mode must be 'hard' or 'soft', got {mode!r}", field="revocation_mode"
+        )
+
+
+def verify_bundle(
+    data_digest_sha256: bytes,
+    name: str,
+    bundle_json: bytes,
+    *,
+    source: str,
+    max_bytes: int,
+    trust_roots: Sequence[x509.Certificate],
+    now: datetime,
+    revocation: RevocationSource | None,
+    revocation_mode: RevocationMode = "hard",
+    signing_time_verifier: Callable[[bytes, bytes], datetime] | None = None,
+    policy: SignerPolicy | None = None,
+) -> Verdict:
+    """Step 0 (parse the bundle bytes) then :func:`verify_artifact`.
+
+    A malformed, truncated or oversized bundle is a failed step 0 naming the field, so a
+    caller holding only bytes always gets a verdict.
+    """
+    try:
+        bundle = parse_bundle(bundle_json, source=source, max_bytes=max_bytes)
+    except MaatError as exc:
+        return Verdict.from_steps([_fail(0, exc.diagnostics())])
+    steps = [_ok(0, f"{source}: well-formed signature bundle")]
+    verdict = verify_artifact(
+        data_digest_sha256,
+        name,
+        bundle,
+        trust_roots=trust_roots,
+        now=now,
+        revocation=revocation,
+        revocation_mode=revocation_mode,
+        signing_time_verifier=signing_time_verifier,
+        policy=policy,
+    )
+    return Verdict.from_steps([*steps, *verdict.steps])

@@ -1,0 +1,178 @@
+"""Authenticode: real PEs built with mingw, signed with osslsigncode by a Maat test CA."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import lief
+import pytest
+
+import maat_testkit
+from maat.errors import InvalidInput
+from maat.signing.authenticode import inspect_pe, order_chain
+from maat.signing.verify import verify_chain
+from signing_kit import NOW, Issued, Pki, issue, new_key, pki
+
+MAIN_C = "int main(void) { return 0; }\n"
+DLL_C = "__declspec(dllexport) int wdCommandDispatch(void) { return 1; }\n"
+
+
+@dataclass(frozen=True)
+class Built:
+    kit: Pki
+    unsigned: bytes
+    signed: bytes
+    wwlib: bytes
+    rogue_signed: bytes
+
+
+def tools() -> tuple[str, str]:
+    gcc = shutil.which("x86_64-w64-mingw32-gcc")
+    sign = shutil.which("osslsigncode")
+    if gcc is None or sign is None:
+        maat_testkit.unavailable("x86_64-w64-mingw32-gcc and osslsigncode are needed for PE tests")
+    assert gcc is not None and sign is not None
+    return gcc, sign
+
+
+def compile_pe(gcc: str, folder: Path, name: str, source: str, *, shared: bool = False) -> Path:
+    src = folder / f"{name}.c"
+    src.write_text(source)
+    out = folder / name
+    args = [gcc, "-O2", "-s", "-o", str(out), str(src)]
+    subprocess.run([*args, "-shared"] if shared else args, check=True, capture_output=True)
+    return out
+
+
+def sign_pe(tool: str, folder: Path, pe: Path, leaf: Issued, chain: list[Issued]) -> bytes:
+    certs = folder / f"{pe.name}.certs.pem"
+    key = folder / f"{pe.name}.key.pem"
+    certs.write_bytes(b"".join(c.cert_pem() for c in [leaf, *chain]))
+    key.write_bytes(leaf.key_pem())
+    out = folder / f"signed-{pe.name}"
+    subprocess.run(
+        [tool, "sign", "-certs", str(certs), "-key", str(key), "-h", "sha256",
+         "-n", "Acme ERP", "-in", str(pe), "-out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    gcc, sign = tools()
+    folder = tmp_path_factory.mktemp("pe")
+    kit = pki(leaf_key="rsa2048", leaf_subject="CN=Microsoft Office Test Signing,O=Maat Test")
+    exe = compile_pe(gcc, folder, "winword.exe", MAIN_C)
+    dll = compile_pe(gcc, folder, "wwlib.dll", DLL_C, shared=True)
+    rogue_root = issue("CN=Earth Ammit Root", ca=True, path_length=0)
+    rogue_leaf = issue("CN=Microsoft Office Test Signing,O=Maat Test", issuer=rogue_root,
+                       key=new_key("rsa2048"))  # fmt: skip
+    return Built(
+        kit=kit,
+        unsigned=exe.read_bytes(),
+        signed=sign_pe(sign, folder, exe, kit.leaf, [kit.intermediate]),
+        wwlib=dll.read_bytes(),
+        rogue_signed=sign_pe(
+            sign, folder, compile_pe(gcc, folder, "rogue.exe", MAIN_C), rogue_leaf, []
+        ),
+    )
+
+
+def test_signed_pe_reports_digest_signature_and_signer(built: Built) -> None:
+    result = inspect_pe(built.signed, source="winword.exe")
+    assert (result.signed, result.digest_ok, result.signature_ok, result.flags) == (
+        True,
+        True,
+        True,
+        "OK",
+    )
+    assert result.intact
+    assert result.signer_subject == built.kit.leaf.subject
+    assert result.signer_issuer == built.kit.intermediate.subject
+    assert result.certificates == (built.kit.leaf.cert, built.kit.intermediate.cert)
+    assert len(result.sha256_of_file) == 64
+
+
+def test_signed_pe_chain_verifies_to_the_test_root(built: Built) -> None:
+    result = inspect_pe(built.signed, source="winword.exe")
+    assert result.leaf is not None
+    steps = verify_chain(result.leaf, result.intermediates, built.kit.roots, NOW)
+    assert [(s.number, s.passed) for s in steps] == [(3, True), (4, True), (5, True)], steps
+
+
+def test_pe_signed_under_a_rogue_root_with_a_copied_name_fails_the_chain(built: Built) -> None:
+    result = inspect_pe(built.rogue_signed, source="rogue.exe")
+    assert result.intact
+    assert result.signer_subject == built.kit.leaf.subject
+    assert result.leaf is not None
+    steps = verify_chain(result.leaf, result.intermediates, built.kit.roots, NOW)
+    assert [(s.number, s.passed) for s in steps] == [(3, False)]
+    assert steps[0].detail.startswith("unknown root:")
+
+
+def test_byte_flipped_in_the_code_section_gives_bad_digest(built: Built) -> None:
+    binary = lief.PE.parse(list(built.signed))
+    assert binary is not None
+    text = binary.get_section(".text")
+    assert text is not None
+    tampered = bytearray(built.signed)
+    tampered[text.offset + 16] ^= 0xFF
+    result = inspect_pe(bytes(tampered), source="winword.exe")
+    assert result.signed
+    assert not result.digest_ok
+    assert not result.signature_ok
+    assert not result.intact
+    assert result.flags == "BAD_DIGEST|BAD_SIGNATURE"
+    assert result.signer_subject == built.kit.leaf.subject
+
+
+def test_unsigned_pe_is_reported_unsigned(built: Built) -> None:
+    result = inspect_pe(built.unsigned, source="winword.exe")
+    assert (result.signed, result.digest_ok, result.signature_ok) == (False, False, False)
+    assert result.flags == "NO_SIGNATURE"
+    assert result.certificates == () and result.signer_subject is None
+    signed = inspect_pe(built.signed, source="winword.exe")
+    assert result.authentihash_sha256 == signed.authentihash_sha256
+
+
+def test_tidrone_sideloaded_unsigned_wwlib_next_to_signed_winword_is_reported_unsigned(
+    built: Built,
+) -> None:
+    host = inspect_pe(built.signed, source="C:/ERP/winword.exe")
+    dll = inspect_pe(built.wwlib, source="C:/ERP/wwlib.dll")
+    assert host.intact and host.signer_subject == built.kit.leaf.subject
+    assert not dll.signed
+    assert dll.signer_subject is None
+    assert dll.flags == "NO_SIGNATURE"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not a program", b"MZ", b"MZ" + b"\x00" * 200, b"\x7fELF\x02\x01\x01" + b"\x00" * 100],
+)
+def test_non_pe_bytes_are_invalid_input(data: bytes) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        inspect_pe(data, source="upload.bin")
+    assert caught.value.location.file == "upload.bin"
+
+
+def test_truncated_signed_pe_is_a_result_or_invalid_input(built: Built) -> None:
+    for cut in (len(built.signed) - 100, len(built.signed) // 2, 1024):
+        try:
+            result = inspect_pe(built.signed[:cut], source="cut.exe")
+        except InvalidInput:
+            continue
+        assert not result.intact
+
+
+def test_order_chain_puts_the_leaf_first_then_its_issuers() -> None:
+    kit = pki()
+    assert order_chain(kit.leaf.cert, [kit.root.cert, kit.intermediate.cert, kit.leaf.cert]) == (
+        kit.leaf.cert,
+        kit.intermediate.cert,
+        kit.root.cert,
+    )
