@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hsm_kit import softhsm_token
-from maat_testkit import FakeClock, make_settings
 
+from hsm_kit import softhsm_token
 from maat.cli.main import run
 from maat.services import execution, signing
 from maat.services.platform import Platform
+from maat_testkit import FakeClock, make_settings
 
 pytestmark = pytest.mark.hsm
 

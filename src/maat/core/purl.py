@@ -80,6 +80,11 @@ _JOINED_NAME: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Purls that lack a namespace their type requires, yet are in common use: syft names the Go
+# standard library pkg:golang/stdlib@1.21.0, and OSV files its advisories under the Go
+# package "stdlib".
+_NAMESPACE_EXEMPT = frozenset({("golang", None, "stdlib")})
+
 _LOWER_NAMESPACE = frozenset({"deb", "rpm"})
 _LOWER_NAME = frozenset({"deb"})
 
@@ -285,6 +290,8 @@ def _canonical_parts(
     definition = DEFINITIONS_BY_TYPE.get(ptype)
     if definition is not None:
         requirement = definition.namespace_requirement
+        if (ptype, ns, pname) in _NAMESPACE_EXEMPT:
+            requirement = "optional"
         if requirement == "required" and not ns:
             raise _fail(f"type {ptype!r} requires a namespace", field, file)
         if requirement == "prohibited" and ns:

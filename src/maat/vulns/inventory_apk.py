@@ -93,8 +93,17 @@ def _apk_database(lines: Iterable[tuple[int, str]], collector: Collector) -> lis
     return records
 
 
+_NO_ORIGIN = (
+    "origin packages are unknown: 'apk info -v' does not name them, and Alpine advisories are "
+    "filed under the origin (libssl3 and libcrypto3 are built from openssl), so sub-packages "
+    "such as libssl3 will not be matched to their origin's advisories; pass "
+    "/lib/apk/db/installed or the output of 'apk list --installed', which name the origin"
+)
+
+
 def _apk_lines(lines: Iterable[tuple[int, str]], collector: Collector) -> list[Record]:
     records: list[Record] = []
+    without_origin = False
     for number, raw in lines:
         line = raw.strip()
         if not line:
@@ -115,7 +124,7 @@ def _apk_lines(lines: Iterable[tuple[int, str]], collector: Collector) -> list[R
                 listed.group("arch"),
                 listed.group("origin"),
             )
-        else:  # apk info -v, or -vv with " - description"
+        else:  # apk info -v, or -vv with " - description": no origin
             text = line.split(" - ", 1)[0].strip()
         match = _APK_PACKAGE.fullmatch(text)
         if match is None:
@@ -128,6 +137,9 @@ def _apk_lines(lines: Iterable[tuple[int, str]], collector: Collector) -> list[R
         )
         if record is not None:
             records.append(record)
+            without_origin = without_origin or listed is None
+    if without_origin:
+        collector.problem(_NO_ORIGIN)
     return records
 
 

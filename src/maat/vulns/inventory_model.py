@@ -45,6 +45,10 @@ class InventoryPackage:
     ecosystem (``Debian:12``, ``PyPI``); it is empty when it could not be told (the
     inventory's problems say why). ``source_name`` is the Debian source package, or the
     Alpine origin, when the inventory names it: distro advisories are filed under it.
+    ``source_version`` is the version of that source package when the inventory gives it
+    and it may differ from ``version`` (Debian binNMUs such as ``2.03.16-2+b1`` built from
+    source ``2.03.16-2``); advisories give source versions, so matching uses it. ``None``
+    means the same as ``version``.
     """
 
     name: str
@@ -54,6 +58,7 @@ class InventoryPackage:
     source_name: str | None
     arch: str | None
     location: Location
+    source_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,21 +183,43 @@ class LineFinder:
 
     JSON parsers give no positions; keys of pretty-printed lock files are found in the
     order a parser walks them, so a forward search recovers most line numbers cheaply.
+
+    Linear in the size of the text overall, whatever it holds: a search scans only as far as
+    the nearest occurrence (in windows that double, so a needle that is absent costs no more
+    than the one found), the position only moves forward, and after :data:`MAX_MISSES`
+    searches that found nothing (each of which scans to the end) it stops searching and
+    answers ``None``: a crafted file of keys that never appear verbatim cannot make it
+    rescan the text once per key.
     """
+
+    MAX_MISSES = 8
+    _FIRST_WINDOW = 256
 
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._position = 0
         self._line = 1
+        self._misses = 0
 
     def line_of(self, *needles: bytes) -> int | None:
         """The line of the nearest next occurrence of any of ``needles`` (after the previous
-        find), or ``None`` when none occurs."""
-        found = [i for i in (self._data.find(n, self._position) for n in needles) if i >= 0]
+        find), or ``None`` when none occurs (or after too many such misses)."""
+        if self._misses >= self.MAX_MISSES or not needles:
+            return None
+        data, start, size = self._data, self._position, len(self._data)
+        longest = max(len(n) for n in needles)
+        window = self._FIRST_WINDOW
+        while True:
+            end = min(size, start + window + longest)
+            found = [i for i in (data.find(n, start, end) for n in needles) if i >= 0]
+            if found or end >= size:
+                break
+            window *= 2
         if not found:
+            self._misses += 1
             return None
         index = min(found)
-        self._line += self._data.count(b"\n", self._position, index)
+        self._line += data.count(b"\n", start, index)
         self._position = index + 1  # needles start with a quote, never a newline
         return self._line
 

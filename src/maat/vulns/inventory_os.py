@@ -17,7 +17,15 @@ from maat.errors import InvalidInput
 from maat.vulns.distros import OsRelease, osv_ecosystem, purl_type_and_namespace
 from maat.vulns.inventory_model import Collector, InventoryPackage, quote, text_lines
 
-__all__ = ["RPM_ARCHES", "Record", "distro_target", "emit", "parse_dpkg", "parse_rpm"]
+__all__ = [
+    "DPKG_QUERY_FORMAT",
+    "RPM_ARCHES",
+    "Record",
+    "distro_target",
+    "emit",
+    "parse_dpkg",
+    "parse_rpm",
+]
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Record:
     source: str | None
     line: int
     qualifiers: dict[str, str] = field(default_factory=dict)
+    source_version: str | None = None  # when the inventory names it (Debian)
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,7 @@ def emit(records: Iterable[Record], target: Target, collector: Collector) -> Non
                 source_name=record.source,
                 arch=record.arch,
                 location=collector.where(record.line),
+                source_version=record.source_version,
             )
         )
 
@@ -149,6 +159,16 @@ _DEB_ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 _DEB_NOT_INSTALLED = frozenset({"not-installed", "config-files"})
 _UBUNTU_MARK = re.compile(r"ubuntu", re.IGNORECASE)
 _DEBIAN_MARK = re.compile(r"[+~]deb\d+u\d+|\+deb\d+")
+_DEB_SOURCE = re.compile(r"(?P<name>[^\s(]+)\s*(?:\((?P<version>[^)]*)\))?")
+DPKG_QUERY_FORMAT = (
+    "${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t${source:Version}\\n"
+)
+"""The ``dpkg-query -W -f`` format Maat asks for (as typed in a shell, in single quotes)."""
+
+
+def _deb_version_ok(version: str) -> bool:
+    bad_epoch = ":" in version and not version.partition(":")[0].isdigit()
+    return not bad_epoch and _DEB_VERSION.fullmatch(version) is not None
 
 
 def _deb_record(
@@ -158,7 +178,11 @@ def _deb_record(
     source: str | None,
     line: int,
     collector: Collector,
+    source_version: str | None = None,
 ) -> Record | None:
+    """A record of one package; ``source`` is a source package name, optionally followed by
+    its version in parentheses (``lvm2 (2.03.16-2)``, as dpkg's Source field writes it when
+    the versions differ); ``source_version`` (``${source:Version}``) wins over that."""
     if not _DEB_NAME.fullmatch(name):
         collector.problem(f"not a Debian package name: {quote(name)}; skipped", line=line)
         return None
@@ -167,19 +191,33 @@ def _deb_record(
             f"{name}: no version (known to dpkg but not installed); skipped", line=line
         )
         return None
-    bad_epoch = ":" in version and not version.partition(":")[0].isdigit()
-    if bad_epoch or not _DEB_VERSION.fullmatch(version):
+    if not _deb_version_ok(version):
         collector.problem(f"{name}: not a Debian version: {quote(version)}; skipped", line=line)
         return None
     if arch is not None and not _DEB_ARCH.fullmatch(arch):
         collector.problem(f"{name}: not an architecture: {quote(arch)}; ignored", line=line)
         arch = None
     if source is not None:
-        source = source.split(" (", 1)[0].strip() or None
+        parsed = _DEB_SOURCE.fullmatch(source.strip())
+        written = parsed.group("name") if parsed is not None else source.strip()
+        if parsed is not None and parsed.group("version") and not source_version:
+            source_version = parsed.group("version").strip()
+        source = written or None
         if source is not None and not _DEB_NAME.fullmatch(source):
             collector.problem(f"{name}: not a source package name: {quote(source)}", line=line)
             source = None
-    return Record(name, version, version, arch, source, line)
+    if source is None:
+        source_version = None  # a version of an unknown source package says nothing
+    elif source_version is not None and not _deb_version_ok(source_version):
+        collector.problem(
+            f"{name}: not a Debian source version: {quote(source_version)}; the package's "
+            "own version is used",
+            line=line,
+        )
+        source_version = None
+    if source_version == version:
+        source_version = None
+    return Record(name, version, version, arch, source, line, source_version=source_version)
 
 
 def _dpkg_query_lines(lines: Iterable[tuple[int, str]], collector: Collector) -> list[Record]:
@@ -188,20 +226,23 @@ def _dpkg_query_lines(lines: Iterable[tuple[int, str]], collector: Collector) ->
         if not line.strip():
             continue
         columns = [c.strip() for c in (line.split("\t") if "\t" in line else line.split())]
-        if not 2 <= len(columns) <= 4:
+        if not 2 <= len(columns) <= 5:
             collector.problem(
-                "expected 2 to 4 tab-separated columns (package, version, architecture, "
-                f"source package), got {len(columns)}; skipped",
+                "expected 2 to 5 tab-separated columns (package, version, architecture, "
+                f"source package, source version), got {len(columns)}; skipped",
                 line=number,
             )
             continue
         name, version = columns[0], columns[1]
         arch = columns[2] if len(columns) > 2 and columns[2] else None
         source = columns[3] if len(columns) > 3 and columns[3] else None
+        source_version = columns[4].removeprefix("(").removesuffix(")") if len(columns) > 4 else ""
         if ":" in name:  # ${binary:Package} writes multi-arch packages as name:arch
             name, _, name_arch = name.partition(":")
             arch = arch or name_arch
-        record = _deb_record(name, version, arch, source, number, collector)
+        record = _deb_record(
+            name, version, arch, source, number, collector, source_version.strip() or None
+        )
         if record is not None:
             records.append(record)
     return records
@@ -264,8 +305,11 @@ def _guess_deb(records: list[Record]) -> str | None:
 
 
 def parse_dpkg(data: bytes, collector: Collector, os_release: OsRelease | None) -> None:
-    """Packages of ``dpkg-query -W`` output (2 to 4 tab-separated columns: package with an
-    optional ``:arch``, version, architecture, source package) or of ``/var/lib/dpkg/status``.
+    """Packages of ``dpkg-query -W`` output (2 to 5 tab-separated columns: package with an
+    optional ``:arch``, version, architecture, source package — optionally followed by its
+    version in parentheses, as ``${Source}`` writes it — and source version) or of
+    ``/var/lib/dpkg/status``. Source packages and their versions are what Debian and Ubuntu
+    advisories name; :data:`DPKG_QUERY_FORMAT` gives them all.
     """
     lines = list(text_lines(data, collector))
     first = next((line for _, line in lines if line.strip()), "")
@@ -273,8 +317,7 @@ def parse_dpkg(data: bytes, collector: Collector, os_release: OsRelease | None) 
         raise InvalidInput(
             "this is 'dpkg -l' output, whose columns are cut to the terminal width",
             file=collector.source,
-            hint="use dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t"
-            "${source:Package}\\n' or pass /var/lib/dpkg/status",
+            hint=f"use dpkg-query -W -f '{DPKG_QUERY_FORMAT}' or pass /var/lib/dpkg/status",
         )
     if first.startswith("Package:"):
         records = _dpkg_status(lines, collector)
@@ -284,9 +327,9 @@ def parse_dpkg(data: bytes, collector: Collector, os_release: OsRelease | None) 
     if records and all(r.source is None for r in records):
         collector.problem(
             "source packages are unknown: Debian and Ubuntu advisories name source packages "
-            "(libssl3 is built from openssl), so matching by binary name misses some; list "
-            "packages with dpkg-query -W -f '${Package}\\t${Version}\\t${Architecture}\\t"
-            "${source:Package}\\n' or pass /var/lib/dpkg/status"
+            "and their versions (libssl3 is built from openssl), so matching by binary name "
+            f"misses some; list packages with dpkg-query -W -f '{DPKG_QUERY_FORMAT}' or pass "
+            "/var/lib/dpkg/status"
         )
     emit(records, target, collector)
 

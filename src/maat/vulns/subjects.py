@@ -29,12 +29,13 @@ _VERSIONED = re.compile(r"^[a-z-]*?-?(\d+(?:\.\d+)*)$")
 def distro_ecosystem(base: str, distro: str | None) -> str:
     """The OSV ecosystem of a distro package from the purl ``distro`` qualifier.
 
-    ``debian-12``/``bookworm`` → ``Debian:12``; ``ubuntu-22.04``/``jammy`` →
-    ``Ubuntu:22.04:LTS``; ``alpine-3.19.1`` → ``Alpine:v3.19``. Unknown: the bare ecosystem.
+    ``debian-12``/``bookworm``/``debian-bookworm`` → ``Debian:12``;
+    ``ubuntu-22.04``/``jammy``/``ubuntu-jammy`` → ``Ubuntu:22.04:LTS``; ``alpine-3.19.1`` →
+    ``Alpine:v3.19``. Unknown: the bare ecosystem.
     """
     if not distro:
         return base
-    text = distro.lower()
+    text = distro.strip().lower().removeprefix(f"{base.lower()}-")
     if base == "Debian":
         release = _DEBIAN_CODENAMES.get(text) or _number(text)
         return f"Debian:{release.split('.')[0]}" if release else base
@@ -59,22 +60,38 @@ def _number(text: str) -> str | None:
 def subject_from_purl(
     purl: Purl, *, ref: str, name: str | None = None, version: str | None = None, **extra: Any
 ) -> Subject:
-    """A subject for a package named by a purl (version from the purl, else ``version``)."""
+    """A subject for a package named by a purl (version from the purl, else ``version``).
+
+    For Debian, Ubuntu and Alpine packages the ``upstream`` qualifier (``lvm2`` or, as syft
+    writes it when the versions differ, ``lvm2@2.03.16-2``) names the source package, which
+    distro advisories are filed under: the subject is matched by that name and, when given,
+    that version (the binary ``liblvm2cmd2.03@2.03.16-2+b1`` is built from source
+    ``lvm2 2.03.16-2``, and advisories give source versions).
+    """
     ecosystem = purl.ecosystem
     package: str | None = purl.package_name
+    matched_version = purl.version or version
     if ecosystem in ("Debian", "Ubuntu", "Alpine"):
         ecosystem = distro_ecosystem(ecosystem, purl.qualifier("distro"))
-        # Distro advisories name source packages; syft and others put it in ``upstream``.
         upstream = purl.qualifier("upstream")
         if upstream:
-            package = upstream.split("@")[0]
+            source, _, source_version = upstream.partition("@")
+            package = source.strip() or package
+            matched_version = source_version.strip() or matched_version
+    if (
+        purl.type == "golang"
+        and package == "stdlib"
+        and matched_version
+        and matched_version.startswith("go")
+    ):
+        matched_version = matched_version[2:]  # older syft: pkg:golang/stdlib@go1.21.0
     unmatchable = None
     if ecosystem is None:
         unmatchable = f"no OSV ecosystem for purl type {purl.type!r}"
     return Subject(
         ref=ref,
         name=name or purl.name,
-        version=purl.version or version,
+        version=matched_version,
         ecosystem=ecosystem,
         package=package,
         purl=str(purl),
@@ -112,11 +129,17 @@ def subject_from_component(component: Any) -> Subject:
 
 
 def subject_from_package(package: Any) -> Subject:
-    """A subject for an installed package (``maat.vulns.inventory.InventoryPackage``)."""
+    """A subject for an installed package (``maat.vulns.inventory.InventoryPackage``).
+
+    Matched by the source package (``source_name``) and its version (``source_version``)
+    when the inventory names them, as distro advisories are filed; else by the package's
+    own name and version.
+    """
+    source_version = getattr(package, "source_version", None)
     return Subject(
         ref=f"{package.name}@{package.version}",
         name=package.name,
-        version=package.version,
+        version=(source_version if package.source_name else None) or package.version,
         ecosystem=package.ecosystem,
         package=package.source_name or package.name,
         purl=str(package.purl) if package.purl is not None else None,

@@ -167,3 +167,14 @@ def test_constructor_normalises() -> None:
 
 def test_purl_is_hashable() -> None:
     assert len({Purl.parse("pkg:pypi/A_b"), Purl.parse("pkg:pypi/a-b")}) == 1
+
+
+def test_go_standard_library_purl_without_namespace_parses_as_go_stdlib() -> None:
+    purl = Purl.parse("pkg:golang/stdlib@1.21.0")  # as syft names the Go standard library
+    assert purl.namespace is None
+    assert (purl.ecosystem, purl.package_name, purl.version) == ("Go", "stdlib", "1.21.0")
+    assert str(purl) == "pkg:golang/stdlib@1.21.0"
+    assert Purl.from_parts("golang", "stdlib", version="1.21.0") == purl
+    # Other golang purls still need their module path.
+    with pytest.raises(InvalidInput, match="requires a namespace"):
+        Purl.parse("pkg:golang/mux@1.8.0")

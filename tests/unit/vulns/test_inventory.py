@@ -125,6 +125,7 @@ def test_one_bad_line_among_good_ones_is_kept_as_a_problem() -> None:
     assert [(p.location.file, p.location.line) for p in inventory.problems] == [
         ("apk.txt", 3),
         ("apk.txt", 5),
+        ("apk.txt", None),  # apk info -v names no origin packages
     ]
     assert "UTF-8" in inventory.problems[0].message
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -392,3 +394,52 @@ def test_go_sum() -> None:
         ("golang.org/x/net", "0.17.0"),
     ]
     assert list(problems_by_line(inventory)) == [5]
+
+
+class _CountingBytes(bytes):
+    """Bytes that add up how far ``find`` and ``count`` scan."""
+
+    scanned = 0
+
+    def find(self, sub: Any, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        first = 0 if start is None else start
+        last = len(self) if end is None else min(end, len(self))
+        found = super().find(sub, first, last)
+        type(self).scanned += (last if found < 0 else found + len(sub)) - first
+        return found
+
+    def count(self, sub: Any, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        first = 0 if start is None else start
+        last = len(self) if end is None else min(end, len(self))
+        type(self).scanned += max(0, last - first)
+        return super().count(sub, first, last)
+
+
+def test_line_finder_scans_a_crafted_lock_file_a_bounded_number_of_times() -> None:
+    from maat.vulns.inventory_model import LineFinder
+
+    keys = 5_000
+    body = b"".join(b'  "k%d":{},\n' % i for i in range(keys))
+    data = _CountingBytes(b"{\n" + body + b"}\n")
+    finder = LineFinder(data)
+    # Every key looked up in the pretty-printed spelling that is absent, beside the real one,
+    # and every other lookup for a key that is not in the file at all.
+    lines = []
+    for i in range(keys):
+        quoted = b'"k%d"' % i
+        lines.append(finder.line_of(quoted + b": {", quoted + b":{"))
+        finder.line_of(b'"missing%d":' % i)
+    assert lines[:3] == [2, 3, 4]  # found while misses remain allowed
+    assert lines[-1] is None  # then the finder gives up instead of rescanning
+    assert _CountingBytes.scanned < 40 * len(data)  # quadratic would be ~keys/2 times that
+
+
+def test_line_finder_keeps_finding_keys_in_a_well_formed_file() -> None:
+    from maat.vulns.inventory_model import LineFinder
+
+    data = b'{\n  "a": {\n    "b": 1\n  },\n  "c":{}\n}\n'
+    finder = LineFinder(data)
+    assert finder.line_of(b'"a": {', b'"a":{') == 2
+    assert finder.line_of(b'"b":') == 3
+    assert finder.line_of(b'"zzz":') is None  # a miss does not move the position
+    assert finder.line_of(b'"c": {', b'"c":{') == 5

@@ -50,7 +50,7 @@ DPKG_WITH_SOURCE = (
     b"vim-common\t2:9.0.1378-2\tall\tvim\n"
     b"openssl\t3.0.11-1~deb12u2\tamd64\topenssl\n"
     b"libgcc-s1\t12.2.0-14\tamd64\tgcc-12 (12.2.0-14)\n"
-    b"too\tmany\tcolumns\there\tnow\n"
+    b"too\tmany\tcolumns\there\tnow\tsix\n"
 )
 
 
@@ -349,7 +349,8 @@ def test_apk_info_v() -> None:
     assert packages["ca-certificates-bundle"].version == "20230506-r0"
     assert [
         (p.location.line, "expected name-version-rN" in p.message) for p in inventory.problems
-    ] == [(13, True)]
+    ] == [(13, True), (None, False)]
+    assert "origin packages are unknown" in inventory.problems[-1].message
 
 
 def test_apk_list_installed_gives_arch_and_origin() -> None:
@@ -397,3 +398,66 @@ def test_apk_without_os_release_tells_alpine_from_wolfi() -> None:
     unknown = parse_inventory(b"musl-1.2.4-r2\n", source="u", kind="apk")
     assert {p.ecosystem for p in unknown.packages} == {""}
     assert any("/etc/os-release" in m for m in messages(unknown))
+
+
+# --------------------------------------------------------------------------------------------
+# source versions and origins
+# --------------------------------------------------------------------------------------------
+
+
+def test_dpkg_source_column_with_version_carries_the_source_version() -> None:
+    data = (
+        b"liblvm2cmd2.03\t2.03.16-2+b1\tamd64\tlvm2 (2.03.16-2)\n"  # ${Source}
+        b"dmsetup\t2:1.02.185-2+b1\tamd64\tlvm2\t2.03.16-2\n"  # ${source:Package} ${source:Version}
+        b"libssl3\t3.0.11-1~deb12u2\tamd64\topenssl\t3.0.11-1~deb12u2\n"  # same as the binary
+        b"odd\t1.0-1\tamd64\todd-src\tnot a version\n"
+        b"spaced 1.0-1 amd64 spaced-src (0.9-1)\n"  # no tabs: the parentheses split off
+    )
+    inventory = parse_inventory(data, source="dpkg.tsv", kind="dpkg", os_release=DEBIAN_12)
+    packages = by_name(inventory)
+    lvm = packages["liblvm2cmd2.03:amd64"]
+    assert (lvm.source_name, lvm.source_version, lvm.version) == (
+        "lvm2",
+        "2.03.16-2",
+        "2.03.16-2+b1",
+    )
+    assert packages["dmsetup:amd64"].source_version == "2.03.16-2"
+    assert packages["libssl3:amd64"].source_version is None  # the same as its version
+    assert packages["odd:amd64"].source_version is None
+    assert packages["spaced:amd64"].source_version == "0.9-1"
+    assert [(p.location.line, "source version" in p.message) for p in inventory.problems] == [
+        (4, True)
+    ]
+
+
+def test_dpkg_status_source_field_with_version_carries_the_source_version() -> None:
+    inventory = parse_inventory(DPKG_STATUS, source="/var/lib/dpkg/status", os_release=DEBIAN_12)
+    packages = by_name(inventory)
+    assert packages["libgcc-s1:amd64"].source_version is None  # 12.2.0-14, as the binary
+    data = DPKG_STATUS.replace(b"Source: gcc-12 (12.2.0-14)", b"Source: gcc-12 (12.2.0-13)")
+    inventory = parse_inventory(data, source="/var/lib/dpkg/status", os_release=DEBIAN_12)
+    assert by_name(inventory)["libgcc-s1:amd64"].source_version == "12.2.0-13"
+
+
+def test_dpkg_problem_recommends_the_query_format_with_source_versions() -> None:
+    inventory = parse_inventory(DPKG_DEFAULT, source="d", kind="dpkg", os_release=DEBIAN_12)
+    (hint,) = [m for m in messages(inventory) if "source packages are unknown" in m]
+    assert "${source:Package}\\t${source:Version}\\n" in hint
+    with pytest.raises(InvalidInput) as info:
+        parse_inventory(b"Desired=Unknown\n", source="dpkg-l.txt", kind="dpkg")
+    assert "${source:Version}" in (info.value.hint or "")
+
+
+def test_apk_info_v_says_once_that_sub_packages_miss_their_origins_advisories() -> None:
+    inventory = parse_inventory(APK_INFO, source="apk.txt", kind="apk", os_release=ALPINE_319)
+    origin = [m for m in messages(inventory) if "origin packages are unknown" in m]
+    assert len(origin) == 1
+    assert "libssl3" in origin[0]
+    assert "/lib/apk/db/installed" in origin[0] and "apk list --installed" in origin[0]
+    listed = parse_inventory(
+        b"libcrypto3-3.1.4-r5 x86_64 {openssl} (Apache-2.0) [installed]\n",
+        source="apk-list.txt",
+        kind="apk",
+        os_release=ALPINE_319,
+    )
+    assert listed.problems == ()
