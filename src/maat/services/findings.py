@@ -25,7 +25,13 @@ from maat.vulns.findings import (
     time_to_fix,
 )
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
-from maat.vulns.remediate import Upgrade, Vulnerable, ansible_playbooks, plan_upgrade
+from maat.vulns.remediate import (
+    Upgrade,
+    Vulnerable,
+    ansible_playbooks,
+    plan_upgrade,
+    ranges_for,
+)
 from maat.vulns.scan import ScanReport
 from maat.vulns.subjects import subject_from_component, subject_from_package
 
@@ -331,9 +337,13 @@ def remediation_plan(platform: Platform) -> tuple[list[Upgrade], dict[str, str]]
         key = (host.id, ecosystem or "", r.component_name)
         grouped.setdefault(key, {})[r.advisory_id] = r.fixed_versions
         versions[key] = (r.component_version, host.group)
+    # The advisories' ranges let the plan pick a version no advisory still covers; where the
+    # advisory names another package (a Debian source package), the fixed versions alone guide.
+    index = stored_intel(platform).index if grouped else None
     upgrades = []
     for (host_id, ecosystem, package), fixes in sorted(grouped.items()):
         version, group = versions[(host_id, ecosystem, package)]
+        ranges = ranges_for(index, ecosystem, package) if index is not None and ecosystem else {}
         upgrades.append(
             plan_upgrade(
                 Vulnerable(
@@ -343,6 +353,7 @@ def remediation_plan(platform: Platform) -> tuple[list[Upgrade], dict[str, str]]
                     package=package,
                     version=version,
                     fixes=fixes,
+                    ranges={a: ranges[a] for a in fixes if a in ranges},
                 )
             )
         )

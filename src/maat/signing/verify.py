@@ -261,14 +261,29 @@ def _step_signature(bundle: Bundle) -> StepResult:
 # --- step 3: chain ----------------------------------------------------------------------------
 
 
+# Links already checked: (child DER, parent DER) digests -> issued. A signature over fixed
+# bytes by a fixed key never changes its answer, so caching it is safe; validity periods,
+# EKUs and revocation are still checked on every verification. Bounded: cleared when full.
+_LINKS: dict[tuple[bytes, bytes], bool] = {}
+_LINKS_MAX = 100_000
+
+
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     if child.issuer != parent.subject:
         return False
+    key = (child.fingerprint(hashes.SHA256()), parent.fingerprint(hashes.SHA256()))
+    cached = _LINKS.get(key)
+    if cached is not None:
+        return cached
     try:
         child.verify_directly_issued_by(parent)
+        result = True
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
+        result = False
+    if len(_LINKS) >= _LINKS_MAX:
+        _LINKS.clear()
+    _LINKS[key] = result
+    return result
 
 
 def build_chain(

@@ -79,11 +79,18 @@ def to_cyclonedx_vex(
     report: ScanReport, *, now: datetime, tool_version: str, serial: str | None = None
 ) -> dict[str, Any]:
     """A CycloneDX 1.5 VEX document: findings as ``in_triage``, suppressed matches with the
-    state and justification of the statement that suppressed them."""
-    entries: dict[str, dict[str, Any]] = {}
+    state and justification of the statement that suppressed them.
 
-    def entry(adv: Any) -> dict[str, Any]:
-        if adv.id not in entries:
+    An ``analysis`` speaks for every component in its entry's ``affects``, so there is one
+    vulnerability entry per advisory and analysis: the components still affected by an
+    advisory and those a statement suppressed get separate entries (and so do components
+    suppressed by statements with different justifications or sources).
+    """
+    entries: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+
+    def entry(adv: Any, analysis: dict[str, str]) -> dict[str, Any]:
+        key = (adv.id, tuple(sorted(analysis.items())))
+        if key not in entries:
             ratings = []
             if adv.score is not None or adv.severity:
                 rating: dict[str, Any] = {
@@ -102,30 +109,27 @@ def to_cyclonedx_vex(
                         rating.update(method="CVSSv4", vector=vector)
                         break
                 ratings.append(rating)
-            entries[adv.id] = {
+            entries[key] = {
                 "id": adv.id,
                 "references": [{"id": a, "source": {"name": a.split("-")[0]}} for a in adv.aliases],
                 "ratings": ratings,
                 "description": adv.summary,
                 "affects": [],
+                "analysis": dict(analysis),
             }
-        return entries[adv.id]
+        return entries[key]
 
     for f in report.findings:
-        e = entry(f.match.advisory)
+        e = entry(f.match.advisory, {"state": "in_triage"})
         e["affects"].append({"ref": f.subject.ref})
-        e.setdefault("analysis", {"state": "in_triage"})
     for s in report.suppressed:
-        e = entry(s.match.advisory)
-        e["affects"].append({"ref": s.match.subject.ref})
-        analysis: dict[str, Any] = {
-            "state": "not_affected" if s.statement.status == "not_affected" else "resolved"
-        }
+        analysis = {"state": "not_affected" if s.statement.status == "not_affected" else "resolved"}
         justification = _CDX_JUSTIFICATION.get(s.statement.justification or "")
         if justification:
             analysis["justification"] = justification
         analysis["detail"] = f"VEX statement from {s.statement.source}"
-        e["analysis"] = analysis
+        e = entry(s.match.advisory, analysis)
+        e["affects"].append({"ref": s.match.subject.ref})
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",

@@ -176,7 +176,6 @@ class Matcher:
         verdicts: dict[int, _Verdict] = {}
         subject_release = release_of(subject.ecosystem)
         for entry in entries:
-            advisory = self.index.advisories[entry.advisory]
             verdict = verdicts.setdefault(entry.advisory, _Verdict())
             note: str | None = None
             entry_release = release_of(entry.ecosystem)

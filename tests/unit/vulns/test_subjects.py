@@ -101,3 +101,15 @@ def test_go_standard_library_component_is_matched_as_stdlib() -> None:
         subject = subject_from_purl(Purl.parse(text), ref="go")
         assert (subject.ecosystem, subject.package, subject.version) == ("Go", "stdlib", "1.21.0")
         assert [m.advisory.id for m in Matcher(index).match([subject]).matches] == ["GO-2024-1"]
+
+
+def test_dpkg_inventory_with_source_versions_is_matched_by_them() -> None:
+    from maat.vulns.distros import parse_os_release
+    from maat.vulns.inventory import parse_inventory
+
+    release = parse_os_release("ID=debian\nVERSION_ID=12\n")
+    data = b"liblvm2cmd2.03\t2.03.16-2+deb12u1+b1\tamd64\tlvm2\t2.03.16-2\n"
+    inventory = parse_inventory(data, source="dpkg.tsv", kind="dpkg", os_release=release)
+    subjects = [subject_from_package(p) for p in inventory.packages]
+    assert [(s.package, s.version) for s in subjects] == [("lvm2", "2.03.16-2")]
+    assert len(Matcher(index_of(DEBIAN_LVM)).match(subjects).matches) == 1

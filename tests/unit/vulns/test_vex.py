@@ -737,3 +737,100 @@ def test_arbitrary_documents_give_statements_or_problems(body: Any, kind: str) -
     for s in statements:
         vex_decision([s], set(s.ids), "pkg:npm/a@1", "1.0.0", compare=compare)
         vex_decision([s], set(s.ids), "pkg:npm/a", None, product_purl="pkg:npm/a@1")
+
+
+# --- review fixes ---------------------------------------------------------------------------
+
+
+def test_cyclonedx_not_affected_without_justification_or_detail_does_not_suppress() -> None:
+    component = [{"bom-ref": "c1", "name": "lib", "purl": "pkg:npm/lib@1.0"}]
+    bare = {"id": "CVE-1", "analysis": {"state": "not_affected"}, "affects": [{"ref": "c1"}]}
+    statements, problems = parse_vex(cdx(bare, components=component), source="v.json")
+    assert statements == []
+    (problem,) = problems
+    assert problem.location.field == "vulnerabilities[0].analysis"
+    assert "justification" in problem.message
+    # a detail, or a justification, is enough; false_positive is its own reason
+    for analysis in (
+        {"state": "not_affected", "detail": "The parser is not built in."},
+        {"state": "not_affected", "justification": "code_not_present"},
+        {"state": "false_positive"},
+    ):
+        doc = cdx({**bare, "analysis": analysis}, components=component)
+        statements, problems = parse_vex(doc, source="v.json")
+        assert [s.status for s in statements] == ["not_affected"] and problems == []
+        assert vex_decision(statements, {"CVE-1"}, "pkg:npm/lib@1.0", None) is not None
+    # versions listed as affected beside an unexplained not_affected state are kept
+    mixed = {
+        **bare,
+        "affects": [{"ref": "c1", "versions": [{"version": "0.9", "status": "affected"}]}],
+    }
+    statements, _ = parse_vex(cdx(mixed, components=component), source="v.json")
+    assert [(s.status, s.versions) for s in statements] == [("affected", ("0.9",))]
+
+
+NOT_A_STRING = st.one_of(
+    st.lists(st.sampled_from(["not_affected", "affected", 1]), max_size=3),
+    st.dictionaries(st.sampled_from(["state", "not_affected"]), st.text(max_size=4), max_size=2),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON has neither (orjson: null)
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(NOT_A_STRING, NOT_A_STRING)
+def test_state_or_version_status_that_is_not_a_string_is_a_problem_not_a_type_error(
+    state: Any, status: Any
+) -> None:
+    doc = cdx(
+        {"id": "CVE-1", "analysis": {"state": state}, "affects": [{"ref": "pkg:npm/a@1"}]},
+        {
+            "id": "CVE-2",
+            "analysis": {"state": "exploitable"},
+            "affects": [{"ref": "pkg:npm/a", "versions": [{"version": "1", "status": status}]}],
+        },
+    )
+    statements, problems = parse_vex(doc, source="v.json")
+    assert statements == []
+    assert [p.location.field for p in problems] == [
+        "vulnerabilities[0]",
+        "vulnerabilities[1].affects[0].versions[0].status",
+    ]
+    openvex = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "statements": [{"vulnerability": "CVE-3", "products": ["pkg:npm/a"], "status": state}],
+    }
+    statements, problems = parse_vex(orjson.dumps(openvex), source="o.json")
+    assert statements == [] and len(problems) == 1
+
+
+def _statement(status: str, *ids: str, when: int = 1) -> VexStatement:
+    return VexStatement(
+        vulnerability=ids[0],
+        aliases=ids[1:],
+        products=("pkg:pypi/demo",),
+        status=status,  # type: ignore[arg-type]
+        justification="component_not_present",
+        impact=None,
+        action=None,
+        timestamp=datetime(2024, 1, when, tzinfo=UTC),
+        source="v.json",
+    )
+
+
+def test_statement_must_cover_every_cve_of_a_merged_group_to_suppress() -> None:
+    group = {"CVE-2024-1", "CVE-2024-2", "GHSA-aaaa", "PYSEC-2024-9"}
+    purl = "pkg:pypi/demo@1.0"
+    one_cve = _statement("not_affected", "CVE-2024-1")
+    only_ghsa = _statement("not_affected", "GHSA-aaaa")
+    assert vex_decision([one_cve], group, purl, None) is None
+    assert vex_decision([only_ghsa], group, purl, None) is None
+    assert vex_decision([one_cve, _statement("fixed", "cve-2024-2")], group, purl, None) is None
+    both = _statement("not_affected", "CVE-2024-2", "CVE-2024-1", "GHSA-aaaa")
+    assert vex_decision([one_cve, both], group, purl, None) is both
+    # a more recent statement saying one CVE is affected still wins over the suppression
+    newer = _statement("affected", "CVE-2024-1", when=2)
+    assert vex_decision([both, newer], group, purl, None) is newer
+    # without CVE ids in the group, any shared id is enough
+    assert vex_decision([only_ghsa], {"GHSA-aaaa", "PYSEC-2024-9"}, purl, None) is only_ghsa
