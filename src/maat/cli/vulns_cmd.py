@@ -135,7 +135,14 @@ def scan_sbom(
         max_components=limits.max_sbom_components,
     )
     intel = vulns.load_intel(advisories, kev_file=kev, epss_file=epss, vex_files=vex or ())
-    report = vulns.run_scan([subject_from_component(c) for c in sbom.components], intel)
+    product = sbom.metadata_component
+    report = vulns.run_scan(
+        [subject_from_component(c) for c in sbom.components],
+        intel,
+        product_purl=str(product.purl)
+        if product is not None and product.purl is not None
+        else None,
+    )
     _warn_problems([*sbom.problems, *(intel.problems or []), *intel.index.problems])
     _emit(report, fmt, source=str(file), output=output)
 

@@ -4,6 +4,7 @@ lifecycle, remediation plans, time-to-fix per vendor."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from maat.vulns.scan import ScanReport
 from maat.vulns.subjects import subject_from_component, subject_from_package
 
 EXPOSURES = ("internet", "internal", "isolated")
+_GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")  # becomes an Ansible group and a file name
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,12 @@ def import_sbom(
     )
     intel = intel or stored_intel(platform)
     now = platform.now()
-    report = run_scan([subject_from_component(c) for c in sbom.components], intel)
+    described = sbom.metadata_component
+    report = run_scan(
+        [subject_from_component(c) for c in sbom.components],
+        intel,
+        product_purl=str(described.purl) if described is not None and described.purl else None,
+    )
     with platform.transaction() as uow:
         product = uow.products.by_name(product_name)
         if product is None:
@@ -131,6 +138,8 @@ def import_inventory(
 ) -> StoredScan:
     """Store a host's package inventory and scan it; flag the host for isolation when its OS
     is past end of life or a finding has no fix."""
+    if not _GROUP.match(group):
+        raise InvalidInput("host groups are letters, digits and ._-", field="group")
     if exposure not in EXPOSURES:
         raise InvalidInput(
             f"unknown exposure {exposure!r}", field="exposure", hint=", ".join(EXPOSURES)

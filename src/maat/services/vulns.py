@@ -245,15 +245,17 @@ def run_scan(
     *,
     criticality: Criticality = Criticality.MEDIUM,
     exposure: str = "internal",
+    product_purl: str | None = None,
 ) -> ScanReport:
-    """Scan with everything the intel holds."""
+    """Scan with everything the intel holds. ``product_purl`` names the product an SBOM
+    describes, so VEX statements about that product's subcomponents apply."""
     return scan(
         subjects,
         intel.index,
         kev=intel.kev,
         epss=intel.epss,
         vex=intel.vex or (),
-        vex_decider=partial(vex.vex_decision, compare=vers_compare),
+        vex_decider=partial(vex.vex_decision, compare=vers_compare, product_purl=product_purl),
         criticality=criticality,
         exposure=exposure,
     )

@@ -368,3 +368,18 @@ def test_vex_fixed_statement_does_not_flip_the_finding_every_scan(
         assert stored.changes.reopened == 0
         statuses.append(findings.list_findings(stocked, include_closed=True)[0].record.status)
     assert statuses == [FindingStatus.NOT_AFFECTED] * 3
+
+
+def test_host_group_that_could_escape_the_playbook_folder_is_refused(stocked: Platform) -> None:
+    from maat.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="host groups"):
+        findings.import_inventory(
+            stocked,
+            "test",
+            "h1",
+            DPKG,
+            source="dpkg.txt",
+            os_release_text=STRETCH,
+            group="../../etc/cron.d",
+        )
