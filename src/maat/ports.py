@@ -180,6 +180,7 @@ class SightingRepository(Protocol):
     def of_hashes(
         self, hashes: Sequence[str], since: datetime | None = None
     ) -> list[SightingRecord]: ...
+    def by_signer(self, fingerprint: str) -> list[SightingRecord]: ...
 
 
 class ExecPolicyRepository(Protocol):

@@ -99,6 +99,44 @@ def ca_crl(
     )
 
 
+@ca_app.command("import-crl")
+def ca_import_crl(ctx: typer.Context, file: Path) -> None:
+    """Import a CRL; certificates it newly revokes are marked and retro-hunted."""
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        result = signing.import_crl(platform, state.actor, read_file(file), source=str(file))
+        hunts = [
+            execution.retro_hunt(platform, state.actor, c.fingerprint) for c in result.newly_revoked
+        ]
+    out = console()
+    newly = len(result.newly_revoked)
+    out.print(f"CRL of {result.issuer}: {result.entries} entries, {newly} newly revoked")
+    for hunt in hunts:
+        out.print(
+            f"retro-hunt {hunt.certificate}: {len(hunt.artifacts)} artifacts, hosts: "
+            f"{', '.join(hunt.hosts) or 'none'} (alert {hunt.alert_id})",
+            highlight=False,
+        )
+
+
+@ca_app.command("import-cert")
+def ca_import_cert(
+    ctx: typer.Context,
+    file: Path,
+    role: Annotated[
+        str, typer.Option(help="external (a vendor's signer or CA) or trusted-root")
+    ] = "external",
+    vendor: Annotated[str | None, typer.Option(help="Vendor the certificate belongs to.")] = None,
+) -> None:
+    """Record a certificate Maat did not issue."""
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        record = signing.import_certificate(
+            platform, state.actor, read_file(file), role=role, vendor=vendor
+        )
+    console().print(f"{record.role}: {record.subject} ({record.fingerprint})")
+
+
 @ca_app.command("list")
 def ca_list(ctx: typer.Context) -> None:
     """Certificates Maat issued or knows."""

@@ -173,18 +173,25 @@ def retro_hunt(platform: Platform, actor: str, fingerprint: str) -> RetroHunt:
             a for a in signed if compromised or (a.signed_at or a.recorded_at) >= cert.revoked_at
         ]
         sightings = uow.sightings.of_hashes([a.sha256 for a in tainted])
-    hosts = tuple(sorted({s.host for s in sightings}))
+        # Files signed outside Maat (a vendor's own releases) are known only from sightings.
+        signed_seen = [
+            s
+            for s in uow.sightings.by_signer(fingerprint)
+            if compromised or s.seen_at >= cert.revoked_at
+        ]
+    digests = {a.sha256 for a in tainted} | {s.sha256 for s in signed_seen}
+    hosts = tuple(sorted({s.host for s in [*sightings, *signed_seen]}))
     alert = AlertRecord(
         id=new_id("alr"),
         rule_id="maat.signing.revoked-signer",
         level="high" if hosts else "medium",
         title=f"Certificate revoked ({cert.revocation_reason}): {cert.subject}; "
-        f"{len(tainted)} artifacts, {len(hosts)} hosts in reach",
+        f"{len(digests)} artifacts, {len(hosts)} hosts in reach",
         created_at=platform.now(),
         techniques=("T1553.002", "T1195.002"),
         entities={
             "certificate": [fingerprint],
-            "artifacts": [a.sha256 for a in tainted],
+            "artifacts": sorted(digests),
             "hosts": list(hosts),
             "vendor": [cert.vendor] if cert.vendor else [],
         },
@@ -198,13 +205,13 @@ def retro_hunt(platform: Platform, actor: str, fingerprint: str) -> RetroHunt:
             f"alert:{alert.id}",
             rule=alert.rule_id,
             hosts=len(hosts),
-            artifacts=len(tainted),
+            artifacts=len(digests),
         )
     return RetroHunt(
         cert.subject,
         cert.revocation_reason,
         cert.revoked_at,
-        tuple(a.sha256 for a in tainted),
+        tuple(sorted(digests)),
         hosts,
         alert.id,
     )

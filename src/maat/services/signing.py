@@ -449,3 +449,108 @@ def verify_file(
         signing_time_verifier=signing_time,
         policy=policy,
     )
+
+
+@dataclass(frozen=True)
+class CrlImport:
+    """What importing a CRL found: newly revoked certificates Maat knows."""
+
+    issuer: str
+    entries: int
+    newly_revoked: tuple[CertificateRecord, ...]
+
+
+def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> CrlImport:
+    """Import a CRL (a vendor's, or one polled from a URL) and act on what it revokes.
+
+    1. Parse it; when its issuer is a certificate Maat knows, check its signature with it.
+    2. Store it, so verification answers revocation questions for that issuer.
+    3. Every certificate Maat knows that the CRL newly revokes is marked revoked with the
+       CRL's date and reason; the caller runs the retro-hunt for each.
+    """
+    limit = int(platform.settings.signing.max_crl_bytes)
+    with platform.transaction(write=False) as uow:
+        known = uow.certificates.list()
+    issuers = [
+        _load(c) for c in known if c.role in ("root", "intermediate", "external", "trusted-root")
+    ]
+    index = CrlIndex.load(data, source=source)
+    issuer = next((c for c in issuers if c.subject == index.issuer), None)
+    if issuer is not None:
+        index = CrlIndex.load(data, issuer=issuer, source=source)  # signature checked
+    now = platform.now()
+    newly: list[CertificateRecord] = []
+    issuer_text = index.issuer.rfc4514_string()
+    with platform.transaction() as uow:
+        uow.crls.add(
+            CrlRecord(
+                id=new_id("crl"),
+                issuer=issuer_text,
+                number=index.number,
+                this_update=index.this_update,
+                next_update=index.next_update,
+                source=source[-1000:],
+                der=data[:limit],
+                imported_at=now,
+            )
+        )
+        for record in known:
+            if record.issuer != issuer_text or record.revoked_at is not None:
+                continue
+            entry = index.status(int(record.serial, 16))
+            if entry is None:
+                continue
+            reason = entry.reason.name if entry.reason else "unspecified"
+            updated = replace(record, revoked_at=entry.revoked_at, revocation_reason=reason)
+            uow.certificates.update(updated)
+            newly.append(updated)
+            platform.audit(
+                uow,
+                actor,
+                "certificate.revoked_by_crl",
+                record.subject,
+                fingerprint=record.fingerprint,
+                reason=reason,
+                source=source,
+            )
+        platform.audit(
+            uow,
+            actor,
+            "crl.import",
+            issuer_text,
+            source=source,
+            entries=len(index),
+            newly_revoked=len(newly),
+            signature_checked=issuer is not None,
+        )
+    return CrlImport(issuer_text, len(index), tuple(newly))
+
+
+def import_certificate(
+    platform: Platform, actor: str, pem: bytes, *, role: str = "external", vendor: str | None = None
+) -> CertificateRecord:
+    """Record a certificate Maat did not issue (a vendor's signer or CA, or a trust root)."""
+    if role not in ("external", "trusted-root"):
+        raise InvalidInput("role is external or trusted-root", field="role")
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        try:
+            cert = x509.load_der_x509_certificate(pem)
+        except ValueError:
+            raise InvalidInput("not a PEM or DER certificate", field="certificate") from None
+    record = _record(cert, role, platform.now(), vendor=vendor)
+    with platform.transaction() as uow:
+        if uow.certificates.by_fingerprint(record.fingerprint):
+            raise Conflict("that certificate is known already")
+        uow.certificates.add(record)
+        platform.audit(
+            uow,
+            actor,
+            "certificate.import",
+            record.subject,
+            role=role,
+            fingerprint=record.fingerprint,
+            vendor=vendor,
+        )
+    return record

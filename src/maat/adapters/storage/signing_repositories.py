@@ -131,6 +131,14 @@ class SqlSightings(Repo):
             for r in self._s.scalars(query.order_by(SightingRow.seen_at))
         ]
 
+    def by_signer(self, fingerprint: str) -> list[SightingRecord]:
+        """Sightings of binaries signed by one certificate (as the agent reported)."""
+        query = select(SightingRow).where(SightingRow.signer_fingerprint == fingerprint)
+        return [
+            to_record(SightingRecord, r)
+            for r in self._s.scalars(query.order_by(SightingRow.seen_at))
+        ]
+
 
 class SqlExecPolicies(Repo):
     """Execution policy versions."""
