@@ -35,6 +35,7 @@ import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal, Protocol, TypeVar
 
 from cryptography import x509
@@ -164,9 +165,17 @@ def _fail(number: int, detail: str) -> StepResult:
     return StepResult(number, _NAMES[number], False, detail)
 
 
+@lru_cache(maxsize=4096)
 def describe(cert: x509.Certificate) -> str:
-    """``'CN=…,O=…' (serial 1a2b)`` — how details name a certificate."""
-    return f"{cert.subject.rfc4514_string()!r} (serial {cert.serial_number:x})"
+    """``'CN=…,O=…' (serial 1a2b)`` — how details name a certificate (cached: certificates
+    hash and compare by their DER, and formatting names is a large share of a verification)."""
+    return f"{subject_text(cert)!r} (serial {cert.serial_number:x})"
+
+
+@lru_cache(maxsize=4096)
+def subject_text(cert: x509.Certificate) -> str:
+    """The certificate's subject as RFC 4514 text (cached)."""
+    return cert.subject.rfc4514_string()
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -251,7 +260,7 @@ def _step_signature(bundle: Bundle) -> StepResult:
     problem = check_signature(leaf, bundle.signature.sig, pae(bundle.payload_type, bundle.payload))
     if problem is not None:
         return _fail(2, f"{problem} (leaf {describe(leaf)})")
-    subject = leaf.subject.rfc4514_string()
+    subject = subject_text(leaf)
     claimed = bundle.statement.predicate.signer
     if claimed != subject:
         return _fail(2, f"the statement claims signer {claimed!r} but was signed by {subject!r}")
@@ -660,8 +669,8 @@ def verify_artifact(
         return Verdict.from_steps(steps)
     if not passed(_step_signature(bundle)):
         return Verdict.from_steps(steps)
-    chain_step, path = _step_chain(bundle.leaf, bundle.intermediates, trust_roots)
-    if not passed(chain_step) or path is None or not passed(_step_eku(path)):
+    chain_step, path, eku_step = _chain_and_eku(bundle.leaf, bundle.intermediates, trust_roots)
+    if not passed(chain_step) or path is None or eku_step is None or not passed(eku_step):
         return Verdict.from_steps(steps)
     timing = _signing_time(bundle, now, signing_time_verifier)
     if isinstance(timing, StepResult):
@@ -677,6 +686,34 @@ def verify_artifact(
     if passed(revocation_step):
         passed(_step_policy(policy, bundle.leaf, bundle.statement))
     return Verdict.from_steps(steps)
+
+
+# Steps 3-4 depend only on the certificates, so their outcome is cached per (leaf,
+# intermediates, roots); certificates compare and hash by their DER. Validity (step 5) and
+# revocation (step 6) are still evaluated on every call. Bounded: cleared when full.
+_CHAINS: dict[
+    tuple[x509.Certificate, tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]],
+    tuple[StepResult, tuple[x509.Certificate, ...] | None, StepResult | None],
+] = {}
+_CHAINS_MAX = 10_000
+
+
+def _chain_and_eku(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust_roots: Sequence[x509.Certificate],
+) -> tuple[StepResult, list[x509.Certificate] | None, StepResult | None]:
+    key = (leaf, tuple(intermediates), tuple(trust_roots))
+    cached = _CHAINS.get(key)
+    if cached is None:
+        chain_step, found = _step_chain(leaf, intermediates, trust_roots)
+        eku_step = _step_eku(found) if chain_step.passed and found is not None else None
+        cached = (chain_step, tuple(found) if found is not None else None, eku_step)
+        if len(_CHAINS) >= _CHAINS_MAX:
+            _CHAINS.clear()
+        _CHAINS[key] = cached
+    chain_step, path, eku_step = cached
+    return chain_step, list(path) if path is not None else None, eku_step
 
 
 def _check_mode(mode: str) -> None:
