@@ -133,3 +133,36 @@ def test_cli_interface_ca_init_issue_sign_verify(
         assert run(["verify", str(artifact)]) == 1
         err = capsys.readouterr().err
         assert "not verified" in err
+
+
+def test_ocsp_answers_good_then_revoked_signed_in_the_hsm(
+    hsm_platform: Platform, clock: FakeClock
+) -> None:
+    from cryptography import x509 as cx509
+
+    from maat.signing import ocsp
+
+    p = hsm_platform
+    signing.ca_init(p, "test", organisation="Drone Maker")
+    record = signing.ca_issue(p, "test", subject="Firmware Team")
+    leaf = cx509.load_pem_x509_certificate(record.pem.encode())
+    with p.transaction(write=False) as uow:
+        inter = cx509.load_pem_x509_certificate(
+            uow.certificates.by_role("intermediate")[0].pem.encode()
+        )
+    request = ocsp.build_request(leaf, inter)
+    good = signing.ocsp_respond(p, request)
+    assert (
+        ocsp.check_response(good, issuer_cert=inter, serial=leaf.serial_number, now=clock.current)[
+            0
+        ]
+        == "good"
+    )
+    signing.ca_revoke(p, "test", record.fingerprint, reason="key_compromise")
+    revoked = signing.ocsp_respond(p, request)
+    status, when = ocsp.check_response(
+        revoked, issuer_cert=inter, serial=leaf.serial_number, now=clock.current
+    )
+    assert status == "revoked"
+    assert when is not None
+    assert signing.ocsp_respond(p, b"not an ocsp request") == ocsp.malformed()

@@ -25,7 +25,7 @@ from maat.errors import Conflict, InvalidInput, NotFound
 from maat.ports import KeyStore
 from maat.services.platform import Platform
 from maat.signing import bundle as bundles
-from maat.signing import timestamp, x509build
+from maat.signing import ocsp, timestamp, x509build
 from maat.signing.crl import CrlIndex, RevokedEntry, build_crl
 from maat.signing.records import ArtifactRecord, CertificateRecord, CrlRecord
 from maat.signing.verify import RevocationAnswer, verify_artifact
@@ -554,3 +554,49 @@ def import_certificate(
             vendor=vendor,
         )
     return record
+
+
+def ocsp_respond(platform: Platform, request_der: bytes) -> bytes:
+    """Answer an OCSP request about a certificate Maat's intermediate issued.
+
+    1. A request that does not parse gets a ``malformedRequest`` response.
+    2. A request about another issuer gets ``unauthorized`` (Maat answers only for its CA).
+    3. Otherwise the status comes from Maat's records (good, revoked with date and reason, or
+       unknown for a serial it never issued), signed in the key store by the intermediate.
+    """
+    try:
+        query = ocsp.parse_request(request_der)
+    except InvalidInput:
+        return ocsp.malformed()
+    try:
+        _, inter_rec, _ = _ca(platform)
+    except NotFound:
+        return ocsp.unauthorised()
+    intermediate = _load(inter_rec)
+    if not query.names_issuer(intermediate):
+        return ocsp.unauthorised()
+    with platform.transaction(write=False) as uow:
+        matches = [
+            c
+            for c in uow.certificates.by_serial(format(query.serial, "x"))
+            if c.issuer == inter_rec.subject
+        ]
+    now = platform.now()
+    status: ocsp.OcspStatus = "unknown"
+    revoked_at, reason = None, None
+    if matches:
+        record = matches[0]
+        status = "revoked" if record.revoked_at is not None else "good"
+        revoked_at, reason = record.revoked_at, REASONS.get(record.revocation_reason or "")
+    with keystore(platform) as store:
+        return ocsp.build_response(
+            query,
+            intermediate,
+            intermediate,
+            _signing_key(store, INTERMEDIATE_LABEL),
+            status,
+            revoked_at=revoked_at,
+            reason=reason,
+            this_update=now,
+            next_update=now + timedelta(hours=1),
+        )

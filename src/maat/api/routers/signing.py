@@ -60,3 +60,11 @@ async def crl(request: Request) -> Response:
     """The current CRL of Maat's code-signing CA (DER)."""
     der = await run_in_threadpool(signing.latest_crl_der, platform_of(request))
     return Response(der, media_type="application/pkix-crl")
+
+
+@router.post("/pki/ocsp", **public())
+async def ocsp_responder(request: Request) -> Response:
+    """OCSP (RFC 6960) for certificates Maat's CA issued: POST the DER request."""
+    body = await request.body()
+    answer = await run_in_threadpool(signing.ocsp_respond, platform_of(request), body)
+    return Response(answer, media_type="application/ocsp-response")
