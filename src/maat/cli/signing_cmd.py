@@ -119,6 +119,41 @@ def ca_import_crl(ctx: typer.Context, file: Path) -> None:
         )
 
 
+@ca_app.command("watch")
+def ca_watch(
+    ctx: typer.Context,
+    url: Annotated[
+        list[str] | None, typer.Option(help="CRL URL (default: signing.crl_urls).")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Poll once and exit.")] = False,
+) -> None:
+    """Poll CRL URLs; certificates they newly revoke are marked and retro-hunted."""
+    import time
+
+    state: CliState = ctx.obj
+    out = console()
+    while True:
+        with state.platform() as platform:
+            results = signing.poll_crls(platform, state.actor, url)
+            for r in results:
+                if r.error is not None:
+                    out.print(f"[yellow]{r.url}: {r.error}[/yellow]", highlight=False)
+                    continue
+                assert r.result is not None
+                for cert in r.result.newly_revoked:
+                    hunt = execution.retro_hunt(platform, state.actor, cert.fingerprint)
+                    out.print(
+                        f"revoked {cert.subject}: hosts {', '.join(hunt.hosts) or 'none'} "
+                        f"(alert {hunt.alert_id})",
+                        highlight=False,
+                    )
+                out.print(f"{r.url}: {r.result.entries} entries", highlight=False)
+            interval = float(platform.settings.signing.crl_poll_interval)
+        if once:
+            return
+        time.sleep(interval)
+
+
 @ca_app.command("import-cert")
 def ca_import_cert(
     ctx: typer.Context,

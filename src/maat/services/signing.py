@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from maat.adapters.keystore import from_settings
 from maat.core.decision import Verdict
 from maat.core.ids import new_id
-from maat.errors import Conflict, InvalidInput, NotFound
+from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, NotFound
 from maat.ports import KeyStore
 from maat.services.platform import Platform
 from maat.signing import bundle as bundles
@@ -600,3 +600,36 @@ def ocsp_respond(platform: Platform, request_der: bytes) -> bytes:
             this_update=now,
             next_update=now + timedelta(hours=1),
         )
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """One poll of one CRL URL."""
+
+    url: str
+    result: CrlImport | None
+    error: str | None
+
+
+def poll_crls(platform: Platform, actor: str, urls: list[str] | None = None) -> list[WatchResult]:
+    """Fetch every configured CRL URL once and import it; a failing URL is reported, the
+    others still polled."""
+    from maat.adapters.feeds.http import fetch
+
+    s = platform.settings.signing
+    targets = urls or [u.strip() for u in s.crl_urls.split(",") if u.strip()]
+    if not targets:
+        raise ConfigError(
+            "no CRL URL to poll",
+            field="signing.crl_urls",
+            hint="set MAAT_SIGNING_CRL_URLS or pass --url",
+        )
+    results = []
+    for url in targets:
+        try:
+            data = fetch(url, max_bytes=int(s.max_crl_bytes))
+            results.append(WatchResult(url, import_crl(platform, actor, data, source=url), None))
+        except MaatError as exc:
+            platform.refuse(actor, "crl.poll", url, exc.message, throttle_key=f"crl:{url}")
+            results.append(WatchResult(url, None, exc.message))
+    return results

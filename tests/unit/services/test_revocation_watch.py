@@ -80,3 +80,53 @@ def test_forged_crl_for_a_known_issuer_is_refused(platform: Platform, clock: Fak
         signing.import_crl(
             platform, "test", crl.public_bytes(serialization.Encoding.DER), source="forged.crl"
         )
+
+
+def test_polled_crl_url_revokes_and_a_dead_url_is_reported(
+    platform: Platform, clock: FakeClock
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    vendor = pki()
+    pem = serialization.Encoding.PEM
+    signing.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(pem))
+    leaf = signing.import_certificate(platform, "test", vendor.leaf.cert.public_bytes(pem))
+    crl = build_crl(
+        vendor.intermediate.cert,
+        software_key(vendor.intermediate.key),
+        [RevokedEntry(vendor.leaf.cert.serial_number, clock.current, x509.ReasonFlags.superseded)],
+        this_update=clock.current,
+        next_update=clock.current + timedelta(days=7),
+        number=2,
+    )
+    body = crl.public_bytes(serialization.Encoding.DER)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/ca.crl":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        results = signing.poll_crls(platform, "test", [f"{base}/ca.crl", f"{base}/missing.crl"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    ok, dead = results
+    assert ok.result is not None
+    assert [c.fingerprint for c in ok.result.newly_revoked] == [leaf.fingerprint]
+    assert dead.result is None
+    assert dead.error is not None
+    assert "404" in dead.error
