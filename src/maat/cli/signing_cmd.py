@@ -240,10 +240,13 @@ def verify(
     """Verify FILE against its bundle: exit 0 when verified, 1 when refused (with the reason)."""
     state: CliState = ctx.obj
     bundle_path = bundle or file.with_name(file.name + BUNDLE_SUFFIX)
+    data = read_file(file)
     with state.platform() as platform:
-        verdict = signing.verify_file(
-            platform, read_file(file), read_file(bundle_path), name=file.name
-        )
+        if bundle is None and not bundle_path.exists() and data[:2] == b"MZ":
+            # A Windows PE without a Maat bundle: its Authenticode signature is checked.
+            verdict = signing.verify_pe(platform, data, name=file.name)
+        else:
+            verdict = signing.verify_file(platform, data, read_file(bundle_path), name=file.name)
     if fmt == "json":
         print(
             json.dumps(

@@ -19,16 +19,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from maat.adapters.keystore import from_settings
-from maat.core.decision import Verdict
+from maat.core.decision import StepResult, Verdict
 from maat.core.ids import new_id
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, NotFound
 from maat.ports import KeyStore
 from maat.services.platform import Platform
+from maat.signing import authenticode, ocsp, timestamp, x509build
 from maat.signing import bundle as bundles
-from maat.signing import ocsp, timestamp, x509build
 from maat.signing.crl import CrlIndex, RevokedEntry, build_crl
 from maat.signing.records import ArtifactRecord, CertificateRecord, CrlRecord
-from maat.signing.verify import RevocationAnswer, verify_artifact
+from maat.signing.verify import (
+    RevocationAnswer,
+    RevocationMode,
+    check_revocation,
+    verify_artifact,
+    verify_chain,
+)
 
 ROOT_LABEL = "maat-root"
 INTERMEDIATE_LABEL = "maat-intermediate"
@@ -633,3 +639,60 @@ def poll_crls(platform: Platform, actor: str, urls: list[str] | None = None) -> 
             platform.refuse(actor, "crl.poll", url, exc.message, throttle_key=f"crl:{url}")
             results.append(WatchResult(url, None, exc.message))
     return results
+
+
+def verify_pe(platform: Platform, data: bytes, *, name: str) -> Verdict:
+    """Verify a Windows PE's Authenticode signature with Maat's trust roots and revocation data.
+
+    1. The PE carries a signature whose Authenticode digest matches the file.
+    2. The signature over that digest verifies with the signer certificate.
+    3-5. Chain to a trust root, EKU codeSigning, validity now (the signing time a PE claims
+       is not trusted: countersignature timestamps are not evaluated yet).
+    6. Revocation of the signer and intermediates.
+    """
+    result = authenticode.inspect_pe(data, source=name)
+    leaf = result.leaf
+    if not result.signed or leaf is None:
+        return Verdict.from_steps(
+            [StepResult(1, "authenticode digest", False, "the file is not signed")]
+        )
+    steps = [
+        StepResult(
+            1,
+            "authenticode digest",
+            result.digest_ok,
+            "digest matches"
+            if result.digest_ok
+            else f"the file was changed after signing ({result.flags})",
+        ),
+        StepResult(
+            2,
+            "authenticode signature",
+            result.signature_ok,
+            "signature verifies"
+            if result.signature_ok
+            else f"signature does not verify ({result.flags})",
+        ),
+    ]
+    if not all(s.passed for s in steps):
+        return Verdict.from_steps(steps)
+    now = platform.now()
+    chain_steps = verify_chain(
+        leaf, result.intermediates, trust_roots(platform), now, time_label="now"
+    )
+    steps.extend(chain_steps)
+    if all(s.passed for s in chain_steps):
+        mode: RevocationMode = (
+            "soft" if platform.settings.signing.revocation_mode == "soft" else "hard"
+        )
+        steps.append(
+            check_revocation(
+                [leaf, *result.intermediates],
+                StoreRevocation(platform),
+                mode=mode,
+                now=now,
+                signing_time=now,
+                signing_time_trusted=False,
+            )
+        )
+    return Verdict.from_steps(steps)
