@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -226,6 +226,12 @@ def _step_digest(data_digest: bytes, name: str, statement: Statement) -> StepRes
 # --- step 2: envelope signature ---------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _public_key(cert: x509.Certificate) -> Any:
+    """The certificate's public key, decoded once per certificate (by DER), not per bundle."""
+    return cert.public_key()
+
+
 def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) -> str | None:
     """``None`` when ``signature`` over ``message`` verifies with ``cert``'s key, else why not.
 
@@ -233,7 +239,7 @@ def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) ->
     least 2048 bits with PKCS#1 v1.5 and SHA-256.
     """
     try:
-        key = cert.public_key()
+        key = _public_key(cert)
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"the leaf's public key cannot be used: {exc}"
     try:
