@@ -34,7 +34,7 @@ test: lint typecheck
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock: install
-	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --allow-unsafe --strip-extras \
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --extra sigstore --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml requirements/build.in
 	$(BIN)/python tools/lock_to_sbom.py $(LOCK) sbom/maat.cdx.json
 
