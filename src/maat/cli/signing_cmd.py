@@ -236,8 +236,23 @@ def verify(
         Path | None, typer.Option(help="Bundle (default FILE.maat-sig.json).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    sigstore: Annotated[
+        Path | None, typer.Option(help="A Sigstore bundle to verify offline instead.")
+    ] = None,
+    trusted_root: Annotated[
+        Path | None, typer.Option(help="Sigstore trusted root (trusted_root.json).")
+    ] = None,
+    identity: Annotated[str | None, typer.Option(help="Expected signer identity (SAN).")] = None,
+    issuer: Annotated[str | None, typer.Option(help="Expected OIDC issuer.")] = None,
 ) -> None:
-    """Verify FILE against its bundle: exit 0 when verified, 1 when refused (with the reason)."""
+    """Verify FILE against its bundle: exit 0 when verified, 1 when refused (with the reason).
+
+    With --sigstore and --trusted-root, FILE is checked against a Sigstore bundle offline
+    (give --identity and --issuer for a trust decision; without them no identity is checked).
+    """
+    if sigstore is not None:
+        _verify_sigstore(file, sigstore, trusted_root, identity, issuer)
+        return
     state: CliState = ctx.obj
     bundle_path = bundle or file.with_name(file.name + BUNDLE_SUFFIX)
     data = read_file(file)
@@ -272,6 +287,26 @@ def verify(
                 f"step {s.number} ({s.name}): {s.detail}" for s in verdict.steps if not s.passed
             ),
         )
+
+
+def _verify_sigstore(
+    file: Path, bundle: Path, trusted_root: Path | None, identity: str | None, issuer: str | None
+) -> None:
+    from maat.signing.sigstore import verify_sigstore_bundle
+
+    if trusted_root is None:
+        raise InvalidInput("a Sigstore bundle needs --trusted-root", field="--trusted-root")
+    verdict = verify_sigstore_bundle(
+        read_file(bundle),
+        artifact=read_file(file),
+        trusted_root_json=read_file(trusted_root),
+        identity=identity,
+        issuer=issuer,
+    )
+    mark = "[green]✓[/green]" if verdict.passed else "[red]✗[/red]"
+    console().print(f"{mark} sigstore: {verdict.reason}", highlight=False)
+    if not verdict.passed:
+        raise VerificationFailed(f"{file.name} is not verified", reasons=(verdict.reason,))
 
 
 @exec_app.command("load")
