@@ -675,7 +675,9 @@ def verify_artifact(
         return Verdict.from_steps(steps)
     if not passed(_step_signature(bundle)):
         return Verdict.from_steps(steps)
-    chain_step, path, eku_step = _chain_and_eku(bundle.leaf, bundle.intermediates, trust_roots)
+    chain_step, path, eku_step, window = _chain_and_eku(
+        bundle.leaf, bundle.intermediates, trust_roots
+    )
     if not passed(chain_step) or path is None or eku_step is None or not passed(eku_step):
         return Verdict.from_steps(steps)
     timing = _signing_time(bundle, now, signing_time_verifier)
@@ -683,7 +685,12 @@ def verify_artifact(
         passed(timing)
         return Verdict.from_steps(steps)
     signing_time, trusted, label = timing
-    if not passed(_step_validity(path, signing_time, label)):
+    if window is not None and window[0] <= signing_time <= window[1]:
+        validity = _ok(5, f"all {len(path)} certificates valid at the signing time "
+                       f"{_iso(signing_time)} ({label})")  # fmt: skip
+    else:
+        validity = _step_validity(path, signing_time, label)  # names the certificate at fault
+    if not passed(validity):
         return Verdict.from_steps(steps)
     revocation_step = check_revocation(
         path[:-1], revocation, mode=revocation_mode, now=now,
@@ -699,7 +706,12 @@ def verify_artifact(
 # revocation (step 6) are still evaluated on every call. Bounded: cleared when full.
 _CHAINS: dict[
     tuple[x509.Certificate, tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]],
-    tuple[StepResult, tuple[x509.Certificate, ...] | None, StepResult | None],
+    tuple[
+        StepResult,
+        tuple[x509.Certificate, ...] | None,
+        StepResult | None,
+        tuple[datetime, datetime] | None,
+    ],
 ] = {}
 _CHAINS_MAX = 10_000
 
@@ -708,18 +720,27 @@ def _chain_and_eku(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
     trust_roots: Sequence[x509.Certificate],
-) -> tuple[StepResult, list[x509.Certificate] | None, StepResult | None]:
+) -> tuple[
+    StepResult, list[x509.Certificate] | None, StepResult | None, tuple[datetime, datetime] | None
+]:
+    """Steps 3-4 and the path's common validity window (latest notBefore, earliest notAfter)."""
     key = (leaf, tuple(intermediates), tuple(trust_roots))
     cached = _CHAINS.get(key)
     if cached is None:
         chain_step, found = _step_chain(leaf, intermediates, trust_roots)
         eku_step = _step_eku(found) if chain_step.passed and found is not None else None
-        cached = (chain_step, tuple(found) if found is not None else None, eku_step)
+        window = None
+        if found:
+            window = (
+                max(c.not_valid_before_utc for c in found),
+                min(c.not_valid_after_utc for c in found),
+            )
+        cached = (chain_step, tuple(found) if found is not None else None, eku_step, window)
         if len(_CHAINS) >= _CHAINS_MAX:
             _CHAINS.clear()
         _CHAINS[key] = cached
-    chain_step, path, eku_step = cached
-    return chain_step, list(path) if path is not None else None, eku_step
+    chain_step, path, eku_step, window = cached
+    return chain_step, list(path) if path is not None else None, eku_step, window
 
 
 def _check_mode(mode: str) -> None:
