@@ -16,7 +16,7 @@ import pytest
 
 from hsm_kit import softhsm_token
 from maat.cli.main import run
-from maat.services import execution, signing
+from maat.services import execution, revocation, signing
 from maat.services.platform import Platform
 from maat_testkit import FakeClock, make_settings
 
@@ -151,7 +151,7 @@ def test_ocsp_answers_good_then_revoked_signed_in_the_hsm(
             uow.certificates.by_role("intermediate")[0].pem.encode()
         )
     request = ocsp.build_request(leaf, inter)
-    good = signing.ocsp_respond(p, request)
+    good = revocation.ocsp_respond(p, request)
     assert (
         ocsp.check_response(good, issuer_cert=inter, serial=leaf.serial_number, now=clock.current)[
             0
@@ -159,10 +159,10 @@ def test_ocsp_answers_good_then_revoked_signed_in_the_hsm(
         == "good"
     )
     signing.ca_revoke(p, "test", record.fingerprint, reason="key_compromise")
-    revoked = signing.ocsp_respond(p, request)
+    revoked = revocation.ocsp_respond(p, request)
     status, when = ocsp.check_response(
         revoked, issuer_cert=inter, serial=leaf.serial_number, now=clock.current
     )
     assert status == "revoked"
     assert when is not None
-    assert signing.ocsp_respond(p, b"not an ocsp request") == ocsp.malformed()
+    assert revocation.ocsp_respond(p, b"not an ocsp request") == ocsp.malformed()

@@ -14,7 +14,7 @@ from rich.table import Table
 from maat.adapters.feeds.files import read_file
 from maat.cli.context import CliState, console
 from maat.errors import InvalidInput, VerificationFailed
-from maat.services import execution, signing
+from maat.services import execution, revocation, signing
 from maat.services.platform import Platform
 
 ca_app = typer.Typer(help="Maat's certificate authority (keys in the HSM).", no_args_is_help=True)
@@ -104,7 +104,7 @@ def ca_import_crl(ctx: typer.Context, file: Path) -> None:
     """Import a CRL; certificates it newly revokes are marked and retro-hunted."""
     state: CliState = ctx.obj
     with state.platform() as platform:
-        result = signing.import_crl(platform, state.actor, read_file(file), source=str(file))
+        result = revocation.import_crl(platform, state.actor, read_file(file), source=str(file))
         hunts = [
             execution.retro_hunt(platform, state.actor, c.fingerprint) for c in result.newly_revoked
         ]
@@ -134,7 +134,7 @@ def ca_watch(
     out = console()
     while True:
         with state.platform() as platform:
-            results = signing.poll_crls(platform, state.actor, url)
+            results = revocation.poll_crls(platform, state.actor, url)
             for r in results:
                 if r.error is not None:
                     out.print(f"[yellow]{r.url}: {r.error}[/yellow]", highlight=False)
@@ -166,7 +166,7 @@ def ca_import_cert(
     """Record a certificate Maat did not issue."""
     state: CliState = ctx.obj
     with state.platform() as platform:
-        record = signing.import_certificate(
+        record = revocation.import_certificate(
             platform, state.actor, read_file(file), role=role, vendor=vendor
         )
     console().print(f"{record.role}: {record.subject} ({record.fingerprint})")

@@ -21,15 +21,14 @@ from cryptography.hazmat.primitives import serialization
 from maat.adapters.keystore import from_settings
 from maat.core.decision import StepResult, Verdict
 from maat.core.ids import new_id
-from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, NotFound
+from maat.errors import Conflict, InvalidInput, NotFound
 from maat.ports import KeyStore
 from maat.services.platform import Platform
-from maat.signing import authenticode, ocsp, timestamp, x509build
+from maat.signing import authenticode, timestamp, x509build
 from maat.signing import bundle as bundles
-from maat.signing.crl import CrlIndex, RevokedEntry, build_crl
+from maat.signing.crl import RevokedEntry, build_crl
 from maat.signing.records import ArtifactRecord, CertificateRecord, CrlRecord
 from maat.signing.verify import (
-    RevocationAnswer,
     RevocationMode,
     check_revocation,
     verify_artifact,
@@ -386,40 +385,6 @@ def sign_file(
     return bundle
 
 
-class StoreRevocation:
-    """Revocation answers from Maat's own records (authoritative for certificates it knows)
-    and from imported or polled CRLs (for vendor CAs)."""
-
-    def __init__(self, platform: Platform) -> None:
-        with platform.transaction(write=False) as uow:
-            self._known = {c.fingerprint: c for c in uow.certificates.list()}
-            crls = uow.crls.latest()
-        self._indexes: list[CrlIndex] = []
-        for crl in crls:
-            try:
-                self._indexes.append(CrlIndex.load(crl.der, source=crl.source))
-            except InvalidInput:
-                continue  # a damaged stored CRL answers nothing; "unknown" follows
-        self._now = platform.now()
-
-    def status(self, cert: x509.Certificate, at: datetime) -> RevocationAnswer:
-        """Revoked, good or unknown, with where the answer came from."""
-        known = self._known.get(fingerprint(cert))
-        if known is not None and known.revoked_at is not None:
-            reason = REASONS.get(known.revocation_reason or "")
-            return RevocationAnswer("revoked", known.revoked_at, reason, "maat records")
-        if known is not None and known.role != "external":
-            return RevocationAnswer("good", None, None, "maat records")  # Maat issued it
-        for index in self._indexes:
-            if index.issuer == cert.issuer:
-                entry = index.status(cert.serial_number)
-                if entry is not None:
-                    return RevocationAnswer("revoked", entry.revoked_at, entry.reason, "CRL")
-                if index.is_current(self._now):
-                    return RevocationAnswer("good", None, None, "CRL")
-        return RevocationAnswer("unknown", None, None, "no CRL for the issuer")
-
-
 def trust_roots(platform: Platform) -> list[x509.Certificate]:
     """Maat's root and any external roots imported as trust anchors."""
     with platform.transaction(write=False) as uow:
@@ -431,6 +396,8 @@ def verify_file(
     platform: Platform, data: bytes, bundle_bytes: bytes, *, name: str, policy: Any = None
 ) -> Verdict:
     """Verify a file against its bundle (numbered steps; see ``maat.signing.verify``)."""
+    from maat.services.revocation import StoreRevocation  # revocation builds on this module
+
     s = platform.settings.signing
     bundle = bundles.parse_bundle(
         bundle_bytes, source=f"{name}.maat-sig.json", max_bytes=int(s.max_bundle_bytes)
@@ -457,190 +424,6 @@ def verify_file(
     )
 
 
-@dataclass(frozen=True)
-class CrlImport:
-    """What importing a CRL found: newly revoked certificates Maat knows."""
-
-    issuer: str
-    entries: int
-    newly_revoked: tuple[CertificateRecord, ...]
-
-
-def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> CrlImport:
-    """Import a CRL (a vendor's, or one polled from a URL) and act on what it revokes.
-
-    1. Parse it; when its issuer is a certificate Maat knows, check its signature with it.
-    2. Store it, so verification answers revocation questions for that issuer.
-    3. Every certificate Maat knows that the CRL newly revokes is marked revoked with the
-       CRL's date and reason; the caller runs the retro-hunt for each.
-    """
-    limit = int(platform.settings.signing.max_crl_bytes)
-    with platform.transaction(write=False) as uow:
-        known = uow.certificates.list()
-    issuers = [
-        _load(c) for c in known if c.role in ("root", "intermediate", "external", "trusted-root")
-    ]
-    index = CrlIndex.load(data, source=source)
-    issuer = next((c for c in issuers if c.subject == index.issuer), None)
-    if issuer is not None:
-        index = CrlIndex.load(data, issuer=issuer, source=source)  # signature checked
-    now = platform.now()
-    newly: list[CertificateRecord] = []
-    issuer_text = index.issuer.rfc4514_string()
-    with platform.transaction() as uow:
-        uow.crls.add(
-            CrlRecord(
-                id=new_id("crl"),
-                issuer=issuer_text,
-                number=index.number,
-                this_update=index.this_update,
-                next_update=index.next_update,
-                source=source[-1000:],
-                der=data[:limit],
-                imported_at=now,
-            )
-        )
-        for record in known:
-            if record.issuer != issuer_text or record.revoked_at is not None:
-                continue
-            entry = index.status(int(record.serial, 16))
-            if entry is None:
-                continue
-            reason = entry.reason.name if entry.reason else "unspecified"
-            updated = replace(record, revoked_at=entry.revoked_at, revocation_reason=reason)
-            uow.certificates.update(updated)
-            newly.append(updated)
-            platform.audit(
-                uow,
-                actor,
-                "certificate.revoked_by_crl",
-                record.subject,
-                fingerprint=record.fingerprint,
-                reason=reason,
-                source=source,
-            )
-        platform.audit(
-            uow,
-            actor,
-            "crl.import",
-            issuer_text,
-            source=source,
-            entries=len(index),
-            newly_revoked=len(newly),
-            signature_checked=issuer is not None,
-        )
-    return CrlImport(issuer_text, len(index), tuple(newly))
-
-
-def import_certificate(
-    platform: Platform, actor: str, pem: bytes, *, role: str = "external", vendor: str | None = None
-) -> CertificateRecord:
-    """Record a certificate Maat did not issue (a vendor's signer or CA, or a trust root)."""
-    if role not in ("external", "trusted-root"):
-        raise InvalidInput("role is external or trusted-root", field="role")
-    try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except ValueError:
-        try:
-            cert = x509.load_der_x509_certificate(pem)
-        except ValueError:
-            raise InvalidInput("not a PEM or DER certificate", field="certificate") from None
-    record = _record(cert, role, platform.now(), vendor=vendor)
-    with platform.transaction() as uow:
-        if uow.certificates.by_fingerprint(record.fingerprint):
-            raise Conflict("that certificate is known already")
-        uow.certificates.add(record)
-        platform.audit(
-            uow,
-            actor,
-            "certificate.import",
-            record.subject,
-            role=role,
-            fingerprint=record.fingerprint,
-            vendor=vendor,
-        )
-    return record
-
-
-def ocsp_respond(platform: Platform, request_der: bytes) -> bytes:
-    """Answer an OCSP request about a certificate Maat's intermediate issued.
-
-    1. A request that does not parse gets a ``malformedRequest`` response.
-    2. A request about another issuer gets ``unauthorized`` (Maat answers only for its CA).
-    3. Otherwise the status comes from Maat's records (good, revoked with date and reason, or
-       unknown for a serial it never issued), signed in the key store by the intermediate.
-    """
-    try:
-        query = ocsp.parse_request(request_der)
-    except InvalidInput:
-        return ocsp.malformed()
-    try:
-        _, inter_rec, _ = _ca(platform)
-    except NotFound:
-        return ocsp.unauthorised()
-    intermediate = _load(inter_rec)
-    if not query.names_issuer(intermediate):
-        return ocsp.unauthorised()
-    with platform.transaction(write=False) as uow:
-        matches = [
-            c
-            for c in uow.certificates.by_serial(format(query.serial, "x"))
-            if c.issuer == inter_rec.subject
-        ]
-    now = platform.now()
-    status: ocsp.OcspStatus = "unknown"
-    revoked_at, reason = None, None
-    if matches:
-        record = matches[0]
-        status = "revoked" if record.revoked_at is not None else "good"
-        revoked_at, reason = record.revoked_at, REASONS.get(record.revocation_reason or "")
-    with keystore(platform) as store:
-        return ocsp.build_response(
-            query,
-            intermediate,
-            intermediate,
-            _signing_key(store, INTERMEDIATE_LABEL),
-            status,
-            revoked_at=revoked_at,
-            reason=reason,
-            this_update=now,
-            next_update=now + timedelta(hours=1),
-        )
-
-
-@dataclass(frozen=True)
-class WatchResult:
-    """One poll of one CRL URL."""
-
-    url: str
-    result: CrlImport | None
-    error: str | None
-
-
-def poll_crls(platform: Platform, actor: str, urls: list[str] | None = None) -> list[WatchResult]:
-    """Fetch every configured CRL URL once and import it; a failing URL is reported, the
-    others still polled."""
-    from maat.adapters.feeds.http import fetch
-
-    s = platform.settings.signing
-    targets = urls or [u.strip() for u in s.crl_urls.split(",") if u.strip()]
-    if not targets:
-        raise ConfigError(
-            "no CRL URL to poll",
-            field="signing.crl_urls",
-            hint="set MAAT_SIGNING_CRL_URLS or pass --url",
-        )
-    results = []
-    for url in targets:
-        try:
-            data = fetch(url, max_bytes=int(s.max_crl_bytes))
-            results.append(WatchResult(url, import_crl(platform, actor, data, source=url), None))
-        except MaatError as exc:
-            platform.refuse(actor, "crl.poll", url, exc.message, throttle_key=f"crl:{url}")
-            results.append(WatchResult(url, None, exc.message))
-    return results
-
-
 def verify_pe(platform: Platform, data: bytes, *, name: str) -> Verdict:
     """Verify a Windows PE's Authenticode signature with Maat's trust roots and revocation data.
 
@@ -650,6 +433,8 @@ def verify_pe(platform: Platform, data: bytes, *, name: str) -> Verdict:
        is not trusted: countersignature timestamps are not evaluated yet).
     6. Revocation of the signer and intermediates.
     """
+    from maat.services.revocation import StoreRevocation  # revocation builds on this module
+
     result = authenticode.inspect_pe(data, source=name)
     leaf = result.leaf
     if not result.signed or leaf is None:

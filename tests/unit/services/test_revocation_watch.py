@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from maat.errors import InvalidInput
-from maat.services import execution, signing
+from maat.services import execution, revocation
 from maat.services.platform import Platform
 from maat.signing.crl import RevokedEntry, build_crl
 from maat.signing.x509build import software_key
@@ -24,10 +24,10 @@ def test_vendor_crl_revoking_its_signer_triggers_retro_hunt(
 ) -> None:
     vendor = pki()
     pem = serialization.Encoding.PEM
-    signing.import_certificate(
+    revocation.import_certificate(
         platform, "test", vendor.intermediate.cert.public_bytes(pem), vendor="Acme"
     )
-    leaf = signing.import_certificate(
+    leaf = revocation.import_certificate(
         platform, "test", vendor.leaf.cert.public_bytes(pem), vendor="Acme"
     )
     update = hashlib.sha256(b"acme erp 7.2").hexdigest()
@@ -50,7 +50,7 @@ def test_vendor_crl_revoking_its_signer_triggers_retro_hunt(
         next_update=clock.current + timedelta(days=7),
         number=5,
     )
-    result = signing.import_crl(
+    result = revocation.import_crl(
         platform,
         "test",
         crl.public_bytes(serialization.Encoding.DER),
@@ -66,7 +66,7 @@ def test_vendor_crl_revoking_its_signer_triggers_retro_hunt(
 def test_forged_crl_for_a_known_issuer_is_refused(platform: Platform, clock: FakeClock) -> None:
     vendor, forger = pki(), pki()
     pem = serialization.Encoding.PEM
-    signing.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(pem))
+    revocation.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(pem))
     # Same issuer name, other key: a forged CRL must not revoke (or un-revoke) anything.
     crl = build_crl(
         forger.intermediate.cert,
@@ -77,7 +77,7 @@ def test_forged_crl_for_a_known_issuer_is_refused(platform: Platform, clock: Fak
         number=1,
     )
     with pytest.raises(InvalidInput):
-        signing.import_crl(
+        revocation.import_crl(
             platform, "test", crl.public_bytes(serialization.Encoding.DER), source="forged.crl"
         )
 
@@ -90,8 +90,8 @@ def test_polled_crl_url_revokes_and_a_dead_url_is_reported(
 
     vendor = pki()
     pem = serialization.Encoding.PEM
-    signing.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(pem))
-    leaf = signing.import_certificate(platform, "test", vendor.leaf.cert.public_bytes(pem))
+    revocation.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(pem))
+    leaf = revocation.import_certificate(platform, "test", vendor.leaf.cert.public_bytes(pem))
     crl = build_crl(
         vendor.intermediate.cert,
         software_key(vendor.intermediate.key),
@@ -120,7 +120,7 @@ def test_polled_crl_url_revokes_and_a_dead_url_is_reported(
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        results = signing.poll_crls(platform, "test", [f"{base}/ca.crl", f"{base}/missing.crl"])
+        results = revocation.poll_crls(platform, "test", [f"{base}/ca.crl", f"{base}/missing.crl"])
     finally:
         server.shutdown()
         server.server_close()

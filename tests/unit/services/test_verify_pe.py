@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from maat.services import signing
+from maat.services import revocation, signing
 from maat.services.platform import Platform
 from maat.signing.crl import RevokedEntry, build_crl
 from maat.signing.x509build import software_key
@@ -44,8 +44,8 @@ def pe_kit(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, bytes, byt
 def _trust(platform: Platform, kit: object) -> None:
     pem = serialization.Encoding.PEM
     k: Any = kit
-    signing.import_certificate(platform, "test", k.root.cert.public_bytes(pem), role="trusted-root")
-    signing.import_certificate(platform, "test", k.intermediate.cert.public_bytes(pem))
+    revocation.import_certificate(platform, "test", k.root.cert.public_bytes(pem), role="trusted-root")
+    revocation.import_certificate(platform, "test", k.intermediate.cert.public_bytes(pem))
     now = platform.now()
     # Hard revocation mode needs an answer for the intermediate too: the root's CRL.
     root_crl = build_crl(
@@ -56,7 +56,7 @@ def _trust(platform: Platform, kit: object) -> None:
         next_update=now + timedelta(days=7),
         number=1,
     )
-    signing.import_crl(
+    revocation.import_crl(
         platform, "test", root_crl.public_bytes(serialization.Encoding.DER), source="root.crl"
     )
 
@@ -74,7 +74,7 @@ def test_signed_winword_verifies_and_sideloaded_unsigned_wwlib_is_refused(
         next_update=clock.current + timedelta(days=7),
         number=1,
     )
-    signing.import_crl(
+    revocation.import_crl(
         platform, "test", crl.public_bytes(serialization.Encoding.DER), source="ca.crl"
     )
     assert signing.verify_pe(platform, winword, name="winword.exe").passed
@@ -107,7 +107,7 @@ def test_tampered_or_revoked_pe_is_refused(
         next_update=clock.current + timedelta(days=7),
         number=2,
     )
-    signing.import_crl(
+    revocation.import_crl(
         platform, "test", crl.public_bytes(serialization.Encoding.DER), source="ca.crl"
     )
     revoked = signing.verify_pe(platform, winword, name="winword.exe")

@@ -36,13 +36,11 @@ asking the token again: retrying a wrong PIN would only count down to a locked t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pkcs11
@@ -62,6 +60,7 @@ from maat.adapters.keystore._common import (
     check_label,
     rsa_algorithm,
 )
+from maat.adapters.keystore._pkcs11_session import Key, Token, attach, detach, is_stale
 from maat.errors import ConfigError, Conflict, MaatError, NotFound
 
 if TYPE_CHECKING:
@@ -86,83 +85,6 @@ _SETUP_HINT = (
     "set MAAT_PKCS11_MODULE (the module, e.g. /usr/lib/softhsm/libsofthsm2.so), "
     "MAAT_PKCS11_TOKEN (the token label) and MAAT_PKCS11_PIN or pkcs11.pin_file"
 )
-
-
-@dataclass
-class _Key:
-    """A private key handle found in the token, with the algorithm it signs with."""
-
-    key: SignMixin
-    algorithm: Algorithm
-
-
-@dataclass
-class _Module:
-    """One loaded PKCS#11 module: the lock serialising every call into it."""
-
-    path: str
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    tokens: dict[str, _Token] = field(default_factory=dict)
-
-
-@dataclass
-class _Token:
-    """The logged-in session on one token, shared by every store of this process using it."""
-
-    module: _Module
-    label: str
-    users: int = 0
-    session: Session | None = None
-    library: library_type | None = None
-    pin: bytes = b""
-    mechanisms: frozenset[Mechanism] = frozenset()
-    keys: dict[str, _Key] = field(default_factory=dict)
-
-    def alive(self) -> bool:
-        """Whether the session may still be used: the module was not finalised meanwhile.
-
-        Checked before every use because python-pkcs11 leaves a search it could not start
-        half-open, to fail again when garbage-collected; better not to start one.
-        """
-        return self.session is not None and self.library is not None and self.library.initialized
-
-    def drop(self) -> None:
-        """Forget the session (closing it if still possible) and every cached key handle."""
-        session, self.session = self.session, None
-        alive = self.library is not None and self.library.initialized
-        self.library = None
-        self.keys.clear()
-        self.pin = b""
-        if session is not None and alive:
-            with contextlib.suppress(p11.PKCS11Error):  # already dead: nothing to release
-                session.close()
-
-
-_REGISTRY_LOCK = threading.Lock()
-_MODULES: dict[str, _Module] = {}
-
-
-def _attach(module_path: str, token_label: str) -> _Token:
-    with _REGISTRY_LOCK:
-        module = _MODULES.get(module_path)
-        if module is None:
-            module = _MODULES[module_path] = _Module(module_path)
-        token = module.tokens.get(token_label)
-        if token is None:
-            token = module.tokens[token_label] = _Token(module, token_label)
-        token.users += 1
-        return token
-
-
-def _detach(token: _Token) -> None:
-    with token.module.lock:
-        with _REGISTRY_LOCK:
-            token.users -= 1
-            if token.users > 0:
-                return
-            if token.module.tokens.get(token.label) is token:
-                del token.module.tokens[token.label]
-        token.drop()
 
 
 class Pkcs11KeyStore:
@@ -192,7 +114,7 @@ class Pkcs11KeyStore:
         self._token_label = token_label
         self._pin = pin.encode("utf-8")
         self._lock = threading.Lock()
-        self._token: _Token | None = None
+        self._token: Token | None = None
         self._failure: MaatError | None = None
 
     def __enter__(self) -> Pkcs11KeyStore:
@@ -211,7 +133,7 @@ class Pkcs11KeyStore:
         check_label(label)
         chosen = check_algorithm(algorithm)
 
-        def run(token: _Token, session: Session) -> None:
+        def run(token: Token, session: Session) -> None:
             if list(session.get_objects({Attribute.LABEL: label})):
                 raise Conflict(
                     f"token {self._token_label!r} already holds an object labelled {label!r}",
@@ -226,7 +148,7 @@ class Pkcs11KeyStore:
         """The public key ``label`` read from the token; ``NotFound`` if there is none."""
         check_label(label)
 
-        def run(token: _Token, session: Session) -> PublicKeyTypes:
+        def run(token: Token, session: Session) -> PublicKeyTypes:
             public = _find_one(session, ObjectClass.PUBLIC_KEY, label, self._token_label)
             if public is not None:
                 return _public_key_from(public, label)
@@ -251,7 +173,7 @@ class Pkcs11KeyStore:
         """
         check_label(label)
 
-        def run(token: _Token, session: Session) -> bytes:
+        def run(token: Token, session: Session) -> bytes:
             found = token.keys.get(label)
             if found is None:
                 found = self._signing_key(session, label)
@@ -263,7 +185,7 @@ class Pkcs11KeyStore:
     def labels(self) -> list[str]:
         """The labels of the private keys in the token, sorted."""
 
-        def run(token: _Token, session: Session) -> list[str]:
+        def run(token: Token, session: Session) -> list[str]:
             found = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
             return sorted({str(obj[Attribute.LABEL]) for obj in list(found)} - {""})
 
@@ -274,17 +196,17 @@ class Pkcs11KeyStore:
         with self._lock:
             token, self._token = self._token, None
         if token is not None:
-            _detach(token)
+            detach(token)
 
     # --- internals -----------------------------------------------------------------------
 
-    def _run(self, doing: str, operation: Callable[[_Token, Session], T]) -> T:
+    def _run(self, doing: str, operation: Callable[[Token, Session], T]) -> T:
         """Run ``operation`` under the module lock with a live session, translating errors."""
         if self._failure is not None:
             raise self._failure.with_traceback(None)
         with self._lock:
             if self._token is None:
-                self._token = _attach(self._resolved_path, self._token_label)
+                self._token = attach(self._resolved_path, self._token_label)
             token = self._token
         with token.module.lock:
             for attempt in (1, 2):
@@ -292,13 +214,13 @@ class Pkcs11KeyStore:
                 try:
                     return operation(token, session)
                 except p11.PKCS11Error as exc:
-                    if attempt == 1 and _is_stale(exc):
+                    if attempt == 1 and is_stale(exc):
                         token.drop()
                         continue
                     raise self._translate(exc, doing) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _session(self, token: _Token) -> Session:
+    def _session(self, token: Token) -> Session:
         """The token's logged-in session, opening it (and logging in) if needed."""
         if token.session is not None and not token.alive():
             token.drop()  # the module was finalised: every handle is gone
@@ -409,7 +331,7 @@ class Pkcs11KeyStore:
             f"softhsm2-util --init-token --free --label {self._token_label} ...",
         )
 
-    def _signing_key(self, session: Session, label: str) -> _Key:
+    def _signing_key(self, session: Session, label: str) -> Key:
         private = _find_one(session, ObjectClass.PRIVATE_KEY, label, self._token_label)
         if private is None:
             raise self._not_found(label)
@@ -418,7 +340,7 @@ class Pkcs11KeyStore:
                 f"key {label!r} in token {self._token_label!r} is not allowed to sign",
                 hint="Maat signs only with keys whose CKA_SIGN is true; generate one with Maat",
             )
-        return _Key(private, _algorithm_of(private, label, self._token_label))
+        return Key(private, _algorithm_of(private, label, self._token_label))
 
     def _not_found(self, label: str) -> NotFound:
         return NotFound(
@@ -606,7 +528,7 @@ def _unwrap_ec_point(value: bytes, curve_bits: int) -> bytes:
 
 
 def _sign(
-    found: _Key, data: bytes, mechanisms: frozenset[Mechanism], label: str, token_label: str
+    found: Key, data: bytes, mechanisms: frozenset[Mechanism], label: str, token_label: str
 ) -> bytes:
     chosen = found.algorithm
     if chosen.kind == "ec":
@@ -630,25 +552,6 @@ def _sign(
         return found.key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)
     digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(data).digest()
     return found.key.sign(digest_info, mechanism=Mechanism.RSA_PKCS)
-
-
-def _is_stale(exc: p11.PKCS11Error) -> bool:
-    """True for errors that mean the session is gone and a fresh one may succeed."""
-    if isinstance(
-        exc,
-        (
-            p11.SessionHandleInvalid,
-            p11.SessionClosed,
-            p11.UserNotLoggedIn,
-            p11.ObjectHandleInvalid,
-            p11.KeyHandleInvalid,
-            p11.DeviceRemoved,
-            p11.TokenNotPresent,
-        ),
-    ):
-        return True
-    # CKR_CRYPTOKI_NOT_INITIALIZED (the module was finalised) has no class of its own.
-    return type(exc) is p11.PKCS11Error and "not initialized" in str(exc)
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from maat.api.schemas import Strict
 from maat.api.security import platform_of, public, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
-from maat.services import execution, signing
+from maat.services import execution, revocation, signing
 
 router = APIRouter(tags=["signing"])
 
@@ -66,5 +66,5 @@ async def crl(request: Request) -> Response:
 async def ocsp_responder(request: Request) -> Response:
     """OCSP (RFC 6960) for certificates Maat's CA issued: POST the DER request."""
     body = await request.body()
-    answer = await run_in_threadpool(signing.ocsp_respond, platform_of(request), body)
+    answer = await run_in_threadpool(revocation.ocsp_respond, platform_of(request), body)
     return Response(answer, media_type="application/ocsp-response")
