@@ -5,14 +5,15 @@ no repeats, bounded search); step 3 then checks CA basic constraints, path lengt
 keyCertSign, unknown critical extensions, weak hashes and weak keys; step 4 the codeSigning
 EKU; step 5 every certificate's validity at the signing time. :func:`verify_chain` runs the
 three in order; :func:`maat.signing.verify.verify_artifact` uses the cached
-:func:`_chain_and_eku`. See :mod:`maat.signing.verify` for the whole procedure.
+:func:`chain_outcome`. See :mod:`maat.signing.verify` for the whole procedure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -22,7 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from maat.core.decision import StepResult
 from maat.errors import MaatError
-from maat.signing._steps import MIN_RSA_BITS, _aware, _fail, _iso, _ok, describe
+from maat.signing._steps import MIN_RSA_BITS, _aware, _fail, _iso, _ok, describe, subject_text
 
 MAX_CHAIN_DEPTH = 8
 MAX_PATH_WORK = 400
@@ -285,26 +286,38 @@ def verify_chain(
 # Steps 3-4 depend only on the certificates, so their outcome is cached per (leaf,
 # intermediates, roots); certificates compare and hash by their DER. Validity (step 5) and
 # revocation (step 6) are still evaluated on every call. Bounded: cleared when full.
+@dataclass(frozen=True)
+class ChainOutcome:
+    """Steps 3-4 for one set of certificates, with what later steps reuse: the path's common
+    validity window, the leaf's public key and subject, and each path certificate's name."""
+
+    chain_step: StepResult
+    path: tuple[x509.Certificate, ...] | None
+    eku_step: StepResult | None
+    window: tuple[datetime, datetime] | None
+    leaf_key: Any
+    leaf_subject: str
+    names: tuple[str, ...]
+
+
 _CHAINS: dict[
     tuple[x509.Certificate, tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]],
-    tuple[
-        StepResult,
-        tuple[x509.Certificate, ...] | None,
-        StepResult | None,
-        tuple[datetime, datetime] | None,
-    ],
+    ChainOutcome,
 ] = {}
 _CHAINS_MAX = 10_000
 
 
-def _chain_and_eku(
+def chain_outcome(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
     trust_roots: Sequence[x509.Certificate],
-) -> tuple[
-    StepResult, list[x509.Certificate] | None, StepResult | None, tuple[datetime, datetime] | None
-]:
-    """Steps 3-4 and the path's common validity window (latest notBefore, earliest notAfter)."""
+) -> ChainOutcome:
+    """Steps 3-4 and the facts later steps need, cached per (leaf, intermediates, roots).
+
+    Certificates hash and compare by their DER, so the same chain in a fresh bundle hits the
+    cache; a signature over fixed bytes never changes its answer. Validity (step 5) and
+    revocation (step 6) are still judged on every verification. Bounded: cleared when full.
+    """
     key = (leaf, tuple(intermediates), tuple(trust_roots))
     cached = _CHAINS.get(key)
     if cached is None:
@@ -316,9 +329,15 @@ def _chain_and_eku(
                 max(c.not_valid_before_utc for c in found),
                 min(c.not_valid_after_utc for c in found),
             )
-        cached = (chain_step, tuple(found) if found is not None else None, eku_step, window)
+        try:
+            leaf_key: Any = leaf.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            leaf_key = None  # step 2 reports it
+        cached = ChainOutcome(
+            chain_step, tuple(found) if found is not None else None, eku_step, window,
+            leaf_key, subject_text(leaf), tuple(describe(c) for c in (found or [leaf])),
+        )  # fmt: skip
         if len(_CHAINS) >= _CHAINS_MAX:
             _CHAINS.clear()
         _CHAINS[key] = cached
-    chain_step, path, eku_step, window = cached
-    return chain_step, list(path) if path is not None else None, eku_step, window
+    return cached

@@ -50,7 +50,13 @@ from maat.signing._steps import MIN_RSA_BITS, _aware, _fail, _iso, _ok, describe
 from maat.signing.bundle import Bundle, Statement, pae, parse_bundle
 from maat.signing.chain import MAX_CHAIN_DEPTH as MAX_CHAIN_DEPTH
 from maat.signing.chain import MAX_PATH_WORK as MAX_PATH_WORK
-from maat.signing.chain import _chain_and_eku, _step_validity, build_chain, verify_chain
+from maat.signing.chain import (
+    ChainOutcome,
+    _step_validity,
+    build_chain,
+    chain_outcome,
+    verify_chain,
+)
 
 # fmt: off
 __all__ = [
@@ -203,6 +209,10 @@ def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) ->
         key = _public_key(cert)
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"the leaf's public key cannot be used: {exc}"
+    return _check_with_key(key, signature, message)
+
+
+def _check_with_key(key: Any, signature: bytes, message: bytes) -> str | None:
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             make_hash = _EC_HASHES.get(key.curve.name)
@@ -222,16 +232,21 @@ def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) ->
     return None
 
 
-def _step_signature(bundle: Bundle) -> StepResult:
+def _step_signature(bundle: Bundle, outcome: ChainOutcome | None = None) -> StepResult:
     leaf = bundle.leaf
-    problem = check_signature(leaf, bundle.signature.sig, pae(bundle.payload_type, bundle.payload))
+    message = pae(bundle.payload_type, bundle.payload)
+    if outcome is not None and outcome.leaf_key is not None:
+        problem = _check_with_key(outcome.leaf_key, bundle.signature.sig, message)
+        subject, name = outcome.leaf_subject, outcome.names[0]
+    else:
+        problem = check_signature(leaf, bundle.signature.sig, message)
+        subject, name = subject_text(leaf), describe(leaf)
     if problem is not None:
-        return _fail(2, f"{problem} (leaf {describe(leaf)})")
-    subject = subject_text(leaf)
+        return _fail(2, f"{problem} (leaf {name})")
     claimed = bundle.statement.predicate.signer
     if claimed != subject:
         return _fail(2, f"the statement claims signer {claimed!r} but was signed by {subject!r}")
-    return _ok(2, f"DSSE signature by {describe(leaf)} verifies")
+    return _ok(2, f"DSSE signature by {name} verifies")
 
 
 # --- step 6: revocation -----------------------------------------------------------------------
@@ -245,8 +260,11 @@ def check_revocation(
     now: datetime,
     signing_time: datetime,
     signing_time_trusted: bool,
+    names: Sequence[str] | None = None,
 ) -> StepResult:
     """Step 6: the revocation status of ``certificates`` (leaf and intermediates, not roots).
+
+    ``names`` (one per certificate, as :func:`describe` gives) spares re-formatting them.
 
     1. No source: hard mode fails, soft mode passes with a warning.
     2. Each certificate is asked about at ``now``; ``unknown`` fails in hard mode and warns in
@@ -263,14 +281,17 @@ def check_revocation(
             return _fail(6, "no revocation source configured; hard mode requires one")
         return _ok(6, "warning: not checked, no revocation source configured (soft mode)")
     notes: list[str] = []
-    for cert in certificates:
+    certs = list(certificates)
+    labels = list(names) if names is not None and len(names) == len(certs) else None
+    for position, cert in enumerate(certs):
+        label = labels[position] if labels is not None else describe(cert)
         try:
             answer = revocation.status(cert, now)
         except MaatError as exc:
             answer = RevocationAnswer("unknown", source=f"error: {exc.message}")
         where = f" per {answer.source}" if answer.source else ""
         if answer.state == "good":
-            notes.append(f"{describe(cert)} good{where}")
+            notes.append(f"{label} good{where}")
         elif answer.state == "revoked":
             still_valid, text = _judge_revoked(
                 cert, answer, signing_time, signing_time_trusted, where
@@ -279,13 +300,9 @@ def check_revocation(
                 return _fail(6, text)
             notes.append(text)
         elif mode == "hard":
-            return _fail(
-                6, f"revocation status of {describe(cert)} unknown{where}; hard mode fails closed"
-            )
+            return _fail(6, f"revocation status of {label} unknown{where}; hard mode fails closed")
         else:
-            notes.append(
-                f"warning: revocation status of {describe(cert)} unknown{where} (soft mode)"
-            )
+            notes.append(f"warning: revocation status of {label} unknown{where} (soft mode)")
     return _ok(6, "; ".join(notes) or "no certificate to check")
 
 
@@ -390,11 +407,13 @@ def verify_artifact(
 
     if not passed(_step_digest(data_digest_sha256, name, bundle.statement)):
         return Verdict.from_steps(steps)
-    if not passed(_step_signature(bundle)):
+    # Looked up before step 2 only to reuse the leaf's decoded key and names; its results are
+    # recorded in step order below.
+    outcome = chain_outcome(bundle.leaf, bundle.intermediates, trust_roots)
+    if not passed(_step_signature(bundle, outcome)):
         return Verdict.from_steps(steps)
-    chain_step, path, eku_step, window = _chain_and_eku(
-        bundle.leaf, bundle.intermediates, trust_roots
-    )
+    chain_step, eku_step, window = outcome.chain_step, outcome.eku_step, outcome.window
+    path = list(outcome.path) if outcome.path is not None else None
     if not passed(chain_step) or path is None or eku_step is None or not passed(eku_step):
         return Verdict.from_steps(steps)
     timing = _signing_time(bundle, now, signing_time_verifier)
@@ -411,7 +430,7 @@ def verify_artifact(
         return Verdict.from_steps(steps)
     revocation_step = check_revocation(
         path[:-1], revocation, mode=revocation_mode, now=now,
-        signing_time=signing_time, signing_time_trusted=trusted,
+        signing_time=signing_time, signing_time_trusted=trusted, names=outcome.names[:-1],
     )  # fmt: skip
     if passed(revocation_step):
         passed(_step_policy(policy, bundle.leaf, bundle.statement))
