@@ -9,7 +9,7 @@ The index serialises to one orjson document, which loads much faster than the OS
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -340,8 +340,3 @@ def _indexed(group: Any) -> IndexedAdvisory:
         published=min(published).isoformat() if published else None,
         withdrawn=bool(group.withdrawn),
     )
-
-
-def advisory_by_id(index: AdvisoryIndex) -> Mapping[str, IndexedAdvisory]:
-    """Every id and alias mapped to its advisory (for VEX and KEV look-ups)."""
-    return {i: a for a in index.advisories for i in a.ids}

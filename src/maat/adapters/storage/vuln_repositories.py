@@ -55,15 +55,6 @@ class SqlSboms(Repo):
     row = SbomRow
     record = SbomRecord
 
-    def latest_for(self, product_id: str) -> SbomRecord | None:
-        """The newest SBOM of a product."""
-        row = self._s.scalars(
-            select(SbomRow)
-            .where(SbomRow.product_id == product_id)
-            .order_by(SbomRow.imported_at.desc(), SbomRow.id.desc())
-        ).first()
-        return to_record(SbomRecord, row) if row else None
-
 
 class SqlFindings(Repo):
     """Findings."""
