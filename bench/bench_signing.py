@@ -5,6 +5,8 @@
 1. Raw `cryptography` ECDSA P-256 verify rate over the same PAE bytes (the floor).
 2. `maat.signing.verify.verify_artifact` over bundles signed by a P-256 code-signing
    certificate (no timestamp, a revocation source answering "good"), chain parsed once.
+   1 and 2 run in 31 alternating rounds of 2,000 and the figure is the median of the
+   per-round ratios: these virtual machines drift by tens of percent within a minute.
 3. A 100,000-entry CRL: build, load into CrlIndex, serial lookups.
 4. P-256 signing throughput in SoftHSM2 when it is installed.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
 import sys
 import tempfile
 import time
@@ -28,18 +31,26 @@ from maat.signing import x509build
 from maat.signing.crl import CrlIndex, RevokedEntry, build_crl
 from maat.signing.verify import RevocationAnswer, verify_artifact
 
+GOOD = RevocationAnswer("good", None, None, "bench")
+
 
 class Good:
+    """A revocation source that knows every certificate is good (answers are immutable)."""
+
     def status(self, cert: object, at: datetime) -> RevocationAnswer:
-        return RevocationAnswer("good", None, None, "bench")
+        return GOOD
 
 
-def rate(label: str, n: int, fn: object) -> float:
+ROUNDS = 31
+
+
+def rate(label: str, n: int, fn: object, *, quiet: bool = False) -> float:
     start = time.perf_counter()
     for i in range(n):
         fn(i)  # type: ignore[operator]
     elapsed = time.perf_counter() - start
-    print(f"{label}: {n / elapsed:,.0f}/s")
+    if not quiet:
+        print(f"{label}: {n / elapsed:,.0f}/s")
     return n / elapsed
 
 
@@ -68,13 +79,26 @@ def main() -> None:
     pub = leaf_key.public_key()
     pae_bytes = [bundles.pae(bundles.PAYLOAD_TYPE, b.payload) for b in signed]
     sigs = [b.signature.sig for b in signed]
-    raw = rate("raw cryptography P-256 verify", n,
-               lambda i: pub.verify(sigs[i], pae_bytes[i], ec.ECDSA(hashes.SHA256())))
     digests = [hashlib.sha256(d).digest() for d in files]
-    maat = rate("maat verify_artifact (chain of 2, revocation, policy)", n,
-                lambda i: verify_artifact(digests[i], f"f{i}", signed[i], trust_roots=[root], now=now,
-                                          revocation=Good(), revocation_mode="hard"))
-    print(f"-> {100 * maat / raw:.0f} % of the raw verify rate (target 80 %)")
+    names = [f"f{i}" for i in range(n)]
+    roots, good = [root], Good()
+    # The machines are shared virtual machines whose speed drifts by tens of percent within a
+    # minute, so the two are timed in alternating rounds and each round gives one ratio.
+    ratios, raws, maats = [], [], []
+    for _ in range(ROUNDS):
+        raw = rate("raw cryptography P-256 verify", n,
+                   lambda i: pub.verify(sigs[i], pae_bytes[i], ec.ECDSA(hashes.SHA256())), quiet=True)
+        maat = rate("maat verify_artifact", n,
+                    lambda i: verify_artifact(digests[i], names[i], signed[i], trust_roots=roots, now=now,
+                                              revocation=good, revocation_mode="hard"), quiet=True)
+        ratios.append(maat / raw)
+        raws.append(raw)
+        maats.append(maat)
+    print(f"raw cryptography P-256 verify: median {statistics.median(raws):,.0f}/s over {ROUNDS} rounds")
+    print(f"maat verify_artifact (chain of 2 cached, revocation, no policy): "
+          f"median {statistics.median(maats):,.0f}/s")
+    print(f"-> median of per-round ratios {100 * statistics.median(ratios):.0f} % of the raw verify rate "
+          f"(min {100 * min(ratios):.0f} %, max {100 * max(ratios):.0f} %; target 80 %)")
 
     entries = [RevokedEntry(x509build.random_serial(), now - timedelta(days=1), None) for _ in range(100_000)]
     t = time.perf_counter()
@@ -95,14 +119,19 @@ def main() -> None:
     try:
         from hsm_kit import softhsm_token
         from maat.adapters.keystore.pkcs11 import Pkcs11KeyStore
-    except Exception as exc:
+    except ImportError as exc:
         print(f"SoftHSM2 signing: skipped ({exc})")
         return
-    with tempfile.TemporaryDirectory() as tmp, softhsm_token(Path(tmp)) as token:
-        store = Pkcs11KeyStore(token.module, token.label, token.pin)
-        store.generate("bench", "ec-p256")
-        rate("SoftHSM2 P-256 signatures", 5000, lambda i: store.sign("bench", b"x" * 64))
-        store.close()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, softhsm_token(Path(tmp)) as token:
+            store = Pkcs11KeyStore(token.module, token.label, token.pin)
+            store.generate("bench", "ec-p256")
+            rate("SoftHSM2 P-256 signatures", 5000, lambda i: store.sign("bench", b"x" * 64))
+            store.close()
+    except BaseException as exc:  # pytest's Skipped is a BaseException: SoftHSM2 missing
+        if type(exc).__name__ != "Skipped":
+            raise
+        print(f"SoftHSM2 signing: skipped ({exc})")
 
 
 if __name__ == "__main__":

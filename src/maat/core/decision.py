@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from maat.errors import PermissionDenied, VerificationFailed
 
 __all__ = ["Decision", "StepResult", "Verdict"]
+
+_PASSED = attrgetter("passed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +80,9 @@ class Verdict:
     steps: tuple[StepResult, ...]
 
     def __post_init__(self) -> None:
-        steps = tuple(self.steps)
+        steps = self.steps if type(self.steps) is tuple else tuple(self.steps)
         object.__setattr__(self, "steps", steps)
-        expected = bool(steps) and all(step.passed for step in steps)
+        expected = bool(steps) and all(map(_PASSED, steps))
         if self.passed is not expected:
             raise ValueError(
                 "Verdict.passed contradicts its steps; build verdicts with Verdict.from_steps"
@@ -89,7 +92,10 @@ class Verdict:
     def from_steps(cls, steps: Iterable[StepResult]) -> Verdict:
         """A verdict over ``steps``; passed only when non-empty and every step passed."""
         collected = tuple(steps)
-        return cls(bool(collected) and all(s.passed for s in collected), collected)
+        verdict = object.__new__(cls)  # passed is computed here, so __post_init__'s check is moot
+        object.__setattr__(verdict, "passed", bool(collected) and all(map(_PASSED, collected)))
+        object.__setattr__(verdict, "steps", collected)
+        return verdict
 
     @property
     def failed_steps(self) -> tuple[StepResult, ...]:

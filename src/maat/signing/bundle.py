@@ -43,10 +43,11 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from maat.errors import InvalidInput, PayloadTooLarge
@@ -144,6 +145,16 @@ class Bundle:
     statement: Statement
     certificates: tuple[x509.Certificate, ...]
     timestamp: bytes | None = None
+    # The certificates' SHA-256 fingerprints, computed here from ``certificates`` (so a copy
+    # made with ``dataclasses.replace`` recomputes them): bytes cache their hash, and
+    # verification keys its chain cache on them instead of hashing each DER on every call.
+    chain_key: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        digest = hashes.SHA256()
+        object.__setattr__(
+            self, "chain_key", tuple(cert.fingerprint(digest) for cert in self.certificates)
+        )
 
     @property
     def signature(self) -> EnvelopeSignature:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from functools import lru_cache
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -23,7 +24,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from maat.core.decision import StepResult
 from maat.errors import MaatError
-from maat.signing._steps import MIN_RSA_BITS, _aware, _fail, _iso, _ok, describe, subject_text
+from maat.signing._steps import (
+    MIN_RSA_BITS,
+    SignatureCheck,
+    _aware,
+    _fail,
+    _iso,
+    _ok,
+    describe,
+    signature_check,
+    subject_text,
+)
 
 MAX_CHAIN_DEPTH = 8
 MAX_PATH_WORK = 400
@@ -257,7 +268,13 @@ def _step_validity(path: Sequence[x509.Certificate], at: datetime, label: str) -
                 f"expired: {describe(cert)} expired on {_iso(cert.not_valid_after_utc)}, "
                 f"before the signing time {_iso(at)} ({label})",
             )
-    return _ok(5, f"all {len(path)} certificates valid at the signing time {_iso(at)} ({label})")
+    return valid_at(len(path), at, label)
+
+
+@lru_cache(maxsize=1024)  # a batch verifies many files at one time: one result serves them
+def valid_at(count: int, at: datetime, label: str) -> StepResult:
+    """Step 5 passed: all ``count`` certificates of the path are valid at ``at`` (``label``)."""
+    return _ok(5, f"all {count} certificates valid at the signing time {_iso(at)} ({label})")
 
 
 def verify_chain(
@@ -283,42 +300,67 @@ def verify_chain(
     return [chain_step, eku_step, _step_validity(path, at, time_label)]
 
 
-# Steps 3-4 depend only on the certificates, so their outcome is cached per (leaf,
-# intermediates, roots); certificates compare and hash by their DER. Validity (step 5) and
-# revocation (step 6) are still evaluated on every call. Bounded: cleared when full.
+# Steps 3-4 depend only on the certificates, so their outcome is cached per (chain, roots).
+# Validity (step 5) and revocation (step 6) are still evaluated on every call. Bounded:
+# cleared when full.
 @dataclass(frozen=True)
 class ChainOutcome:
     """Steps 3-4 for one set of certificates, with what later steps reuse: the path's common
-    validity window, the leaf's public key and subject, and each path certificate's name."""
+    validity window, the leaf's signature check and subject, and each path certificate's name."""
 
     chain_step: StepResult
     path: tuple[x509.Certificate, ...] | None
     eku_step: StepResult | None
     window: tuple[datetime, datetime] | None
-    leaf_key: Any
+    leaf_check: SignatureCheck | None  # None: the key cannot be decoded (step 2 says why)
     leaf_subject: str
     names: tuple[str, ...]
+    signature_step: StepResult  # step 2's passing result, whose text depends on the leaf only
 
 
-_CHAINS: dict[
-    tuple[x509.Certificate, tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]],
-    ChainOutcome,
-] = {}
+_CHAINS: dict[tuple[tuple[object, ...], tuple[bytes, ...]], ChainOutcome] = {}
 _CHAINS_MAX = 10_000
+
+# Trust roots by object identity -> (the same objects; their SHA-256 fingerprints, bytes that
+# cache their hash). A caller verifying many files passes the same root objects each time,
+# and hashing each root's DER on every call was a tenth of a verification. The entry keeps
+# its objects alive, so no other object can hold their ids while it exists: equal ids are
+# the same objects.
+_ROOT_KEYS: dict[tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[bytes, ...]]] = {}
+_ROOT_KEYS_MAX = 64
+
+
+def _roots_key(trust_roots: Sequence[x509.Certificate]) -> tuple[bytes, ...]:
+    ids = tuple(map(id, trust_roots))
+    known = _ROOT_KEYS.get(ids)
+    if known is not None:
+        return known[1]
+    fingerprints = tuple(root.fingerprint(hashes.SHA256()) for root in trust_roots)
+    if len(_ROOT_KEYS) >= _ROOT_KEYS_MAX:
+        _ROOT_KEYS.clear()
+    _ROOT_KEYS[ids] = (tuple(trust_roots), fingerprints)
+    return fingerprints
 
 
 def chain_outcome(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
     trust_roots: Sequence[x509.Certificate],
+    *,
+    chain_key: tuple[bytes, ...] = (),
 ) -> ChainOutcome:
-    """Steps 3-4 and the facts later steps need, cached per (leaf, intermediates, roots).
+    """Steps 3-4 and the facts later steps need, cached per (chain, roots).
 
-    Certificates hash and compare by their DER, so the same chain in a fresh bundle hits the
-    cache; a signature over fixed bytes never changes its answer. Validity (step 5) and
-    revocation (step 6) are still judged on every verification. Bounded: cleared when full.
+    The chain is keyed by ``chain_key``, the certificates' SHA-256 fingerprints, leaf first,
+    when the caller has them (:attr:`Bundle.chain_key`: bytes cache their hash), else by the
+    certificates themselves, which hash and compare by their DER. Either way the same chain
+    in a fresh bundle hits the cache; a signature over fixed bytes never changes its answer.
+    Validity (step 5) and revocation (step 6) are still judged on every verification.
     """
-    key = (leaf, tuple(intermediates), tuple(trust_roots))
+    chain: tuple[object, ...] = (
+        chain_key if len(chain_key) == 1 + len(intermediates) else (leaf, *intermediates)
+    )
+    key = (chain, _roots_key(trust_roots))
     cached = _CHAINS.get(key)
     if cached is None:
         chain_step, found = _step_chain(leaf, intermediates, trust_roots)
@@ -330,12 +372,13 @@ def chain_outcome(
                 min(c.not_valid_after_utc for c in found),
             )
         try:
-            leaf_key: Any = leaf.public_key()
+            leaf_check: SignatureCheck | None = signature_check(leaf.public_key())
         except (ValueError, UnsupportedAlgorithm):
-            leaf_key = None  # step 2 reports it
+            leaf_check = None  # step 2 reports it
         cached = ChainOutcome(
             chain_step, tuple(found) if found is not None else None, eku_step, window,
-            leaf_key, subject_text(leaf), tuple(describe(c) for c in (found or [leaf])),
+            leaf_check, subject_text(leaf), tuple(describe(c) for c in (found or [leaf])),
+            _ok(2, f"DSSE signature by {describe(leaf)} verifies"),
         )  # fmt: skip
         if len(_CHAINS) >= _CHAINS_MAX:
             _CHAINS.clear()

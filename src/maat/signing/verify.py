@@ -37,16 +37,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from maat.core.decision import Decision, StepResult, Verdict
 from maat.errors import InvalidInput, MaatError
-from maat.signing._steps import MIN_RSA_BITS, _aware, _fail, _iso, _ok, describe, subject_text
+from maat.signing._steps import (
+    SignatureCheck,
+    _aware,
+    _fail,
+    _iso,
+    _ok,
+    describe,
+    signature_check,
+    subject_text,
+)
 from maat.signing.bundle import Bundle, Statement, pae, parse_bundle
 from maat.signing.chain import MAX_CHAIN_DEPTH as MAX_CHAIN_DEPTH
 from maat.signing.chain import MAX_PATH_WORK as MAX_PATH_WORK
@@ -55,6 +62,7 @@ from maat.signing.chain import (
     _step_validity,
     build_chain,
     chain_outcome,
+    valid_at,
     verify_chain,
 )
 
@@ -76,9 +84,6 @@ COMPROMISE_REASONS = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlag
                                 x509.ReasonFlags.aa_compromise})
 """Revocation reasons that invalidate every signature the key ever made, whatever its time."""
 
-_EC_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384,
-}
 # fmt: on
 
 
@@ -171,7 +176,7 @@ def _step_digest(data_digest: bytes, name: str, statement: Statement) -> StepRes
         if hmac.compare_digest(subject.sha256, actual):
             note = (
                 ""
-                if _names_match(subject.name, name)
+                if subject.name == name or _names_match(subject.name, name)
                 else (f" (signed under the name {subject.name!r}; content identical)")
             )
             return _ok(1, f"sha256 {actual} of {name!r} is signed{note}")
@@ -194,49 +199,28 @@ def _step_digest(data_digest: bytes, name: str, statement: Statement) -> StepRes
 
 
 @lru_cache(maxsize=4096)
-def _public_key(cert: x509.Certificate) -> Any:
-    """The certificate's public key, decoded once per certificate (by DER), not per bundle."""
-    return cert.public_key()
+def _leaf_check(cert: x509.Certificate) -> SignatureCheck:
+    """The certificate key's check, decoded once per certificate (by DER), not per bundle."""
+    try:
+        return signature_check(cert.public_key())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        reason = f"the leaf's public key cannot be used: {exc}"
+        return lambda signature, message: reason
 
 
 def check_signature(cert: x509.Certificate, signature: bytes, message: bytes) -> str | None:
     """``None`` when ``signature`` over ``message`` verifies with ``cert``'s key, else why not.
 
-    Accepted: ECDSA P-256 with SHA-256, ECDSA P-384 with SHA-384 (DER signatures), RSA of at
-    least 2048 bits with PKCS#1 v1.5 and SHA-256.
+    Accepted keys and algorithms: see :func:`maat.signing._steps.signature_check`.
     """
-    try:
-        key = _public_key(cert)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        return f"the leaf's public key cannot be used: {exc}"
-    return _check_with_key(key, signature, message)
-
-
-def _check_with_key(key: Any, signature: bytes, message: bytes) -> str | None:
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            make_hash = _EC_HASHES.get(key.curve.name)
-            if make_hash is None:
-                return f"unsupported ECDSA curve {key.curve.name}; use P-256 or P-384"
-            key.verify(signature, message, ec.ECDSA(make_hash()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            if key.key_size < MIN_RSA_BITS:
-                return f"RSA key of {key.key_size} bits is too weak (minimum {MIN_RSA_BITS})"
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return f"unsupported key type {type(key).__name__}; use ECDSA P-256/P-384 or RSA"
-    except InvalidSignature:
-        return "the signature does not verify with the leaf certificate's public key"
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        return f"the signature cannot be checked: {exc}"
-    return None
+    return _leaf_check(cert)(signature, message)
 
 
 def _step_signature(bundle: Bundle, outcome: ChainOutcome | None = None) -> StepResult:
     leaf = bundle.leaf
     message = pae(bundle.payload_type, bundle.payload)
-    if outcome is not None and outcome.leaf_key is not None:
-        problem = _check_with_key(outcome.leaf_key, bundle.signature.sig, message)
+    if outcome is not None and outcome.leaf_check is not None:
+        problem = outcome.leaf_check(bundle.signature.sig, message)
         subject, name = outcome.leaf_subject, outcome.names[0]
     else:
         problem = check_signature(leaf, bundle.signature.sig, message)
@@ -246,6 +230,8 @@ def _step_signature(bundle: Bundle, outcome: ChainOutcome | None = None) -> Step
     claimed = bundle.statement.predicate.signer
     if claimed != subject:
         return _fail(2, f"the statement claims signer {claimed!r} but was signed by {subject!r}")
+    if outcome is not None:
+        return outcome.signature_step
     return _ok(2, f"DSSE signature by {name} verifies")
 
 
@@ -280,15 +266,22 @@ def check_revocation(
         if mode == "hard":
             return _fail(6, "no revocation source configured; hard mode requires one")
         return _ok(6, "warning: not checked, no revocation source configured (soft mode)")
-    notes: list[str] = []
-    certs = list(certificates)
-    labels = list(names) if names is not None and len(names) == len(certs) else None
-    for position, cert in enumerate(certs):
-        label = labels[position] if labels is not None else describe(cert)
+    certs = tuple(certificates)
+    answers: list[RevocationAnswer] = []
+    all_good = True
+    for cert in certs:
         try:
             answer = revocation.status(cert, now)
         except MaatError as exc:
             answer = RevocationAnswer("unknown", source=f"error: {exc.message}")
+        answers.append(answer)
+        all_good = all_good and answer.state == "good"
+    labels = tuple(names) if names is not None and len(names) == len(certs) else None
+    if all_good and labels is not None:
+        return _all_good(labels, tuple([answer.source for answer in answers]))
+    notes: list[str] = []
+    for position, (cert, answer) in enumerate(zip(certs, answers, strict=True)):
+        label = labels[position] if labels is not None else describe(cert)
         where = f" per {answer.source}" if answer.source else ""
         if answer.state == "good":
             notes.append(f"{label} good{where}")
@@ -303,6 +296,15 @@ def check_revocation(
             return _fail(6, f"revocation status of {label} unknown{where}; hard mode fails closed")
         else:
             notes.append(f"warning: revocation status of {label} unknown{where} (soft mode)")
+    return _ok(6, "; ".join(notes) or "no certificate to check")
+
+
+@lru_cache(maxsize=1024)  # the same chain checked against the same sources: one text serves
+def _all_good(labels: tuple[str, ...], sources: tuple[str, ...]) -> StepResult:
+    notes = [
+        f"{label} good{f' per {source}' if source else ''}"
+        for label, source in zip(labels, sources, strict=True)
+    ]
     return _ok(6, "; ".join(notes) or "no certificate to check")
 
 
@@ -337,12 +339,14 @@ def _judge_revoked(
 
 # --- step 7: policy ---------------------------------------------------------------------------
 
+_NO_POLICY = _ok(7, "no signer policy configured")
+
 
 def _step_policy(
     policy: SignerPolicy | None, leaf: x509.Certificate, statement: Statement
 ) -> StepResult:
     if policy is None:
-        return _ok(7, "no signer policy configured")
+        return _NO_POLICY
     decision = policy.decide(leaf, statement)
     reasons = "; ".join(decision.reasons) or "no reason given"
     if decision.allowed:
@@ -399,41 +403,47 @@ def verify_artifact(
             "the file digest must be 32 raw SHA-256 bytes", field="data_digest_sha256"
         )
     _check_mode(revocation_mode)
-    steps: list[StepResult] = []
-
-    def passed(step: StepResult) -> bool:
-        steps.append(step)
-        return step.passed
-
-    if not passed(_step_digest(data_digest_sha256, name, bundle.statement)):
+    # Each step is appended, then the procedure stops unless it passed. This is the hot path
+    # of every verification, so it is written out rather than looped over step functions.
+    digest_step = _step_digest(data_digest_sha256, name, bundle.statement)
+    steps = [digest_step]
+    if not digest_step.passed:
         return Verdict.from_steps(steps)
     # Looked up before step 2 only to reuse the leaf's decoded key and names; its results are
     # recorded in step order below.
-    outcome = chain_outcome(bundle.leaf, bundle.intermediates, trust_roots)
-    if not passed(_step_signature(bundle, outcome)):
+    outcome = chain_outcome(
+        bundle.leaf, bundle.intermediates, trust_roots, chain_key=bundle.chain_key
+    )
+    signature_step = _step_signature(bundle, outcome)
+    steps.append(signature_step)
+    if not signature_step.passed:
         return Verdict.from_steps(steps)
-    chain_step, eku_step, window = outcome.chain_step, outcome.eku_step, outcome.window
-    path = list(outcome.path) if outcome.path is not None else None
-    if not passed(chain_step) or path is None or eku_step is None or not passed(eku_step):
+    path, eku_step, window = outcome.path, outcome.eku_step, outcome.window
+    steps.append(outcome.chain_step)
+    if not outcome.chain_step.passed or path is None or eku_step is None:
+        return Verdict.from_steps(steps)
+    steps.append(eku_step)
+    if not eku_step.passed:
         return Verdict.from_steps(steps)
     timing = _signing_time(bundle, now, signing_time_verifier)
     if isinstance(timing, StepResult):
-        passed(timing)
+        steps.append(timing)
         return Verdict.from_steps(steps)
     signing_time, trusted, label = timing
     if window is not None and window[0] <= signing_time <= window[1]:
-        validity = _ok(5, f"all {len(path)} certificates valid at the signing time "
-                       f"{_iso(signing_time)} ({label})")  # fmt: skip
+        validity = valid_at(len(path), signing_time, label)
     else:
         validity = _step_validity(path, signing_time, label)  # names the certificate at fault
-    if not passed(validity):
+    steps.append(validity)
+    if not validity.passed:
         return Verdict.from_steps(steps)
     revocation_step = check_revocation(
         path[:-1], revocation, mode=revocation_mode, now=now,
         signing_time=signing_time, signing_time_trusted=trusted, names=outcome.names[:-1],
     )  # fmt: skip
-    if passed(revocation_step):
-        passed(_step_policy(policy, bundle.leaf, bundle.statement))
+    steps.append(revocation_step)
+    if revocation_step.passed:
+        steps.append(_step_policy(policy, bundle.leaf, bundle.statement))
     return Verdict.from_steps(steps)
 
 

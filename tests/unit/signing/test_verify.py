@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
 from maat.core.decision import Decision, Verdict
@@ -247,6 +249,33 @@ def test_rogue_ca_copying_the_trusted_root_name_is_refused(kit: Pki) -> None:
     number, detail = failed_at(verify(kit, bundle))
     assert number == 3
     assert "names the trusted issuer" in detail and "does not verify" in detail
+
+
+def test_chain_cached_under_one_root_set_is_not_trusted_under_another(kit: Pki) -> None:
+    """The chain cache is keyed by the roots: a pass under the real root set must not carry
+    over to a verification whose roots do not include the issuing root."""
+    bundle = parse(sign_file(DATA, NAME, kit))
+    other = pki(root_subject="CN=Other Root", ca_subject="CN=Other CA")
+    for _ in range(2):  # the second round runs on cached outcomes
+        assert verify(kit, bundle).passed
+        number, detail = failed_at(verify(kit, bundle, roots=list(other.roots)))
+        assert number == 3 and detail.startswith("unknown root:")
+        # fresh root objects with the same DER are the same roots
+        assert verify(kit, bundle, roots=[x509.load_der_x509_certificate(
+            kit.root.cert.public_bytes(Encoding.DER))]).passed  # fmt: skip
+
+
+def test_bundle_copy_with_a_swapped_chain_is_judged_on_its_own_chain(kit: Pki) -> None:
+    """A copy of a verified bundle whose certificates were replaced (``dataclasses.replace``)
+    must not reuse the original chain's cached outcome."""
+    bundle = parse(sign_file(DATA, NAME, kit))
+    assert verify(kit, bundle).passed
+    rogue = pki(leaf_subject=kit.leaf.subject, root_subject="CN=Earth Ammit Root",
+                ca_subject="CN=Earth Ammit Signing CA")  # fmt: skip
+    swapped = dataclasses.replace(bundle, certificates=(rogue.leaf.cert, rogue.intermediate.cert))
+    assert swapped.chain_key != bundle.chain_key
+    number, _ = failed_at(verify(kit, swapped))
+    assert number == 2  # the rogue leaf's key did not make this signature
 
 
 def test_no_trust_roots_means_no_trust(kit: Pki) -> None:
