@@ -133,6 +133,33 @@ class SigningSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """``[telemetry]``: ingest limits, the spool, the bus and the lake."""
+
+    max_event_bytes: Bytes = Bytes(256 * 1024)  # one record; larger ones are rejected
+    max_batch_events: int = 50_000  # events in one POST /v1/events request
+    max_request_bytes: Bytes = Bytes(64 * 1024 * 1024)  # one POST /v1/events body, unzipped
+    bus: str = "spool"  # spool (single node) | nats (cluster)
+    spool_dir: str = ""  # default <data_dir>/spool
+    spool_segment_bytes: Bytes = Bytes(64 * 1024 * 1024)
+    max_spool_bytes: Bytes = Bytes(8 * 1024**3)  # beyond this ingest refuses with 503
+    min_free_disk_bytes: Bytes = Bytes(512 * 1024**2)  # ingest refuses (503) below this
+    dedupe_window: int = 2_000_000  # recent event ids remembered to drop replays
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "MAAT_EVENTS"
+    nats_subject_prefix: str = "maat.events"
+    nats_partitions: int = 16  # subjects maat.events.<n>, by hash of host.name
+    nats_timeout: Seconds = Seconds(5)
+    nats_max_bytes: Bytes = Bytes(8 * 1024**3)  # the stream refuses (503) beyond this
+    nats_max_age: Seconds = Seconds(14 * 86400)  # unconsumed events older than this expire
+    nats_ack_wait: Seconds = Seconds(300)  # redelivery after this without an ack
+    lake_dir: str = ""  # default <data_dir>/lake
+    lake_batch_rows: int = 100_000  # rows per Parquet file at most
+    retention_days: int = 180  # never less than 180 without --force
+    lake_flush_interval: Seconds = Seconds(1)  # how often an idle lake writer looks again
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     """The state store connection (SQLite by default, PostgreSQL for the cluster profile)."""
 
@@ -157,6 +184,7 @@ class Settings:
     vulns: VulnSettings = field(default_factory=VulnSettings)
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -164,6 +192,18 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'maat.db'}"
+
+    @property
+    def spool_path(self) -> Path:
+        """Where the durable ingest spool lives (``telemetry.spool_dir``)."""
+        spool = self.telemetry.spool_dir
+        return Path(spool) if spool else self.data_dir / "spool"
+
+    @property
+    def lake_path(self) -> Path:
+        """Where the telemetry lake lives (``telemetry.lake_dir``)."""
+        lake = self.telemetry.lake_dir
+        return Path(lake) if lake else self.data_dir / "lake"
 
     @property
     def effective_secret_key_file(self) -> Path:
@@ -217,6 +257,21 @@ def _apply_environment(settings: Settings, overrides: Mapping[str, tuple[str, st
 
 # Bounds of numeric settings: (section.field) -> (minimum, maximum or None).
 _BOUNDS: dict[str, tuple[float, float | None]] = {
+    "telemetry.max_event_bytes": (64, None),
+    "telemetry.max_batch_events": (1, None),
+    "telemetry.max_request_bytes": (1024, None),
+    "telemetry.spool_segment_bytes": (4096, None),
+    "telemetry.max_spool_bytes": (4096, None),
+    "telemetry.min_free_disk_bytes": (0, None),
+    "telemetry.dedupe_window": (0, None),
+    "telemetry.nats_partitions": (1, 1024),
+    "telemetry.nats_timeout": (0.1, 3600),
+    "telemetry.nats_max_bytes": (1024**2, None),
+    "telemetry.nats_max_age": (3600, None),
+    "telemetry.nats_ack_wait": (1, 86400),
+    "telemetry.lake_batch_rows": (1, None),
+    "telemetry.retention_days": (1, None),
+    "telemetry.lake_flush_interval": (0.01, 3600),
     "api.port": (1, 65535),
     "api.max_request_bytes": (1, None),
     "auth.session_idle_timeout": (1, None),
@@ -254,6 +309,11 @@ def validate(settings: Settings, *, source: str = "settings") -> Settings:
             field="log_level",
             hint=", ".join(LOG_LEVELS),
         )
+    if settings.telemetry.bus not in ("spool", "nats"):
+        raise ConfigError(
+            f"unknown bus {settings.telemetry.bus!r}", file=source, field="telemetry.bus",
+            hint="spool (single node) or nats (cluster)",
+        )  # fmt: skip
     if settings.auth.token_default_ttl > settings.auth.token_max_ttl:
         raise ConfigError(
             "token_default_ttl exceeds token_max_ttl", file=source, field="auth.token_default_ttl"

@@ -232,3 +232,19 @@ class StorageError(MaatError):
     status = 503
     slug = "storage-unavailable"
     title = "Storage unavailable"
+
+
+class Unavailable(MaatError):
+    """A dependency Maat needs to accept data durably is down or full (disk, spool, NATS).
+
+    Ingest answers 503 with ``Retry-After`` and acknowledges nothing: the client keeps the data
+    and sends it again, rather than Maat accepting what it cannot keep.
+    """
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -249,19 +250,86 @@ class StateStore(Protocol):
         ...
 
 
-class EventBus(Protocol):
-    """Carries telemetry and signals between pipeline stages (in-process or NATS JetStream)."""
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One stored message as a consumer receives it.
 
-    def publish(self, subject: str, payloads: Sequence[bytes]) -> None:
-        """Publish durably: returns only once every payload is stored."""
+    ``position`` grows with every message of the stream (spool byte offset, JetStream stream
+    sequence): a consumer that records the last position it finished resumes after it.
+    """
+
+    subject: str
+    msg_id: str
+    data: bytes
+    position: int
+
+
+class EventBus(Protocol):
+    """Carries events between pipeline stages: the durable local spool on one node, NATS
+    JetStream on a cluster. Errors: ``Unavailable`` (503) when data cannot be stored."""
+
+    @property
+    def identity(self) -> str:
+        """Names this sequence of positions; a new one when the bus was recreated (a fresh
+        spool, a re-created stream), so a recorded position is never applied to another."""
+        ...
+
+    def publish(self, subject: str, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Store ``(msg_id, data)`` pairs under ``subject``; return only once all are durable.
+
+        A ``msg_id`` already stored within the bus's deduplication window is stored once.
+        Returns how many messages were new (the others were duplicates). Raises
+        ``Unavailable`` (nothing is acknowledged) when the bus is down or full.
+        """
+        ...
+
+    def fetch(self, consumer: str, *, max_messages: int, timeout: float) -> list[BusMessage]:
+        """Up to ``max_messages`` messages the durable ``consumer`` has not acknowledged yet,
+        oldest first, waiting at most ``timeout`` seconds for the first one."""
+        ...
+
+    def ack(self, consumer: str, messages: Sequence[BusMessage]) -> None:
+        """Mark ``messages`` as done for ``consumer``: they are not fetched again."""
+        ...
+
+    def seek(self, consumer: str, position: int) -> None:
+        """Make ``consumer`` continue, in order, with the first message after ``position``.
+
+        For a consumer that records its own progress elsewhere (the lake's manifest): at
+        start it seeks to what it has, so nothing is skipped or delivered twice.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release files, connections and threads."""
         ...
 
 
 class Lake(Protocol):
-    """The telemetry lake (Parquet partitions with a hash-chained manifest)."""
+    """The telemetry lake: Parquet files by day and module, listed in a hash-chained manifest.
 
-    def write_batch(self, source: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Append rows; returns how many were written."""
+    The value types (``LakeReport``, ``RetentionReport``, ``QueryResult``) live in
+    :mod:`maat.lake`. Only files listed in the manifest are ever queried.
+    """
+
+    def write_batch(
+        self, events: Sequence[Mapping[str, Any]], *, commit: Mapping[str, Any] | None = None
+    ) -> int:
+        """Write ``events`` (normalised, :mod:`maat.telemetry.model`) as Parquet files, fsync
+        them, then append their manifest entries, the last one carrying ``commit`` (e.g. the
+        bus position the batch ends at). Returns the number of rows written."""
+        ...
+
+    def last_commit(self) -> Mapping[str, Any] | None:
+        """The ``commit`` of the newest manifest entry that has one (resume point)."""
+        ...
+
+    def verify(self) -> Any:
+        """Check every file against the manifest and the manifest's chain (``LakeReport``)."""
+        ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run read-only SQL over the view ``events`` (``QueryResult``)."""
         ...
 
 

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
-from maat.api.routers import audit, auth, signing, system, tokens, users, vulns
+from maat.api.routers import audit, auth, events, signing, system, tokens, users, vulns
 from maat.api.security import check_operations, check_routes
 from maat.services.platform import Platform
+from maat.services.telemetry import Telemetry
 
 ROUTERS = (
     system.router,
@@ -22,15 +23,26 @@ ROUTERS = (
     audit.router,
     vulns.router,
     signing.router,
+    events.router,
 )
 
 
-def create_app(platform: Platform, *, close_on_shutdown: bool = True) -> FastAPI:
-    """Build the API over an opened platform; refuses routes without a permission."""
+def create_app(
+    platform: Platform, *, telemetry: Telemetry | None = None, close_on_shutdown: bool = True
+) -> FastAPI:
+    """Build the API over an opened platform; refuses routes without a permission.
+
+    ``telemetry`` (bus and lake) enables ``POST /v1/events``; without it that route answers
+    503. Its lake writer runs while the app does.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if telemetry is not None:
+            telemetry.start_writer()
         yield
+        if telemetry is not None and close_on_shutdown:
+            telemetry.close()
         if close_on_shutdown:
             platform.close()
 
@@ -43,6 +55,7 @@ def create_app(platform: Platform, *, close_on_shutdown: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.telemetry = telemetry
     problems.install(app)
     for router in ROUTERS:
         check_routes(router.routes)

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from maat.errors import AuthenticationFailed, InvalidInput, MaatError, RateLimited
+from maat.errors import AuthenticationFailed, InvalidInput, MaatError, RateLimited, Unavailable
 
 log = logging.getLogger("maat.api")
 
@@ -60,7 +60,7 @@ async def _maat_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {"hint": exc.hint}
     if isinstance(exc, AuthenticationFailed) and exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="maat"'
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Unavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, InvalidInput):
         loc = exc.location
@@ -69,8 +69,10 @@ async def _maat_error(request: Request, exc: Exception) -> JSONResponse:
         ]
     detail = exc.message
     if exc.status >= 500:
-        # Server-side faults are for the operator's log, not for the caller.
         log.error("server-side error on %s: %s", request.url.path, exc.diagnostics())
+    if exc.status >= 500 and not isinstance(exc, Unavailable):
+        # Server-side faults are for the operator's log, not for the caller. Unavailable
+        # (spool full, bus down) is not a fault: the client needs its reason to back off.
         detail = "the server could not complete the request; the server log has the details"
         extra["hint"] = None
     return problem(

@@ -15,7 +15,16 @@ import click
 import typer
 
 from maat import __version__
-from maat.cli import audit_cmd, demo_cmd, signing_cmd, token_cmd, user_cmd, vulns_cmd
+from maat.cli import (
+    audit_cmd,
+    demo_cmd,
+    lake_cmd,
+    signing_cmd,
+    telemetry_cmd,
+    token_cmd,
+    user_cmd,
+    vulns_cmd,
+)
 from maat.cli.context import CliState, console
 from maat.errors import MaatError
 
@@ -41,6 +50,8 @@ app.add_typer(signing_cmd.ca_app, name="ca")
 app.add_typer(signing_cmd.exec_app, name="exec")
 app.command("sign")(signing_cmd.sign)
 app.command("verify")(signing_cmd.verify)
+app.command("ingest")(telemetry_cmd.ingest)
+app.add_typer(lake_cmd.app, name="lake")
 
 err = console(stderr=True)
 
@@ -98,13 +109,20 @@ def serve(
     import uvicorn
 
     from maat.api.app import create_app
+    from maat.services.enrichment import StoreFacts
     from maat.services.platform import Platform
+    from maat.services.telemetry import Telemetry
 
     state: CliState = ctx.obj
     settings = state.settings()
     platform = Platform.open(settings)
     platform.store.check_schema()
-    application = create_app(platform)
+    try:
+        telemetry = Telemetry.open(settings, facts=StoreFacts(platform))
+    except BaseException:
+        platform.close()
+        raise
+    application = create_app(platform, telemetry=telemetry)
     uvicorn.run(
         application,
         host=host or settings.api.host,
@@ -120,7 +138,8 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") for a in args)
     try:
-        app(args=args, prog_name="maat", standalone_mode=False)
+        # Outside standalone mode click returns a command's typer.Exit code instead of exiting.
+        result = app(args=args, prog_name="maat", standalone_mode=False)
     except MaatError as exc:
         if verbose:
             err.print(traceback.format_exc(), markup=False, highlight=False)
@@ -136,7 +155,7 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         err.print("aborted")
         return _exit(1, argv)
-    return _exit(0, argv)
+    return _exit(result if isinstance(result, int) else 0, argv)
 
 
 def _exit(code: int, argv: list[str] | None) -> int:

@@ -22,12 +22,15 @@ from maat.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from maat.errors import ConfigError
 from maat.services import users
 from maat.services.platform import Platform
+from maat.services.telemetry import Telemetry
 from maat_testkit import PASSWORD, session_for
 
 
 @pytest.fixture
-def app(platform: Platform) -> FastAPI:
-    return create_app(platform, close_on_shutdown=False)
+def app(platform: Platform) -> Iterator[FastAPI]:
+    telemetry = Telemetry.open(platform.settings)  # so that POST /v1/events is served
+    yield create_app(platform, telemetry=telemetry, close_on_shutdown=False)
+    telemetry.close()
 
 
 @pytest.fixture

@@ -1,0 +1,470 @@
+"""The single-node event bus: an append-only spool of fsynced segment files.
+
+Layout under the spool directory::
+
+    LOCK                      held (flock) by the one process that owns the spool
+    seg-<start>.log           segments; <start> is the global position of their first byte
+    consumers/<name>.pos      the position each durable consumer has acknowledged
+
+A frame is ``b"MF" | u32 length | u32 crc32 | u16 id length | id | u16 subject length |
+subject | data`` (little-endian). A message's :attr:`BusMessage.position` is the global
+position just after its frame, so "resume after position P" needs no further lookup.
+
+Durability, as numbered steps of :meth:`SpoolBus.publish`:
+
+1. refuse (``Unavailable``, nothing written) when the spool exceeds its size limit or the
+   disk's free space is below its floor;
+2. drop messages whose id is in the deduplication window (replays of acknowledged events);
+3. append every frame of the batch and ``fsync`` once; on any write error cut the segment
+   back to its size before the batch and raise ``Unavailable``: a batch is stored whole or
+   not at all, and the caller acknowledges nothing;
+4. only then remember the ids and wake consumers.
+
+At open, a torn frame at the end of the newest segment (a crash during step 3, never
+acknowledged) is cut off, and the ids of the newest messages are read back so that a client
+re-sending an unacknowledged batch after a crash is deduplicated.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import struct
+import threading
+import uuid
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
+from maat.ports import BusMessage
+
+__all__ = ["SpoolBus"]
+
+_MAGIC = b"MF"
+_HEAD = struct.Struct("<2sII")
+_SHORT = struct.Struct("<H")
+_PREFIX = "seg-"
+_SUFFIX = ".log"
+
+
+def _frame(msg_id: str, subject: str, data: bytes) -> bytes:
+    ident, subj = msg_id.encode(), subject.encode()
+    body = b"".join((_SHORT.pack(len(ident)), ident, _SHORT.pack(len(subj)), subj, data))
+    return _HEAD.pack(_MAGIC, len(body), zlib.crc32(body)) + body
+
+
+_CHUNK = 4 * 1024 * 1024
+
+
+def _frame_size(head: bytes) -> int:
+    """The whole size of the frame starting ``head`` (0 when the header is not readable)."""
+    if len(head) < _HEAD.size:
+        return 0
+    magic, length, _ = _HEAD.unpack_from(head, 0)
+    return _HEAD.size + length if magic == _MAGIC else 0
+
+
+def _frames(blob: bytes, base: int) -> Iterator[tuple[int, int, BusMessage | None]]:
+    """``(start, end, message)`` per frame of ``blob``; ``message`` is None where the frame
+    is torn or corrupt (and iteration stops there)."""
+    offset, size = 0, len(blob)
+    while offset < size:
+        if size - offset < _HEAD.size:
+            yield offset, size, None
+            return
+        magic, length, crc = _HEAD.unpack_from(blob, offset)
+        end = offset + _HEAD.size + length
+        if magic != _MAGIC or end > size:
+            yield offset, size, None
+            return
+        body = blob[offset + _HEAD.size : end]
+        if zlib.crc32(body) != crc:
+            yield offset, size, None
+            return
+        (id_len,) = _SHORT.unpack_from(body, 0)
+        ident = body[2 : 2 + id_len].decode()
+        (subj_len,) = _SHORT.unpack_from(body, 2 + id_len)
+        subj_start = 4 + id_len
+        subject = body[subj_start : subj_start + subj_len].decode()
+        data = body[subj_start + subj_len :]
+        yield offset, end, BusMessage(subject, ident, data, base + end)
+        offset = end
+
+
+class SpoolBus:
+    """:class:`~maat.ports.EventBus` on local disk (single-node profile); see the module."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        segment_bytes: int,
+        max_bytes: int,
+        min_free_bytes: int,
+        dedupe_window: int,
+    ) -> None:
+        self.root = root
+        self._segment_bytes = segment_bytes
+        self._max_bytes = max_bytes
+        self._min_free = min_free_bytes
+        self._window = dedupe_window
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._cursors: dict[str, int] = {}
+        self._closed = False
+        try:
+            (root / "consumers").mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise Unavailable(f"cannot open the spool at {root}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise Conflict(
+                f"the spool at {root} is in use by another Maat process",
+                hint="send events to the running server (POST /v1/events) or stop it first",
+            ) from exc
+        self._starts = sorted(self._segment_starts())
+        if not self._starts:
+            self._starts = [0]
+            self._create_segment(0)
+        self._identity = self._read_identity()
+        self._repair_tail()
+        self._remember_recent()
+        self._fd = os.open(self._path(self._starts[-1]), os.O_WRONLY | os.O_APPEND)
+        self._size = os.fstat(self._fd).st_size
+
+    @property
+    def identity(self) -> str:
+        """``spool:<random id>``, made when the spool directory was first used."""
+        return self._identity
+
+    def _read_identity(self) -> str:
+        path = self.root / "ID"
+        try:
+            if not path.exists():
+                temp = path.with_suffix(".tmp")
+                temp.write_text(f"spool:{uuid.uuid4().hex}\n")
+                temp.replace(path)
+                self._fsync_dir()
+            return path.read_text().strip()
+        except OSError as exc:
+            raise Unavailable(f"cannot read the spool identity: {exc.strerror}") from exc
+
+    # --- files ------------------------------------------------------------------------------
+
+    def _path(self, start: int) -> Path:
+        return self.root / f"{_PREFIX}{start:020d}{_SUFFIX}"
+
+    def _segment_starts(self) -> Iterator[int]:
+        for entry in self.root.iterdir():
+            name = entry.name
+            if name.startswith(_PREFIX) and name.endswith(_SUFFIX):
+                digits = name[len(_PREFIX) : -len(_SUFFIX)]
+                if digits.isdigit():
+                    yield int(digits)
+
+    def _create_segment(self, start: int) -> None:
+        fd = os.open(self._path(start), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fsync(fd)
+        os.close(fd)
+        self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _read_segment(self, start: int) -> bytes:
+        try:
+            return self._path(start).read_bytes()
+        except OSError as exc:
+            raise Unavailable(f"cannot read spool segment {start}: {exc.strerror}") from exc
+
+    def _repair_tail(self) -> None:
+        """Cut a torn frame off the newest segment (a crash mid-write, never acknowledged)."""
+        start = self._starts[-1]
+        blob = self._read_segment(start)
+        good = 0
+        for _, end, message in _frames(blob, start):
+            if message is None:
+                break
+            good = end
+        if good < len(blob):
+            os.truncate(self._path(start), good)
+
+    def _remember_recent(self) -> None:
+        """Read back the ids of the newest ``dedupe_window`` messages, oldest first."""
+        if self._window <= 0:
+            return
+        batches: list[list[str]] = []
+        count = 0
+        for start in reversed(self._starts):
+            ids = [m.msg_id for _, _, m in _frames(self._read_segment(start), start) if m]
+            batches.append(ids)
+            count += len(ids)
+            if count >= self._window:
+                break
+        for ids in reversed(batches):
+            for ident in ids:
+                self._recent[ident] = None
+        while len(self._recent) > self._window:
+            self._recent.popitem(last=False)
+
+    # --- EventBus ---------------------------------------------------------------------------
+
+    def publish(self, subject: str, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Store ``messages`` durably (steps 1-4 of the module documentation); how many were
+        new. Raises ``Unavailable`` when the spool is full or the disk fails or fills."""
+        with self._lock:
+            self._check_open()
+            self._check_capacity()
+            fresh: list[tuple[str, bytes]] = []
+            batch_ids: set[str] = set()
+            recent = self._recent
+            for msg_id, data in messages:
+                if msg_id in recent or msg_id in batch_ids:
+                    continue
+                batch_ids.add(msg_id)
+                fresh.append((msg_id, data))
+            if not fresh:
+                return 0
+            blob = b"".join(_frame(msg_id, subject, data) for msg_id, data in fresh)
+            self._append(blob)
+            for msg_id, _ in fresh:
+                recent[msg_id] = None
+            while len(recent) > self._window:
+                recent.popitem(last=False)
+            if self._size >= self._segment_bytes:
+                self._rotate()
+            self._changed.notify_all()
+            return len(fresh)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Unavailable("the spool is closed")
+
+    def _check_capacity(self) -> None:
+        used = self._end() - self._starts[0]
+        if used >= self._max_bytes:
+            raise Unavailable(
+                f"the spool holds {used:,} bytes, its limit is {self._max_bytes:,} "
+                "(telemetry.max_spool_bytes): consumers are behind",
+                retry_after=10,
+            )
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError as exc:
+            raise Unavailable(f"cannot check free disk space: {exc.strerror}") from exc
+        if free < self._min_free:
+            raise Unavailable(
+                f"only {free:,} bytes free on the spool's disk, below the floor of "
+                f"{self._min_free:,} (telemetry.min_free_disk_bytes)",
+                retry_after=30,
+            )
+
+    def _append(self, blob: bytes) -> None:
+        before = self._size
+        try:
+            view = memoryview(blob)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            try:  # the batch is stored whole or not at all
+                os.ftruncate(self._fd, before)
+                os.fsync(self._fd)
+            except OSError:
+                pass  # the torn tail is cut at the next open (step "repair")
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise Unavailable(
+                f"spool write failed: {'disk full' if full else exc.strerror}; nothing was "
+                "acknowledged", retry_after=30,
+            ) from exc  # fmt: skip
+        self._size = before + len(blob)
+
+    def _rotate(self) -> None:
+        start = self._end()
+        try:
+            self._create_segment(start)
+            fd = os.open(self._path(start), os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            # The data is already durable in the old segment; keep appending to it.
+            del exc
+            return
+        os.close(self._fd)
+        self._fd, self._size = fd, 0
+        self._starts.append(start)
+
+    def _end(self) -> int:
+        return self._starts[-1] + self._size
+
+    def fetch(self, consumer: str, *, max_messages: int, timeout: float) -> list[BusMessage]:
+        """The next messages ``consumer`` has not been handed since it last acknowledged (or
+        since this process opened the spool), waiting up to ``timeout`` seconds."""
+        _check_name(consumer)
+        with self._lock:
+            self._check_open()
+            cursor = self._cursors.get(consumer)
+            if cursor is None:
+                cursor = max(self._committed(consumer), self._starts[0])
+            if cursor >= self._end() and timeout > 0:
+                self._changed.wait(timeout)
+            end = self._end()
+            starts = list(self._starts)
+        out: list[BusMessage] = []
+        while len(out) < max_messages and cursor < end:
+            start = max(s for s in starts if s <= cursor)
+            following = [s for s in starts if s > start]
+            limit = min(end, following[0]) if following else end
+            if cursor >= limit:
+                cursor = following[0] if following else end
+                continue
+            cursor = self._read_frames(start, cursor, limit, max_messages - len(out), out)
+        with self._lock:
+            self._cursors[consumer] = cursor
+        return out
+
+    def _read_frames(
+        self, start: int, cursor: int, limit: int, wanted: int, out: list[BusMessage]
+    ) -> int:
+        """Append up to ``wanted`` messages of segment ``start`` from global ``cursor`` up to
+        ``limit``, reading chunks of at least one whole frame; returns the new cursor."""
+        name = self._path(start).name
+        try:
+            fd = os.open(self._path(start), os.O_RDONLY)
+        except OSError as exc:
+            raise Unavailable(f"cannot read spool segment {name}: {exc.strerror}") from exc
+        try:
+            while wanted > 0 and cursor < limit:
+                size = _frame_size(os.pread(fd, _HEAD.size, cursor - start))
+                if size == 0 or cursor + size > limit:
+                    raise _corrupt(name, cursor - start)
+                chunk = os.pread(fd, max(size, min(_CHUNK, limit - cursor)), cursor - start)
+                for offset, _, message in _frames(chunk, cursor):
+                    if message is None:
+                        if offset == 0:  # a whole frame was read: it is corrupt
+                            raise _corrupt(name, cursor - start)
+                        break  # a frame cut by the chunk's end: the next round reads it
+                    out.append(message)
+                    wanted -= 1
+                    if wanted == 0:
+                        break
+                cursor = out[-1].position
+        except OSError as exc:
+            raise Unavailable(f"cannot read spool segment {name}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
+        return cursor
+
+    def ack(self, consumer: str, messages: Sequence[BusMessage]) -> None:
+        """Record the newest position of ``messages`` as done for ``consumer`` (fsynced)."""
+        _check_name(consumer)
+        if not messages:
+            return
+        position = max(m.position for m in messages)
+        if position > self._end():
+            raise InvalidInput(f"position {position} is beyond the spool", field="position")
+        self._write_position(consumer, max(position, self._committed(consumer)))
+
+    def _write_position(self, consumer: str, position: int) -> None:
+        path = self.root / "consumers" / f"{consumer}.pos"
+        temp = path.with_suffix(".tmp")
+        try:
+            with temp.open("w") as fh:
+                fh.write(f"{position}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            temp.replace(path)
+        except OSError as exc:
+            raise Unavailable(f"cannot record the consumer position: {exc.strerror}") from exc
+
+    def seek(self, consumer: str, position: int) -> None:
+        """Continue ``consumer`` after ``position`` (recorded, as an acknowledgement is)."""
+        _check_name(consumer)
+        if position < 0 or position > self._end():
+            raise InvalidInput(f"position {position} is not in the spool", field="position")
+        self._write_position(consumer, position)
+        with self._lock:
+            self._cursors[consumer] = max(position, self._starts[0])
+
+    def _committed(self, consumer: str) -> int:
+        path = self.root / "consumers" / f"{consumer}.pos"
+        try:
+            return int(path.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"unreadable consumer position {path}: {exc}") from exc
+
+    def compact(self) -> int:
+        """Delete sealed segments every consumer has acknowledged and that hold no id of the
+        deduplication window; returns how many were deleted."""
+        with self._lock:
+            consumers = [p.stem for p in (self.root / "consumers").glob("*.pos")]
+            if not consumers:
+                return 0
+            done = min(self._committed(c) for c in consumers)
+            oldest_recent = self._oldest_recent_start()
+            deleted = 0
+            while len(self._starts) > 1:
+                start, following = self._starts[0], self._starts[1]
+                if following > done or following > oldest_recent:
+                    break
+                self._path(start).unlink(missing_ok=True)
+                self._starts.pop(0)
+                deleted += 1
+            return deleted
+
+    def _oldest_recent_start(self) -> int:
+        """The start of the oldest segment still holding an id of the dedupe window."""
+        if not self._recent:
+            return self._end()
+        remaining = len(self._recent)
+        for start in reversed(self._starts):
+            count = sum(1 for _, _, m in _frames(self._read_segment(start), start) if m)
+            remaining -= count
+            if remaining <= 0:
+                return start
+        return self._starts[0]
+
+    def close(self) -> None:
+        """Release the segment file and the spool lock; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._changed.notify_all()
+            os.close(self._fd)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> SpoolBus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _corrupt(segment: str, offset: int) -> IntegrityError:
+    return IntegrityError(
+        f"corrupt frame in spool segment {segment} at byte {offset}",
+        hint="restore the spool from a backup or move the segment aside",
+    )
+
+
+def _check_name(consumer: str) -> None:
+    if not consumer or not consumer.replace("-", "").replace("_", "").isalnum():
+        raise InvalidInput(
+            f"consumer names are letters, digits, '-' and '_', got {consumer!r}",
+            field="consumer",
+        )

@@ -1,0 +1,275 @@
+"""Bytes in, events and located errors out: the parse and normalise stage of ingest.
+
+:func:`parse_bytes` reads one file or one request body:
+
+1. lines longer than ``max_event_bytes`` are rejected with their size (never parsed);
+2. a body starting with ``[`` that is one JSON array is read as a list of records;
+   otherwise a body whose first non-empty line starts with ``{`` is JSON lines, and any other
+   text is offered to the text formats (Zeek TSV, raw auditd) by its first line;
+3. each JSON record goes to the source :class:`~maat.telemetry.dispatch.JsonDispatcher` picks;
+   text lines go to the sniffed :class:`~maat.telemetry.model.TextSource`; lines of a text
+   file no format claims are kept one event each, ``event.kind: unknown``;
+4. every event is completed by :func:`~maat.telemetry.model.finish` (id, module, original,
+   UTC timestamp).
+
+A bad record becomes a :class:`~maat.telemetry.model.ParseError` with its line number and the
+reason; the other records are kept. Nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from maat.errors import InvalidInput
+from maat.telemetry.dispatch import JSON_SOURCES, UNKNOWN, JsonDispatcher, text_source
+from maat.telemetry.model import Event, ParseError, event_id, finish
+
+__all__ = ["ParseOutcome", "parse_bytes", "parse_records"]
+
+
+@dataclass
+class ParseOutcome:
+    """The events read from one input and the records that could not be read."""
+
+    events: list[Event] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+    def extend(self, other: ParseOutcome) -> None:
+        """Append ``other``'s events and errors."""
+        self.events.extend(other.events)
+        self.errors.extend(other.errors)
+
+
+def _reason(exc: InvalidInput) -> str:
+    where = exc.location.field
+    return f"{exc.message} (field {where!r})" if where else exc.message
+
+
+def _numbered(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line.strip():
+            yield number, line
+
+
+def parse_bytes(
+    data: bytes,
+    *,
+    path: str,
+    received: str,
+    max_event_bytes: int,
+    source: str = "auto",
+) -> ParseOutcome:
+    """Events and located errors from ``data`` (a file's or a request body's bytes).
+
+    ``path`` names the input in errors; ``received`` (ISO UTC) stands in for a missing
+    source time; ``source`` forces one parser by name (``auto`` detects). An unknown forced
+    name is the one thing that raises (``InvalidInput``): it is the caller's mistake, not
+    the data's.
+    """
+    dispatcher = JsonDispatcher(source) if source == "auto" or _is_json_source(source) else None
+    binary = _binary_kind(data[:4096])
+    if binary is not None:
+        reason = f"{binary}, not an event log: nothing was read from it"
+        return ParseOutcome(errors=[ParseError(path, 0, reason)])
+    head = data[:4096].lstrip()
+    if dispatcher is not None and head.startswith(b"["):
+        records = _json_array(data)
+        if records is not None:
+            return _parse_records(records, dispatcher, path, received, max_event_bytes)
+    lines = _numbered(data)
+    first = next(lines, None)
+    if first is None:
+        return ParseOutcome()
+    if dispatcher is not None and first[1].lstrip().startswith(b"{"):
+        return _parse_json_lines(first, lines, dispatcher, path, received, max_event_bytes)
+    text = text_source(first[1], source)
+    if text is None and source not in ("auto", UNKNOWN.name):
+        raise InvalidInput(f"no parser is named {source!r}", field="source")
+    return _parse_text(first, lines, text, path, received, max_event_bytes)
+
+
+def parse_records(
+    records: Iterable[tuple[int, object]],
+    *,
+    path: str,
+    received: str,
+    max_event_bytes: int,
+    source: str = "auto",
+) -> ParseOutcome:
+    """Events from already decoded records (an EVTX file's), each with its record number.
+
+    A record given as an :class:`~maat.errors.InvalidInput` (the reader could not decode
+    it) becomes an error at that number; the others are read as JSON records are.
+    """
+    dispatcher = JsonDispatcher(source)
+    out = ParseOutcome()
+    for number, record in records:
+        if isinstance(record, InvalidInput):
+            out.errors.append(ParseError(path, number, _reason(record)))
+            continue
+        raw = orjson.dumps(record)
+        problem = _too_big(raw, max_event_bytes)
+        if problem is not None:
+            out.errors.append(ParseError(path, number, problem))
+            continue
+        _emit(out, dispatcher, record, raw, number, path, received)
+    return out
+
+
+_MAGIC = {
+    b"\xd4\xc3\xb2\xa1": "a pcap capture (Maat reads Zeek's logs of a capture)",
+    b"\xa1\xb2\xc3\xd4": "a pcap capture (Maat reads Zeek's logs of a capture)",
+    b"\x0a\x0d\x0d\x0a": "a pcapng capture (Maat reads Zeek's logs of a capture)",
+    b"ElfF": "an EVTX file (read it with maat ingest, which decodes EVTX)",
+    b"PK\x03\x04": "a zip archive (unpack it first)",
+}
+
+
+def _binary_kind(head: bytes) -> str | None:
+    """What binary data ``head`` starts (``None`` for text): such input is refused whole
+    rather than kept as thousands of meaningless "unknown" lines."""
+    kind = _MAGIC.get(head[:4])
+    if kind is not None:
+        return kind
+    if b"\x00" in head:
+        return "binary data"
+    return None
+
+
+def _is_json_source(name: str) -> bool:
+    return any(s.name == name for s in JSON_SOURCES)
+
+
+def _json_array(data: bytes) -> list[Any] | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _too_big(line: bytes, limit: int) -> str | None:
+    if len(line) > limit:
+        return (
+            f"event of {len(line):,} bytes exceeds the limit of {limit:,} bytes "
+            "(telemetry.max_event_bytes)"
+        )
+    return None
+
+
+def _emit(
+    out: ParseOutcome,
+    dispatcher: JsonDispatcher,
+    record: object,
+    raw: bytes,
+    number: int,
+    path: str,
+    received: str,
+) -> None:
+    if not isinstance(record, dict):
+        kind = type(record).__name__
+        out.errors.append(ParseError(path, number, f"a JSON object was expected, not {kind}"))
+        return
+    try:
+        reader = dispatcher.source_for(record)
+        fields = reader.normalise(record)
+        if isinstance(fields, list):
+            for index, one in enumerate(fields):
+                event = finish(one, module=reader.name, raw=raw, received=received)
+                event["event.id"] = event_id(reader.name, raw + b"#%d" % index)
+                out.events.append(event)
+        else:
+            out.events.append(finish(fields, module=reader.name, raw=raw, received=received))
+    except InvalidInput as exc:
+        out.errors.append(ParseError(path, number, _reason(exc)))
+
+
+def _parse_json_lines(
+    first: tuple[int, bytes],
+    rest: Iterator[tuple[int, bytes]],
+    dispatcher: JsonDispatcher,
+    path: str,
+    received: str,
+    limit: int,
+) -> ParseOutcome:
+    out = ParseOutcome()
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for number, line in _chain(first, rest):
+        if len(line) > limit:
+            out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
+            continue
+        try:
+            record = loads(line)
+        except decode_error as exc:
+            out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
+            continue
+        _emit(out, dispatcher, record, line, number, path, received)
+    return out
+
+
+def _chain(
+    first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    yield first
+    yield from rest
+
+
+def _parse_records(
+    records: list[Any], dispatcher: JsonDispatcher, path: str, received: str, limit: int
+) -> ParseOutcome:
+    out = ParseOutcome()
+    for number, record in enumerate(records, start=1):  # "line" is the record's position
+        raw = orjson.dumps(record)
+        problem = _too_big(raw, limit)
+        if problem is not None:
+            out.errors.append(ParseError(path, number, problem))
+            continue
+        _emit(out, dispatcher, record, raw, number, path, received)
+    return out  # the same steps as parse_records, without its error records
+
+
+def _parse_text(
+    first: tuple[int, bytes],
+    rest: Iterator[tuple[int, bytes]],
+    text: Any,
+    path: str,
+    received: str,
+    limit: int,
+) -> ParseOutcome:
+    out = ParseOutcome()
+    oversized: list[ParseError] = []
+
+    def bounded() -> Iterator[tuple[int, bytes]]:
+        for number, line in _chain(first, rest):
+            problem = _too_big(line, limit)
+            if problem is None:
+                yield number, line
+            else:
+                oversized.append(ParseError(path, number, problem))
+
+    if text is None:
+        for _number, text_line in bounded():
+            fields: Event = {"event.kind": "unknown"}
+            out.events.append(finish(fields, module=UNKNOWN.name, raw=text_line, received=received))
+        out.errors.extend(oversized)
+        return out
+    try:
+        for number, result, raw in text.parse_lines(bounded()):
+            if isinstance(result, str):
+                out.errors.append(ParseError(path, number, result))
+                continue
+            try:
+                out.events.append(finish(result, module=text.name, raw=raw, received=received))
+            except InvalidInput as exc:
+                out.errors.append(ParseError(path, number, _reason(exc)))
+    except InvalidInput as exc:  # the format itself broke (e.g. a TSV body without #fields)
+        out.errors.append(ParseError(path, exc.location.line or 0, _reason(exc)))
+    out.errors.extend(oversized)
+    out.errors.sort(key=lambda e: e.line)
+    return out

@@ -1,0 +1,194 @@
+"""The single-node spool: durable, deduplicating, crash-tolerant, refusing rather than losing."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from maat.adapters.bus import spool as spool_module
+from maat.adapters.bus.spool import SpoolBus
+from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
+
+
+def open_spool(root: Path, **overrides: int) -> SpoolBus:
+    options = {
+        "segment_bytes": 1 << 20,
+        "max_bytes": 1 << 30,
+        "min_free_bytes": 0,
+        "dedupe_window": 1000,
+    }
+    options.update(overrides)
+    return SpoolBus(root, **options)
+
+
+def batch(first: int, count: int) -> list[tuple[str, bytes]]:
+    return [(f"id-{i}", f"event {i}".encode()) for i in range(first, first + count)]
+
+
+def drain(bus: SpoolBus, consumer: str = "lake", *, ack: bool = True) -> list[bytes]:
+    seen: list[bytes] = []
+    while True:
+        messages = bus.fetch(consumer, max_messages=7, timeout=0)
+        if not messages:
+            return seen
+        seen.extend(m.data for m in messages)
+        if ack:
+            bus.ack(consumer, messages)
+
+
+def test_published_events_come_out_once_in_order(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        assert bus.publish("events", batch(0, 20)) == 20
+        messages = bus.fetch("lake", max_messages=100, timeout=0)
+        assert [m.data for m in messages] == [f"event {i}".encode() for i in range(20)]
+        assert [m.msg_id for m in messages][:2] == ["id-0", "id-1"]
+        positions = [m.position for m in messages]
+        assert positions == sorted(positions) and len(set(positions)) == 20
+        assert bus.fetch("lake", max_messages=100, timeout=0) == []
+
+
+def test_replayed_batch_is_stored_once_even_after_a_restart(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        assert bus.publish("events", batch(0, 10)) == 10
+        assert bus.publish("events", batch(5, 10)) == 5  # ids 5-9 are replays
+    with open_spool(tmp_path) as bus:  # the window is read back from disk
+        assert bus.publish("events", batch(0, 15)) == 0
+        assert len(drain(bus)) == 15
+
+
+def test_unacknowledged_events_are_delivered_again_after_a_restart(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 10))
+        first = bus.fetch("lake", max_messages=4, timeout=0)
+        bus.ack("lake", first)
+        bus.fetch("lake", max_messages=4, timeout=0)  # handed out, never acknowledged
+    with open_spool(tmp_path) as bus:
+        assert drain(bus) == [f"event {i}".encode() for i in range(4, 10)]
+
+
+def test_each_consumer_gets_every_event(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 9))
+        assert len(drain(bus, "lake")) == 9
+        assert len(drain(bus, "detect")) == 9
+
+
+def test_crash_mid_write_leaves_a_torn_frame_that_is_cut_at_open(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 3))
+    [segment] = tmp_path.glob("seg-*.log")
+    with segment.open("ab") as fh:  # half a frame, as a crash during write() leaves it
+        fh.write(b"MF\x40\x00\x00\x00garbage")
+    with open_spool(tmp_path) as bus:
+        assert bus.publish("events", batch(3, 2)) == 2
+        assert drain(bus) == [f"event {i}".encode() for i in range(5)]
+
+
+def test_segments_rotate_and_reading_crosses_them(tmp_path: Path) -> None:
+    with open_spool(tmp_path, segment_bytes=4096) as bus:
+        for start in range(0, 600, 50):
+            bus.publish("events", [(f"id-{i}", b"x" * 100) for i in range(start, start + 50)])
+        assert len(list(tmp_path.glob("seg-*.log"))) > 3
+        assert len(drain(bus)) == 600
+
+
+def test_consumed_segments_are_compacted_but_the_dedupe_window_is_kept(tmp_path: Path) -> None:
+    with open_spool(tmp_path, segment_bytes=4096, dedupe_window=50) as bus:
+        for start in range(0, 600, 50):
+            bus.publish("events", [(f"id-{i}", b"x" * 100) for i in range(start, start + 50)])
+        assert bus.compact() == 0  # nobody has consumed anything
+        drain(bus)
+        before = len(list(tmp_path.glob("seg-*.log")))
+        assert bus.compact() > 0
+        assert len(list(tmp_path.glob("seg-*.log"))) < before
+    with open_spool(tmp_path, segment_bytes=4096, dedupe_window=50) as bus:
+        assert bus.publish("events", [(f"id-{i}", b"x") for i in range(550, 600)]) == 0
+
+
+def test_a_second_process_cannot_open_the_same_spool(tmp_path: Path) -> None:
+    with open_spool(tmp_path), pytest.raises(Conflict, match="in use"):
+        open_spool(tmp_path)
+
+
+def test_full_spool_refuses_with_503_instead_of_dropping(tmp_path: Path) -> None:
+    with open_spool(tmp_path, max_bytes=5000) as bus:
+        bus.publish("events", [(f"id-{i}", b"x" * 100) for i in range(60)])
+        with pytest.raises(Unavailable, match="max_spool_bytes") as caught:
+            bus.publish("events", batch(100, 1))
+        assert caught.value.status == 503
+
+
+def test_low_disk_space_refuses_with_503(tmp_path: Path) -> None:
+    with (
+        open_spool(tmp_path, min_free_bytes=1 << 62) as bus,
+        pytest.raises(Unavailable, match="min_free_disk_bytes"),
+    ):
+        bus.publish("events", batch(0, 1))
+
+
+def test_disk_full_during_write_stores_nothing_and_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 2))
+        real_write = os.write
+        calls = {"n": 0}
+
+        def failing_write(fd: int, data: bytes | memoryview) -> int:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return real_write(fd, bytes(data)[:10])  # part of the batch reaches the disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(spool_module.os, "write", failing_write)
+        with pytest.raises(Unavailable, match="disk full"):
+            bus.publish("events", batch(2, 5))
+        monkeypatch.setattr(spool_module.os, "write", real_write)
+        assert bus.publish("events", batch(2, 5)) == 5  # the failed ids were not remembered
+        assert drain(bus) == [f"event {i}".encode() for i in range(7)]
+
+
+def test_corrupted_stored_frame_is_reported_not_skipped(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 3))
+        [segment] = tmp_path.glob("seg-*.log")
+        blob = bytearray(segment.read_bytes())
+        blob[20] ^= 0xFF  # flip a byte inside the first frame
+        segment.write_bytes(bytes(blob))
+        with pytest.raises(IntegrityError, match="corrupt frame"):
+            bus.fetch("lake", max_messages=10, timeout=0)
+
+
+def test_bad_consumer_names_are_refused(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus, pytest.raises(InvalidInput):
+        bus.fetch("../etc", max_messages=1, timeout=0)
+
+
+def test_closed_spool_refuses(tmp_path: Path) -> None:
+    bus = open_spool(tmp_path)
+    bus.close()
+    bus.close()
+    with pytest.raises(Unavailable):
+        bus.publish("events", batch(0, 1))
+
+
+def test_seek_continues_a_consumer_exactly_after_a_recorded_position(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 10))
+        messages = bus.fetch("lake", max_messages=4, timeout=0)
+        identity = bus.identity
+    with open_spool(tmp_path) as bus:
+        assert bus.identity == identity  # the same spool keeps its identity
+        bus.seek("lake", messages[-1].position)
+        assert drain(bus) == [f"event {i}".encode() for i in range(4, 10)]
+        with pytest.raises(InvalidInput):
+            bus.seek("lake", 10**12)
+
+
+def test_a_new_spool_has_a_new_identity(tmp_path: Path) -> None:
+    with open_spool(tmp_path / "a") as first, open_spool(tmp_path / "b") as second:
+        assert first.identity != second.identity
+        assert first.identity.startswith("spool:")

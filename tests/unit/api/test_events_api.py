@@ -1,0 +1,112 @@
+"""POST /v1/events: agents send NDJSON (or gzip); answers come once events are durable."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import timedelta
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from maat.api.app import create_app
+from maat.services import tokens, users
+from maat.services.platform import Platform
+from maat.services.telemetry import Telemetry
+from maat_testkit import PASSWORD
+
+
+def sysmon(n: int) -> bytes:
+    return orjson.dumps({
+        "@timestamp": "2026-11-25T10:00:00.000Z", "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "SourceName": "Microsoft-Windows-Sysmon",
+        "Hostname": "WS1", "Image": "C:\\Windows\\System32\\cmd.exe", "ProcessId": str(n),
+    })  # fmt: skip
+
+
+@pytest.fixture
+def telemetry(platform: Platform) -> Iterator[Telemetry]:
+    opened = Telemetry.open(platform.settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def client(platform: Platform, telemetry: Telemetry) -> Iterator[TestClient]:
+    app = create_app(platform, telemetry=telemetry, close_on_shutdown=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def agent(platform: Platform, role: str = "agent") -> dict[str, str]:
+    users.add_user(platform, "test", f"a-{role}", [role], PASSWORD)
+    token = tokens.create_token(platform, "test", f"a-{role}", "agent", ttl=timedelta(days=1))
+    return {"Authorization": f"Bearer {token.text}"}
+
+
+def test_agent_batch_is_acknowledged_with_line_errors(
+    client: TestClient, platform: Platform, telemetry: Telemetry
+) -> None:
+    data = b"\n".join([sysmon(1), b"{not json", sysmon(3)])
+    response = client.post("/v1/events", content=data, headers=agent(platform))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["accepted"], report["rejected"]) == (2, 1)
+    assert report["errors"][0]["line"] == 2
+    telemetry.drain()  # the app's own writer may have been first
+    assert telemetry.lake.query("SELECT count(*) FROM events").rows[0][0] == 2
+
+
+def test_gzip_body_is_accepted(client: TestClient, platform: Platform) -> None:
+    data = gzip.compress(b"\n".join(sysmon(n) for n in range(10)))
+    headers = agent(platform) | {"Content-Encoding": "gzip"}
+    response = client.post("/v1/events", content=data, headers=headers)
+    assert response.status_code == 200 and response.json()["accepted"] == 10
+
+
+def test_gzip_bomb_is_refused_before_it_is_inflated(
+    client: TestClient, platform: Platform, telemetry: Telemetry
+) -> None:
+    limit = int(telemetry.settings.telemetry.max_request_bytes)
+    bomb = gzip.compress(b"\n" * (limit + 10))
+    headers = agent(platform) | {"Content-Encoding": "gzip"}
+    response = client.post("/v1/events", content=bomb, headers=headers)
+    assert response.status_code == 413
+    assert "telemetry.max_request_bytes" in response.json()["detail"]
+
+
+def test_corrupt_gzip_is_a_bad_request(client: TestClient, platform: Platform) -> None:
+    headers = agent(platform) | {"Content-Encoding": "gzip"}
+    response = client.post("/v1/events", content=b"\x1f\x8bnot really", headers=headers)
+    assert response.status_code == 400
+
+
+def test_anonymous_and_unprivileged_callers_are_refused(
+    client: TestClient, platform: Platform
+) -> None:
+    assert client.post("/v1/events", content=sysmon(1)).status_code == 401
+    auditor = agent(platform, "auditor")
+    assert client.post("/v1/events", content=sysmon(1), headers=auditor).status_code == 403
+
+
+def test_server_without_telemetry_answers_503(platform: Platform) -> None:
+    with TestClient(create_app(platform, close_on_shutdown=False)) as c:
+        response = c.post("/v1/events", content=sysmon(1), headers=agent(platform))
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+
+
+def test_full_spool_answers_503_and_acknowledges_nothing(
+    client: TestClient, platform: Platform, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maat.errors import Unavailable
+
+    def full(subject: str, messages: object) -> int:
+        raise Unavailable("disk full", retry_after=30)
+
+    monkeypatch.setattr(telemetry.bus, "publish", full)
+    response = client.post("/v1/events", content=sysmon(1), headers=agent(platform))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "accepted" not in response.json()

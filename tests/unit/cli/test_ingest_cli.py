@@ -1,0 +1,96 @@
+"""`maat ingest PATH... --format json`: the stable interface, answered once events are in
+the lake; bad lines are reported by file and line, the rest kept."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from maat.cli.main import run
+from telemetry_kit import EVTX_SAMPLES, MORDOR, needs
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(__import__("os").environ):
+        if name.startswith("MAAT_") and not name.startswith("MAAT_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MAAT_DATA_DIR", str(tmp_path / "data"))
+    assert run(["init"]) == 0
+    return tmp_path
+
+
+def ingest(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    code = run(["ingest", *args, "--format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def sysmon(n: int) -> bytes:
+    return orjson.dumps({
+        "@timestamp": "2026-11-25T10:00:00.000Z", "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "SourceName": "Microsoft-Windows-Sysmon",
+        "Hostname": "WS1", "Image": "C:\\Windows\\System32\\cmd.exe", "ProcessId": str(n),
+    })  # fmt: skip
+
+
+def test_json_report_names_the_bad_line_and_keeps_the_rest(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = installed / "in"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(b"\n".join([sysmon(1), b"{oops", sysmon(3)]))
+    (folder / "b.json.gz").write_bytes(gzip.compress(b"\n".join(sysmon(n) for n in range(10, 20))))
+    code, report = ingest(capsys, str(folder))
+    assert code == 1  # a record was rejected
+    assert report["accepted"] == 12 and report["rejected"] == 1
+    assert report["errors"] == [
+        {"path": str(folder / "a.json"), "line": 2, "reason": report["errors"][0]["reason"]}  # type: ignore[index]
+    ]
+    capsys.readouterr()
+    assert run(["lake", "query", "SELECT count(*) AS n FROM events", "--format", "json"]) == 0
+    assert "12" in capsys.readouterr().out
+
+
+def test_replaying_the_same_file_stores_nothing_twice(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = installed / "a.json"
+    path.write_bytes(b"\n".join(sysmon(n) for n in range(5)))
+    assert ingest(capsys, str(path)) == (0, {"accepted": 5, "rejected": 0, "duplicates": 0,
+                                              "errors": [], "errors_not_listed": 0})  # fmt: skip
+    code, report = ingest(capsys, str(path))
+    assert code == 0 and report["duplicates"] == 5
+
+
+def test_missing_path_is_an_error_naming_it(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["ingest", str(installed / "nope.json")]) == 1
+    assert "nope.json" in capsys.readouterr().err
+
+
+@needs(MORDOR)
+def test_mordor_datasets_ingest_with_only_the_pcaps_explained(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = ingest(capsys, str(MORDOR))
+    errors = report["errors"]
+    assert isinstance(errors, list)
+    assert all(e["line"] == 0 and "pcap" in e["reason"] for e in errors), errors
+    assert report["rejected"] == 2  # the two packet captures of the Log4Shell dataset
+    assert report["accepted"] >= 20_000
+    assert code == 1
+
+
+@needs(EVTX_SAMPLES)
+def test_evtx_files_are_decoded(installed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(EVTX_SAMPLES.rglob("*.evtx"))[:3]
+    code, report = ingest(capsys, *map(str, files))
+    assert (code, report["rejected"]) == (0, 0)
+    assert isinstance(report["accepted"], int) and report["accepted"] > 0
