@@ -307,7 +307,8 @@ def report_lake(lake: ParquetLake, written: int, wall: float, cpu: float, gen: f
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: {peak:,.0f} MiB (this process), {children:,.0f} MiB (largest writer child)")
+    writers = f", {children:,.0f} MiB (largest writer process)" if children else ""
+    print(f"peak RSS: {peak:,.0f} MiB (this process){writers}")
 
 
 if __name__ == "__main__":

@@ -176,8 +176,9 @@ def plan(
             f"keeping {MIN_RETENTION_DAYS} days (use --force to delete younger data)"
         )
     elif retention_days < MIN_RETENTION_DAYS:
+        unit = "day" if retention_days == 1 else "days"
         notes.append(
-            f"forced: data from {retention_days} days ago is deleted, below the "
+            f"forced: data older than {retention_days} {unit} is deleted, below the "
             f"{MIN_RETENTION_DAYS}-day floor"
         )
     active = tuple(holds_of(entries) if holds is None else holds)

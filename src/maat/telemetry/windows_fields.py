@@ -7,19 +7,31 @@ that, the channel. Normalising one event is then a handful of dictionary lookups
 (:func:`lookup` and :func:`apply`); events with no spec of their own get their family's
 default, and events of an unknown source get none (they keep their ``winlog.*`` fields).
 
-Values read here are the event-data strings (``winlog.event_data.*``); ``""`` and ``"-"``
-mean "no value" in Windows events and set no ECS field. The tables are written as
-``"Source>ecs.field, …"`` strings (Defender's field names contain spaces, never ``>``).
+This module holds the tables, the mapping steps only single kinds of event need, and
+:func:`lookup`. The notation the tables are written in (:class:`Spec`, :func:`spec` and
+``"Source>ecs.field, …"`` strings), :func:`apply` and the shared mapping steps are in
+:mod:`maat.telemetry.windows_mapping`; the names in ``__all__`` are importable from here.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-from maat.errors import InvalidInput
 from maat.telemetry.model import Event
+from maat.telemetry.windows_mapping import (
+    EVENT_DATA,
+    Spec,
+    _split_user,
+    apply,
+    basename,
+    file_fields,
+    hashes,
+    registry,
+    signature,
+    spec,
+    to_int,
+    user,
+)
 
 __all__ = [
     "DEFAULTS",
@@ -33,242 +45,8 @@ __all__ = [
     "to_int",
 ]
 
-EVENT_DATA = "winlog.event_data."
-"""Prefix of the event-data fields: ``winlog.event_data.Image`` holds ``Image`` as text."""
 
-Extra = Callable[[Event], None]
-"""A mapping step that needs more than a copy: reads ``winlog.event_data.*``, sets ECS."""
-
-Pairs = tuple[tuple[str, str], ...]
-
-_MAX_INT = (1 << 63) - 1  # the lake stores int64
-
-
-def to_int(value: str, field: str) -> int:
-    """``value`` (decimal, or hexadecimal with ``0x`` as in Security events) as an int.
-
-    Raises ``InvalidInput`` naming ``field`` for anything else, negatives and values beyond
-    int64 included.
-    """
-    try:
-        if "_" in value:  # int() would accept "1_000"
-            raise ValueError(value)
-        number = int(value, 16) if value[:2] in ("0x", "0X") else int(value)
-    except ValueError:
-        raise InvalidInput(f"not a number: {value[:40]!r}", field=field) from None
-    if not 0 <= number <= _MAX_INT:
-        raise InvalidInput(f"number out of range: {value[:40]!r}", field=field)
-    return number
-
-
-def basename(path: str) -> str:
-    """The last component of a Windows or POSIX path."""
-    name = path.rpartition("\\")[2]
-    return name.rpartition("/")[2] if "/" in name else name
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """How one kind of event maps to ECS."""
-
-    category: tuple[str, ...] = ()
-    type: tuple[str, ...] = ()
-    action: str | None = None
-    kind: str | None = None
-    outcome: str | None = None
-    strings: Pairs = ()
-    """``(winlog.event_data.<Name>, ECS field)`` copied as text."""
-    ints: Pairs = ()
-    """``(winlog.event_data.<Name>, ECS field)`` read as integers (decimal or ``0x`` hex)."""
-    names: Pairs = ()
-    """``(winlog.event_data.<Path>, ECS field)`` given the path's last component."""
-    maps: tuple[tuple[str, str, Mapping[str, str]], ...] = ()
-    """``(winlog.event_data.<Name>, ECS field, table)``: the value translated (unknown: none)."""
-    constants: Pairs = ()
-    extras: tuple[Extra, ...] = ()
-
-
-def apply(spec: Spec, out: Event) -> None:
-    """Set into ``out`` the ECS fields ``spec`` derives from its ``winlog.event_data.*``."""
-    if spec.category:
-        out["event.category"] = list(spec.category)
-    if spec.type:
-        out["event.type"] = list(spec.type)
-    if spec.action is not None:
-        out["event.action"] = spec.action
-    if spec.kind is not None:
-        out["event.kind"] = spec.kind
-    if spec.outcome is not None:
-        out["event.outcome"] = spec.outcome
-    get = out.get
-    for source, target in spec.strings:
-        value = get(source)
-        if value and value != "-":
-            out[target] = value
-    for source, target in spec.ints:
-        value = get(source)
-        if value and value != "-":
-            # Most are plain decimals of a few digits: skip the general reader for them.
-            if value.isdecimal() and len(value) < 19:
-                out[target] = int(value)
-            else:
-                out[target] = to_int(value, source.removeprefix(EVENT_DATA))
-    for source, target in spec.names:
-        value = get(source)
-        if value and value != "-":
-            name = value.rpartition("\\")[2]
-            out[target] = name.rpartition("/")[2] if "/" in name else name
-    for source, target, table in spec.maps:
-        value = get(source)
-        if value:
-            mapped = table.get(value.lower())
-            if mapped is not None:
-                out[target] = mapped
-    for target, constant in spec.constants:
-        out[target] = constant
-    for extra in spec.extras:
-        extra(out)
-
-
-# --- mapping steps that need more than a copy ---------------------------------------------
-
-_HASHES = {
-    "sha1": "hash.sha1",
-    "md5": "hash.md5",
-    "sha256": "hash.sha256",
-    "sha384": "hash.sha384",
-    "sha512": "hash.sha512",
-    "imphash": "pe.imphash",
-}
-
-
-def hashes(source: str, prefix: str) -> Extra:
-    """``"SHA1=..,MD5=..,SHA256=..,IMPHASH=.."`` into ``<prefix>.hash.*``, ``.pe.imphash``.
-
-    The digests are lowercased (as ECS has them); one ``lower()`` of the whole value is
-    cheaper than one per digest.
-    """
-    targets = {name: f"{prefix}.{target}" for name, target in _HASHES.items()}
-    key = EVENT_DATA + source
-
-    def step(out: Event) -> None:
-        value = out.get(key)
-        if not value:
-            return
-        for part in value.lower().split(","):
-            name, _, digest = part.partition("=")
-            target = targets.get(name)
-            if target is None:
-                target = targets.get(name.strip())
-            if target is not None and digest:
-                out[target] = digest.strip()
-
-    return step
-
-
-def _split_user(value: str, out: Event, name_key: str, domain_key: str) -> None:
-    domain, sep, name = value.partition("\\")
-    if not sep:
-        out[name_key] = value
-        return
-    if domain:
-        out[domain_key] = domain
-    out[name_key] = name
-
-
-def user(source: str, prefix: str = "user") -> Extra:
-    """``"DOMAIN\\\\name"`` (or a bare ``name``) into ``<prefix>.domain`` and ``<prefix>.name``."""
-    key, name_key, domain_key = EVENT_DATA + source, f"{prefix}.name", f"{prefix}.domain"
-
-    def step(out: Event) -> None:
-        value = out.get(key)
-        if value and value != "-":
-            _split_user(value, out, name_key, domain_key)
-
-    return step
-
-
-def file_fields(source: str) -> Extra:
-    """A file path into ``file.path``, ``file.name``, ``file.directory``, ``file.extension``."""
-    key = EVENT_DATA + source
-
-    def step(out: Event) -> None:
-        path = out.get(key)
-        if not path or path == "-":
-            return
-        cut = max(path.rfind("\\"), path.rfind("/"))
-        name = path[cut + 1 :]
-        out["file.path"] = path
-        out["file.name"] = name
-        if cut > 0:
-            out["file.directory"] = path[:cut]
-        stem, dot, extension = name.rpartition(".")
-        if dot and stem and extension:
-            out["file.extension"] = extension
-
-    return step
-
-
-def signature(prefix: str) -> Extra:
-    """Sysmon ``Signed``/``Signature``/``SignatureStatus`` into ``<prefix>.code_signature``."""
-
-    def step(out: Event) -> None:
-        signed = out.get("winlog.event_data.Signed")
-        if signed:
-            out[f"{prefix}.code_signature.signed"] = signed.lower() == "true"
-        status = out.get("winlog.event_data.SignatureStatus")
-        if status and status != "-":
-            out[f"{prefix}.code_signature.status"] = status
-            out[f"{prefix}.code_signature.valid"] = status == "Valid"
-        subject = out.get("winlog.event_data.Signature")
-        if subject and subject != "-":
-            out[f"{prefix}.code_signature.subject_name"] = subject
-
-    return step
-
-
-_REGISTRY_ACTIONS = {
-    "CreateKey": ("registry-key-created", "creation"),
-    "DeleteKey": ("registry-key-deleted", "deletion"),
-    "CreateValue": ("registry-value-created", "creation"),
-    "DeleteValue": ("registry-value-deleted", "deletion"),
-}
-
-
-def registry(value_event: bool | None) -> Extra:
-    """Sysmon ``TargetObject`` into ``registry.path``/``hive``/``key``/``value``.
-
-    ``value_event`` says whether the path ends in a value name (Sysmon 13 always, 14 never);
-    ``None`` (Sysmon 12) reads it from ``EventType`` (``CreateKey``, ``DeleteValue``, …).
-    """
-
-    def step(out: Event) -> None:
-        path = out.get("winlog.event_data.TargetObject")
-        if not path or path == "-":
-            return
-        out["registry.path"] = path
-        is_value = value_event
-        if is_value is None:
-            kind = out.get("winlog.event_data.EventType", "")
-            known = _REGISTRY_ACTIONS.get(kind)
-            if known is not None:  # Sysmon 12 says what happened only in EventType
-                out["event.action"], out["event.type"] = known[0], [known[1]]
-            is_value = kind.endswith("Value")
-        hive, sep, rest = path.partition("\\")
-        if not sep:
-            return
-        out["registry.hive"] = hive
-        if is_value:
-            key, _, value = rest.rpartition("\\")
-            out["registry.key"] = key
-            out["registry.value"] = value
-        else:
-            out["registry.key"] = rest
-        details = out.get("winlog.event_data.Details")
-        if details and details != "-":
-            out["registry.data.strings"] = [details]
-
-    return step
+# --- mapping steps of single kinds of event -----------------------------------------------
 
 
 def _dns_answers(out: Event) -> None:
@@ -355,47 +133,6 @@ def _powershell_context(out: Event) -> None:
 
 
 # --- the tables ---------------------------------------------------------------------------
-
-
-def _pairs(text: str) -> Pairs:
-    """``"A>x.y, B>z"`` as ``(("winlog.event_data.A", "x.y"), ("winlog.event_data.B", "z"))``."""
-    pairs = (item.split(">") for item in text.split(",") if item.strip())
-    return tuple((EVENT_DATA + source.strip(), target.strip()) for source, target in pairs)
-
-
-def spec(
-    category: str,
-    kind: str,
-    action: str | None,
-    s: str = "",
-    i: str = "",
-    n: str = "",
-    *extras: Extra,
-    base: Spec = Spec(),
-    event_kind: str | None = None,
-    outcome: str | None = None,
-    maps: tuple[tuple[str, str, Mapping[str, str]], ...] = (),
-    constants: Pairs = (),
-) -> Spec:
-    """A :class:`Spec` from the table notation, on top of ``base`` (whose steps come first).
-
-    ``category`` and ``kind`` are space-separated ECS ``event.category``/``event.type``
-    values; ``s``, ``i`` and ``n`` are the string, integer and basename pairs.
-    """
-    return Spec(
-        tuple(category.split()),
-        tuple(kind.split()),
-        action,
-        event_kind,
-        outcome,
-        strings=base.strings + _pairs(s),
-        ints=base.ints + _pairs(i),
-        names=base.names + _pairs(n),
-        maps=base.maps + tuple((EVENT_DATA + name, target, table) for name, target, table in maps),
-        constants=base.constants + constants,
-        extras=base.extras + extras,
-    )
-
 
 _PROCESS = spec("", "", None, "ProcessGuid>process.entity_id, Image>process.executable",
                 "ProcessId>process.pid", "Image>process.name", user("User"))  # fmt: skip

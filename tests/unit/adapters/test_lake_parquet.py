@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +166,18 @@ def test_events_land_in_their_utc_day_and_module_partitions(lake: ParquetLake, r
         ("2024-03-02", "windows", 1),
         ("2024-03-02", "zeek", 3),
     ]
+
+
+def test_lake_files_and_directories_are_private_to_their_owner(
+    lake: ParquetLake, root: Path
+) -> None:
+    lake.write_batch([*make_events(2), *make_events(2, day="2024-03-02", module="zeek")])
+    modes = {
+        p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")
+    }
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert {m for p, m in modes.items() if (root / p).is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if (root / p).is_file()} == {0o600}
 
 
 def test_files_hold_at_most_batch_rows_rows(root: Path) -> None:

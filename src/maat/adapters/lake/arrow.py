@@ -41,9 +41,18 @@ _ARROW_TYPES = {
     "original": _BIG_TEXT,
 }
 SCHEMA = pa.schema([pa.field(c.name, _ARROW_TYPES[c.kind]) for c in COLUMNS])
-# Dictionary encoding pays for low-cardinality columns only; trying it on unique text
-# (ids, JSON, originals) costs time and then falls back anyway.
-_DICTIONARY = [c.name for c in COLUMNS if c.kind in ("text", "first") and c.name != "event_id"]
+# Dictionary encoding pays for low-cardinality columns only; trying it on nearly unique text
+# (ids, hashes, command lines, paths, JSON, originals) costs time and then falls back anyway.
+_UNIQUE = {
+    "event_id",
+    "process_command_line",
+    "process_hash_sha256",
+    "file_path",
+    "file_hash_sha256",
+    "dll_hash_sha256",
+    "url_original",
+}
+_DICTIONARY = [c.name for c in COLUMNS if c.kind in ("text", "first") and c.name not in _UNIQUE]
 _STATISTICS = [c.name for c in COLUMNS if c.kind not in ("json", "original")]
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 

@@ -48,9 +48,10 @@ def write_durably(path: Path, data: bytes | memoryview) -> None:
     """
     directory = path.parent
     if not directory.is_dir():
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fsync_dir_quietly(directory.parent)
-        fsync_dir_quietly(directory.parent.parent)
+        for level in (directory.parent, directory):  # day=…, then module=…, each 0700
+            if not level.is_dir():
+                level.mkdir(mode=0o700, exist_ok=True)
+                fsync_dir_quietly(level.parent)
     temp = directory / f".{path.name}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
