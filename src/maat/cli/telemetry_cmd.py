@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from maat.adapters.feeds.evtx_files import is_evtx, iter_evtx
+from maat.adapters.feeds.files import gunzip_bounded
 from maat.cli.context import CliState, console
 from maat.errors import InvalidInput, PayloadTooLarge
 from maat.services.enrichment import StoreFacts
@@ -29,10 +28,7 @@ def _read(path: Path) -> bytes:
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InvalidInput(f"corrupt gzip file: {exc}", file=str(path)) from exc
+        data = gunzip_bounded(data, MAX_FILE_BYTES, what=str(path))
     return data
 
 
@@ -60,7 +56,8 @@ def _ingest_files(
         task = progress.add_task("ingesting", total=len(files))
         for path in files:
             progress.update(task, description=f"ingesting {path.name}")
-            report.add(telemetry.publish(_parse_file(telemetry, path, source)))
+            outcome = _parse_file(telemetry, path, source)
+            report.add(telemetry.publish(outcome, path=str(path)))
             progress.advance(task)
 
 
@@ -102,5 +99,7 @@ def ingest(
         )
         for error in report.errors[:50]:
             text.print(f"  {error.path}:{error.line}: {error.reason}", markup=False)
+        for skipped, why in report.skipped:
+            text.print(f"  skipped {skipped}: {why}", markup=False)
     if report.rejected:
         raise typer.Exit(1)

@@ -18,6 +18,9 @@ batch whose positions the lake's commit already covers, so no event is written t
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,8 +33,8 @@ import orjson
 from maat.adapters.bus.spool import SpoolBus
 from maat.adapters.lake.parquet import ParquetLake, lake_key
 from maat.config import Settings
-from maat.errors import InvalidInput, MaatError
-from maat.ports import EventBus
+from maat.errors import InvalidInput, MaatError, Unavailable
+from maat.ports import BusMessage, EventBus
 from maat.services.platform import read_master_secret
 from maat.telemetry.enrich import Facts, enrich
 from maat.telemetry.model import ParseError
@@ -52,12 +55,14 @@ class IngestReport:
     rejected: int = 0
     duplicates: int = 0
     errors: list[ParseError] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not event logs
 
     def add(self, other: IngestReport) -> None:
         """Fold ``other`` into this report (errors beyond the reporting cap are counted)."""
         self.accepted += other.accepted
         self.rejected += other.rejected
         self.duplicates += other.duplicates
+        self.skipped.extend(other.skipped)
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
 
@@ -69,6 +74,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "errors": [e.as_dict() for e in self.errors],
             "errors_not_listed": max(self.rejected - len(self.errors), 0),
+            "skipped": [{"path": path, "reason": why} for path, why in self.skipped],
         }
 
 
@@ -96,6 +102,10 @@ def open_bus(settings: Settings) -> EventBus:
     )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def received_now() -> str:
     """The current time as the ISO UTC text events carry."""
     now = datetime.now(UTC)
@@ -113,6 +123,7 @@ class Telemetry:
         self.lake = lake
         self.facts = facts
         self._writer: threading.Thread | None = None
+        self._probe_lake: ParquetLake | None = None
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self.writer_error: MaatError | None = None
@@ -128,7 +139,7 @@ class Telemetry:
                 settings.lake_path,
                 key=lake_key(master),
                 batch_rows=settings.telemetry.lake_batch_rows,
-                now=lambda: datetime.now(UTC),
+                now=_utc_now,
             )
             commit = lake.last_commit()
             if commit and commit.get("bus") == bus.identity:
@@ -141,7 +152,9 @@ class Telemetry:
 
     # --- ingest -----------------------------------------------------------------------------
 
-    def parse(self, data: bytes, *, path: str, source: str = "auto") -> ParseOutcome:
+    def parse(
+        self, data: bytes, *, path: str, source: str = "auto", max_events: int | None = None
+    ) -> ParseOutcome:
         """Step 1 only: events and located errors from ``data``."""
         return parse_bytes(
             data,
@@ -149,40 +162,55 @@ class Telemetry:
             received=received_now(),
             max_event_bytes=int(self.settings.telemetry.max_event_bytes),
             source=source,
+            max_events=max_events,
         )
 
-    def ingest(self, data: bytes, *, path: str, source: str = "auto") -> IngestReport:
-        """Steps 1-3: parse ``data``, store the events durably, report."""
-        outcome = self.parse(data, path=path, source=source)
-        return self.publish(outcome)
+    def ingest(
+        self, data: bytes, *, path: str, source: str = "auto", max_events: int | None = None
+    ) -> IngestReport:
+        """Steps 1-3: parse ``data``, store the events durably, report. More than
+        ``max_events`` events refuse the whole input (``PayloadTooLarge``)."""
+        outcome = self.parse(data, path=path, source=source, max_events=max_events)
+        return self.publish(outcome, path=path)
 
-    def publish(self, outcome: ParseOutcome) -> IngestReport:
+    def publish(self, outcome: ParseOutcome, *, path: str = "") -> IngestReport:
         """Steps 2-3 for parsed events. Raises ``Unavailable`` when they cannot be stored."""
         report = IngestReport(
             rejected=len(outcome.errors), errors=outcome.errors[:MAX_REPORTED_ERRORS]
         )
+        if outcome.skipped is not None:
+            report.skipped.append((path, outcome.skipped))
         if not outcome.events:
             return report
         if self.facts is not None:
             enrich(outcome.events, self.facts)
-        for subject, messages in self._by_subject(outcome.events).items():
+        for subject, messages in self._by_subject(outcome.events, report, path).items():
             stored = self.bus.publish(subject, messages)
             report.accepted += len(messages)
             report.duplicates += len(messages) - stored
         return report
 
-    def _by_subject(self, events: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, bytes]]]:
-        dumps = orjson.dumps
-        if self.settings.telemetry.bus != "nats":
-            return {SPOOL_SUBJECT: [(e["event.id"], dumps(e)) for e in events]}
-        from maat.adapters.bus.partition import subject_for
-
+    def _by_subject(
+        self, events: Iterable[dict[str, Any]], report: IngestReport, path: str
+    ) -> dict[str, list[tuple[str, bytes]]]:
+        nats = self.settings.telemetry.bus == "nats"
+        if nats:
+            from maat.adapters.bus.partition import subject_for
         prefix = self.settings.telemetry.nats_subject_prefix
         partitions = self.settings.telemetry.nats_partitions
         grouped: dict[str, list[tuple[str, bytes]]] = {}
+        dumps, encode_error = orjson.dumps, orjson.JSONEncodeError
         for event in events:
-            subject = subject_for(prefix, str(event.get("host.name", "")), partitions)
-            grouped.setdefault(subject, []).append((event["event.id"], dumps(event)))
+            try:
+                data = dumps(event)
+            except encode_error as exc:  # e.g. an integer beyond 64 bits: this event only
+                report.rejected += 1
+                reason = f"event {event.get('event.id')} cannot be stored: {exc}"
+                report.errors.append(ParseError(path, 0, reason))
+                continue
+            host = str(event.get("host.name", ""))
+            subject = subject_for(prefix, host, partitions) if nats else SPOOL_SUBJECT
+            grouped.setdefault(subject, []).append((event["event.id"], data))
         return grouped
 
     # --- lake writer ------------------------------------------------------------------------
@@ -201,16 +229,60 @@ class Telemetry:
             fresh = [m for m in messages if m.position > done]
             written = 0
             if fresh:
-                events = [orjson.loads(m.data) for m in fresh]
-                written = self.lake.write_batch(
-                    events,
-                    commit={
-                        "bus": self.bus.identity,
-                        "position": max(m.position for m in fresh),
-                    },
-                )
+                commit = {"bus": self.bus.identity, "position": max(m.position for m in fresh)}
+                try:
+                    written = self._write(fresh, commit)
+                except MaatError:
+                    # Not written: hand the same messages out again next time, rather than
+                    # let a later batch's commit and acknowledgement pass over them.
+                    self.bus.seek(LAKE_CONSUMER, done if done >= 0 else 0)
+                    raise
             self.bus.ack(LAKE_CONSUMER, messages)
+            self._compact()
             return len(messages), written
+
+    def _write(self, messages: list[BusMessage], commit: dict[str, Any]) -> int:
+        """Write one batch; a batch the lake refuses as data (``InvalidInput``) is written
+        without the events it cannot take, which go to the dead-letter folder with the
+        reason, so that one bad event can neither block the writer nor be lost silently."""
+        events = [orjson.loads(m.data) for m in messages]
+        try:
+            return self.lake.write_batch(events, commit=commit)
+        except InvalidInput as exc:
+            good: list[dict[str, Any]] = []
+            for message, event in zip(messages, events, strict=True):
+                try:
+                    self._probe.write_batch([event])
+                    good.append(event)
+                except InvalidInput as bad:
+                    self._dead_letter(message, bad.diagnostics())
+            self.writer_error = exc
+            return self.lake.write_batch(good, commit=commit)
+
+    @property
+    def _probe(self) -> ParquetLake:
+        """A throw-away lake that tells which single events the real lake would refuse."""
+        if self._probe_lake is None:
+            root = Path(tempfile.mkdtemp(prefix="maat-lake-probe-"))
+            self._probe_lake = ParquetLake(root, key=b"probe" * 8, batch_rows=1, now=_utc_now)
+        return self._probe_lake
+
+    def _dead_letter(self, message: BusMessage, reason: str) -> None:
+        folder = self.settings.data_dir / "dead-letter"
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            record = {"reason": reason, "position": message.position, "msg_id": message.msg_id}
+            with (folder / "events.ndjson").open("ab") as fh:
+                fh.write(orjson.dumps(record) + b"\n" + message.data + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise Unavailable(f"cannot write the dead-letter file: {exc.strerror}") from exc
+
+    def _compact(self) -> None:
+        compact = getattr(self.bus, "compact", None)  # the spool's; JetStream has limits
+        if compact is not None:
+            compact()
 
     def drain(self) -> int:
         """Write batches until the bus has nothing more for the lake; events written."""
@@ -248,6 +320,9 @@ class Telemetry:
         if self._writer is not None:
             self._writer.join(timeout=30)
             self._writer = None
+        if self._probe_lake is not None:
+            shutil.rmtree(self._probe_lake.root, ignore_errors=True)
+            self._probe_lake = None
 
 
 def read_inputs(paths: Iterable[Path]) -> Iterable[Path]:

@@ -29,6 +29,7 @@ Both return ECS fields and report a bad record by raising :class:`~maat.errors.I
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,16 +121,22 @@ def iso_utc(value: object) -> str:
     aware ``datetime`` objects. Raises ``InvalidInput`` for anything else.
     """
     if isinstance(value, str):
+        # What most sources send already (2020-10-21T09:40:38.926Z) is kept as it is, but
+        # only in exactly that form: Python also reads week dates, comma fractions and
+        # compact times, which the lake's reader (Arrow) refuses.
+        if _CANONICAL.match(value):
+            try:
+                datetime.fromisoformat(value)  # the digits must name a real moment
+            except ValueError as exc:
+                raise InvalidInput(f"not a valid time: {value!r}", field="@timestamp") from exc
+            return value
         try:
             moment = datetime.fromisoformat(value.strip())
-        except ValueError as exc:
+            if moment.tzinfo is None:
+                return _format(moment)
+            return _format(moment.astimezone(UTC))
+        except (ValueError, OverflowError) as exc:
             raise InvalidInput(f"not an ISO 8601 time: {value[:80]!r}", field="@timestamp") from exc
-        # What most sources send already (2020-10-21T09:40:38.926Z) is kept as it is.
-        if value[-1:] == "Z" and 20 <= len(value) <= 27 and value[10] == "T":
-            return value
-        if moment.tzinfo is None:
-            return _format(moment)
-        return _format(moment.astimezone(UTC))
     if isinstance(value, bool):
         raise InvalidInput(f"not a timestamp: {value!r}", field="@timestamp")
     if isinstance(value, int | float):
@@ -141,8 +148,14 @@ def iso_utc(value: object) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidInput("timestamp without a time zone", field="@timestamp")
-        return _format(value.astimezone(UTC))
+        try:
+            return _format(value.astimezone(UTC))
+        except OverflowError as exc:
+            raise InvalidInput(f"time out of range: {value!r}", field="@timestamp") from exc
     raise InvalidInput(f"not a timestamp: {str(value)[:80]!r}", field="@timestamp")
+
+
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
 
 
 def _format(moment: datetime) -> str:

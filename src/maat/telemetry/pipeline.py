@@ -9,6 +9,7 @@
 3. each JSON record goes to the source :class:`~maat.telemetry.dispatch.JsonDispatcher` picks;
    text lines go to the sniffed :class:`~maat.telemetry.model.TextSource`; lines of a text
    file no format claims are kept one event each, ``event.kind: unknown``;
+   binary input (a packet capture, an archive) is skipped whole, with the reason;
 4. every event is completed by :func:`~maat.telemetry.model.finish` (id, module, original,
    UTC timestamp).
 
@@ -24,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from maat.errors import InvalidInput
+from maat.errors import InvalidInput, PayloadTooLarge
 from maat.telemetry.dispatch import JSON_SOURCES, UNKNOWN, JsonDispatcher, text_source
 from maat.telemetry.model import Event, ParseError, event_id, finish
 
@@ -37,6 +38,10 @@ class ParseOutcome:
 
     events: list[Event] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the whole input was not read (it is not an event log, e.g. a packet capture)."""
+    max_events: int = 1 << 62
+    """Beyond this many events the input is refused whole (``PayloadTooLarge``)."""
 
     def extend(self, other: ParseOutcome) -> None:
         """Append ``other``'s events and errors."""
@@ -64,34 +69,58 @@ def parse_bytes(
     received: str,
     max_event_bytes: int,
     source: str = "auto",
+    max_events: int | None = None,
 ) -> ParseOutcome:
     """Events and located errors from ``data`` (a file's or a request body's bytes).
 
     ``path`` names the input in errors; ``received`` (ISO UTC) stands in for a missing
-    source time; ``source`` forces one parser by name (``auto`` detects). An unknown forced
-    name is the one thing that raises (``InvalidInput``): it is the caller's mistake, not
-    the data's.
+    source time; ``source`` forces one parser by name (``auto`` detects). Two things raise,
+    as they are the caller's to fix, not the data's: an unknown forced name
+    (``InvalidInput``) and more than ``max_events`` events (``PayloadTooLarge``, raised as
+    soon as the limit is passed, so a huge input costs no more than the limit).
     """
+    out = ParseOutcome(max_events=max_events if max_events is not None else 1 << 62)
     dispatcher = JsonDispatcher(source) if source == "auto" or _is_json_source(source) else None
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
     binary = _binary_kind(data[:4096])
     if binary is not None:
-        reason = f"{binary}, not an event log: nothing was read from it"
-        return ParseOutcome(errors=[ParseError(path, 0, reason)])
+        out.skipped = f"{binary}, not an event log: nothing was read from it"
+        return out
     head = data[:4096].lstrip()
     if dispatcher is not None and head.startswith(b"["):
         records = _json_array(data)
-        if records is not None:
-            return _parse_records(records, dispatcher, path, received, max_event_bytes)
+        if isinstance(records, list):
+            return _parse_records(out, records, dispatcher, path, received, max_event_bytes)
+        if head[1:].lstrip().startswith(b"{"):
+            # An array of objects that does not parse: say where, rather than read it as
+            # text ("[2020-10-21 09:40] message" logs fall through to the text formats).
+            out.errors.append(ParseError(path, records, "not a valid JSON array"))
+            return out
     lines = _numbered(data)
     first = next(lines, None)
     if first is None:
-        return ParseOutcome()
-    if dispatcher is not None and first[1].lstrip().startswith(b"{"):
-        return _parse_json_lines(first, lines, dispatcher, path, received, max_event_bytes)
+        return out
+    if dispatcher is not None and _looks_like_json_lines(first[1], data, source):
+        return _parse_json_lines(out, first, lines, dispatcher, path, received, max_event_bytes)
     text = text_source(first[1], source)
     if text is None and source not in ("auto", UNKNOWN.name):
         raise InvalidInput(f"no parser is named {source!r}", field="source")
-    return _parse_text(first, lines, text, path, received, max_event_bytes)
+    return _parse_text(out, first, lines, text, path, received, max_event_bytes)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _looks_like_json_lines(first: bytes, data: bytes, source: str) -> bool:
+    """JSON lines when the first line is an object, or when it is broken but most of the
+    next lines are objects (a bad first line must be reported, not turn the file to text)."""
+    if first.lstrip().startswith(b"{"):
+        return True
+    if text_source(first, source) is not None:
+        return False
+    sample = [line.lstrip() for line in data[:65536].split(b"\n")[1:9] if line.strip()]
+    return bool(sample) and sum(line.startswith(b"{") for line in sample) * 2 > len(sample)
 
 
 def parse_records(
@@ -101,6 +130,7 @@ def parse_records(
     received: str,
     max_event_bytes: int,
     source: str = "auto",
+    max_events: int | None = None,
 ) -> ParseOutcome:
     """Events from already decoded records (an EVTX file's), each with its record number.
 
@@ -108,7 +138,7 @@ def parse_records(
     it) becomes an error at that number; the others are read as JSON records are.
     """
     dispatcher = JsonDispatcher(source)
-    out = ParseOutcome()
+    out = ParseOutcome(max_events=max_events if max_events is not None else 1 << 62)
     for number, record in records:
         if isinstance(record, InvalidInput):
             out.errors.append(ParseError(path, number, _reason(record)))
@@ -146,12 +176,13 @@ def _is_json_source(name: str) -> bool:
     return any(s.name == name for s in JSON_SOURCES)
 
 
-def _json_array(data: bytes) -> list[Any] | None:
+def _json_array(data: bytes) -> list[Any] | int:
+    """The records of a JSON array, or the line where it stops being valid JSON."""
     try:
         value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, list) else None
+    except orjson.JSONDecodeError as exc:
+        return int(getattr(exc, "lineno", 1) or 1)
+    return value if isinstance(value, list) else 1
 
 
 def _too_big(line: bytes, limit: int) -> str | None:
@@ -161,6 +192,14 @@ def _too_big(line: bytes, limit: int) -> str | None:
             "(telemetry.max_event_bytes)"
         )
     return None
+
+
+def _check_count(out: ParseOutcome) -> None:
+    if len(out.events) > out.max_events:
+        raise PayloadTooLarge(
+            f"more than {out.max_events:,} events in one input (telemetry.max_batch_events): "
+            "send smaller batches"
+        )
 
 
 def _emit(
@@ -180,17 +219,26 @@ def _emit(
         reader = dispatcher.source_for(record)
         fields = reader.normalise(record)
         if isinstance(fields, list):
+            made = []
             for index, one in enumerate(fields):
                 event = finish(one, module=reader.name, raw=raw, received=received)
                 event["event.id"] = event_id(reader.name, raw + b"#%d" % index)
-                out.events.append(event)
+                made.append(event)
+            out.events.extend(made)  # all of the record's events, or none
         else:
             out.events.append(finish(fields, module=reader.name, raw=raw, received=received))
+        _check_count(out)
     except InvalidInput as exc:
         out.errors.append(ParseError(path, number, _reason(exc)))
+    except PayloadTooLarge:
+        raise
+    except Exception as exc:  # a parser's bug must cost this record only, and be reported
+        reason = f"the parser failed on this record ({type(exc).__name__}: {exc})"
+        out.errors.append(ParseError(path, number, reason))
 
 
 def _parse_json_lines(
+    out: ParseOutcome,
     first: tuple[int, bytes],
     rest: Iterator[tuple[int, bytes]],
     dispatcher: JsonDispatcher,
@@ -198,7 +246,6 @@ def _parse_json_lines(
     received: str,
     limit: int,
 ) -> ParseOutcome:
-    out = ParseOutcome()
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, line in _chain(first, rest):
         if len(line) > limit:
@@ -221,9 +268,13 @@ def _chain(
 
 
 def _parse_records(
-    records: list[Any], dispatcher: JsonDispatcher, path: str, received: str, limit: int
+    out: ParseOutcome,
+    records: list[Any],
+    dispatcher: JsonDispatcher,
+    path: str,
+    received: str,
+    limit: int,
 ) -> ParseOutcome:
-    out = ParseOutcome()
     for number, record in enumerate(records, start=1):  # "line" is the record's position
         raw = orjson.dumps(record)
         problem = _too_big(raw, limit)
@@ -235,6 +286,7 @@ def _parse_records(
 
 
 def _parse_text(
+    out: ParseOutcome,
     first: tuple[int, bytes],
     rest: Iterator[tuple[int, bytes]],
     text: Any,
@@ -242,7 +294,6 @@ def _parse_text(
     received: str,
     limit: int,
 ) -> ParseOutcome:
-    out = ParseOutcome()
     oversized: list[ParseError] = []
 
     def bounded() -> Iterator[tuple[int, bytes]]:
@@ -257,6 +308,7 @@ def _parse_text(
         for _number, text_line in bounded():
             fields: Event = {"event.kind": "unknown"}
             out.events.append(finish(fields, module=UNKNOWN.name, raw=text_line, received=received))
+            _check_count(out)
         out.errors.extend(oversized)
         return out
     try:
@@ -266,6 +318,7 @@ def _parse_text(
                 continue
             try:
                 out.events.append(finish(result, module=text.name, raw=raw, received=received))
+                _check_count(out)
             except InvalidInput as exc:
                 out.errors.append(ParseError(path, number, _reason(exc)))
     except InvalidInput as exc:  # the format itself broke (e.g. a TSV body without #fields)

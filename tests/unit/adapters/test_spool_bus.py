@@ -192,3 +192,48 @@ def test_a_new_spool_has_a_new_identity(tmp_path: Path) -> None:
     with open_spool(tmp_path / "a") as first, open_spool(tmp_path / "b") as second:
         assert first.identity != second.identity
         assert first.identity.startswith("spool:")
+
+
+def test_an_empty_segment_left_by_a_failed_rotation_is_removed_at_open(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 3))
+        end = bus.fetch("lake", max_messages=10, timeout=0)[-1].position
+    (tmp_path / f"seg-{end - 10:020d}.log").write_bytes(b"")  # claims positions it lacks
+    with open_spool(tmp_path) as bus:
+        assert drain(bus) == [f"event {i}".encode() for i in range(3)]
+    assert len(list(tmp_path.glob("seg-*.log"))) == 1
+
+
+def test_a_segment_that_does_not_follow_on_is_refused(tmp_path: Path) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 3))
+    (tmp_path / f"seg-{10**9:020d}.log").write_bytes(b"MFjunk")
+    with pytest.raises(IntegrityError, match="starts at"):
+        open_spool(tmp_path)
+
+
+def test_a_write_that_cannot_be_undone_stops_the_spool_until_reopened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_spool(tmp_path) as bus:
+        bus.publish("events", batch(0, 2))
+        real_write, real_truncate = os.write, os.ftruncate
+
+        def torn(fd: int, data: bytes | memoryview) -> int:
+            real_write(fd, bytes(data)[:10])
+            raise OSError(errno.EIO, "I/O error")
+
+        def stuck(fd: int, size: int) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+        monkeypatch.setattr(spool_module.os, "write", torn)
+        monkeypatch.setattr(spool_module.os, "ftruncate", stuck)
+        with pytest.raises(Unavailable):
+            bus.publish("events", batch(2, 2))
+        monkeypatch.setattr(spool_module.os, "write", real_write)
+        monkeypatch.setattr(spool_module.os, "ftruncate", real_truncate)
+        with pytest.raises(Unavailable, match="reopened"):
+            bus.publish("events", batch(2, 2))
+    with open_spool(tmp_path) as bus:  # the torn tail is cut at open
+        assert bus.publish("events", batch(2, 2)) == 2
+        assert drain(bus) == [f"event {i}".encode() for i in range(4)]

@@ -110,3 +110,19 @@ def test_full_spool_answers_503_and_acknowledges_nothing(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert "accepted" not in response.json()
+
+
+def test_gzip_body_of_several_members_is_read_whole(client: TestClient, platform: Platform) -> None:
+    data = gzip.compress(sysmon(1)) + gzip.compress(b"\n" + sysmon(2))
+    headers = agent(platform) | {"Content-Encoding": "gzip"}
+    response = client.post("/v1/events", content=data, headers=headers)
+    assert response.status_code == 200 and response.json()["accepted"] == 2
+
+
+def test_one_line_array_of_too_many_events_is_refused(
+    client: TestClient, platform: Platform, telemetry: Telemetry
+) -> None:
+    limit = telemetry.settings.telemetry.max_batch_events
+    one_line = b"[" + b",".join([sysmon(1)] * (limit + 1)) + b"]"
+    response = client.post("/v1/events", content=one_line, headers=agent(platform))
+    assert response.status_code == 413

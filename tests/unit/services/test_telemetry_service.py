@@ -108,3 +108,79 @@ def test_background_writer_moves_events_without_being_asked(tmp_path: Path) -> N
         assert count(telemetry) == 50
     finally:
         telemetry.close()
+
+
+def test_a_failed_lake_write_is_retried_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.ingest(body(0, 50), path="a")
+        real = telemetry.lake.write_batch
+        calls = {"n": 0}
+
+        def flaky(events: object, *, commit: object = None) -> int:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise Unavailable("disk full")
+            return real(events, commit=commit)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(telemetry.lake, "write_batch", flaky)
+        with pytest.raises(Unavailable):
+            telemetry.write_once()
+        telemetry.ingest(body(50, 5), path="b")
+        telemetry.drain()
+        assert count(telemetry) == 55
+    finally:
+        telemetry.close()
+
+
+def test_an_event_the_lake_refuses_is_dead_lettered_and_the_rest_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maat.adapters.lake.parquet import ParquetLake
+    from maat.errors import InvalidInput
+
+    real = ParquetLake.write_batch
+
+    def picky(self: ParquetLake, events: list[dict[str, object]], **kw: object) -> int:
+        if any(e.get("host.name") == "POISON" for e in events):
+            raise InvalidInput("cannot encode this event", field="@timestamp")
+        return real(self, events, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ParquetLake, "write_batch", picky)
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.ingest(body(0, 20) + b"\n" + sysmon(99, host="POISON"), path="a")
+        telemetry.drain()
+        assert count(telemetry) == 20
+        letters = (tmp_path / "dead-letter" / "events.ndjson").read_bytes()
+        assert b"POISON" in letters and b"cannot encode this event" in letters
+    finally:
+        telemetry.close()
+
+
+def test_the_writer_compacts_the_spool_so_ingest_never_fills_it(tmp_path: Path) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path, max_spool_bytes=200_000,
+                                           spool_segment_bytes=8192, dedupe_window=100))  # fmt: skip
+    try:
+        for start in range(0, 2000, 100):  # ~1.4 MB in all, seven times the spool's limit
+            telemetry.ingest(body(start, 100), path="a")
+            telemetry.drain()
+        assert count(telemetry) == 2000
+    finally:
+        telemetry.close()
+
+
+def test_an_event_that_cannot_be_serialised_is_rejected_alone(tmp_path: Path) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        from maat.telemetry.pipeline import ParseOutcome
+
+        outcome = telemetry.parse(body(0, 3), path="a")
+        outcome.events[1]["process.pid"] = 1 << 70  # beyond what JSON storage keeps
+        report = telemetry.publish(ParseOutcome(events=outcome.events), path="a")
+        assert (report.accepted, report.rejected) == (2, 1)
+        assert "cannot be stored" in report.errors[0].reason
+    finally:
+        telemetry.close()

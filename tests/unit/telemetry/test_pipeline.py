@@ -164,3 +164,49 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 def test_arbitrary_json_records_never_raise(records: list[dict[str, object]]) -> None:
     out = parse_bytes(lines(records), path="fuzz", received=RECEIVED, max_event_bytes=LIMIT)
     assert len(out.events) + len(out.errors) >= len(records)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2020-W43-3T09:40:38Z", "2020-10-21T09:40:38.000000Z"),
+        ("2020-10-21T09:40:38,926Z", "2020-10-21T09:40:38.926000Z"),
+        ("2020-10-21T094038.926Z", "2020-10-21T09:40:38.926000Z"),
+    ],
+)
+def test_odd_iso_forms_are_rewritten_so_the_lake_can_read_them(value: str, expected: str) -> None:
+    assert iso_utc(value) == expected
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_times_at_the_edge_of_the_calendar_are_refused_not_crashing(value: str) -> None:
+    with pytest.raises(InvalidInput):
+        iso_utc(value)
+    events, errors = parse(lines([sysmon(1), {"@timestamp": value, "x": 1}, sysmon(2)]))
+    assert len(events) == 2 and [line for line, _ in errors] == [2]
+
+
+def test_a_utf8_bom_does_not_turn_json_lines_into_text() -> None:
+    events, errors = parse(b"\xef\xbb\xbf" + lines([sysmon(1), sysmon(2)]))
+    assert [e["event.module"] for e in events] == ["windows", "windows"] and errors == []
+
+
+def test_a_bad_first_line_is_reported_and_the_json_lines_still_read() -> None:
+    events, errors = parse(b"oops\n" + lines([sysmon(1), sysmon(2), sysmon(3)]))
+    assert len(events) == 3 and [line for line, _ in errors] == [1]
+
+
+def test_a_broken_json_array_is_reported_where_it_breaks() -> None:
+    text = json.dumps([sysmon(1), sysmon(2)], indent=1).replace('"EventID": 1', '"EventID": 1,,', 1)
+    events, errors = parse(text.encode())
+    assert events == []
+    [(line, reason)] = errors
+    assert line > 1 and "not a valid JSON array" in reason
+
+
+def test_more_events_than_allowed_are_refused_early() -> None:
+    from maat.errors import PayloadTooLarge
+
+    with pytest.raises(PayloadTooLarge, match="max_batch_events"):
+        parse_bytes(json.dumps([sysmon(n) for n in range(50)]).encode(), path="b",
+                    received=RECEIVED, max_event_bytes=LIMIT, max_events=10)  # fmt: skip

@@ -116,6 +116,8 @@ class SpoolBus:
         self._changed = threading.Condition(self._lock)
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._cursors: dict[str, int] = {}
+        self._counts: dict[int, int] = {}  # messages per segment start (those counted)
+        self._broken: str | None = None
         self._closed = False
         try:
             (root / "consumers").mkdir(parents=True, exist_ok=True)
@@ -130,15 +132,50 @@ class SpoolBus:
                 f"the spool at {root} is in use by another Maat process",
                 hint="send events to the running server (POST /v1/events) or stop it first",
             ) from exc
+        try:
+            self._open_segments()
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise Unavailable(f"cannot open the spool at {root}: {exc.strerror}") from exc
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    def _open_segments(self) -> None:
+        """Find the segments, check they follow each other, repair the tail, read back the
+        dedupe window and open the newest segment for appending."""
         self._starts = sorted(self._segment_starts())
         if not self._starts:
             self._starts = [0]
             self._create_segment(0)
+        self._check_contiguous()
         self._identity = self._read_identity()
         self._repair_tail()
         self._remember_recent()
         self._fd = os.open(self._path(self._starts[-1]), os.O_WRONLY | os.O_APPEND)
         self._size = os.fstat(self._fd).st_size
+
+    def _check_contiguous(self) -> None:
+        """Each segment must start where the previous one ends. An empty stray segment (a
+        rotation that failed after creating its file) is removed; any other gap or overlap
+        means the spool was tampered with or damaged, and is refused."""
+        kept: list[int] = []
+        for index, start in enumerate(self._starts):
+            size = self._path(start).stat().st_size
+            if index and kept:
+                previous = kept[-1]
+                expected = previous + self._path(previous).stat().st_size
+                if start != expected:
+                    if size == 0:
+                        self._path(start).unlink()
+                        continue
+                    raise IntegrityError(
+                        f"spool segment {self._path(start).name} starts at {start} but the "
+                        f"previous one ends at {expected}",
+                        hint="restore the spool from a backup or move the segments aside",
+                    )
+            kept.append(start)
+        self._starts = kept
 
     @property
     def identity(self) -> str:
@@ -150,7 +187,10 @@ class SpoolBus:
         try:
             if not path.exists():
                 temp = path.with_suffix(".tmp")
-                temp.write_text(f"spool:{uuid.uuid4().hex}\n")
+                with temp.open("w") as fh:
+                    fh.write(f"spool:{uuid.uuid4().hex}\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
                 temp.replace(path)
                 self._fsync_dir()
             return path.read_text().strip()
@@ -209,6 +249,7 @@ class SpoolBus:
         count = 0
         for start in reversed(self._starts):
             ids = [m.msg_id for _, _, m in _frames(self._read_segment(start), start) if m]
+            self._counts[start] = len(ids)
             batches.append(ids)
             count += len(ids)
             if count >= self._window:
@@ -239,6 +280,8 @@ class SpoolBus:
                 return 0
             blob = b"".join(_frame(msg_id, subject, data) for msg_id, data in fresh)
             self._append(blob)
+            last = self._starts[-1]
+            self._counts[last] = self._counts.get(last, 0) + len(fresh)
             for msg_id, _ in fresh:
                 recent[msg_id] = None
             while len(recent) > self._window:
@@ -251,6 +294,8 @@ class SpoolBus:
     def _check_open(self) -> None:
         if self._closed:
             raise Unavailable("the spool is closed")
+        if self._broken is not None:
+            raise Unavailable(f"the spool refuses writes until it is reopened: {self._broken}")
 
     def _check_capacity(self) -> None:
         used = self._end() - self._starts[0]
@@ -283,8 +328,10 @@ class SpoolBus:
             try:  # the batch is stored whole or not at all
                 os.ftruncate(self._fd, before)
                 os.fsync(self._fd)
-            except OSError:
-                pass  # the torn tail is cut at the next open (step "repair")
+            except OSError as cut:
+                # The torn bytes stay: appending after them would put frames where the
+                # positions say they are not. Refuse until a reopen repairs the tail.
+                self._broken = f"a failed write could not be undone ({cut.strerror})"
             full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
             raise Unavailable(
                 f"spool write failed: {'disk full' if full else exc.strerror}; nothing was "
@@ -297,13 +344,19 @@ class SpoolBus:
         try:
             self._create_segment(start)
             fd = os.open(self._path(start), os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            # The data is already durable in the old segment; keep appending to it.
-            del exc
+        except OSError:
+            # The data is already durable in the old segment; keep appending to it, and
+            # remove the new file so that no empty segment claims positions at open.
+            try:
+                self._path(start).unlink(missing_ok=True)
+                self._fsync_dir()
+            except OSError as cut:
+                self._broken = f"a stray segment could not be removed ({cut.strerror})"
             return
         os.close(self._fd)
         self._fd, self._size = fd, 0
         self._starts.append(start)
+        self._counts[start] = 0
 
     def _end(self) -> int:
         return self._starts[-1] + self._size
@@ -385,6 +438,11 @@ class SpoolBus:
                 fh.flush()
                 os.fsync(fh.fileno())
             temp.replace(path)
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # the rename itself must survive a power loss
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise Unavailable(f"cannot record the consumer position: {exc.strerror}") from exc
 
@@ -413,6 +471,8 @@ class SpoolBus:
             consumers = [p.stem for p in (self.root / "consumers").glob("*.pos")]
             if not consumers:
                 return 0
+            # Every consumer that ever acknowledged has a position file; the only consumer
+            # today is the lake writer, which acknowledges before it compacts.
             done = min(self._committed(c) for c in consumers)
             oldest_recent = self._oldest_recent_start()
             deleted = 0
@@ -426,13 +486,15 @@ class SpoolBus:
             return deleted
 
     def _oldest_recent_start(self) -> int:
-        """The start of the oldest segment still holding an id of the dedupe window."""
+        """The start of the oldest segment still holding an id of the dedupe window (from
+        the message counts kept per segment: no file is read)."""
         if not self._recent:
             return self._end()
         remaining = len(self._recent)
         for start in reversed(self._starts):
-            count = sum(1 for _, _, m in _frames(self._read_segment(start), start) if m)
-            remaining -= count
+            # A segment never counted lies beyond what was read back at open: it is older
+            # than the window.
+            remaining -= self._counts.get(start, remaining)
             if remaining <= 0:
                 return start
         return self._starts[0]

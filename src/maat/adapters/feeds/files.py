@@ -7,10 +7,11 @@ uncompressed size is capped (a zip bomb is refused, not expanded).
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from maat.errors import InvalidInput, PayloadTooLarge
+from maat.errors import InvalidInput, MalformedRequest, PayloadTooLarge
 
 DEFAULT_MAX_FILE = 64 << 20
 DEFAULT_MAX_TOTAL = 16 << 30
@@ -89,3 +90,27 @@ def _zip_items(
             if len(data) > max_file:  # the header lied about the size
                 raise PayloadTooLarge(f"{path}!{name} is larger than its header says")
             yield f"{path}!{name}", data
+
+
+def gunzip_bounded(body: bytes, limit: int, *, what: str, setting: str = "") -> bytes:
+    """Inflate a gzip body of one or more members, refusing beyond ``limit`` bytes in all
+    (a decompression bomb) and any trailing bytes that are not gzip."""
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(rest, limit - size + 1)
+        except zlib.error as exc:
+            raise MalformedRequest(f"{what} is corrupt gzip: {exc}") from exc
+        size += len(data)
+        if size > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge(
+                f"{what} inflates beyond {limit:,} bytes" + (f" ({setting})" if setting else "")
+            )
+        if not inflater.eof:
+            raise MalformedRequest(f"{what} is truncated gzip")
+        parts.append(data)
+        rest = inflater.unused_data  # the next member, as pigz and appending agents write
+    return b"".join(parts)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from maat.adapters.feeds.files import gunzip_bounded
 from maat.api.security import requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
-from maat.errors import InvalidInput, MalformedRequest, PayloadTooLarge, Unavailable
+from maat.errors import InvalidInput, PayloadTooLarge, Unavailable
 from maat.services.telemetry import Telemetry
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
@@ -23,22 +23,6 @@ def telemetry_of(request: Request) -> Telemetry:
     if telemetry is None:
         raise Unavailable("this server was started without telemetry ingest")
     return telemetry
-
-
-def _gunzip(body: bytes, limit: int) -> bytes:
-    """Inflate a gzip body, refusing beyond ``limit`` bytes (a decompression bomb)."""
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise MalformedRequest(f"the gzip body is corrupt: {exc}") from exc
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(
-            f"the body inflates beyond {limit:,} bytes (telemetry.max_request_bytes)"
-        )
-    if not inflater.eof:
-        raise MalformedRequest("the gzip body is truncated")
-    return data
 
 
 @router.post("/events", **requires(Permission.EVENTS_WRITE))
@@ -59,7 +43,10 @@ async def ingest_events(
     body = await request.body()
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding == "gzip":
-        body = _gunzip(body, int(limits.max_request_bytes))
+        body = gunzip_bounded(
+            body, int(limits.max_request_bytes), what="the body",
+            setting="telemetry.max_request_bytes",
+        )  # fmt: skip
     elif encoding not in ("identity", ""):
         raise InvalidInput(f"unsupported Content-Encoding {encoding!r}", field="content-encoding")
     if len(body) > limits.max_request_bytes:
@@ -67,12 +54,8 @@ async def ingest_events(
             f"the body of {len(body):,} bytes exceeds {int(limits.max_request_bytes):,} bytes "
             "(telemetry.max_request_bytes)"
         )
-    lines = body.count(b"\n") + 1
-    if lines > limits.max_batch_events:
-        raise PayloadTooLarge(
-            f"the body holds {lines:,} lines, more than {limits.max_batch_events:,} "
-            "(telemetry.max_batch_events): send smaller batches"
-        )
     path = f"POST /v1/events by {caller.actor}"
-    report = await run_in_threadpool(telemetry.ingest, body, path=path, source=source)
+    report = await run_in_threadpool(
+        telemetry.ingest, body, path=path, source=source, max_events=limits.max_batch_events
+    )
     return report.as_dict()
