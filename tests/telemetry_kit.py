@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,3 +18,17 @@ EVTX_SAMPLES = SHARED / "evtx-attack-samples"
 def needs(path: Path) -> pytest.MarkDecorator:
     """Skip (with the reason) when a shared data folder is absent, e.g. on a fresh clone."""
     return pytest.mark.skipif(not path.exists(), reason=f"shared test data absent: {path}")
+
+
+def sibling(name: str) -> ModuleType:
+    """The parser test module ``name`` (tests/unit/telemetry/<name>.py), loaded once, so a
+    source's tests can check it claims none of the other sources' ``SAMPLES``."""
+    key = f"_telemetry_samples_{name}"
+    if key not in sys.modules:
+        path = Path(__file__).parent / "unit" / "telemetry" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(key, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]

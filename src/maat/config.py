@@ -144,7 +144,7 @@ class TelemetrySettings:
     spool_segment_bytes: Bytes = Bytes(64 * 1024 * 1024)
     max_spool_bytes: Bytes = Bytes(8 * 1024**3)  # beyond this ingest refuses with 503
     min_free_disk_bytes: Bytes = Bytes(512 * 1024**2)  # ingest refuses (503) below this
-    dedupe_window: int = 2_000_000  # recent event ids remembered to drop replays
+    dedupe_window: int = 500_000  # recent event ids remembered to drop replays (~80 MB)
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "MAAT_EVENTS"
     nats_subject_prefix: str = "maat.events"

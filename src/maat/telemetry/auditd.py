@@ -20,15 +20,13 @@ whose ``SyslogMessage`` is ``type=AUOMS_EXECVE audit(<epoch>:<id>): key=value â€
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event
+from maat.telemetry.model import Event, utc_second
 
 __all__ = ["JSON_SOURCES", "TEXT_SOURCES", "AuditdText", "AuoMsJson"]
 
@@ -135,18 +133,13 @@ _RECORD_KIND: dict[str, tuple[list[str], list[str]]] = {
 _OUTCOME = {"yes": "success", "no": "failure", "success": "success", "failed": "failure"}
 
 
-@lru_cache(maxsize=4096)
-def _second(sec: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-
-
 def _timestamp(sec: str, frac: str) -> str:
     """ISO UTC text for ``<sec>.<frac>`` built exactly (no float rounding of milliseconds)."""
     seconds = int(sec)
     if seconds > _MAX_EPOCH:
         raise InvalidInput(f"audit time out of range: {sec}", field="@timestamp")
     try:
-        prefix = _second(seconds)
+        prefix = utc_second(seconds)
     except (OverflowError, OSError, ValueError) as exc:
         raise InvalidInput(f"audit time out of range: {sec}", field="@timestamp") from exc
     return f"{prefix}.{frac[:6]:0<6}Z"

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from maat.errors import InvalidInput
@@ -156,6 +158,27 @@ def iso_utc(value: object) -> str:
 
 
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
+
+
+LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
+
+
+@lru_cache(maxsize=4096)
+def utc_second(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of whole epoch ``seconds`` (0..LAST_SECOND), cached: records
+    arrive in time order, so most seconds repeat."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def epoch_utc(value: float) -> str:
+    """Epoch seconds as :func:`iso_utc` writes them, without a strftime per call."""
+    if not 0 <= value <= LAST_SECOND:  # also NaN: iso_utc says what is wrong
+        return iso_utc(value)
+    seconds = int(value)
+    micro = round((value - seconds) * 1_000_000)
+    if micro == 1_000_000:
+        seconds, micro = seconds + 1, 0
+    return f"{utc_second(seconds)}.{micro:06d}Z"
 
 
 def _format(moment: datetime) -> str:

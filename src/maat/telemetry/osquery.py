@@ -16,13 +16,11 @@ it is recognised by its distinctive columns.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event, iso_utc
+from maat.telemetry.model import Event, epoch_utc, iso_utc
 
 __all__ = ["JSON_SOURCES", "OsqueryResult"]
 
@@ -54,26 +52,6 @@ _PROCESS_TEXT = (
     ("auid", "user.audit.id"),
 )
 _HASHES = (("md5", "file.hash.md5"), ("sha1", "file.hash.sha1"), ("sha256", "file.hash.sha256"))
-
-
-_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
-
-
-@lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def _epoch(value: float) -> str:
-    """Epoch seconds as :func:`iso_utc` writes them, without its strftime on every call
-    (records come in time order, so the whole seconds are cached)."""
-    if not 0 <= value <= _LAST_SECOND:  # also NaN: iso_utc says what is wrong
-        return iso_utc(value)
-    seconds = int(value)
-    micro = round((value - seconds) * 1_000_000)
-    if micro == 1_000_000:
-        seconds, micro = seconds + 1, 0
-    return f"{_second(seconds)}.{micro:06d}Z"
 
 
 def _present(value: object) -> bool:
@@ -116,7 +94,7 @@ def _when(record: dict[str, Any]) -> str:
         unix = int(unix)
     if isinstance(unix, int | float) and not isinstance(unix, bool):
         try:
-            return _epoch(unix)
+            return epoch_utc(unix)
         except InvalidInput:
             raise InvalidInput("unixTime is out of range", field="unixTime") from None
     calendar = record.get("calendarTime")
@@ -218,7 +196,7 @@ def _process(out: Event, c: dict[str, Any]) -> None:
     start = _int(c, "start_time")
     if start is not None and start > 0:
         try:
-            out["process.start"] = _epoch(start)
+            out["process.start"] = epoch_utc(start)
         except InvalidInput:
             raise InvalidInput("start_time is out of range", field="start_time") from None
     out.setdefault("event.category", ["process"])

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event, iso_utc
+from maat.telemetry.model import Event, epoch_utc, iso_utc
 
 __all__ = ["JSON_SOURCES", "ZeekJson", "log_type"]
 
@@ -53,26 +52,6 @@ _DN_PARTS = {
 _DN_SPLIT = re.compile(r"(?<!\\),")
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", re.A)
 _ESCAPE = re.compile(rb"\\(\\|x[0-9A-Fa-f]{2})")
-
-
-_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
-
-
-@lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def _epoch(value: float) -> str:
-    """Epoch seconds as :func:`iso_utc` writes them, without its strftime on every call
-    (records come in time order, so the whole seconds are cached)."""
-    if not 0 <= value <= _LAST_SECOND:  # also NaN: iso_utc says what is wrong
-        return iso_utc(value)
-    seconds = int(value)
-    micro = round((value - seconds) * 1_000_000)
-    if micro == 1_000_000:
-        seconds, micro = seconds + 1, 0
-    return f"{_second(seconds)}.{micro:06d}Z"
 
 
 def log_type(record: Record) -> str:
@@ -154,7 +133,7 @@ def _time(r: Record, key: str) -> str | None:
         return None
     try:
         if value.__class__ is float or value.__class__ is int:
-            return _epoch(value)
+            return epoch_utc(value)
         return iso_utc(value)
     except InvalidInput:
         raise InvalidInput(f"{key} is not a time: {str(value)[:40]!r}", field=key) from None

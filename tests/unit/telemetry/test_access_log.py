@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +19,7 @@ from maat.telemetry.access_log import (
     NginxLog,
 )
 from maat.telemetry.model import finish
+from telemetry_kit import sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -375,22 +372,11 @@ def test_bad_records_name_the_field(source: Any, record: dict[str, Any], field: 
     assert caught.value.location.field == field
 
 
-def _sibling(name: str) -> ModuleType:
-    key = f"_telemetry_samples_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 @pytest.mark.parametrize(
-    "sibling", ["test_auditd", "test_osquery", "test_falco", "test_zeek", "test_azure_monitor"]
+    "other", ["test_auditd", "test_osquery", "test_falco", "test_zeek", "test_azure_monitor"]
 )
-def test_claims_no_other_source_sample(sibling: str) -> None:
-    for record in _sibling(sibling).SAMPLES:
+def test_claims_no_other_source_sample(other: str) -> None:
+    for record in sibling(other).SAMPLES:
         assert not any(s.accepts(record) for s in JSON_SOURCES), record
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -18,7 +14,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.auditd import JSON_SOURCES, TEXT_SOURCES, AuditdText, AuoMsJson
 from maat.telemetry.model import finish
-from telemetry_kit import MORDOR, needs
+from telemetry_kit import MORDOR, needs, sibling
 
 RAW_LOG = MORDOR / "SDLIN-201110074812" / "sh_arp_cache_2020-11-10074812.log"
 LOG4SHELL = MORDOR / "compound" / "Log4Shell"
@@ -307,23 +303,12 @@ def test_bad_auoms_rows_name_the_field(record: dict[str, Any], field: str) -> No
     assert caught.value.location.field == field
 
 
-def _sibling(name: str) -> ModuleType:
-    key = f"_telemetry_samples_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 FOREIGN = ("test_osquery", "test_falco", "test_zeek", "test_access_log", "test_azure_monitor")
 
 
-@pytest.mark.parametrize("sibling", FOREIGN)
-def test_auoms_source_claims_no_other_source_sample(sibling: str) -> None:
-    for record in _sibling(sibling).SAMPLES:
+@pytest.mark.parametrize("other", FOREIGN)
+def test_auoms_source_claims_no_other_source_sample(other: str) -> None:
+    for record in sibling(other).SAMPLES:
         assert not JSON_SOURCES[0].accepts(record), record
 
 

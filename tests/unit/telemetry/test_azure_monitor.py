@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -18,7 +14,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.azure_monitor import JSON_SOURCES, VmConnection
 from maat.telemetry.model import finish
-from telemetry_kit import MORDOR, needs
+from telemetry_kit import MORDOR, needs, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LOG4SHELL = MORDOR / "compound" / "Log4Shell"
@@ -171,22 +167,11 @@ def test_claims_no_other_azure_table() -> None:
             assert not SOURCE.accepts(orjson.loads(line)), name
 
 
-def _sibling(name: str) -> ModuleType:
-    key = f"_telemetry_samples_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 @pytest.mark.parametrize(
-    "sibling", ["test_auditd", "test_osquery", "test_falco", "test_zeek", "test_access_log"]
+    "other", ["test_auditd", "test_osquery", "test_falco", "test_zeek", "test_access_log"]
 )
-def test_claims_no_other_source_sample(sibling: str) -> None:
-    for record in _sibling(sibling).SAMPLES:
+def test_claims_no_other_source_sample(other: str) -> None:
+    for record in sibling(other).SAMPLES:
         assert not JSON_SOURCES[0].accepts(record), record
 
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,6 +12,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.model import finish
 from maat.telemetry.osquery import JSON_SOURCES, OsqueryResult
+from telemetry_kit import sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOST = {
@@ -395,22 +392,11 @@ def test_bad_records_name_the_field(record: dict[str, Any], field: str) -> None:
     assert caught.value.location.field == field
 
 
-def _sibling(name: str) -> ModuleType:
-    key = f"_telemetry_samples_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 @pytest.mark.parametrize(
-    "sibling", ["test_auditd", "test_falco", "test_zeek", "test_access_log", "test_azure_monitor"]
+    "other", ["test_auditd", "test_falco", "test_zeek", "test_access_log", "test_azure_monitor"]
 )
-def test_claims_no_other_source_sample(sibling: str) -> None:
-    for record in _sibling(sibling).SAMPLES:
+def test_claims_no_other_source_sample(other: str) -> None:
+    for record in sibling(other).SAMPLES:
         assert not JSON_SOURCES[0].accepts(record), record
 
 
