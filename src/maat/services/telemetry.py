@@ -328,9 +328,13 @@ class Telemetry:
 def read_inputs(paths: Iterable[Path]) -> Iterable[Path]:
     """Every file under ``paths`` (folders walked in name order); missing ones are errors."""
     for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
-        elif path.is_file():
-            yield path
-        else:
-            raise InvalidInput("no such file or folder", file=str(path))
+        try:
+            if path.is_dir():
+                found = sorted(p for p in path.rglob("*") if p.is_file())
+            elif path.is_file():
+                found = [path]
+            else:
+                raise InvalidInput("no such file or folder", file=str(path))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
+        yield from found
