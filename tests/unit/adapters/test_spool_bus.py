@@ -135,18 +135,18 @@ def test_disk_full_during_write_stores_nothing_and_refuses(
     with open_spool(tmp_path) as bus:
         bus.publish("events", batch(0, 2))
         real_write = os.write
-        calls = {"n": 0}
 
-        def failing_write(fd: int, data: bytes | memoryview) -> int:
-            calls["n"] += 1
-            if calls["n"] == 1:
-                return real_write(fd, bytes(data)[:10])  # part of the batch reaches the disk
+        def short_writev(fd: int, buffers: list[bytes]) -> int:
+            return real_write(fd, b"".join(buffers)[:10])  # part of the batch reaches disk
+
+        def full(fd: int, data: bytes | memoryview) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(spool_module.os, "write", failing_write)
+        monkeypatch.setattr(spool_module.os, "writev", short_writev)
+        monkeypatch.setattr(spool_module.os, "write", full)
         with pytest.raises(Unavailable, match="disk full"):
             bus.publish("events", batch(2, 5))
-        monkeypatch.setattr(spool_module.os, "write", real_write)
+        monkeypatch.undo()
         assert bus.publish("events", batch(2, 5)) == 5  # the failed ids were not remembered
         assert drain(bus) == [f"event {i}".encode() for i in range(7)]
 
@@ -217,23 +217,38 @@ def test_a_write_that_cannot_be_undone_stops_the_spool_until_reopened(
 ) -> None:
     with open_spool(tmp_path) as bus:
         bus.publish("events", batch(0, 2))
-        real_write, real_truncate = os.write, os.ftruncate
+        real_write = os.write
 
-        def torn(fd: int, data: bytes | memoryview) -> int:
-            real_write(fd, bytes(data)[:10])
+        def torn(fd: int, buffers: list[bytes]) -> int:
+            real_write(fd, b"".join(buffers)[:10])
             raise OSError(errno.EIO, "I/O error")
 
         def stuck(fd: int, size: int) -> None:
             raise OSError(errno.EIO, "I/O error")
 
-        monkeypatch.setattr(spool_module.os, "write", torn)
+        monkeypatch.setattr(spool_module.os, "writev", torn)
         monkeypatch.setattr(spool_module.os, "ftruncate", stuck)
         with pytest.raises(Unavailable):
             bus.publish("events", batch(2, 2))
-        monkeypatch.setattr(spool_module.os, "write", real_write)
-        monkeypatch.setattr(spool_module.os, "ftruncate", real_truncate)
+        monkeypatch.undo()
         with pytest.raises(Unavailable, match="reopened"):
             bus.publish("events", batch(2, 2))
     with open_spool(tmp_path) as bus:  # the torn tail is cut at open
         assert bus.publish("events", batch(2, 2)) == 2
         assert drain(bus) == [f"event {i}".encode() for i in range(4)]
+
+
+def test_a_short_write_is_completed_not_torn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_spool(tmp_path) as bus:
+        real_write = os.write
+
+        def half(fd: int, buffers: list[bytes]) -> int:
+            data = b"".join(buffers)
+            return real_write(fd, data[: len(data) // 2])
+
+        monkeypatch.setattr(spool_module.os, "writev", half)
+        assert bus.publish("events", batch(0, 30)) == 30
+        monkeypatch.undo()
+        assert drain(bus) == [f"event {i}".encode() for i in range(30)]
