@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,8 @@ def sibling(name: str) -> ModuleType:
         sys.modules[key] = module
         spec.loader.exec_module(module)
     return sys.modules[key]
+
+
+def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``event`` that ``expected`` names (missing ones as None), to compare."""
+    return {k: event.get(k) for k in expected}

@@ -19,7 +19,7 @@ from maat.telemetry.access_log import (
     NginxLog,
 )
 from maat.telemetry.model import finish
-from telemetry_kit import sibling
+from telemetry_kit import pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -141,10 +141,6 @@ def event_of(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             assert all(isinstance(v, str) for v in value), key
     return event
-
-
-def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in expected}
 
 
 @pytest.mark.parametrize(("record", "shape"), SHAPES)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.azure_monitor import JSON_SOURCES, VmConnection
 from maat.telemetry.model import finish
-from telemetry_kit import MORDOR, needs, sibling
+from telemetry_kit import MORDOR, needs, pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LOG4SHELL = MORDOR / "compound" / "Log4Shell"
@@ -56,10 +56,6 @@ def event_of(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
         assert isinstance(value, str | int | float | bool | list), key
     return event
-
-
-def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in expected}
 
 
 @needs(MORDOR)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from maat.errors import InvalidInput
 from maat.telemetry.falco import JSON_SOURCES, SEVERITY, FalcoAlert
-from telemetry_kit import sibling
+from telemetry_kit import pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -120,10 +120,6 @@ def one(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
         assert isinstance(value, str | int | float | bool | list), key
     return event
-
-
-def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in expected}
 
 
 def test_shell_in_container_is_an_alert_with_process_and_container() -> None:

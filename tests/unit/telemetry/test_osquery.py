@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.model import finish
 from maat.telemetry.osquery import JSON_SOURCES, OsqueryResult
-from telemetry_kit import sibling
+from telemetry_kit import pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOST = {
@@ -204,10 +204,6 @@ def one(record: dict[str, Any]) -> dict[str, Any]:
     event = SOURCE.normalise(record)
     assert isinstance(event, dict)
     return event
-
-
-def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in expected}
 
 
 def assert_typed(event: dict[str, Any]) -> None:

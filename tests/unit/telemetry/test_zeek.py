@@ -13,7 +13,7 @@ from maat.errors import InvalidInput
 from maat.telemetry.model import finish
 from maat.telemetry.zeek import JSON_SOURCES, ZeekJson, log_type
 from maat.telemetry.zeek_tsv import TEXT_SOURCES, ZeekTsv
-from telemetry_kit import sibling
+from telemetry_kit import pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONN_ID = {
@@ -253,10 +253,6 @@ def json_event(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             assert all(isinstance(v, str) for v in value), key
     return event
-
-
-def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in expected}
 
 
 @pytest.mark.parametrize("log", list(JSON_RECORDS))
