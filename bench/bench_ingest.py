@@ -107,10 +107,18 @@ def main() -> None:
     n = len(events)
     total = parse + spool + write
     print(f"floor, orjson.loads per line: {n / floor:,.0f} events/s")
-    for label, seconds in (("parse + normalise", parse), ("spool (fsync)", spool), ("lake (Parquet)", write)):
-        print(f"{label:>18}: {n / seconds:>10,.0f} events/s, {100 * seconds / total:4.1f} % of the time")
-    print(f"end to end (parse + normalise + persist): {n / total:,.0f} events/s on one core "
-          f"(target 50,000)")
+    for label, seconds in (
+        ("parse + normalise", parse),
+        ("spool (fsync)", spool),
+        ("lake (Parquet)", write),
+    ):
+        print(
+            f"{label:>18}: {n / seconds:>10,.0f} events/s, {100 * seconds / total:4.1f} % of the time"
+        )
+    print(
+        f"end to end (parse + normalise + persist): {n / total:,.0f} events/s on one core "
+        f"(target 50,000)"
+    )
     print(f"parse + normalise runs at {100 * floor / parse:.0f} % of the orjson.loads floor")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:,.0f} MiB")

@@ -178,7 +178,9 @@ def floor_match(docs: list[dict[str, Any]], subjects: list[Any]) -> set[tuple[st
                         kind, value = next(iter(e.items()))
                         if kind == "introduced" and (value == "0" or v >= cls(value)):
                             affected = True
-                        elif (kind == "fixed" and v >= cls(value)) or (kind == "last_affected" and v > cls(value)):
+                        elif (kind == "fixed" and v >= cls(value)) or (
+                            kind == "last_affected" and v > cls(value)
+                        ):
                             affected = False
                     hit = hit or affected
                 if hit:

@@ -57,25 +57,48 @@ def rate(label: str, n: int, fn: object, *, quiet: bool = False) -> float:
 def main() -> None:
     now = datetime.now(UTC)
     root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    root = x509build.build_root(x509build.subject_name("Bench Root"), x509build.software_key(root_key),
-                                serial=x509build.random_serial(), not_before=now - timedelta(days=1),
-                                not_after=now + timedelta(days=365))
-    inter = x509build.build_intermediate(x509build.subject_name("Bench CA"), inter_key.public_key(), root,
-                                         x509build.software_key(root_key), serial=x509build.random_serial(),
-                                         not_before=now - timedelta(days=1), not_after=now + timedelta(days=365))
-    leaf = x509build.build_code_signing(x509build.subject_name("Bench Signer"), leaf_key.public_key(), inter,
-                                        x509build.software_key(inter_key), serial=x509build.random_serial(),
-                                        not_before=now - timedelta(days=1), not_after=now + timedelta(days=365),
-                                        crl_url=None, ocsp_url=None)
+    root = x509build.build_root(
+        x509build.subject_name("Bench Root"),
+        x509build.software_key(root_key),
+        serial=x509build.random_serial(),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=365),
+    )
+    inter = x509build.build_intermediate(
+        x509build.subject_name("Bench CA"),
+        inter_key.public_key(),
+        root,
+        x509build.software_key(root_key),
+        serial=x509build.random_serial(),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=365),
+    )
+    leaf = x509build.build_code_signing(
+        x509build.subject_name("Bench Signer"),
+        leaf_key.public_key(),
+        inter,
+        x509build.software_key(inter_key),
+        serial=x509build.random_serial(),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=365),
+        crl_url=None,
+        ocsp_url=None,
+    )
     sign = x509build.software_key(leaf_key).sign
     n = 2000
     files = [f"artifact {i}".encode() for i in range(n)]
     signed = []
     for i, data in enumerate(files):
-        statement = bundles.statement_for(f"f{i}", hashlib.sha256(data).hexdigest(),
-                                          {"signer": leaf.subject.rfc4514_string()})
-        signed.append(bundles.parse_bundle(bundles.sign_bundle(statement, sign, [leaf, inter], keyid="k"),
-                                           source="bench", max_bytes=1 << 20))
+        statement = bundles.statement_for(
+            f"f{i}", hashlib.sha256(data).hexdigest(), {"signer": leaf.subject.rfc4514_string()}
+        )
+        signed.append(
+            bundles.parse_bundle(
+                bundles.sign_bundle(statement, sign, [leaf, inter], keyid="k"),
+                source="bench",
+                max_bytes=1 << 20,
+            )
+        )
     pub = leaf_key.public_key()
     pae_bytes = [bundles.pae(bundles.PAYLOAD_TYPE, b.payload) for b in signed]
     sigs = [b.signature.sig for b in signed]
@@ -86,24 +109,54 @@ def main() -> None:
     # minute, so the two are timed in alternating rounds and each round gives one ratio.
     ratios, raws, maats = [], [], []
     for _ in range(ROUNDS):
-        raw = rate("raw cryptography P-256 verify", n,
-                   lambda i: pub.verify(sigs[i], pae_bytes[i], ec.ECDSA(hashes.SHA256())), quiet=True)
-        maat = rate("maat verify_artifact", n,
-                    lambda i: verify_artifact(digests[i], names[i], signed[i], trust_roots=roots, now=now,
-                                              revocation=good, revocation_mode="hard"), quiet=True)
+        raw = rate(
+            "raw cryptography P-256 verify",
+            n,
+            lambda i: pub.verify(sigs[i], pae_bytes[i], ec.ECDSA(hashes.SHA256())),
+            quiet=True,
+        )
+        maat = rate(
+            "maat verify_artifact",
+            n,
+            lambda i: verify_artifact(
+                digests[i],
+                names[i],
+                signed[i],
+                trust_roots=roots,
+                now=now,
+                revocation=good,
+                revocation_mode="hard",
+            ),
+            quiet=True,
+        )
         ratios.append(maat / raw)
         raws.append(raw)
         maats.append(maat)
-    print(f"raw cryptography P-256 verify: median {statistics.median(raws):,.0f}/s over {ROUNDS} rounds")
-    print(f"maat verify_artifact (chain of 2 cached, revocation, no policy): "
-          f"median {statistics.median(maats):,.0f}/s")
-    print(f"-> median of per-round ratios {100 * statistics.median(ratios):.0f} % of the raw verify rate "
-          f"(min {100 * min(ratios):.0f} %, max {100 * max(ratios):.0f} %; target 80 %)")
+    print(
+        f"raw cryptography P-256 verify: median {statistics.median(raws):,.0f}/s over {ROUNDS} rounds"
+    )
+    print(
+        f"maat verify_artifact (chain of 2 cached, revocation, no policy): "
+        f"median {statistics.median(maats):,.0f}/s"
+    )
+    print(
+        f"-> median of per-round ratios {100 * statistics.median(ratios):.0f} % of the raw verify rate "
+        f"(min {100 * min(ratios):.0f} %, max {100 * max(ratios):.0f} %; target 80 %)"
+    )
 
-    entries = [RevokedEntry(x509build.random_serial(), now - timedelta(days=1), None) for _ in range(100_000)]
+    entries = [
+        RevokedEntry(x509build.random_serial(), now - timedelta(days=1), None)
+        for _ in range(100_000)
+    ]
     t = time.perf_counter()
-    crl = build_crl(inter, x509build.software_key(inter_key), entries, this_update=now,
-                    next_update=now + timedelta(days=7), number=1)
+    crl = build_crl(
+        inter,
+        x509build.software_key(inter_key),
+        entries,
+        this_update=now,
+        next_update=now + timedelta(days=7),
+        number=1,
+    )
     print(f"build 100k-entry CRL: {time.perf_counter() - t:.2f} s")
     from cryptography.hazmat.primitives.serialization import Encoding
 

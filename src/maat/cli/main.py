@@ -18,6 +18,7 @@ from maat import __version__
 from maat.cli import (
     audit_cmd,
     demo_cmd,
+    detect_cmd,
     lake_cmd,
     signing_cmd,
     telemetry_cmd,
@@ -51,6 +52,8 @@ app.add_typer(signing_cmd.exec_app, name="exec")
 app.command("sign")(signing_cmd.sign)
 app.command("verify")(signing_cmd.verify)
 app.command("ingest")(telemetry_cmd.ingest)
+app.command("detect")(detect_cmd.detect)
+app.add_typer(detect_cmd.rules_app, name="rules")
 app.add_typer(lake_cmd.app, name="lake")
 
 err = console(stderr=True)

@@ -9,40 +9,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from maat.adapters.feeds.evtx_files import is_evtx, iter_evtx
-from maat.adapters.feeds.files import gunzip_bounded
 from maat.cli.context import CliState, console
-from maat.errors import InvalidInput, PayloadTooLarge
+from maat.errors import InvalidInput
 from maat.services.enrichment import StoreFacts
-from maat.services.telemetry import IngestReport, Telemetry, read_inputs, received_now
-from maat.telemetry.pipeline import ParseOutcome, parse_records
-
-MAX_FILE_BYTES = 4 * 1024**3  # one file is read whole: refuse what would not fit
-
-
-def _read(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise PayloadTooLarge(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; split it")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
-    if data[:2] == b"\x1f\x8b":
-        data = gunzip_bounded(data, MAX_FILE_BYTES, what=str(path))
-    return data
+from maat.services.event_files import parse_event_file
+from maat.services.telemetry import IngestReport, Telemetry, read_inputs
+from maat.telemetry.pipeline import ParseOutcome
 
 
 def _parse_file(telemetry: Telemetry, path: Path, source: str) -> ParseOutcome:
-    data = _read(path)
-    if is_evtx(data[:8]):
-        return parse_records(
-            iter_evtx(data, source=str(path)),
-            path=str(path),
-            received=received_now(),
-            max_event_bytes=int(telemetry.settings.telemetry.max_event_bytes),
-            source=source,
-        )
-    return telemetry.parse(data, path=str(path), source=source)
+    limit = int(telemetry.settings.telemetry.max_event_bytes)
+    return parse_event_file(path, source=source, max_event_bytes=limit)
 
 
 def _ingest_files(

@@ -19,6 +19,7 @@ reason; the other records are kept. Nothing here raises for bad input.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ class ParseOutcome:
     """The events read from one input and the records that could not be read."""
 
     events: list[Event] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    """Beside each event, the line (or record number) it was read from."""
     errors: list[ParseError] = field(default_factory=list)
     skipped: str | None = None
     """Why the whole input was not read (it is not an event log, e.g. a packet capture)."""
@@ -46,6 +49,7 @@ class ParseOutcome:
     def extend(self, other: ParseOutcome) -> None:
         """Append ``other``'s events and errors."""
         self.events.extend(other.events)
+        self.lines.extend(other.lines)
         self.errors.extend(other.errors)
 
 
@@ -97,6 +101,13 @@ def parse_bytes(
             # text ("[2020-10-21 09:40] message" logs fall through to the text formats).
             out.errors.append(ParseError(path, records, "not a valid JSON array"))
             return out
+    if dispatcher is not None and head.startswith(b"{") and _spans_lines(data):
+        # Pretty-printed objects (EVTX-to-JSON tools, the Sigma regression cases).
+        documents = _json_documents(data)
+        if documents is not None:
+            numbers, records = documents
+            return _parse_records(out, records, dispatcher, path, received, max_event_bytes,
+                                  numbers=numbers)  # fmt: skip
     lines = _numbered(data)
     first = next(lines, None)
     if first is None:
@@ -185,6 +196,49 @@ def _json_array(data: bytes) -> list[Any] | int:
     return value if isinstance(value, list) else 1
 
 
+def _spans_lines(data: bytes) -> bool:
+    """Whether the first object of ``data`` continues past its first line."""
+    first = data.lstrip().split(b"\n", 1)[0]
+    try:
+        return not isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def _json_documents(data: bytes) -> tuple[list[int], list[Any]] | None:
+    """The objects of a file of pretty-printed JSON values one after another, with the
+    line each starts on; None when it is not that (it is then read line by line, which
+    reports each broken line)."""
+    try:
+        value = orjson.loads(data)
+        return [data[: len(data) - len(data.lstrip())].count(b"\n") + 1], [value]
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    numbers: list[int] = []
+    records: list[Any] = []
+    position, line = 0, 1
+    while True:
+        start = position
+        while position < len(text) and text[position].isspace():
+            position += 1
+        line += text.count("\n", start, position)
+        if position >= len(text):
+            return (numbers, records) if records else None
+        try:
+            record, end = decoder.raw_decode(text, position)
+        except ValueError:
+            return None
+        numbers.append(line)
+        records.append(record)
+        line += text.count("\n", position, end)
+        position = end
+
+
 def _too_big(line: bytes, limit: int) -> str | None:
     if len(line) > limit:
         return (
@@ -225,8 +279,10 @@ def _emit(
                 event["event.id"] = event_id(reader.name, raw + b"#%d" % index)
                 made.append(event)
             out.events.extend(made)  # all of the record's events, or none
+            out.lines.extend([number] * len(made))
         else:
             out.events.append(finish(fields, module=reader.name, raw=raw, received=received))
+            out.lines.append(number)
         _check_count(out)
     except InvalidInput as exc:
         out.errors.append(ParseError(path, number, _reason(exc)))
@@ -274,8 +330,12 @@ def _parse_records(
     path: str,
     received: str,
     limit: int,
+    *,
+    numbers: list[int] | None = None,
 ) -> ParseOutcome:
-    for number, record in enumerate(records, start=1):  # "line" is the record's position
+    # "line" is the record's position in an array, or the line a document starts on.
+    for index, record in enumerate(records):
+        number = numbers[index] if numbers is not None else index + 1
         raw = orjson.dumps(record)
         problem = _too_big(raw, limit)
         if problem is not None:
@@ -305,9 +365,10 @@ def _parse_text(
                 oversized.append(ParseError(path, number, problem))
 
     if text is None:
-        for _number, text_line in bounded():
+        for number, text_line in bounded():
             fields: Event = {"event.kind": "unknown"}
             out.events.append(finish(fields, module=UNKNOWN.name, raw=text_line, received=received))
+            out.lines.append(number)
             _check_count(out)
         out.errors.extend(oversized)
         return out
@@ -318,6 +379,7 @@ def _parse_text(
                 continue
             try:
                 out.events.append(finish(result, module=text.name, raw=raw, received=received))
+                out.lines.append(number)
                 _check_count(out)
             except InvalidInput as exc:
                 out.errors.append(ParseError(path, number, _reason(exc)))

@@ -44,7 +44,9 @@ def pe_kit(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, bytes, byt
 def _trust(platform: Platform, kit: object) -> None:
     pem = serialization.Encoding.PEM
     k: Any = kit
-    revocation.import_certificate(platform, "test", k.root.cert.public_bytes(pem), role="trusted-root")
+    revocation.import_certificate(
+        platform, "test", k.root.cert.public_bytes(pem), role="trusted-root"
+    )
     revocation.import_certificate(platform, "test", k.intermediate.cert.public_bytes(pem))
     now = platform.now()
     # Hard revocation mode needs an answer for the intermediate too: the root's CRL.

@@ -1,0 +1,147 @@
+"""``maat detect`` (one-shot Sigma over event files) and ``maat rules lint|list|test``.
+
+No server and no state: rules and events are read from the paths given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from maat.cli.context import CliState, console
+from maat.errors import InvalidInput
+from maat.services.detection import (
+    DetectionRun,
+    detect_files,
+    load_rule_files,
+    regression_cases,
+)
+from maat.services.event_files import parse_event_file
+from maat.services.telemetry import read_inputs
+
+rules_app = typer.Typer(
+    help="Sigma rules: check, list, and test against cases.", no_args_is_help=True
+)
+
+RulesOption = Annotated[
+    list[Path], typer.Option("--rules", help="Sigma rule files or folders (repeatable).")
+]
+FormatOption = Annotated[str, typer.Option("--format", help="text or jsonl/json.")]
+
+
+def _max_event_bytes(ctx: typer.Context) -> int:
+    state: CliState = ctx.obj
+    return int(state.settings().telemetry.max_event_bytes)
+
+
+def detect(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Event files or folders (walked).")],
+    rules: RulesOption,
+    source: Annotated[str, typer.Option(help="Force a parser; default detects.")] = "auto",
+    output_format: FormatOption = "text",
+) -> None:
+    """Run Sigma rules over event files (any format `maat ingest` reads, EVTX included)
+    and print one alert per hit; no server, nothing stored."""
+    if output_format not in ("text", "jsonl"):
+        raise InvalidInput("--format must be text or jsonl", field="format")
+    _ruleset, engine = load_rule_files(rules)
+    errors = [p for p in engine.problems if p.severity == "error"]
+    err = console(stderr=True)
+    for problem in errors:
+        err.print(f"rule {problem.path}: {problem.reason}", markup=False, highlight=False)
+    run = DetectionRun()
+    files = list(read_inputs(paths))
+    limit = _max_event_bytes(ctx)
+    for alert in detect_files(engine, files, source=source, max_event_bytes=limit, run=run):
+        if output_format == "jsonl":
+            typer.echo(orjson.dumps(alert).decode())
+        else:
+            typer.echo(
+                f"{alert['rule.level']:>13}  {alert['rule.title']}  "
+                f"{alert['source.path']}:{alert['source.line']}"
+            )
+    for error in run.errors or []:
+        err.print(f"{error.path}:{error.line}: {error.reason}", markup=False, highlight=False)
+    for skipped, why in run.skipped or []:
+        err.print(f"skipped {skipped}: {why}", markup=False, highlight=False)
+    err.print(
+        f"{run.alerts:,} alert(s) from {run.events:,} event(s) in {len(files):,} file(s); "
+        f"{len(engine.rules):,} rule(s) ran",
+        markup=False,
+        highlight=False,
+    )
+
+
+@rules_app.command("lint")
+def rules_lint(
+    paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")],
+    output_format: FormatOption = "text",
+) -> None:
+    """Load and compile every rule in one pass; list each problem with its file. Exit 1
+    when a rule is broken (rules Maat has no log source for are warnings)."""
+    _, engine = load_rule_files(paths)
+    errors = [p for p in engine.problems if p.severity == "error"]
+    if output_format == "json":
+        payload = {"rules": len(engine.rules), "problems": [p.as_dict() for p in engine.problems]}
+        typer.echo(json.dumps(payload))
+    else:
+        out = console()
+        for p in engine.problems:
+            mark = "[red]✗[/red]" if p.severity == "error" else "[yellow]![/yellow]"
+            out.print(f"{mark} {p.path}: {p.rule}: {p.reason}", highlight=False)
+        out.print(
+            f"{len(engine.rules):,} rule(s) compiled, {len(errors):,} error(s), "
+            f"{len(engine.problems) - len(errors):,} warning(s)"
+        )
+    if errors:
+        raise typer.Exit(1)
+
+
+@rules_app.command("list")
+def rules_list(
+    paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")],
+    output_format: FormatOption = "text",
+) -> None:
+    """List the rules that run (id, level, log source, title)."""
+    _, engine = load_rule_files(paths)
+    if output_format == "json":
+        typer.echo(json.dumps([r.as_dict() for r in engine.rules]))
+        return
+    for rule in engine.rules:
+        typer.echo(f"{rule.id}  {rule.level:>13}  {rule.logsource:<45}  {rule.title}")
+
+
+@rules_app.command("test")
+def rules_test(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")],
+    cases: Annotated[Path, typer.Option(help="Regression cases (SigmaHQ regression_data layout).")],
+) -> None:
+    """Check that every regression case fires the rule it names (JSON and EVTX events).
+    Exit 1 on any case that does not."""
+    _, engine = load_rule_files(paths)
+    by_id = {rule.id: rule for rule in engine.rules}
+    limit = _max_event_bytes(ctx)
+    out = console()
+    failed = 0
+    checked = 0
+    for case in regression_cases(cases):
+        if case.rule_id not in by_id:
+            continue  # a case for a rule not among the paths given
+        for event_file in case.events:
+            checked += 1
+            outcome = parse_event_file(event_file, source="auto", max_event_bytes=limit)
+            fired = any(
+                hit.rule.id == case.rule_id for e in outcome.events for hit in engine.match(e)
+            )
+            if not fired:
+                failed += 1
+                out.print(f"[red]✗[/red] {case.title}: {event_file}", highlight=False)
+    out.print(f"{checked - failed:,} of {checked:,} case file(s) fire their rule")
+    if failed or not checked:
+        raise typer.Exit(1)

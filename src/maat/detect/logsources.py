@@ -1,0 +1,235 @@
+"""Sigma log sources routed to Maat's events: which events a rule looks at, and where its
+field names live in them.
+
+A Sigma rule names a log source (``product``/``category``/``service``), not an event. A
+:class:`Route` says which events that is (a Windows channel and event ids, or an event
+module) and how the rule's field names translate (``Image`` is
+``winlog.event_data.Image`` in a Sysmon event, ``NewProcessName`` in a Security 4688). One
+log source may have several routes (process creation is Sysmon 1 and Security 4688); a rule
+is compiled once per route and indexed by the route's key, so an event is only ever tested
+against the rules of its own kind.
+
+The tables follow SigmaHQ's documented log source mappings (the Sysmon and Windows audit
+pipelines of pySigma); what has no route is reported by the loader, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "EVENT_DATA",
+    "Route",
+    "RouteKey",
+    "event_route_keys",
+    "routes_for",
+]
+
+EVENT_DATA = "winlog.event_data."
+SYSMON = "microsoft-windows-sysmon/operational"
+SECURITY = "security"
+POWERSHELL = "microsoft-windows-powershell/operational"
+_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])")
+RouteKey = tuple[str, int | None]
+"""``(channel or module, event id or None for any)``, lowercased."""
+
+# Fields every Windows event has outside its event data, by their Sigma names.
+_WINDOWS_SYSTEM = {
+    "EventID": "winlog.event_id",
+    "Channel": "winlog.channel",
+    "Provider_Name": "winlog.provider_name",
+    "Computer": "winlog.computer_name",
+    "Hostname": "host.name",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a log source's events are and how its field names map onto them."""
+
+    name: str
+    keys: tuple[RouteKey, ...]
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """Sigma field -> event data name where they differ (Security 4688's NewProcessName)."""
+    prefix: str = EVENT_DATA
+    system: Mapping[str, str] = field(default_factory=lambda: _WINDOWS_SYSTEM)
+    spaced: bool = False
+    """Event data names are words with spaces (Defender's ``Threat Name``), which Sigma
+    writes joined (``ThreatName``)."""
+
+    def event_key(self, sigma_field: str) -> str:
+        """The event key holding ``sigma_field`` on this route."""
+        system = self.system.get(sigma_field)
+        if system is not None:
+            return system
+        name = self.renames.get(sigma_field, sigma_field)
+        if self.spaced:
+            name = _WORDS.sub(" ", name)
+        return self.prefix + name
+
+
+def _sysmon(name: str, *ids: int) -> Route:
+    return Route(f"sysmon/{name}", tuple((SYSMON, i) for i in ids))
+
+
+def _channel(name: str, channel: str, *ids: int) -> Route:
+    keys = tuple((channel.lower(), i) for i in ids) if ids else ((channel.lower(), None),)
+    return Route(name, keys)
+
+
+# Security 4688 names the process fields differently from Sysmon 1 (pySigma's
+# windows-audit pipeline maps them the same way).
+_AUDIT_PROCESS = {
+    "Image": "NewProcessName",
+    "ParentImage": "ParentProcessName",
+    "ProcessId": "NewProcessId",
+    "ParentProcessId": "ProcessId",
+    "User": "SubjectUserName",
+    "IntegrityLevel": "MandatoryLabel",
+    "LogonId": "SubjectLogonId",
+}
+
+_CATEGORIES: dict[str, tuple[Route, ...]] = {
+    "process_creation": (
+        _sysmon("process_creation", 1),
+        Route("security/4688", ((SECURITY, 4688),), renames=_AUDIT_PROCESS),
+    ),
+    "file_change": (_sysmon("file_change", 2),),
+    "network_connection": (_sysmon("network_connection", 3),),
+    "sysmon_status": (_sysmon("sysmon_status", 4, 16),),
+    "sysmon_error": (_sysmon("sysmon_error", 255),),
+    "process_termination": (_sysmon("process_termination", 5),),
+    "driver_load": (_sysmon("driver_load", 6),),
+    "image_load": (_sysmon("image_load", 7),),
+    "create_remote_thread": (_sysmon("create_remote_thread", 8),),
+    "raw_access_thread": (_sysmon("raw_access_thread", 9),),
+    "process_access": (_sysmon("process_access", 10),),
+    "file_event": (_sysmon("file_event", 11),),
+    "registry_add": (_sysmon("registry_add", 12),),
+    "registry_delete": (_sysmon("registry_delete", 12),),
+    "registry_set": (_sysmon("registry_set", 13),),
+    "registry_rename": (_sysmon("registry_rename", 14),),
+    "registry_event": (_sysmon("registry_event", 12, 13, 14),),
+    "create_stream_hash": (_sysmon("create_stream_hash", 15),),
+    "pipe_created": (_sysmon("pipe_created", 17, 18),),
+    "wmi_event": (_sysmon("wmi_event", 19, 20, 21),),
+    "dns_query": (_sysmon("dns_query", 22),),
+    "file_delete": (_sysmon("file_delete", 23, 26),),
+    "clipboard_change": (_sysmon("clipboard_change", 24),),
+    "process_tampering": (_sysmon("process_tampering", 25),),
+    "file_block_executable": (_sysmon("file_block_executable", 27),),
+    "file_block_shredding": (_sysmon("file_block_shredding", 28),),
+    "file_executable_detected": (_sysmon("file_executable_detected", 29),),
+    "ps_module": (_channel("powershell/module", POWERSHELL, 4103),),
+    "ps_script": (_channel("powershell/script", POWERSHELL, 4104),),
+    "ps_classic_start": (_channel("powershell-classic/start", "Windows PowerShell", 400),),
+    "ps_classic_provider_start": (
+        _channel("powershell-classic/provider", "Windows PowerShell", 600),
+    ),
+    "ps_classic_script": (_channel("powershell-classic/script", "Windows PowerShell", 800),),
+}
+
+# Windows services are event log channels (pySigma's windows_logsource_mapping).
+_SERVICES = {
+    "security": "Security",
+    "system": "System",
+    "application": "Application",
+    "sysmon": "Microsoft-Windows-Sysmon/Operational",
+    "powershell": "Microsoft-Windows-PowerShell/Operational",
+    "powershell-classic": "Windows PowerShell",
+    "taskscheduler": "Microsoft-Windows-TaskScheduler/Operational",
+    "wmi": "Microsoft-Windows-WMI-Activity/Operational",
+    "dns-server": "DNS Server",
+    "dns-server-analytic": "Microsoft-Windows-DNS-Server/Analytical",
+    "dns-client": "Microsoft-Windows-DNS Client Events/Operational",
+    "driver-framework": "Microsoft-Windows-DriverFrameworks-UserMode/Operational",
+    "ntlm": "Microsoft-Windows-NTLM/Operational",
+    "windefend": "Microsoft-Windows-Windows Defender/Operational",
+    "firewall-as": "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+    "bits-client": "Microsoft-Windows-Bits-Client/Operational",
+    "applocker": "Microsoft-Windows-AppLocker/EXE and DLL",
+    "codeintegrity-operational": "Microsoft-Windows-CodeIntegrity/Operational",
+    "smbclient-security": "Microsoft-Windows-SmbClient/Security",
+    "smbclient-connectivity": "Microsoft-Windows-SmbClient/Connectivity",
+    "msexchange-management": "MSExchange Management",
+    "printservice-admin": "Microsoft-Windows-PrintService/Admin",
+    "printservice-operational": "Microsoft-Windows-PrintService/Operational",
+    "terminalservices-localsessionmanager": (
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"
+    ),
+    "openssh": "OpenSSH/Operational",
+    "ldap_debug": "Microsoft-Windows-LDAP-Client/Debug",
+    "ldap": "Microsoft-Windows-LDAP-Client/Debug",
+    "smbserver-connectivity": "Microsoft-Windows-SmbServer/Connectivity",
+    "microsoft-servicebus-client": "Microsoft-ServiceBus-Client",
+    "security-mitigations": "Microsoft-Windows-Security-Mitigations/KernelMode",
+    "diagnosis-scripted": "Microsoft-Windows-Diagnosis-Scripted/Operational",
+    "shell-core": "Microsoft-Windows-Shell-Core/Operational",
+    "appxdeployment-server": "Microsoft-Windows-AppXDeploymentServer/Operational",
+    "appxpackaging-om": "Microsoft-Windows-AppxPackaging/Operational",
+    "capi2": "Microsoft-Windows-CAPI2/Operational",
+    "certificateservicesclient-lifecycle-system": (
+        "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational"
+    ),
+    "kernel-shimengine": "Microsoft-Windows-Kernel-ShimEngine/Operational",
+    "hyper-v-worker": "Microsoft-Windows-Hyper-V-Worker",
+    "appmodel-runtime": "Microsoft-Windows-AppModel-Runtime/Admin",
+    "lsa-server": "Microsoft-Windows-LSA/Operational",
+    "vhdmp": "Microsoft-Windows-VHDMP/Operational",
+    "iis-configuration": "Microsoft-IIS-Configuration/Operational",
+    "sysmon-linux": "Linux-Sysmon/Operational",
+}
+
+_SPACED_SERVICES = frozenset({"windefend"})
+
+_LINUX_SYSMON = "linux-sysmon/operational"
+_LINUX_CATEGORIES = {
+    "process_creation": 1,
+    "network_connection": 3,
+    "process_termination": 5,
+    "raw_access_thread": 9,
+    "file_event": 11,
+    "file_delete": 23,
+}
+
+
+def routes_for(logsource: Any) -> tuple[Route, ...]:
+    """The routes of a pySigma ``SigmaLogSource`` (empty when Maat has none)."""
+    product = (logsource.product or "").lower()
+    category = (logsource.category or "").lower()
+    service = (logsource.service or "").lower()
+    if product == "windows" or (not product and category in _CATEGORIES):
+        if category:
+            routes = _CATEGORIES.get(category, ())
+            if service and routes:  # e.g. process_creation + security: that channel only
+                channel = _SERVICES.get(service, "").lower()
+                routes = tuple(r for r in routes if any(k[0] == channel for k in r.keys))
+            return routes
+        if service in _SERVICES:
+            route = _channel(f"windows/{service}", _SERVICES[service])
+            if service in _SPACED_SERVICES:
+                route = Route(route.name, route.keys, spaced=True)
+            return (route,)
+        return ()
+    if product == "linux" and category in _LINUX_CATEGORIES:
+        return (
+            Route(
+                f"sysmon-linux/{category}",
+                ((_LINUX_SYSMON, _LINUX_CATEGORIES[category]),),
+            ),
+        )
+    return ()
+
+
+def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, RouteKey] | None:
+    """The two route keys an event is indexed under: ``(channel, id)`` and ``(channel,
+    None)``; None for an event without a channel (no Windows-style route reaches it)."""
+    channel = event.get("winlog.channel")
+    if not isinstance(channel, str):
+        return None
+    low = channel.lower()
+    event_id = event.get("winlog.event_id")
+    return (low, event_id if isinstance(event_id, int) else None), (low, None)

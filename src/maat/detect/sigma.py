@@ -1,0 +1,363 @@
+"""Sigma detection: rules loaded with pySigma, compiled per log source, matched per event.
+
+Loading, as numbered steps of :func:`load_rules`:
+
+1. each text is read by pySigma; a file that does not parse, or a rule pySigma refuses, is
+   a :class:`RuleProblem` with its path and reason, and the other rules load;
+2. placeholders (``|expand``) are resolved through a pySigma processing pipeline from the
+   values given, and the ones left become wildcards (pySigma's own rule for unknown lists);
+3. each rule's log source is routed (:mod:`maat.detect.logsources`); a rule with no route,
+   and a correlation rule, is listed with the reason it will not run.
+
+:class:`Engine` compiles every routed rule once per route (:mod:`maat.detect.sigma_compile`),
+refusing with a reason what cannot run (a regex RE2 cannot run in linear time), and indexes
+the rules by route key and by anchor literal: :meth:`Engine.match` looks up the event's
+route, runs one RE2 set per field over the event's lowercased values, and evaluates only
+the rules whose anchors it found (plus the few without anchors).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2  # type: ignore[import-untyped]
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import (
+    ProcessingItem,
+    ProcessingPipeline,
+)
+from sigma.processing.transformations import (
+    ValueListPlaceholderTransformation,
+    WildcardPlaceholderTransformation,
+)
+from sigma.rule import SigmaRule
+
+from maat.detect.logsources import EVENT_DATA, Route, RouteKey, event_route_keys, routes_for
+from maat.detect.sigma_compile import FULLTEXT, Anchors, anchors_of, compile_condition, lowered
+from maat.detect.sigma_values import Test
+from maat.errors import InvalidInput, MaatError
+
+__all__ = ["Engine", "Hit", "LoadedRule", "RuleProblem", "RuleSet", "load_rules"]
+
+_TECHNIQUE = re.compile(r"attack\.(t\d{4}(?:\.\d{3})?)\Z", re.IGNORECASE)
+# libyaml's loader where PyYAML has it: SigmaHQ's rules load about four times faster.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Thousands of literals per field need more than RE2's default 8 MiB of DFA memory.
+_SET_OPTIONS = re2.Options()
+_SET_OPTIONS.max_mem = 1 << 30
+LEVELS = ("informational", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """A rule (or a file) that will not run, and why."""
+
+    path: str
+    rule: str
+    reason: str
+    severity: str = "error"
+    """``error``: the rule is broken; ``warning``: it is valid but Maat will not run it."""
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON form."""
+        return {"path": self.path, "rule": self.rule, "reason": self.reason,
+                "severity": self.severity}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRule:
+    """A parsed Sigma rule and what alerts report of it."""
+
+    id: str
+    title: str
+    level: str
+    status: str
+    techniques: tuple[str, ...]
+    logsource: str
+    path: str
+    sigma: Any = field(repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as alerts and ``maat rules list`` show it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "status": self.status,
+            "techniques": list(self.techniques),
+            "logsource": self.logsource,
+            "path": self.path,
+        }
+
+
+@dataclass
+class RuleSet:
+    """Rules that loaded and routed, and every rule or file that will not run."""
+
+    rules: list[LoadedRule] = field(default_factory=list)
+    problems: list[RuleProblem] = field(default_factory=list)
+
+
+def _logsource_text(logsource: Any) -> str:
+    parts = (("product", logsource.product), ("category", logsource.category),
+             ("service", logsource.service))  # fmt: skip
+    return " ".join(f"{name}={value}" for name, value in parts if value)
+
+
+def _pipeline(placeholders: Mapping[str, Sequence[str]]) -> ProcessingPipeline:
+    """Placeholders from ``placeholders`` first, any other becomes ``*``."""
+    items = []
+    if placeholders:
+        items.append(
+            ProcessingItem(
+                identifier="maat_placeholder_values",
+                transformation=ValueListPlaceholderTransformation(include=list(placeholders)),
+            )
+        )
+    items.append(
+        ProcessingItem(
+            identifier="maat_placeholder_wildcards",
+            transformation=WildcardPlaceholderTransformation(),
+        )
+    )
+    return ProcessingPipeline(
+        name="maat", priority=10, items=items, vars={k: list(v) for k, v in placeholders.items()}
+    )
+
+
+def _loaded(rule: Any, path: str) -> LoadedRule:
+    techniques = tuple(
+        sorted(
+            {
+                m.group(1).upper()
+                for tag in rule.tags
+                if (m := _TECHNIQUE.match(f"{tag.namespace}.{tag.name}"))
+            }
+        )
+    )
+    level = rule.level.name.lower() if rule.level is not None else "medium"
+    status = rule.status.name.lower() if rule.status is not None else ""
+    return LoadedRule(
+        id=str(rule.id) if rule.id else rule.title,
+        title=rule.title,
+        level=level,
+        status=status,
+        techniques=techniques,
+        logsource=_logsource_text(rule.logsource),
+        path=path,
+        sigma=rule,
+    )
+
+
+def load_rules(
+    texts: Iterable[tuple[str, str]], *, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> RuleSet:
+    """Rules from ``(path, YAML text)`` pairs; every problem is listed, none stops the rest."""
+    result = RuleSet()
+    pipeline = _pipeline(placeholders or {})
+    for path, text in texts:
+        # Step 1: parse; one bad file or rule costs only itself.
+        try:
+            collection = SigmaCollection.from_dicts(
+                list(yaml.load_all(text, Loader=_YAML_LOADER)), collect_errors=True
+            )
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            reason = f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+            result.problems.append(RuleProblem(path, "", reason))
+            continue
+        except (SigmaError, ValueError, TypeError, AttributeError) as exc:
+            result.problems.append(RuleProblem(path, "", f"not a Sigma file: {exc}"))
+            continue
+        for rule in collection.rules:
+            title = getattr(rule, "title", "") or ""
+            if rule.errors:
+                reason = "; ".join(str(e) for e in rule.errors)
+                result.problems.append(RuleProblem(path, title, reason))
+                continue
+            if isinstance(rule, SigmaCorrelationRule):
+                result.problems.append(
+                    RuleProblem(path, title, "correlation rules are not evaluated yet", "warning")
+                )
+                continue
+            if not isinstance(rule, SigmaRule):  # pragma: no cover - filters are not rules
+                result.problems.append(RuleProblem(path, title, "not a detection rule"))  # type: ignore[unreachable]
+                continue
+            # Step 2: placeholders.
+            try:
+                pipeline.apply(rule)
+            except SigmaError as exc:
+                result.problems.append(RuleProblem(path, title, f"placeholder: {exc}"))
+                continue
+            # Step 3: routing.
+            if not routes_for(rule.logsource):
+                reason = f"no Maat log source for {_logsource_text(rule.logsource) or 'none'}"
+                result.problems.append(RuleProblem(path, title, reason, "warning"))
+                continue
+            result.rules.append(_loaded(rule, path))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule matching one event."""
+
+    rule: LoadedRule
+    route: str
+
+
+@dataclass(slots=True)
+class _Compiled:
+    rule: LoadedRule
+    route: Route
+    test: Test
+
+
+class _Bucket:
+    """The rules of one route key, with their anchor index."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[_Compiled, Anchors, frozenset[str]]] = []
+        self.rules: list[_Compiled] = []
+        self.always: list[int] = []
+        self.sets: list[tuple[str, Any, list[list[int]]]] = []
+        self.keys: frozenset[str] = frozenset()
+        self.fulltext = False
+
+    def build(self) -> None:
+        by_key: dict[str, dict[str, list[int]]] = {}
+        keys: set[str] = set()
+        for index, (compiled, anchors, used) in enumerate(self.members):
+            self.rules.append(compiled)
+            keys |= used
+            if anchors is None:
+                self.always.append(index)
+                continue
+            for key, literal in anchors:
+                by_key.setdefault(key, {}).setdefault(literal, []).append(index)
+        for key, literals in sorted(by_key.items()):
+            matcher = re2.Set.SearchSet(_SET_OPTIONS)
+            owners: list[list[int]] = []
+            for literal, indices in literals.items():
+                matcher.Add(re2.escape(literal))
+                owners.append(indices)
+            matcher.Compile()
+            self.sets.append((key, matcher, owners))
+        self.fulltext = FULLTEXT in keys
+        self.keys = frozenset(keys - {FULLTEXT})
+        self.members = []
+
+
+def _used_keys(node: Any, resolve: Any) -> set[str]:
+    """Every event key a condition tree reads."""
+    keys: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        field_name = getattr(current, "field", None)
+        if isinstance(field_name, str):
+            keys.add(resolve(field_name))
+            other = getattr(getattr(current, "value", None), "field", None)
+            if isinstance(other, str):
+                keys.add(resolve(other))
+        elif hasattr(current, "value") and not hasattr(current, "args"):
+            keys.add(FULLTEXT)
+        stack.extend(a for a in getattr(current, "args", None) or () if not isinstance(a, str))
+    return keys
+
+
+class Engine:
+    """Compiled, indexed rules; :meth:`match` gives the hits of one event."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.problems: list[RuleProblem] = list(ruleset.problems)
+        self.rules: list[LoadedRule] = []
+        buckets: dict[RouteKey, _Bucket] = {}
+        for rule in ruleset.rules:
+            try:
+                compiled = self._compile(rule)
+            except (InvalidInput, SigmaError) as exc:
+                reason = exc.diagnostics() if isinstance(exc, MaatError) else str(exc)
+                self.problems.append(RuleProblem(rule.path, rule.title, reason))
+                continue
+            self.rules.append(rule)
+            for route, test, anchors, used in compiled:
+                for key in route.keys:
+                    bucket = buckets.setdefault(key, _Bucket())
+                    bucket.members.append((_Compiled(rule, route, test), anchors, used))
+        for bucket in buckets.values():
+            bucket.build()
+        self._buckets = buckets
+
+    @staticmethod
+    def _compile(rule: LoadedRule) -> list[tuple[Route, Test, Anchors, frozenset[str]]]:
+        out = []
+        for route in routes_for(rule.sigma.logsource):
+            resolve = route.event_key
+            parts: list[Test] = []
+            anchors: Anchors = frozenset()
+            used: set[str] = set()
+            for condition in rule.sigma.detection.parsed_condition:
+                tree = condition.parsed
+                parts.append(compile_condition(tree, resolve))
+                found = anchors_of(tree, resolve)
+                anchors = None if found is None or anchors is None else anchors | found
+                used |= _used_keys(tree, resolve)
+            test = parts[0] if len(parts) == 1 else _any(parts)
+            out.append((route, test, anchors or None, frozenset(used)))
+        return out
+
+    def match(self, event: Mapping[str, Any]) -> list[Hit]:
+        """Every rule ``event`` matches (in rule order within each route)."""
+        keys = event_route_keys(event)
+        if keys is None:
+            return []
+        hits: list[Hit] = []
+        for key in keys:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                self._match_bucket(bucket, event, hits)
+        return hits
+
+    @staticmethod
+    def _match_bucket(bucket: _Bucket, event: Mapping[str, Any], hits: list[Hit]) -> None:
+        wanted = bucket.keys
+        low: dict[str, Any] = {}
+        for key, value in event.items():
+            if key in wanted:
+                low[key] = value.lower() if type(value) is str else lowered(value)
+        if bucket.fulltext:
+            low[FULLTEXT] = "\n".join(
+                value.lower()
+                for key, value in event.items()
+                if type(value) is str and key.startswith(EVENT_DATA)
+            )
+        candidates = set(bucket.always)
+        for key, matcher, owners in bucket.sets:
+            text = low.get(key)
+            if text is None:
+                continue
+            for item in (text,) if type(text) is str else text:
+                found = matcher.Match(item)
+                if found:
+                    for index in found:
+                        candidates.update(owners[index])
+        rules = bucket.rules
+        for index in sorted(candidates):
+            compiled = rules[index]
+            if compiled.test(event, low):
+                hits.append(Hit(compiled.rule, compiled.route.name))
+
+
+def _any(parts: list[Test]) -> Test:
+    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        return any(part(event, low) for part in parts)
+
+    return test

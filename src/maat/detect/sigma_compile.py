@@ -1,0 +1,208 @@
+"""A Sigma rule's parsed condition compiled into one Python predicate, and its anchors.
+
+pySigma parses a rule's ``condition`` (``1 of selection_*``, ``all of them``, ``not``) into
+a tree of AND/OR/NOT nodes over ``field = value`` items and keywords. This module turns that
+tree into nested closures (no per-event interpretation of the tree) and computes the rule's
+*anchors*: a set of ``(event key, literal)`` such that the rule cannot match unless at
+least one literal occurs in its field. The engine indexes anchors across all rules of a
+route, so an event is evaluated only against the rules whose literals it contains.
+
+Lists are compiled as lists: ``Image|endswith: [a, b, c]`` is one ``str.endswith`` of a
+tuple, equality lists are set lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaString,
+    SpecialChars,
+)
+
+from maat.detect.sigma_values import Test, anchor_of, compile_value, text_of
+from maat.errors import InvalidInput
+
+__all__ = ["FULLTEXT", "Anchors", "anchors_of", "compile_condition"]
+
+FULLTEXT = "\x00fulltext"
+"""The pseudo-key keywords search: every event-data value of the event, one per line."""
+
+Anchors = frozenset[tuple[str, str]] | None
+
+
+def _simple_kind(value: Any) -> tuple[str, str] | None:
+    """``(kind, lowered literal)`` for a case-insensitive string that is an equality, a
+    prefix, a suffix or a substring test, else None."""
+    if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+        return None
+    parts = list(value.s)
+    multi = SpecialChars.WILDCARD_MULTI
+    plain = [p for p in parts if isinstance(p, str)]
+    if len(plain) == len(parts):
+        return "eq", "".join(plain).lower()
+    if len(parts) == 2 and parts[1] is multi and isinstance(parts[0], str):
+        return "prefix", parts[0].lower()
+    if len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
+        return "suffix", parts[1].lower()
+    if len(parts) == 3 and parts[0] is multi and parts[2] is multi and isinstance(parts[1], str):
+        return "contains", parts[1].lower()
+    return None
+
+
+def _list_test(key: str, kind: str, literals: list[str]) -> Test:
+    """One test for several literals of one kind on one key (an OR of list items)."""
+    if kind == "eq":
+        wanted = frozenset(literals)
+
+        def check(text: str) -> bool:
+            return text in wanted
+    elif kind == "prefix":
+        prefixes = tuple(literals)
+
+        def check(text: str) -> bool:
+            return text.startswith(prefixes)
+    elif kind == "suffix":
+        suffixes = tuple(literals)
+
+        def check(text: str) -> bool:
+            return text.endswith(suffixes)
+    else:
+        needles = tuple(literals)
+
+        def check(text: str) -> bool:
+            return any(needle in text for needle in needles)
+
+    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        value = low.get(key)
+        if type(value) is str:
+            return check(value)
+        if value is None:
+            return False
+        return any(check(item) for item in value)
+
+    return test
+
+
+def _keyword(value: Any) -> Test:
+    """A field-less search: the value against the event's full text (substring for a plain
+    string, the whole pattern otherwise, as SQL backends run it)."""
+    if isinstance(value, SigmaString) and not value.contains_special():
+        needle = str(value.to_plain()).lower()
+        return lambda event, low: needle in (low.get(FULLTEXT) or "")
+    return compile_value(FULLTEXT, value, lambda name: name)
+
+
+def compile_condition(node: Any, resolve: Callable[[str], str]) -> Test:
+    """The predicate of a parsed condition tree; ``resolve`` maps Sigma field names to
+    event keys. Raises ``InvalidInput`` for what cannot be evaluated."""
+    if isinstance(node, ConditionAND):
+        parts = [compile_condition(arg, resolve) for arg in node.args]
+        if len(parts) == 2:
+            first, second = parts
+            return lambda event, low: first(event, low) and second(event, low)
+
+        def all_of(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+            return all(part(event, low) for part in parts)
+
+        return all_of
+    if isinstance(node, ConditionOR):
+        return _compile_or(node.args, resolve)
+    if isinstance(node, ConditionNOT):
+        inner = compile_condition(node.args[0], resolve)
+        return lambda event, low: not inner(event, low)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return compile_value(resolve(node.field), node.value, resolve)
+    if isinstance(node, ConditionValueExpression):
+        return _keyword(node.value)
+    raise InvalidInput(f"condition element {type(node).__name__} is not supported")
+
+
+def _compile_or(args: list[Any], resolve: Callable[[str], str]) -> Test:
+    grouped: dict[tuple[str, str], list[str]] = {}
+    others: list[Test] = []
+    for arg in args:
+        simple = (
+            _simple_kind(arg.value)
+            if isinstance(arg, ConditionFieldEqualsValueExpression)
+            else None
+        )
+        if simple is None:
+            others.append(compile_condition(arg, resolve))
+        else:
+            grouped.setdefault((resolve(arg.field), simple[0]), []).append(simple[1])
+    parts = [_list_test(key, kind, lits) for (key, kind), lits in grouped.items()] + others
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda event, low: first(event, low) or second(event, low)
+
+    def any_of(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        return any(part(event, low) for part in parts)
+
+    return any_of
+
+
+def anchors_of(node: Any, resolve: Callable[[str], str]) -> Anchors:
+    """``(key, literal)`` pairs of which every match contains at least one, or None."""
+    if isinstance(node, ConditionAND):
+        best: Anchors = None
+        for arg in node.args:
+            found = anchors_of(arg, resolve)
+            if found is not None and (best is None or _better(found, best)):
+                best = found
+        return best
+    if isinstance(node, ConditionOR):
+        union: set[tuple[str, str]] = set()
+        for arg in node.args:
+            found = anchors_of(arg, resolve)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _value_anchors(resolve(node.field), node.value)
+    if isinstance(node, ConditionValueExpression):
+        return _value_anchors(FULLTEXT, node.value)
+    return None  # NOT, and anything else: no literal is necessary
+
+
+def _value_anchors(key: str, value: Any) -> Anchors:
+    if isinstance(value, SigmaExpansion):
+        union: set[tuple[str, str]] = set()
+        for item in value.values:
+            found = _value_anchors(key, item)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    literal = anchor_of(value)
+    return None if literal is None else frozenset({(key, literal)})
+
+
+def _better(candidate: frozenset[tuple[str, str]], current: frozenset[tuple[str, str]]) -> bool:
+    """Fewer alternatives first, then longer shortest literal: fewer false candidates."""
+    shortest = min(len(lit) for _, lit in candidate)
+    current_shortest = min(len(lit) for _, lit in current)
+    return (len(candidate), -shortest) < (len(current), -current_shortest)
+
+
+def lowered(value: Any) -> str | tuple[str, ...] | None:
+    """A field value as the lowercased text matchers compare."""
+    text = text_of(value)
+    if type(text) is str:
+        return text.lower()
+    if text is None:
+        return None
+    return tuple(item.lower() for item in text)

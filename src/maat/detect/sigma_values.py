@@ -1,0 +1,275 @@
+"""Sigma values compiled into Python predicates over one event field.
+
+A predicate is ``test(event, low) -> bool``: ``event`` is the flat event dict and ``low``
+the same event's values lowercased (computed once per event for the keys its rules read),
+because Sigma compares strings case-insensitively unless a rule says ``|cased``. Where a
+value has a literal that every match must contain, :func:`anchor_of` names it, so that the
+engine's prefilter can skip rules whose literals do not occur in the event at all.
+
+Regular expressions run on RE2 (linear time, no catastrophic backtracking); an expression
+RE2 cannot run (look-around, back-references) is refused when the rule loads, with its
+reason, as is every value type Maat cannot evaluate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import re2  # type: ignore[import-untyped]
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SpecialChars,
+    TimestampPart,
+)
+
+from maat.errors import InvalidInput
+
+__all__ = ["Test", "anchor_of", "compile_value", "text_of"]
+
+Test = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+"""``test(event, low)``: does this event's field satisfy the value?"""
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = 64 << 20  # a rule's regex may not take more than this to compile
+
+
+def text_of(value: Any) -> str | tuple[str, ...] | None:
+    """How a field value is compared as text: strings as they are, numbers and booleans as
+    Sigma writes them, lists as their items (any item may match), None as absent."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return tuple(t for t in (text_of(v) for v in value) if isinstance(t, str))
+    return str(value)
+
+
+def _plain_parts(value: SigmaString) -> list[str | SpecialChars]:
+    parts: list[str | SpecialChars] = []
+    for part in value.s:
+        if isinstance(part, Placeholder):
+            raise InvalidInput(f"placeholder %{part.name}% has no value")
+        parts.append(part)
+    return parts
+
+
+def anchor_of(value: Any) -> str | None:
+    """The lowercased literal every match of ``value`` contains (the longest plain part of
+    a string), or None when there is none worth indexing."""
+    if isinstance(value, SigmaString):
+        plain = [p for p in value.s if isinstance(p, str)]
+        best = max(plain, key=len, default="")
+        return best.lower() if len(best) >= 2 else None
+    return None
+
+
+def _any_text(check: Callable[[str], bool]) -> Callable[[Any], bool]:
+    """Lift a test of one text to a test of a field's value (list items: any)."""
+
+    def test_value(value: Any) -> bool:
+        if type(value) is str:
+            return check(value)
+        if value is None:
+            return False
+        return any(check(item) for item in value)
+
+    return test_value
+
+
+def _string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
+    """A test of one text for ``value``: equality, prefix, suffix, substring or (for
+    wildcards inside) an anchored pattern; lowercase unless ``cased``."""
+    parts = _plain_parts(value)
+    norm = (lambda s: s) if cased else str.lower
+    multi = SpecialChars.WILDCARD_MULTI
+    inner = parts[1:-1] if len(parts) >= 2 else []
+    if not any(isinstance(p, SpecialChars) for p in parts):
+        literal = norm("".join(p for p in parts if isinstance(p, str)))
+        return lambda text: text == literal
+    if parts == [multi]:
+        return lambda text: True
+    if len(parts) == 2 and parts[1] is multi and isinstance(parts[0], str):
+        prefix = norm(parts[0])
+        return lambda text: text.startswith(prefix)
+    if len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
+        suffix = norm(parts[1])
+        return lambda text: text.endswith(suffix)
+    if len(parts) == 3 and parts[0] is multi and parts[2] is multi and isinstance(inner[0], str):
+        needle = norm(inner[0])
+        return lambda text: needle in text
+    pattern = "".join(
+        re.escape(norm(p)) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts
+    )
+    compiled = re.compile(pattern, re.DOTALL)
+    return lambda text: compiled.fullmatch(text) is not None
+
+
+def _string(key: str, value: SigmaString) -> Test:
+    cased = isinstance(value, SigmaCasedString)
+    check = _any_text(_string_check(value, cased))
+    if cased:
+        return lambda event, low: check(text_of(event.get(key)))
+    return lambda event, low: check(low.get(key))
+
+
+def _regex(key: str, value: SigmaRegularExpression) -> Test:
+    flags = "".join(
+        letter
+        for flag, letter in (
+            (SigmaRegularExpressionFlag.IGNORECASE, "i"),
+            (SigmaRegularExpressionFlag.MULTILINE, "m"),
+            (SigmaRegularExpressionFlag.DOTALL, "s"),
+        )
+        if flag in value.flags
+    )
+    source = str(value.regexp.to_plain()) if hasattr(value.regexp, "to_plain") else value.regexp
+    pattern = f"(?{flags}){source}" if flags else source
+    try:
+        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        raise InvalidInput(
+            f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
+        ) from None
+    check = _any_text(lambda text: compiled.search(text) is not None)
+    return lambda event, low: check(text_of(event.get(key)))
+
+
+def _cidr(key: str, value: SigmaCIDRExpression) -> Test:
+    network = value.network
+
+    def inside(text: str) -> bool:
+        try:
+            return ipaddress.ip_address(text.strip().removeprefix("::ffff:")) in network
+        except ValueError:
+            return False
+
+    check = _any_text(inside)
+    return lambda event, low: check(text_of(event.get(key)))
+
+
+_COMPARE: dict[Any, Callable[[float, float], bool]] = {
+    CompareOperators.LT: lambda a, b: a < b,
+    CompareOperators.LTE: lambda a, b: a <= b,
+    CompareOperators.GT: lambda a, b: a > b,
+    CompareOperators.GTE: lambda a, b: a >= b,
+    CompareOperators.NEQ: lambda a, b: a != b,
+}
+
+
+def _number_of(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(int(value, 0)) if value.strip().lower().startswith("0x") else float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _compare(key: str, value: SigmaCompareExpression) -> Test:
+    op = _COMPARE[value.op]
+    bound = float(value.number.number)
+
+    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        number = _number_of(event.get(key))
+        return number is not None and op(number, bound)
+
+    return test
+
+
+_PARTS: dict[Any, Callable[[datetime], int]] = {
+    TimestampPart.MINUTE: lambda t: t.minute,
+    TimestampPart.HOUR: lambda t: t.hour,
+    TimestampPart.DAY: lambda t: t.day,
+    TimestampPart.WEEK: lambda t: int(t.strftime("%W")),
+    TimestampPart.MONTH: lambda t: t.month,
+    TimestampPart.YEAR: lambda t: t.year,
+}
+
+
+def _timestamp_part(key: str, value: SigmaTimestampPart) -> Test:
+    part, wanted = _PARTS[value.timestamp_part], int(value.number)
+
+    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        text = event.get(key)
+        if not isinstance(text, str):
+            return False
+        try:
+            return bool(part(datetime.fromisoformat(text.replace("Z", "+00:00"))) == wanted)
+        except ValueError:
+            return False
+
+    return test
+
+
+def _field_reference(key: str, other: str, value: SigmaFieldReference) -> Test:
+    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
+        mine, theirs = low.get(key), low.get(other)
+        if type(mine) is not str or type(theirs) is not str:
+            return False
+        if value.starts_with and value.ends_with:
+            return theirs in mine
+        if value.starts_with:
+            return mine.startswith(theirs)
+        if value.ends_with:
+            return mine.endswith(theirs)
+        return mine == theirs
+
+    return test
+
+
+def compile_value(key: str, value: Any, resolve: Callable[[str], str]) -> Test:
+    """The predicate for ``field = value`` where the field lives at ``key`` in the event;
+    ``resolve`` maps another Sigma field name to its key (for ``|fieldref``). Raises
+    ``InvalidInput`` naming what cannot be evaluated."""
+    if isinstance(value, SigmaString):
+        return _string(key, value)
+    if isinstance(value, SigmaTimestampPart):
+        return _timestamp_part(key, value)
+    if isinstance(value, SigmaNumber):
+        text = str(value.number)
+        return lambda event, low: _any_text(text.__eq__)(low.get(key))
+    if isinstance(value, SigmaBool):
+        wanted = "true" if value.boolean else "false"
+        return lambda event, low: _any_text(wanted.__eq__)(low.get(key))
+    if isinstance(value, SigmaNull):
+        return lambda event, low: event.get(key) is None
+    if isinstance(value, SigmaExists):
+        exists = bool(value.exists)
+        return lambda event, low: (event.get(key) is not None) is exists
+    if isinstance(value, SigmaRegularExpression):
+        return _regex(key, value)
+    if isinstance(value, SigmaCIDRExpression):
+        return _cidr(key, value)
+    if isinstance(value, SigmaCompareExpression):
+        return _compare(key, value)
+    if isinstance(value, SigmaFieldReference):
+        return _field_reference(key, resolve(value.field), value)
+    if isinstance(value, SigmaExpansion):
+        tests = [compile_value(key, v, resolve) for v in value.values]
+        return lambda event, low: any(t(event, low) for t in tests)
+    raise InvalidInput(f"value type {type(value).__name__} is not supported by Maat's engine")
