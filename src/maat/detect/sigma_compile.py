@@ -30,7 +30,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from maat.detect.sigma_values import Test, anchor_of, compile_value, text_of
+from maat.detect.sigma_values import Test, anchor_of, compile_value, on_lowered, text_of
 from maat.errors import InvalidInput
 
 __all__ = ["FULLTEXT", "Anchors", "anchors_of", "compile_condition"]
@@ -83,15 +83,7 @@ def _list_test(key: str, kind: str, literals: list[str]) -> Test:
         def check(text: str) -> bool:
             return any(needle in text for needle in needles)
 
-    def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
-        value = low.get(key)
-        if type(value) is str:
-            return check(value)
-        if value is None:
-            return False
-        return any(check(item) for item in value)
-
-    return test
+    return on_lowered(key, check)
 
 
 def _keyword(value: Any) -> Test:

@@ -42,7 +42,7 @@ from sigma.types import (
 
 from maat.errors import InvalidInput
 
-__all__ = ["Test", "anchor_of", "compile_value", "text_of"]
+__all__ = ["Test", "anchor_of", "compile_value", "on_lowered", "on_raw", "text_of"]
 
 Test = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 """``test(event, low)``: does this event's field satisfy the value?"""
@@ -97,6 +97,18 @@ def _any_text(check: Callable[[str], bool]) -> Callable[[Any], bool]:
     return test_value
 
 
+def on_lowered(key: str, check: Callable[[str], bool]) -> Test:
+    """``check`` on the lowercased value of ``key`` (list items: any)."""
+    lifted = _any_text(check)
+    return lambda event, low: lifted(low.get(key))
+
+
+def on_raw(key: str, check: Callable[[str], bool]) -> Test:
+    """``check`` on the value of ``key`` as text, case kept (list items: any)."""
+    lifted = _any_text(check)
+    return lambda event, low: lifted(text_of(event.get(key)))
+
+
 def _string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
     """A test of one text for ``value``: equality, prefix, suffix, substring or (for
     wildcards inside) an anchored pattern; lowercase unless ``cased``."""
@@ -127,10 +139,8 @@ def _string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
 
 def _string(key: str, value: SigmaString) -> Test:
     cased = isinstance(value, SigmaCasedString)
-    check = _any_text(_string_check(value, cased))
-    if cased:
-        return lambda event, low: check(text_of(event.get(key)))
-    return lambda event, low: check(low.get(key))
+    check = _string_check(value, cased)
+    return on_raw(key, check) if cased else on_lowered(key, check)
 
 
 def _regex(key: str, value: SigmaRegularExpression) -> Test:
@@ -151,8 +161,7 @@ def _regex(key: str, value: SigmaRegularExpression) -> Test:
         raise InvalidInput(
             f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
         ) from None
-    check = _any_text(lambda text: compiled.search(text) is not None)
-    return lambda event, low: check(text_of(event.get(key)))
+    return on_raw(key, lambda text: compiled.search(text) is not None)
 
 
 def _cidr(key: str, value: SigmaCIDRExpression) -> Test:
@@ -164,8 +173,7 @@ def _cidr(key: str, value: SigmaCIDRExpression) -> Test:
         except ValueError:
             return False
 
-    check = _any_text(inside)
-    return lambda event, low: check(text_of(event.get(key)))
+    return on_raw(key, inside)
 
 
 _COMPARE: dict[Any, Callable[[float, float], bool]] = {
@@ -251,11 +259,11 @@ def compile_value(key: str, value: Any, resolve: Callable[[str], str]) -> Test:
     if isinstance(value, SigmaTimestampPart):
         return _timestamp_part(key, value)
     if isinstance(value, SigmaNumber):
-        text = str(value.number)
-        return lambda event, low: _any_text(text.__eq__)(low.get(key))
+        text = str(value.number).lower()
+        return on_lowered(key, lambda found: found == text)
     if isinstance(value, SigmaBool):
         wanted = "true" if value.boolean else "false"
-        return lambda event, low: _any_text(wanted.__eq__)(low.get(key))
+        return on_lowered(key, lambda found: found == wanted)
     if isinstance(value, SigmaNull):
         return lambda event, low: event.get(key) is None
     if isinstance(value, SigmaExists):
