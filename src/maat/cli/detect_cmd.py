@@ -17,6 +17,7 @@ from maat.errors import InvalidInput
 from maat.services.detection import (
     DetectionRun,
     detect_files,
+    load_ioc_files,
     load_rule_files,
     regression_cases,
 )
@@ -27,9 +28,6 @@ rules_app = typer.Typer(
     help="Sigma rules: check, list, and test against cases.", no_args_is_help=True
 )
 
-RulesOption = Annotated[
-    list[Path], typer.Option("--rules", help="Sigma rule files or folders (repeatable).")
-]
 FormatOption = Annotated[str, typer.Option("--format", help="text or jsonl/json.")]
 
 
@@ -41,23 +39,37 @@ def _max_event_bytes(ctx: typer.Context) -> int:
 def detect(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Event files or folders (walked).")],
-    rules: RulesOption,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Sigma rule files or folders (repeatable)."),
+    ] = None,
+    iocs: Annotated[
+        list[Path] | None,
+        typer.Option("--iocs", help="STIX 2.x bundles or trail lists (repeatable)."),
+    ] = None,
     source: Annotated[str, typer.Option(help="Force a parser; default detects.")] = "auto",
     output_format: FormatOption = "text",
 ) -> None:
-    """Run Sigma rules over event files (any format `maat ingest` reads, EVTX included)
-    and print one alert per hit; no server, nothing stored."""
+    """Run Sigma rules and indicators of compromise over event files (any format `maat
+    ingest` reads, EVTX included) and print one alert per hit; no server, nothing stored."""
     if output_format not in ("text", "jsonl"):
         raise InvalidInput("--format must be text or jsonl", field="format")
-    _ruleset, engine = load_rule_files(rules)
-    errors = [p for p in engine.problems if p.severity == "error"]
+    if not rules and not iocs:
+        raise InvalidInput("give --rules, --iocs or both", field="rules")
     err = console(stderr=True)
-    for problem in errors:
-        err.print(f"rule {problem.path}: {problem.reason}", markup=False, highlight=False)
+    engine = load_rule_files(rules)[1] if rules else None
+    for problem in engine.problems if engine is not None else ():
+        if problem.severity == "error":
+            err.print(f"rule {problem.path}: {problem.reason}", markup=False, highlight=False)
+    index = load_ioc_files(iocs) if iocs else None
+    for bad in index.problems if index is not None else ():
+        err.print(f"ioc {bad.source}: {bad.indicator}: {bad.reason}", markup=False,
+                  highlight=False)  # fmt: skip
     run = DetectionRun()
     files = list(read_inputs(paths))
     limit = _max_event_bytes(ctx)
-    for alert in detect_files(engine, files, source=source, max_event_bytes=limit, run=run):
+    alerts = detect_files(engine, files, source=source, max_event_bytes=limit, run=run, iocs=index)
+    for alert in alerts:
         if output_format == "jsonl":
             typer.echo(orjson.dumps(alert).decode())
         else:
@@ -69,9 +81,11 @@ def detect(
         err.print(f"{error.path}:{error.line}: {error.reason}", markup=False, highlight=False)
     for skipped, why in run.skipped or []:
         err.print(f"skipped {skipped}: {why}", markup=False, highlight=False)
+    ran = len(engine.rules) if engine is not None else 0
+    indicators = index.count if index is not None else 0
     err.print(
         f"{run.alerts:,} alert(s) from {run.events:,} event(s) in {len(files):,} file(s); "
-        f"{len(engine.rules):,} rule(s) ran",
+        f"{ran:,} rule(s) and {indicators:,} indicator(s) ran",
         markup=False,
         highlight=False,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from maat.detect.iocs import IocHit, IocIndex, load_iocs
 from maat.detect.sigma import Engine, Hit, RuleSet, load_rules
 from maat.errors import InvalidInput
 from maat.services.event_files import parse_event_file
@@ -22,6 +23,8 @@ __all__ = [
     "DetectionRun",
     "alert_line",
     "detect_files",
+    "ioc_alert_line",
+    "load_ioc_files",
     "load_rule_files",
     "regression_cases",
     "rule_texts",
@@ -48,6 +51,18 @@ def rule_texts(paths: Iterable[Path]) -> list[tuple[str, str]]:
     return out
 
 
+def load_ioc_files(paths: Iterable[Path]) -> IocIndex:
+    """Indicators from STIX bundles (JSON) and trail lists under ``paths``."""
+    found: list[tuple[str, bytes]] = []
+    for path in paths:
+        try:
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            found.extend((str(f), f.read_bytes()) for f in files)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    return IocIndex(load_iocs(found))
+
+
 def load_rule_files(
     paths: Iterable[Path], *, placeholders: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[RuleSet, Engine]:
@@ -66,11 +81,39 @@ def alert_line(hit: Hit, event: Mapping[str, Any], path: str, line: int) -> dict
         "rule.level": rule.level,
         "rule.techniques": list(rule.techniques),
         "rule.route": hit.route,
-        "source.path": path,
-        "source.line": line,
-        "event.id": event.get("event.id"),
-        "@timestamp": event.get("@timestamp"),
     }
+    return _with_event(out, event, path, line)
+
+
+def ioc_alert_line(hit: IocHit, event: Mapping[str, Any], path: str, line: int) -> dict[str, Any]:
+    """One alert for an indicator of compromise, shaped like a rule's: the indicator is the
+    rule (id, name), and ``ioc.*`` says what matched where."""
+    indicator = hit.indicator
+    shown = indicator.value if indicator.kind != "pattern" else indicator.name
+    out: dict[str, Any] = {
+        "rule.id": indicator.id,
+        "rule.title": f"IOC {indicator.name}: {shown}",
+        "rule.level": "high",
+        "rule.techniques": [],
+        "rule.route": "ioc",
+        "ioc.kind": indicator.kind,
+        "ioc.value": indicator.value,
+        "ioc.field": hit.field,
+        "ioc.matched": hit.value,
+        "ioc.source": indicator.source,
+    }
+    if hit.note:
+        out["ioc.note"] = hit.note
+    return _with_event(out, event, path, line)
+
+
+def _with_event(
+    out: dict[str, Any], event: Mapping[str, Any], path: str, line: int
+) -> dict[str, Any]:
+    out["source.path"] = path
+    out["source.line"] = line
+    out["event.id"] = event.get("event.id")
+    out["@timestamp"] = event.get("@timestamp")
     for key in ("host.name", "user.name", "process.executable", "process.command_line",
                 "event.code"):  # fmt: skip
         if event.get(key) is not None:
@@ -89,10 +132,11 @@ class DetectionRun:
 
 
 def detect_files(
-    engine: Engine, files: Iterable[Path], *, source: str, max_event_bytes: int,
-    run: DetectionRun,
+    engine: Engine | None, files: Iterable[Path], *, source: str, max_event_bytes: int,
+    run: DetectionRun, iocs: IocIndex | None = None,
 ) -> Iterator[dict[str, Any]]:  # fmt: skip
-    """Alert lines for every hit in ``files``, file by file; ``run`` counts as it goes."""
+    """Alert lines for every rule and indicator hit in ``files``, file by file; ``run``
+    counts as it goes."""
     run.errors = run.errors if run.errors is not None else []
     run.skipped = run.skipped if run.skipped is not None else []
     for path in files:
@@ -102,9 +146,12 @@ def detect_files(
             run.skipped.append((str(path), outcome.skipped))
         run.events += len(outcome.events)
         for event, line in zip(outcome.events, outcome.lines, strict=True):
-            for hit in engine.match(event):
+            for hit in engine.match(event) if engine is not None else ():
                 run.alerts += 1
                 yield alert_line(hit, event, str(path), line)
+            for ioc in iocs.match(event) if iocs is not None else ():
+                run.alerts += 1
+                yield ioc_alert_line(ioc, event, str(path), line)
 
 
 @dataclass(frozen=True)

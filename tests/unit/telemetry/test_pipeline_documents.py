@@ -22,7 +22,9 @@ RECORD = {
 
 
 def parse(data: bytes):  # type: ignore[no-untyped-def]
-    return parse_bytes(data, path="doc.json", received="2026-11-25T00:00:00Z", max_event_bytes=1 << 20)
+    return parse_bytes(
+        data, path="doc.json", received="2026-11-25T00:00:00Z", max_event_bytes=1 << 20
+    )
 
 
 def test_one_pretty_printed_object_is_one_event_at_line_1() -> None:
