@@ -38,6 +38,7 @@ from sigma.processing.transformations import (
 )
 from sigma.rule import SigmaRule
 
+from maat.detect.correlation import CorrelationSpec, Correlator, Fired, compile_correlation
 from maat.detect.logsources import EVENT_DATA, Route, RouteKey, event_route_keys, routes_for
 from maat.detect.sigma_compile import FULLTEXT, Anchors, anchors_of, compile_condition, lowered
 from maat.detect.sigma_values import Test
@@ -101,6 +102,7 @@ class RuleSet:
     """Rules that loaded and routed, and every rule or file that will not run."""
 
     rules: list[LoadedRule] = field(default_factory=list)
+    correlations: list[LoadedRule] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
 
 
@@ -149,7 +151,7 @@ def _loaded(rule: Any, path: str) -> LoadedRule:
         level=level,
         status=status,
         techniques=techniques,
-        logsource=_logsource_text(rule.logsource),
+        logsource=_logsource_text(rule.logsource) if isinstance(rule, SigmaRule) else "correlation",
         path=path,
         sigma=rule,
     )
@@ -165,7 +167,9 @@ def load_rules(
         # Step 1: parse; one bad file or rule costs only itself.
         try:
             collection = SigmaCollection.from_dicts(
-                list(yaml.load_all(text, Loader=_YAML_LOADER)), collect_errors=True
+                list(yaml.load_all(text, Loader=_YAML_LOADER)),
+                collect_errors=True,
+                resolve_references=False,  # across files: the engine resolves them
             )
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
@@ -183,9 +187,7 @@ def load_rules(
                 result.problems.append(RuleProblem(path, title, reason))
                 continue
             if isinstance(rule, SigmaCorrelationRule):
-                result.problems.append(
-                    RuleProblem(path, title, "correlation rules are not evaluated yet", "warning")
-                )
+                result.correlations.append(_loaded(rule, path))
                 continue
             if not isinstance(rule, SigmaRule):  # pragma: no cover - filters are not rules
                 result.problems.append(RuleProblem(path, title, "not a detection rule"))  # type: ignore[unreachable]
@@ -207,10 +209,11 @@ def load_rules(
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One rule matching one event."""
+    """One rule matching one event; for a correlation, the group and events behind it."""
 
     rule: LoadedRule
     route: str
+    correlation: Fired | None = None
 
 
 @dataclass(slots=True)
@@ -295,6 +298,30 @@ class Engine:
         for bucket in buckets.values():
             bucket.build()
         self._buckets = buckets
+        self._compile_correlations(ruleset.correlations)
+
+    def _compile_correlations(self, correlations: list[LoadedRule]) -> None:
+        """Correlations over the loaded rules (by id or name); a base rule that only
+        non-generating correlations use is hidden from alerts, as Sigma specifies."""
+        ids: dict[str, str] = {}
+        for rule in self.rules:
+            ids[rule.id] = rule.id
+            if rule.sigma.name:
+                ids[str(rule.sigma.name)] = rule.id
+        self.correlations: list[LoadedRule] = []
+        specs: list[CorrelationSpec] = []
+        for rule in correlations:
+            try:
+                spec = compile_correlation(rule.sigma, ids)
+            except (InvalidInput, SigmaError) as exc:
+                reason = exc.diagnostics() if isinstance(exc, MaatError) else str(exc)
+                self.problems.append(RuleProblem(rule.path, rule.title, reason))
+                continue
+            self.correlations.append(rule)
+            specs.append(spec)
+        generating = {ref for spec in specs if spec.generate for ref in spec.refs}
+        self._hidden = {ref for spec in specs for ref in spec.refs} - generating
+        self._correlator = Correlator(specs) if specs else None
 
     @staticmethod
     def _compile(rule: LoadedRule) -> list[tuple[Route, Test, Anchors, frozenset[str]]]:
@@ -315,19 +342,27 @@ class Engine:
         return out
 
     def match(self, event: Mapping[str, Any]) -> list[Hit]:
-        """Every rule ``event`` matches (in rule order within each route)."""
+        """Every rule ``event`` matches (in rule order within each route), then every
+        correlation this event completes. Rules referenced only by correlations that do not
+        ``generate`` give no alerts of their own."""
         keys = event_route_keys(event)
         if keys is None:
             return []
-        hits: list[Hit] = []
+        matched: list[_Compiled] = []
         for key in keys:
             bucket = self._buckets.get(key)
             if bucket is not None:
-                self._match_bucket(bucket, event, hits)
+                self._match_bucket(bucket, event, matched)
+        hidden = self._hidden
+        hits = [Hit(c.rule, c.route.name) for c in matched if c.rule.id not in hidden]
+        if self._correlator is not None and matched:
+            fed = [(c.rule.id, c.route.event_key) for c in matched]
+            for fired in self._correlator.feed(event, fed):
+                hits.append(Hit(self.correlations[fired.index], "correlation", fired))
         return hits
 
     @staticmethod
-    def _match_bucket(bucket: _Bucket, event: Mapping[str, Any], hits: list[Hit]) -> None:
+    def _match_bucket(bucket: _Bucket, event: Mapping[str, Any], matched: list[_Compiled]) -> None:
         wanted = bucket.keys
         low: dict[str, Any] = {}
         for key, value in event.items():
@@ -353,7 +388,7 @@ class Engine:
         for index in sorted(candidates):
             compiled = rules[index]
             if compiled.test(event, low):
-                hits.append(Hit(compiled.rule, compiled.route.name))
+                matched.append(compiled)
 
 
 def _any(parts: list[Test]) -> Test:

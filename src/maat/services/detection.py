@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,12 @@ def alert_line(hit: Hit, event: Mapping[str, Any], path: str, line: int) -> dict
         "rule.techniques": list(rule.techniques),
         "rule.route": hit.route,
     }
+    fired = hit.correlation
+    if fired is not None:
+        out["correlation.group"] = dict(fired.group)
+        out["correlation.value"] = fired.value
+        out["correlation.events"] = list(fired.event_ids)
+        out["correlation.first"] = datetime.fromtimestamp(fired.first, UTC).isoformat()
     return _with_event(out, event, path, line)
 
 

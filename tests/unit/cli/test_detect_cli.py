@@ -103,3 +103,29 @@ def test_rules_test_runs_sigmahq_regression_cases(
     other.write_text(rule.read_text().replace("condition:", "condition: not", 1))
     # The same id with the condition negated: the cases no longer fire it.
     assert run(["rules", "test", str(other), "--cases", str(case)]) == 1
+
+
+def test_detect_reports_a_correlation_with_its_group_and_events(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = clean_env / "rules"
+    rules.mkdir()
+    (rules / "wwlib.yml").write_text(RULE + "name: wwlib_sideload\n")
+    (rules / "burst.yml").write_text(
+        "title: Side-loading on several machines\nid: 7e0f0a52-3c1e-4a5b-9d2f-6b8e1c4d7a90\n"
+        "level: critical\ncorrelation:\n    type: value_count\n    rules: [wwlib_sideload]\n"
+        "    group-by: [EventID]\n    timespan: 1h\n    condition: {gte: 2, field: Computer}\n"
+    )
+    events = clean_env / "events.json"
+    loaded = "C:\\Users\\eng\\Downloads\\wwlib.dll"
+    lines = []
+    for n, host in enumerate(("ENG-WS7", "ENG-WS8")):
+        record = orjson.loads(image_load("C:\\Users\\eng\\winword.exe", loaded, n))
+        record["Hostname"] = host
+        lines.append(orjson.dumps(record))
+    events.write_bytes(b"\n".join(lines))
+    assert run(["detect", str(events), "--rules", str(rules), "--format", "jsonl"]) == 0
+    [alert] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alert["rule.route"] == "correlation" and alert["rule.level"] == "critical"
+    assert alert["correlation.value"] == 2 and len(alert["correlation.events"]) == 2
+    assert alert["correlation.group"] == {"EventID": "7"} and alert["source.line"] == 2

@@ -1,0 +1,213 @@
+"""Sigma correlation rules on event time: counts, distinct values, sums, temporal and
+ordered sequences, group-by with aliases, bounded state, and the rule forms that cannot run
+listed with their reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maat.detect.correlation import Correlator
+from maat.detect.sigma import Engine, load_rules
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+
+BASE = """
+title: {title}
+name: {name}
+id: {ident}
+level: medium
+logsource: {{product: windows, category: {category}}}
+detection:
+    sel:
+        {field}|contains: '{value}'
+    condition: sel
+"""
+
+
+def base(name: str, ident: str, field: str, value: str, category: str = "process_creation") -> str:
+    return BASE.format(title=name, name=name, ident=ident, field=field, value=value,
+                       category=category)  # fmt: skip
+
+
+LOGON_FAIL = base(
+    "failed_logon_tool", "00000000-0000-0000-0000-000000000001", "CommandLine", "runas"
+)
+WHOAMI = base("whoami", "00000000-0000-0000-0000-000000000002", "CommandLine", "whoami")
+LSASS = base("lsass_dump", "00000000-0000-0000-0000-000000000003", "CommandLine", "lsass")
+
+
+def correlation(body: str) -> str:
+    return f"title: correlated\nid: 99999999-0000-0000-0000-000000000000\nlevel: high\n{body}"
+
+
+def engine(*texts: str) -> Engine:
+    built = Engine(load_rules([(f"r{i}.yml", t) for i, t in enumerate(texts)]))
+    assert not built.problems, built.problems
+    return built
+
+
+def proc(
+    second: int, command: str, host: str = "ws1", user: str = "alice", **extra: Any
+) -> dict[str, Any]:
+    event = {
+        "winlog.channel": SYSMON, "winlog.event_id": 1, "host.name": host,
+        "@timestamp": f"2026-11-25T10:{second // 60:02d}:{second % 60:02d}Z",
+        "event.id": f"e{second}-{host}-{command}",
+        "winlog.event_data.CommandLine": command, "winlog.event_data.User": user,
+        "winlog.computer_name": host,
+    }  # fmt: skip
+    event.update({f"winlog.event_data.{k}": v for k, v in extra.items()})
+    return event
+
+
+def fired(built: Engine, events: list[dict[str, Any]]) -> list[Any]:
+    return [h for e in events for h in built.match(e) if h.route == "correlation"]
+
+
+def test_password_spraying_burst_fires_event_count_once_per_group() -> None:
+    built = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation:
+    type: event_count
+    rules: [failed_logon_tool]
+    group-by: [Computer]
+    timespan: 1m
+    condition: {gte: 3}
+"""),
+    )
+    events = [proc(s, "runas /user:x") for s in (0, 10, 20, 30)] + [proc(5, "runas", host="ws2")]
+    hits = fired(built, events)
+    assert len(hits) == 1  # the 4th event starts a new, not yet full, window
+    assert hits[0].correlation.group == {"Computer": "ws1"}
+    assert hits[0].correlation.value == 3 and len(hits[0].correlation.event_ids) == 3
+    # Spread out beyond the timespan: nothing.
+    slow = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation: {type: event_count, rules: [failed_logon_tool], group-by: [Computer], timespan: 1m,
+              condition: {gte: 3}}
+"""),
+    )
+    assert fired(slow, [proc(s, "runas") for s in (0, 50, 110, 170)]) == []
+
+
+def test_value_count_counts_distinct_users_per_host() -> None:
+    built = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation:
+    type: value_count
+    rules: [failed_logon_tool]
+    group-by: [Computer]
+    timespan: 5m
+    condition: {gte: 3, field: User}
+"""),
+    )
+    same_user = [proc(s, "runas", user="bob") for s in range(0, 50, 10)]
+    assert fired(built, same_user) == []
+    many = [proc(s, "runas", user=u) for s, u in ((60, "a"), (70, "b"), (80, "c"))]
+    [hit] = fired(built, many)
+    assert hit.correlation.value == 3
+
+
+def test_value_sum_over_a_numeric_field() -> None:
+    built = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation:
+    type: value_sum
+    rules: [failed_logon_tool]
+    group-by: [Computer]
+    timespan: 1h
+    condition: {gt: 100, field: Size}
+"""),
+    )
+    assert fired(built, [proc(s, "runas", Size="40") for s in (0, 1)]) == []
+    [hit] = fired(built, [proc(2, "runas", Size="30")])
+    assert hit.correlation.value == 110
+
+
+def test_credential_theft_sequence_fires_temporal_ordered_only_in_order() -> None:
+    text = correlation("""
+correlation:
+    type: temporal_ordered
+    rules: [whoami, lsass_dump]
+    group-by: [Computer]
+    timespan: 10m
+""")
+    built = engine(WHOAMI, LSASS, text)
+    assert fired(built, [proc(0, "lsass minidump"), proc(30, "whoami /all")]) == []
+    [hit] = fired(built, [proc(60, "whoami"), proc(90, "procdump lsass")])
+    assert hit.rule.title == "correlated" and hit.correlation.value == 2
+    other = engine(WHOAMI, LSASS, text)
+    assert fired(other, [proc(0, "whoami"), proc(900, "lsass")]) == []  # too far apart
+
+
+def test_temporal_any_order_and_aliases_across_field_names() -> None:
+    built = engine(
+        WHOAMI,
+        LSASS,
+        correlation("""
+correlation:
+    type: temporal
+    rules: [whoami, lsass_dump]
+    group-by: [who]
+    aliases:
+        who:
+            whoami: User
+            lsass_dump: Operator
+    timespan: 10m
+"""),
+    )
+    events = [proc(0, "lsass", Operator="mallory"), proc(10, "whoami", user="mallory")]
+    [hit] = fired(built, events)
+    assert hit.correlation.group == {"who": "mallory"}
+    assert fired(built, [proc(20, "lsass", Operator="x"), proc(30, "whoami", user="y")]) == []
+
+
+def test_base_rules_of_a_non_generating_correlation_alert_only_through_it() -> None:
+    body = """
+correlation:
+    type: event_count
+    rules: [failed_logon_tool]
+    group-by: [Computer]
+    timespan: 1m
+    condition: {gte: 2}
+"""
+    quiet = engine(LOGON_FAIL, correlation(body))
+    assert [h.route for h in quiet.match(proc(0, "runas"))] == []
+    loud = engine(LOGON_FAIL, correlation(body + "    generate: true\n"))
+    assert [h.route for h in loud.match(proc(0, "runas"))] == ["sysmon/process_creation"]
+
+
+def test_state_is_bounded_by_evicting_the_oldest_group() -> None:
+    built = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation: {type: event_count, rules: [failed_logon_tool], group-by: [Computer],
+              timespan: 1h, condition: {gte: 2}}
+"""),
+    )
+    correlator = built._correlator
+    assert isinstance(correlator, Correlator)
+    correlator.max_groups = 10
+    for n in range(50):
+        built.match(proc(n, "runas", host=f"h{n}"))
+    assert len(correlator._states[0]) == 10
+    # h0 was evicted: its second event starts over; h49 is still there and fires.
+    assert fired(built, [proc(55, "runas", host="h0")]) == []
+    assert len(fired(built, [proc(56, "runas", host="h49")])) == 1
+
+
+def test_correlations_that_cannot_run_are_listed_with_the_reason() -> None:
+    texts = [LOGON_FAIL,
+             correlation("correlation: {type: event_count, rules: [failed_logon_tool], "
+                         "group-by: [Computer], timespan: 1m, condition: {lt: 2}}"),
+             correlation("correlation: {type: event_count, rules: [no_such_rule], "
+                         "group-by: [Computer], timespan: 1m, condition: {gte: 2}}")]  # fmt: skip
+    built = Engine(load_rules([(f"c{i}.yml", t) for i, t in enumerate(texts)]))
+    reasons = sorted(p.reason for p in built.problems)
+    assert len(reasons) == 2
+    assert "needs the end of a window" in reasons[0] or "needs the end of a window" in reasons[1]
+    assert any("no_such_rule" in r for r in reasons)
