@@ -252,7 +252,11 @@ class _Bucket:
                 matcher.Add(re2.escape(literal))
                 owners.append(indices)
             matcher.Compile()
-            self.sets.append((key, matcher, owners))
+            # The wrapper's Match() encodes and re-checks types per call; on the hot path
+            # the compiled set is called with UTF-8 bytes directly.
+            raw = getattr(matcher, "_set", None)
+            search = raw.Match if raw is not None else matcher.Match
+            self.sets.append((key, search, owners))
         self.fulltext = FULLTEXT in keys
         self.keys = frozenset(keys - {FULLTEXT})
         self.members = []
@@ -380,7 +384,7 @@ class Engine:
             if text is None:
                 continue
             for item in (text,) if type(text) is str else text:
-                found = matcher.Match(item)
+                found = matcher(item.encode())
                 if found:
                     for index in found:
                         candidates.update(owners[index])

@@ -81,7 +81,10 @@ def _list_test(key: str, kind: str, literals: list[str]) -> Test:
         needles = tuple(literals)
 
         def check(text: str) -> bool:
-            return any(needle in text for needle in needles)
+            for needle in needles:  # noqa: SIM110 - a loop is twice as fast as any(genexpr)
+                if needle in text:
+                    return True
+            return False
 
     return on_lowered(key, check)
 
