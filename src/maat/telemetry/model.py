@@ -122,9 +122,9 @@ def iso_utc(value: object) -> str:
     ``T``; fractions to nanoseconds, cut to microseconds), epoch seconds (int or float) and
     aware ``datetime`` objects. Raises ``InvalidInput`` for anything else.
     """
-    if value is _last_canonical[0]:
-        return value  # just returned by this function (the parser's, then finish()'s call)
     if isinstance(value, str):
+        if value is _last_canonical[0]:
+            return value  # just returned by this function (the parser's, then finish()'s call)
         # What most sources send already (2020-10-21T09:40:38.926Z) is kept as it is, but
         # only in exactly that form: Python also reads week dates, comma fractions and
         # compact times, which the lake's reader (Arrow) refuses.
@@ -160,7 +160,7 @@ def iso_utc(value: object) -> str:
     raise InvalidInput(f"not a timestamp: {str(value)[:80]!r}", field="@timestamp")
 
 
-_last_canonical: list[object] = [None]  # the last text found canonical (identity checked)
+_last_canonical: list[str] = [""]  # the last text found canonical (identity checked)
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
 
 

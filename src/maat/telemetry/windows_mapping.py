@@ -156,7 +156,7 @@ def compile_spec(spec: Spec) -> Callable[[Event], None]:
     exec(compile("\n".join(lines), f"<windows spec {spec.action}>", "exec"), namespace)  # noqa: S102
     mapped = namespace["mapped"]
     assert callable(mapped)
-    return mapped  # type: ignore[return-value]
+    return mapped
 
 
 # --- mapping steps that need more than a copy ---------------------------------------------
