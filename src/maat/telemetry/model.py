@@ -160,7 +160,9 @@ def iso_utc(value: object) -> str:
     raise InvalidInput(f"not a timestamp: {str(value)[:80]!r}", field="@timestamp")
 
 
-_last_canonical: list[str] = [""]  # the last text found canonical (identity checked)
+# The last text found canonical, compared by identity; it starts as a text no input can be
+# (an empty input is the shared empty string object).
+_last_canonical: list[str] = ["\x00 no time yet"]
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
 
 
