@@ -160,6 +160,20 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True)
+class DetectSettings:
+    """``[detect]``: which rules and indicators the server runs, alert grouping, forwarding."""
+
+    rules: str = ""  # Sigma rule files or folders, separated by ':' (none: no Sigma rules)
+    iocs: str = ""  # STIX bundles or trail lists, separated by ':'
+    alert_group_window: Seconds = Seconds(3600)  # hits of one rule on one host group this long
+    alert_max_event_ids: int = 100  # event ids kept per alert (the count goes on)
+    webhook_url: str = ""  # each new alert is POSTed here as JSON
+    webhook_timeout: Seconds = Seconds(5)
+    syslog_target: str = ""  # udp://host:514 or tcp://host:514: each new alert as CEF
+    max_correlation_groups: int = 100_000  # state kept per correlation rule at most
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     """The state store connection (SQLite by default, PostgreSQL for the cluster profile)."""
 
@@ -185,6 +199,7 @@ class Settings:
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    detect: DetectSettings = field(default_factory=DetectSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -272,6 +287,10 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "telemetry.lake_batch_rows": (1, None),
     "telemetry.retention_days": (1, None),
     "telemetry.lake_flush_interval": (0.01, 3600),
+    "detect.alert_group_window": (0, None),
+    "detect.alert_max_event_ids": (1, 100_000),
+    "detect.webhook_timeout": (0.1, 300),
+    "detect.max_correlation_groups": (1, None),
     "api.port": (1, 65535),
     "api.max_request_bytes": (1, None),
     "auth.session_idle_timeout": (1, None),

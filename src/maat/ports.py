@@ -196,7 +196,12 @@ class AlertRepository(Protocol):
     """Alerts."""
 
     def add(self, alert: AlertRecord) -> None: ...
-    def list(self, *, rule_id: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+    def update(self, alert: AlertRecord) -> None: ...
+    def list(
+        self, *, rule_id: str | None = None, host: str | None = None, level: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertRecord]: ...  # fmt: skip
+    def latest_in_group(self, group_key: str) -> AlertRecord | None: ...
 
 
 class UnitOfWork(Protocol):

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
-from maat.api.routers import audit, auth, events, signing, system, tokens, users, vulns
+from maat.api.routers import alerts, audit, auth, events, signing, system, tokens, users, vulns
 from maat.api.security import check_operations, check_routes
 from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
 
 ROUTERS = (
     system.router,
+    alerts.router,
     auth.router,
     users.router,
     tokens.router,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -159,3 +159,40 @@ def rules_test(
     out.print(f"{checked - failed:,} of {checked:,} case file(s) fire their rule")
     if failed or not checked:
         raise typer.Exit(1)
+
+
+alerts_app = typer.Typer(help="Alerts recorded by the server's detection.", no_args_is_help=True)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+    host: Annotated[str | None, typer.Option(help="Only alerts naming this host.")] = None,
+    level: Annotated[str | None, typer.Option(help="Only this level.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    output_format: FormatOption = "text",
+) -> None:
+    """Newest alerts first: level, count, rule title, hosts."""
+    from maat.services.alerts import list_alerts
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        found = list_alerts(platform, rule_id=rule, host=host, level=level, limit=limit)
+    if output_format == "json":
+        typer.echo(json.dumps([_alert_dict(a) for a in found], default=str))
+        return
+    for alert in found:
+        hosts = ",".join(alert.entities.get("hosts", ())) or "-"
+        typer.echo(f"{alert.created_at:%Y-%m-%d %H:%M:%S}  {alert.level:>13}  x{alert.count:<5} "
+                   f"{hosts:<20}  {alert.title}")  # fmt: skip
+
+
+def _alert_dict(alert: Any) -> dict[str, Any]:
+    return {
+        "id": alert.id, "rule_id": alert.rule_id, "title": alert.title, "level": alert.level,
+        "techniques": list(alert.techniques), "entities": dict(alert.entities),
+        "event_ids": list(alert.event_ids), "count": alert.count,
+        "created_at": alert.created_at.isoformat(),
+        "last_seen": alert.last_seen.isoformat() if alert.last_seen else None,
+    }  # fmt: skip

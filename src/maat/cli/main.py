@@ -54,6 +54,7 @@ app.command("verify")(signing_cmd.verify)
 app.command("ingest")(telemetry_cmd.ingest)
 app.command("detect")(detect_cmd.detect)
 app.add_typer(detect_cmd.rules_app, name="rules")
+app.add_typer(detect_cmd.alerts_app, name="alerts")
 app.add_typer(lake_cmd.app, name="lake")
 
 err = console(stderr=True)
@@ -112,6 +113,7 @@ def serve(
     import uvicorn
 
     from maat.api.app import create_app
+    from maat.services.alerts import Detector
     from maat.services.enrichment import StoreFacts
     from maat.services.platform import Platform
     from maat.services.telemetry import Telemetry
@@ -121,7 +123,9 @@ def serve(
     platform = Platform.open(settings)
     platform.store.check_schema()
     try:
-        telemetry = Telemetry.open(settings, facts=StoreFacts(platform))
+        telemetry = Telemetry.open(
+            settings, facts=StoreFacts(platform), detector=Detector.from_settings(platform)
+        )
     except BaseException:
         platform.close()
         raise

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from maat.cli.context import CliState, console
 from maat.errors import InvalidInput
+from maat.services.alerts import Detector
 from maat.services.enrichment import StoreFacts
 from maat.services.event_files import parse_event_file
 from maat.services.telemetry import IngestReport, Telemetry, read_inputs
@@ -60,7 +61,9 @@ def ingest(
     files = list(read_inputs(paths))
     report = IngestReport()
     with state.platform() as platform:
-        telemetry = Telemetry.open(platform.settings, facts=StoreFacts(platform))
+        telemetry = Telemetry.open(
+            platform.settings, facts=StoreFacts(platform), detector=Detector.from_settings(platform)
+        )
         try:
             _ingest_files(telemetry, files, source, output_format == "json", report)
             telemetry.drain()  # the answer comes once the events are in the lake

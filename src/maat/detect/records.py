@@ -19,3 +19,9 @@ class AlertRecord:
     created_at: datetime
     techniques: tuple[str, ...] = ()
     entities: Mapping[str, Any] = field(default_factory=dict)
+    group_key: str = ""
+    """Hits with the same key (rule and entities) within the grouping window are one alert."""
+    event_ids: tuple[str, ...] = ()
+    count: int = 1
+    """Hits grouped into this alert (event ids beyond the stored ones are counted only)."""
+    last_seen: datetime | None = None

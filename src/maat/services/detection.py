@@ -32,6 +32,13 @@ __all__ = [
 ]
 
 RULE_SUFFIXES = (".yml", ".yaml")
+# Event fields an alert line carries: who, where, which binary, and the trust graph's view.
+_EVENT_KEYS = (
+    "host.name", "user.name", "process.executable", "process.command_line", "event.code",
+    "process.hash.sha256", "dll.hash.sha256", "file.hash.sha256",
+    "maat.process.vendor", "maat.dll.vendor", "maat.file.vendor",
+    "maat.process.product", "maat.dll.product", "maat.file.product",
+)  # fmt: skip
 
 
 def rule_texts(paths: Iterable[Path]) -> list[tuple[str, str]]:
@@ -121,8 +128,7 @@ def _with_event(
     out["source.line"] = line
     out["event.id"] = event.get("event.id")
     out["@timestamp"] = event.get("@timestamp")
-    for key in ("host.name", "user.name", "process.executable", "process.command_line",
-                "event.code"):  # fmt: skip
+    for key in _EVENT_KEYS:
         if event.get(key) is not None:
             out[key] = event[key]
     return out

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -43,6 +43,7 @@ from maat.telemetry.pipeline import ParseOutcome, parse_bytes
 __all__ = ["IngestReport", "Telemetry", "open_bus", "read_inputs", "received_now"]
 
 LAKE_CONSUMER = "lake"
+DETECT_CONSUMER = "detect"
 SPOOL_SUBJECT = "events"
 MAX_REPORTED_ERRORS = 1000
 
@@ -112,16 +113,30 @@ def received_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}Z"
 
 
+class DetectorLike(Protocol):
+    """Runs detection over events and records the alerts (:class:`maat.services.alerts.
+    Detector`; a protocol here because that module builds on this one)."""
+
+    def run(self, events: list[dict[str, Any]]) -> object: ...
+
+
 class Telemetry:
     """The bus and the lake of one process, and the lake writer."""
 
     def __init__(
-        self, settings: Settings, bus: EventBus, lake: ParquetLake, facts: Facts | None = None
-    ) -> None:
+        self, settings: Settings, bus: EventBus, lake: ParquetLake, facts: Facts | None = None,
+        detector: DetectorLike | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.bus = bus
         self.lake = lake
         self.facts = facts
+        self.detector = detector
+        self._detect_lock = threading.Lock()
+        if detector is not None:
+            register = getattr(bus, "register", None)  # the spool's; JetStream's are durable
+            if register is not None:
+                register(DETECT_CONSUMER)
         self._writer: threading.Thread | None = None
         self._probe_lake: ParquetLake | None = None
         self._stop = threading.Event()
@@ -129,7 +144,10 @@ class Telemetry:
         self.writer_error: MaatError | None = None
 
     @classmethod
-    def open(cls, settings: Settings, *, facts: Facts | None = None) -> Telemetry:
+    def open(
+        cls, settings: Settings, *, facts: Facts | None = None,
+        detector: DetectorLike | None = None,
+    ) -> Telemetry:  # fmt: skip
         """Open the bus and the lake under the settings' data directory; ``facts`` (the
         state store's, :class:`~maat.services.enrichment.StoreFacts`) enriches events."""
         master = read_master_secret(settings.effective_secret_key_file, create=False)
@@ -148,7 +166,7 @@ class Telemetry:
         except BaseException:
             bus.close()
             raise
-        return cls(settings, bus, lake, facts)
+        return cls(settings, bus, lake, facts, detector)
 
     # --- ingest -----------------------------------------------------------------------------
 
@@ -285,13 +303,33 @@ class Telemetry:
             compact()
 
     def drain(self) -> int:
-        """Write batches until the bus has nothing more for the lake; events written."""
+        """Write batches until the bus has nothing more for the lake, and detect over every
+        event not yet seen by the detector; events written to the lake."""
         total = 0
         while True:
             fetched, written = self.write_once()
             if not fetched:
-                return total
+                break
             total += written
+        while self.detect_once():
+            pass
+        return total
+
+    def detect_once(self, *, timeout: float = 0.0) -> int:
+        """Run the detector over one batch from the bus and record its alerts; messages
+        handled (0 without a detector or when nothing is new). Acknowledged only once the
+        alerts are stored: after a crash the batch is detected again, and the alerts'
+        event-id deduplication keeps it from counting twice."""
+        if self.detector is None:
+            return 0
+        with self._detect_lock:
+            batch = self.settings.telemetry.lake_batch_rows
+            messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
+            if not messages:
+                return 0
+            self.detector.run([orjson.loads(m.data) for m in messages])
+            self.bus.ack(DETECT_CONSUMER, messages)
+            return len(messages)
 
     def start_writer(self) -> None:
         """Run the lake writer in a background thread (``maat serve``)."""
@@ -303,6 +341,7 @@ class Telemetry:
             while not self._stop.is_set():
                 try:
                     fetched, _ = self.write_once()
+                    fetched += self.detect_once()
                 except MaatError as exc:  # kept for /v1/system and retried: data stays on the bus
                     self.writer_error = exc
                     fetched = 0

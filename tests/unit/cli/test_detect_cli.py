@@ -129,3 +129,30 @@ def test_detect_reports_a_correlation_with_its_group_and_events(
     assert alert["rule.route"] == "correlation" and alert["rule.level"] == "critical"
     assert alert["correlation.value"] == 2 and len(alert["correlation.events"]) == 2
     assert alert["correlation.group"] == {"EventID": "7"} and alert["source.line"] == 2
+
+
+def test_ingest_with_detect_settings_records_alerts_listed_by_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("MAAT_") and not name.startswith("MAAT_TEST_"):
+            monkeypatch.delenv(name)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "wwlib.yml").write_text(RULE)
+    monkeypatch.setenv("MAAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAAT_DETECT_RULES", str(rules))
+    assert run(["init"]) == 0
+    events = tmp_path / "events.json"
+    user_folder = "C:\\Users\\eng\\Downloads\\"
+    events.write_bytes(b"\n".join(
+        image_load(user_folder + "winword.exe", user_folder + "wwlib.dll", n) for n in range(3)
+    ))  # fmt: skip
+    assert run(["ingest", str(events), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert run(["alerts", "list", "--format", "json"]) == 0
+    [alert] = json.loads(capsys.readouterr().out)
+    assert alert["rule_id"] == "0e4a5e4e-9b7f-4a51-8d43-3e2a7c1d0b01"
+    assert alert["count"] == 3 and alert["entities"]["hosts"] == ["ENG-WS7"]
+    assert run(["alerts", "list", "--host", "OTHER", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

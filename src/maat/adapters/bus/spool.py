@@ -470,6 +470,13 @@ class SpoolBus:
         with self._lock:
             self._cursors[consumer] = max(position, self._starts[0])
 
+    def register(self, consumer: str) -> None:
+        """Make ``consumer`` known from the oldest stored message on, so that compaction
+        waits for it; nothing changes for a consumer that already has a position."""
+        _check_name(consumer)
+        if not (self.root / "consumers" / f"{consumer}.pos").exists():
+            self.seek(consumer, 0)
+
     def _committed(self, consumer: str) -> int:
         path = self.root / "consumers" / f"{consumer}.pos"
         try:

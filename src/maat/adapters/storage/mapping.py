@@ -21,6 +21,7 @@ _TO_RECORD: dict[str, Any] = {
     "aliases": tuple,
     "fixed_versions": tuple,
     "techniques": tuple,
+    "event_ids": tuple,
 }
 
 

@@ -326,3 +326,7 @@ class AlertRow(Base):
     techniques: Mapped[list[str]] = mapped_column(JSON)
     entities: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    group_key: Mapped[str] = mapped_column(String(64), index=True, server_default="")
+    event_ids: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
+    count: Mapped[int] = mapped_column(Integer, server_default="1")
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

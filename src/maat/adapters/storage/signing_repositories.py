@@ -175,9 +175,37 @@ class SqlAlerts(Repo):
     row = AlertRow
     record = AlertRecord
 
-    def list(self, *, rule_id: str | None = None, limit: int = 100) -> list[AlertRecord]:
-        """Newest alerts first."""
-        query = select(AlertRow).order_by(AlertRow.created_at.desc()).limit(limit)
+    def list(
+        self, *, rule_id: str | None = None, host: str | None = None, level: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertRecord]:  # fmt: skip
+        """Newest alerts first; ``host`` filters on the hosts in the entities."""
+        query = select(AlertRow).order_by(AlertRow.created_at.desc(), AlertRow.id.desc())
         if rule_id is not None:
             query = query.where(AlertRow.rule_id == rule_id)
-        return [to_record(AlertRecord, r) for r in self._s.scalars(query)]
+        if level is not None:
+            query = query.where(AlertRow.level == level)
+        if host is None:
+            query = query.limit(limit)
+        rows = (to_record(AlertRecord, r) for r in self._s.scalars(query))
+        if host is None:
+            return list(rows)
+        # JSON containment differs between SQLite and PostgreSQL: filter here, bounded.
+        out = []
+        for record in rows:
+            if host in (record.entities.get("hosts") or ()):
+                out.append(record)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def latest_in_group(self, group_key: str) -> AlertRecord | None:
+        """The newest alert of a group (None when the group has none)."""
+        query = (
+            select(AlertRow)
+            .where(AlertRow.group_key == group_key)
+            .order_by(AlertRow.created_at.desc())
+            .limit(1)
+        )
+        row = self._s.scalars(query).first()
+        return to_record(AlertRecord, row) if row is not None else None

@@ -1,0 +1,174 @@
+"""Alerts: recorded from detection hits (grouped, deduplicated), listed, forwarded.
+
+:class:`AlertSink` is where every hit ends, as numbered steps of :meth:`AlertSink.record`:
+
+1. each hit's entities and group key are computed (:mod:`maat.detect.alerts`);
+2. in one transaction, a hit whose group has an alert seen within ``alert_group_window``
+   updates it (count, last seen, event ids), a hit whose event the alert already holds is
+   dropped as a duplicate, any other hit raises a new alert (audited);
+3. after the commit, each new alert goes to the configured webhook and syslog receiver; a
+   receiver that fails is reported and does not undo the stored alert.
+
+:class:`Detector` runs the rules and indicators of ``[detect]`` over events and hands the
+hits to the sink; the telemetry service runs it as a consumer of the event bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from maat.core.ids import new_id
+from maat.detect.alerts import in_window, merge_hit, new_alert
+from maat.detect.records import AlertRecord
+from maat.detect.sigma import Engine
+from maat.errors import MaatError
+from maat.services.detection import alert_line, ioc_alert_line, load_ioc_files, load_rule_files
+from maat.services.platform import Platform
+
+__all__ = ["AlertOutcome", "AlertSink", "Detector", "list_alerts"]
+
+log = logging.getLogger(__name__)
+
+
+class Forwarder(Protocol):
+    """Sends one new alert somewhere; raises ``MaatError`` when it cannot."""
+
+    def send(self, alert: AlertRecord) -> None: ...
+
+
+@dataclass
+class AlertOutcome:
+    """What one :meth:`AlertSink.record` did."""
+
+    new: list[AlertRecord] = field(default_factory=list)
+    updated: int = 0
+    duplicates: int = 0
+    forward_errors: list[str] = field(default_factory=list)
+
+
+class AlertSink:
+    """Records hits as alerts in the state store and forwards the new ones."""
+
+    def __init__(self, platform: Platform, forwarders: Sequence[Forwarder] = ()) -> None:
+        self.platform = platform
+        self.settings = platform.settings.detect
+        self.forwarders = list(forwarders)
+
+    @classmethod
+    def from_settings(cls, platform: Platform) -> AlertSink:
+        """A sink with the forwarders ``[detect]`` names."""
+        from maat.adapters.forward.alerts import SyslogForwarder, WebhookForwarder
+
+        settings = platform.settings.detect
+        forwarders: list[Forwarder] = []
+        if settings.webhook_url:
+            forwarders.append(
+                WebhookForwarder(settings.webhook_url, timeout=float(settings.webhook_timeout))
+            )
+        if settings.syslog_target:
+            forwarders.append(
+                SyslogForwarder(settings.syslog_target, timeout=float(settings.webhook_timeout))
+            )
+        return cls(platform, forwarders)
+
+    def record(
+        self, lines: Iterable[Mapping[str, Any]], *, actor: str = "maat-detect"
+    ) -> AlertOutcome:
+        """Steps 1-3 for a batch of alert lines."""
+        outcome = AlertOutcome()
+        lines = list(lines)
+        if not lines:
+            return outcome
+        now = self.platform.now()
+        window = float(self.settings.alert_group_window)
+        limit = int(self.settings.alert_max_event_ids)
+        with self.platform.transaction() as uow:
+            open_groups: dict[str, tuple[AlertRecord, bool]] = {}  # key -> (alert, is new)
+            for line in lines:
+                # Step 1.
+                candidate = new_alert(line, alert_id=new_id("alr"), now=now)
+                key = candidate.group_key
+                # Step 2.
+                if key not in open_groups:
+                    stored = uow.alerts.latest_in_group(key)
+                    if stored is not None and in_window(stored, now, window):
+                        open_groups[key] = (stored, False)
+                current = open_groups.get(key)
+                if current is None:
+                    open_groups[key] = (candidate, True)
+                    continue
+                merged = merge_hit(current[0], line, now=now, max_event_ids=limit)
+                if merged is None:
+                    outcome.duplicates += 1
+                    continue
+                open_groups[key] = (merged, current[1])
+                outcome.updated += 0 if current[1] else 1
+            for alert, is_new in open_groups.values():
+                if is_new:
+                    uow.alerts.add(alert)
+                    self.platform.audit(uow, actor, "alert.raise", f"alert:{alert.id}",
+                                        rule=alert.rule_id, level=alert.level)  # fmt: skip
+                    outcome.new.append(alert)
+                else:
+                    uow.alerts.update(alert)
+        # Step 3.
+        for alert in outcome.new:
+            for forwarder in self.forwarders:
+                try:
+                    forwarder.send(alert)
+                except MaatError as exc:
+                    outcome.forward_errors.append(f"{alert.id}: {exc.diagnostics()}")
+                    log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
+        return outcome
+
+
+def _paths(setting: str) -> list[Path]:
+    return [Path(p) for p in setting.split(os.pathsep) if p.strip()]
+
+
+class Detector:
+    """The rules and indicators of ``[detect]``, run over events into an :class:`AlertSink`."""
+
+    def __init__(self, engine: Engine | None, iocs: Any, sink: AlertSink) -> None:
+        self.engine, self.iocs, self.sink = engine, iocs, sink
+
+    @classmethod
+    def from_settings(cls, platform: Platform) -> Detector | None:
+        """None when ``[detect]`` names no rules and no indicators."""
+        settings = platform.settings.detect
+        rules, iocs = _paths(settings.rules), _paths(settings.iocs)
+        if not rules and not iocs:
+            return None
+        engine = load_rule_files(rules)[1] if rules else None
+        if engine is not None and engine._correlator is not None:
+            engine._correlator.max_groups = int(settings.max_correlation_groups)
+        index = load_ioc_files(iocs) if iocs else None
+        return cls(engine, index, AlertSink.from_settings(platform))
+
+    def lines(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Alert lines of every hit in ``events`` (source: the bus)."""
+        out: list[dict[str, Any]] = []
+        for event in events:
+            for hit in self.engine.match(event) if self.engine is not None else ():
+                out.append(alert_line(hit, event, "bus", 0))
+            for ioc in self.iocs.match(event) if self.iocs is not None else ():
+                out.append(ioc_alert_line(ioc, event, "bus", 0))
+        return out
+
+    def run(self, events: Iterable[Mapping[str, Any]]) -> AlertOutcome:
+        """Detect over ``events`` and record the alerts."""
+        return self.sink.record(self.lines(events))
+
+
+def list_alerts(
+    platform: Platform, *, rule_id: str | None = None, host: str | None = None,
+    level: str | None = None, limit: int = 100,
+) -> list[AlertRecord]:  # fmt: skip
+    """Newest alerts first, filtered."""
+    with platform.transaction(write=False) as uow:
+        return uow.alerts.list(rule_id=rule_id, host=host, level=level, limit=limit)

@@ -1,0 +1,200 @@
+"""Detection on the event bus into stored alerts: grouped by rule and entities, deduplicated
+by event id, listed in the API, forwarded to a webhook (JSON) and syslog (CEF); a receiver
+that is down loses no alert. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from maat.adapters.forward.alerts import SyslogForwarder, WebhookForwarder
+from maat.api.app import create_app
+from maat.services import users
+from maat.services.alerts import AlertSink, Detector, list_alerts
+from maat.services.detection import load_ioc_files, load_rule_files
+from maat.services.platform import Platform
+from maat.services.telemetry import Telemetry
+from maat_testkit import PASSWORD, FakeClock, open_platform, session_for
+
+RULE = """
+title: Word loads wwlib.dll from a user folder
+id: 5b0c2f0e-0d4c-4d7e-9a51-0c1e2f3a4b5c
+level: high
+tags: [attack.t1574.002]
+logsource: {product: windows, category: image_load}
+detection:
+    sel:
+        Image|endswith: '\\\\winword.exe'
+        ImageLoaded|endswith: '\\\\wwlib.dll'
+    filter:
+        ImageLoaded|startswith: 'C:\\\\Program Files'
+    condition: sel and not filter
+"""
+
+
+def image_load(record: int, host: str = "ENG-WS7") -> bytes:
+    return orjson.dumps({
+        "@timestamp": "2026-11-25T10:00:00.000Z", "EventID": 7, "RecordNumber": record,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "SourceName": "Microsoft-Windows-Sysmon",
+        "Hostname": host, "Image": "C:\\Users\\eng\\Downloads\\WINWORD.EXE",
+        "ImageLoaded": "C:\\Users\\eng\\Downloads\\wwlib.dll",
+    })  # fmt: skip
+
+
+def dns(record: int, name: str) -> bytes:
+    return orjson.dumps({
+        "@timestamp": "2026-11-25T10:00:01.000Z", "EventID": 22, "RecordNumber": record,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "SourceName": "Microsoft-Windows-Sysmon",
+        "Hostname": "ENG-WS7", "QueryName": name, "Image": "C:\\x\\w.exe",
+    })  # fmt: skip
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        Receiver.received.append(orjson.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Receiver.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def syslog() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "wwlib.yml").write_text(RULE)
+    (tmp_path / "c2.txt").write_text("windowswns.com\n")
+    return tmp_path
+
+
+def detector(platform: Platform, rules: Path, webhook: str, syslog: socket.socket) -> Detector:
+    address = syslog.getsockname()
+    sink = AlertSink(platform, [WebhookForwarder(webhook, timeout=5),
+                                SyslogForwarder(f"udp://{address[0]}:{address[1]}", timeout=5)])  # fmt: skip
+    engine = load_rule_files([rules / "rules"])[1]
+    return Detector(engine, load_ioc_files([rules / "c2.txt"]), sink)
+
+
+def test_wwlib_sideloading_from_the_bus_raises_one_grouped_alert_forwarded_twice_over(
+    platform: Platform, rules: Path, webhook: str, syslog: socket.socket
+) -> None:
+    telemetry = Telemetry.open(
+        platform.settings, detector=detector(platform, rules, webhook, syslog)
+    )
+    try:
+        data = b"\n".join([image_load(1), image_load(2), dns(3, "wns.windowswns.com"),
+                           image_load(4, host="ENG-WS8")])  # fmt: skip
+        telemetry.ingest(data, path="agent")
+        telemetry.ingest(image_load(1), path="agent")  # a replay: deduplicated on the bus
+        telemetry.drain()
+    finally:
+        telemetry.close()
+    found = list_alerts(platform)
+    by_host = {(a.rule_id, a.entities["hosts"][0]): a for a in found}
+    assert len(found) == 3
+    ws7 = by_host[("5b0c2f0e-0d4c-4d7e-9a51-0c1e2f3a4b5c", "ENG-WS7")]
+    assert ws7.count == 2 and len(ws7.event_ids) == 2 and ws7.techniques == ("T1574.002",)
+    assert ws7.entities["processes"] == ["C:\\Users\\eng\\Downloads\\WINWORD.EXE"]
+    ioc = next(a for a in found if a.rule_id.startswith("trail:"))
+    assert "ioc.value=windowswns.com" in ioc.entities["match"]
+    assert sorted(r["rule_id"] for r in Receiver.received) == sorted(a.rule_id for a in found)
+    lines = sorted(syslog.recv(65536).decode() for _ in found)
+    assert all("CEF:0|Maat|Maat|" in line for line in lines)
+    assert any("|8|" in line and "dhost=ENG-WS8" in line for line in lines)
+
+
+def test_the_same_event_detected_again_after_a_crash_does_not_count_twice(
+    platform: Platform, clock: FakeClock, rules: Path, webhook: str, syslog: socket.socket
+) -> None:
+    run = detector(platform, rules, webhook, syslog)
+    telemetry = Telemetry.open(platform.settings)
+    events = telemetry.parse(b"\n".join([image_load(1), image_load(2)]), path="x").events
+    telemetry.close()
+    first = run.run(events)
+    assert len(first.new) == 1
+    again = run.run(events)  # the batch was not acknowledged before the crash
+    assert again.new == [] and again.duplicates == 2
+    [alert] = list_alerts(platform)
+    assert alert.count == 2
+    clock.advance(hours=2)  # past the grouping window: the next hit opens a new alert
+    assert len(run.run(events[:1]).new) == 1
+
+
+def test_a_receiver_that_is_down_loses_no_alert(platform: Platform, rules: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    sink = AlertSink(platform, [WebhookForwarder(f"http://127.0.0.1:{port}/", timeout=2)])
+    engine = load_rule_files([rules / "rules"])[1]
+    telemetry = Telemetry.open(platform.settings)
+    events = telemetry.parse(image_load(1), path="x").events
+    telemetry.close()
+    outcome = Detector(engine, None, sink).run(events)
+    assert len(outcome.new) == 1 and "unreachable" in outcome.forward_errors[0]
+    assert len(list_alerts(platform)) == 1
+
+
+def test_alerts_are_listed_in_the_api_with_filters(
+    platform: Platform, rules: Path, webhook: str, syslog: socket.socket
+) -> None:
+    run = detector(platform, rules, webhook, syslog)
+    telemetry = Telemetry.open(platform.settings)
+    events = telemetry.parse(b"\n".join([image_load(1), image_load(2, host="ENG-WS8")]),
+                             path="x").events  # fmt: skip
+    telemetry.close()
+    run.run(events)
+    users.add_user(platform, "test", "analyst", ["analyst"], PASSWORD)
+    headers = {"Authorization": f"Bearer {session_for(platform, 'analyst')}"}
+    with TestClient(create_app(platform, close_on_shutdown=False)) as client:
+        everything = client.get("/v1/alerts", headers=headers)
+        assert everything.status_code == 200, everything.text
+        assert len(everything.json()) == 2
+        ws8 = client.get("/v1/alerts", params={"host": "ENG-WS8"}, headers=headers).json()
+        assert [a["entities"]["hosts"] for a in ws8] == [["ENG-WS8"]]
+        assert client.get("/v1/alerts", params={"level": "low"}, headers=headers).json() == []
+        assert client.get("/v1/alerts").status_code == 401
+
+
+def test_detect_settings_build_the_detector_the_server_runs(
+    tmp_path: Path, rules: Path, backend: str, clock: FakeClock
+) -> None:
+    sections = {"detect": {"rules": str(rules / "rules"), "iocs": str(rules / "c2.txt")}}
+    for platform in open_platform(backend, tmp_path / "data", clock, **sections):
+        built = Detector.from_settings(platform)
+        assert built is not None and built.engine is not None and built.iocs is not None
+        assert len(built.engine.rules) == 1 and built.iocs.count == 1
+    for platform in open_platform(backend, tmp_path / "data2", clock):
+        assert Detector.from_settings(platform) is None
