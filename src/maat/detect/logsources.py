@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from maat.telemetry.zeek import raw_field_keys
+
 __all__ = [
     "EVENT_DATA",
     "Route",
@@ -59,9 +61,14 @@ class Route:
     spaced: bool = False
     """Event data names are words with spaces (Defender's ``Threat Name``), which Sigma
     writes joined (``ThreatName``)."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Sigma field -> the whole event key, before anything else (Zeek's, web servers')."""
 
     def event_key(self, sigma_field: str) -> str:
         """The event key holding ``sigma_field`` on this route."""
+        mapped = self.fields.get(sigma_field)
+        if mapped is not None:
+            return mapped
         system = self.system.get(sigma_field)
         if system is not None:
             return system
@@ -196,11 +203,72 @@ _LINUX_CATEGORIES = {
 }
 
 
+# Non-Windows events are routed by their dataset: ("ds:<event.dataset>", None).
+_ZEEK_LOGS = frozenset(
+    [
+        "conn",
+        "dns",
+        "http",
+        "ssl",
+        "x509",
+        "smb_files",
+        "smb_mapping",
+        "files",
+        "notice",
+        "weird",
+        "dce_rpc",
+        "kerberos",
+        "ntlm",
+        "rdp",
+        "ssh",
+        "dhcp",
+        "ftp",
+    ]
+)
+_ACCESS_LOGS = ("nginx", "envoy", "aws_apigateway", "generic")
+# W3C extended log names (what Sigma's webserver rules use) -> the access-log parser's ECS.
+_W3C = {
+    "cs-method": "http.request.method", "cs-uri-stem": "url.path", "cs-uri-query": "url.query",
+    "cs-uri": "url.original", "sc-status": "http.response.status_code", "c-ip": "source.ip",
+    "cs-user-agent": "user_agent.original", "cs-referer": "http.request.referrer",
+    "cs-host": "url.domain", "cs-username": "user.name", "cs-version": "http.version",
+    "sc-bytes": "http.response.body.bytes", "cs-bytes": "http.request.body.bytes",
+}  # fmt: skip
+_DNS_SERVER = {"query": "dns.question.name", "answer": "dns.answers",
+               "record_type": "dns.question.type"}  # fmt: skip
+_DEFENDER = "microsoft-windows-windows defender/operational"
+
+
+def _zeek(log: str, extra: Mapping[str, str] | None = None) -> Route:
+    fields = {**raw_field_keys(log), **(extra or {})}
+    return Route(f"zeek/{log}", ((f"ds:zeek.{log}", None),), prefix=f"zeek.{log}.",
+                 system={}, fields=fields)  # fmt: skip
+
+
+def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
+    """Routes of log sources read by Maat's non-Windows parsers."""
+    if product == "zeek" and service in _ZEEK_LOGS:
+        return (_zeek(service),)
+    if category == "webserver" and product in ("", "apache", "nginx", "envoy"):
+        shapes: tuple[RouteKey, ...] = tuple((f"ds:access_log.{s}", None) for s in _ACCESS_LOGS)
+        return (Route("web/access", shapes, prefix="access_log.", system={}, fields=_W3C),)
+    if category == "dns" and not product:
+        return (_zeek("dns", _DNS_SERVER),)
+    if category == "antivirus" and product in ("", "windows"):
+        keys: tuple[RouteKey, ...] = tuple((_DEFENDER, i) for i in (1006, 1015, 1116, 1117))
+        names = {"Signature": "Threat Name", "Filename": "Path"}
+        return (Route("windows/antivirus", keys, renames=names, spaced=True),)
+    return ()
+
+
 def routes_for(logsource: Any) -> tuple[Route, ...]:
     """The routes of a pySigma ``SigmaLogSource`` (empty when Maat has none)."""
     product = (logsource.product or "").lower()
     category = (logsource.category or "").lower()
     service = (logsource.service or "").lower()
+    other = _other_routes(product, category, service)
+    if other:
+        return other
     if product == "windows" or (not product and category in _CATEGORIES):
         if category:
             routes = _CATEGORIES.get(category, ())
@@ -224,12 +292,13 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
     return ()
 
 
-def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, RouteKey] | None:
-    """The two route keys an event is indexed under: ``(channel, id)`` and ``(channel,
-    None)``; None for an event without a channel (no Windows-style route reaches it)."""
+def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
+    """The route keys an event is indexed under: a Windows event's ``(channel, id)`` and
+    ``(channel, None)``, another event's ``("ds:<dataset>", None)``; None without either."""
     channel = event.get("winlog.channel")
     if not isinstance(channel, str):
-        return None
+        dataset = event.get("event.dataset")
+        return ((f"ds:{dataset}", None),) if isinstance(dataset, str) else None
     low = channel.lower()
     event_id = event.get("winlog.event_id")
     return (low, event_id if isinstance(event_id, int) else None), (low, None)

@@ -28,7 +28,7 @@ from typing import Any
 from maat.errors import InvalidInput
 from maat.telemetry.model import Event, epoch_utc, iso_utc
 
-__all__ = ["JSON_SOURCES", "ZeekJson", "log_type"]
+__all__ = ["JSON_SOURCES", "ZeekJson", "log_type", "raw_field_keys"]
 
 Record = dict[str, Any]
 _ENDPOINTS = (
@@ -506,3 +506,45 @@ class ZeekJson:
 
 
 JSON_SOURCES: tuple[ZeekJson, ...] = (ZeekJson(),)
+
+
+# Raw Zeek names that the mappers above move to ECS under another name (the rest of a log's
+# fields stay under zeek.<log>.<name>): what a rule written for Zeek's names reads instead.
+_MOVED = {
+    "dns": {"answers": "dns.answers", "trans_id": "dns.id", "rtt": "event.duration"},
+    "http": {"method": "http.request.method", "uri": "url.original"},
+    "smb_files": {
+        "action": "event.action",
+        "name": "file.name",
+        "path": "file.directory",
+        "size": "file.size",
+    },
+    "conn": {"proto": "network.transport", "duration": "event.duration"},
+    "notice": {"p": "destination.port"},
+    "weird": {"name": "rule.name"},
+    "files": {"total_bytes": "file.size"},
+    "x509": {"certificate.key_length": "x509.public_key_size"},
+}
+_TABLES: dict[str, tuple[Table, ...]] = {
+    "conn": (_CONN_INT, _CONN_TEXT),
+    "dns": (_DNS_TEXT,),
+    "ssl": (_SSL_TEXT,),
+    "x509": (_X509_TEXT, _X509_DN, _X509_TIME),
+    "smb_files": (_SMB_TIME,),
+    "http": (_HTTP_TEXT, _HTTP_INT),
+    "files": (_FILES_TEXT,),
+    "notice": (_NOTICE_TEXT,),
+}
+
+
+def raw_field_keys(log: str) -> dict[str, str]:
+    """Zeek field name -> the event key holding it, for the fields of ``log`` this parser
+    moves to ECS (the connection 4-tuple and ``uid`` included)."""
+    out = {
+        "id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "destination.ip",
+        "id.resp_p": "destination.port", "uid": "zeek.session_id", "ts": "@timestamp",
+    }  # fmt: skip
+    for table in _TABLES.get(log, ()):
+        out.update(dict(table))
+    out.update(_MOVED.get(log, {}))
+    return out

@@ -55,5 +55,8 @@ def test_cef_injection_through_a_crafted_process_name_cannot_forge_fields() -> N
     header, _, extension = text.partition("|rt=")
     assert header.count("|") - header.count("\\|") == 6  # exactly the 7 CEF header fields
     assert "T\\|itle x" in header
-    assert "dproc=C:\\\\x\\\\a.exe|CEF:0|Fake|Fake|1|spoof|spoof|1|dhost\\=trusted\\nsev\\=0 act\\=allowed" in extension
+    assert (
+        "dproc=C:\\\\x\\\\a.exe|CEF:0|Fake|Fake|1|spoof|spoof|1|dhost\\=trusted\\nsev\\=0 act\\=allowed"
+        in extension
+    )
     assert extension.count(" dhost=") == 1  # the real host field only

@@ -91,6 +91,8 @@ def test_mordor_matches_equal_the_sqlite_backend_oracle(
     compared = 0
     for rule in engine.rules:
         for route in routes_for(rule.sigma.logsource):
+            if route.keys[0][0].startswith("ds:"):
+                continue  # the oracle's table holds Windows event data (Zeek has no oracle)
             if any(key in present for key in route.keys):
                 compared += 1
                 theirs |= {(rule.id, row) for row in oracle.matches(texts[rule.path], route)}
