@@ -55,6 +55,7 @@ app.command("ingest")(telemetry_cmd.ingest)
 app.command("detect")(detect_cmd.detect)
 app.add_typer(detect_cmd.rules_app, name="rules")
 app.add_typer(detect_cmd.alerts_app, name="alerts")
+app.add_typer(detect_cmd.iocs_app, name="iocs")
 app.add_typer(lake_cmd.app, name="lake")
 
 err = console(stderr=True)
