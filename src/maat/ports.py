@@ -24,6 +24,7 @@ from maat.signing.records import (
     ExecPolicyRecord,
     SightingRecord,
 )
+from maat.vendors.records import VendorRecord
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class ArtifactRepository(Protocol):
     def add(self, artifact: ArtifactRecord) -> None: ...
     def by_sha256(self, sha256: str) -> list[ArtifactRecord]: ...
     def signed_by(self, fingerprint: str) -> list[ArtifactRecord]: ...
+    def of_products(self, products: Sequence[str]) -> list[ArtifactRecord]: ...
 
 
 class SightingRepository(Protocol):
@@ -202,6 +204,15 @@ class AlertRepository(Protocol):
         limit: int = 100,
     ) -> list[AlertRecord]: ...  # fmt: skip
     def latest_in_group(self, group_key: str) -> AlertRecord | None: ...
+
+
+class VendorRepository(Protocol):
+    """The vendor register."""
+
+    def add(self, vendor: VendorRecord) -> None: ...
+    def update(self, vendor: VendorRecord) -> None: ...
+    def by_name(self, name: str) -> VendorRecord | None: ...
+    def list(self) -> Sequence[VendorRecord]: ...
 
 
 class UnitOfWork(Protocol):
@@ -237,6 +248,8 @@ class UnitOfWork(Protocol):
     def exec_policies(self) -> ExecPolicyRepository: ...
     @property
     def alerts(self) -> AlertRepository: ...
+    @property
+    def vendors(self) -> VendorRepository: ...
 
 
 class StateStore(Protocol):

@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
-from maat.api.routers import alerts, audit, auth, events, signing, system, tokens, users, vulns
+from maat.api.routers import (
+    alerts,
+    audit,
+    auth,
+    events,
+    signing,
+    system,
+    tokens,
+    users,
+    vendors,
+    vulns,
+)
 from maat.api.security import check_operations, check_routes
 from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
@@ -25,6 +36,7 @@ ROUTERS = (
     vulns.router,
     signing.router,
     events.router,
+    vendors.router,
 )
 
 

@@ -23,6 +23,8 @@ class UserRecord:
     failed_logins: int = 0
     locked_until: datetime | None = None
     password_changed_at: datetime | None = None
+    vendor: str | None = None
+    """The vendor this account belongs to (a supplier's remote-access or API account)."""
 
     @property
     def totp_enrolled(self) -> bool:

@@ -24,6 +24,7 @@ from maat.cli import (
     telemetry_cmd,
     token_cmd,
     user_cmd,
+    vendor_cmd,
     vulns_cmd,
 )
 from maat.cli.context import CliState, console
@@ -56,6 +57,7 @@ app.command("detect")(detect_cmd.detect)
 app.add_typer(detect_cmd.rules_app, name="rules")
 app.add_typer(detect_cmd.alerts_app, name="alerts")
 app.add_typer(detect_cmd.iocs_app, name="iocs")
+app.add_typer(vendor_cmd.app, name="vendor")
 app.add_typer(lake_cmd.app, name="lake")
 
 err = console(stderr=True)

@@ -78,6 +78,7 @@ class UserRow(Base):
     locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    vendor: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class SessionRow(Base):
@@ -313,6 +314,21 @@ class ExecPolicyRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(400))
+
+
+class VendorRow(Base):
+    """A vendor in the register."""
+
+    __tablename__ = "vendors"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    criticality: Mapped[str] = mapped_column(String(20))
+    tiers: Mapped[list[str]] = mapped_column(JSON)
+    contacts: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    website: Mapped[str | None] = mapped_column(String(2000))
+    breached_at: Mapped[datetime | None]
+    breach_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class AlertRow(Base):

@@ -37,6 +37,7 @@ def _user(row: UserRow) -> UserRecord:
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
         password_changed_at=row.password_changed_at,
+        vendor=row.vendor,
     )
 
 
@@ -52,6 +53,7 @@ def _user_values(user: UserRecord) -> dict[str, object]:
         "failed_logins": user.failed_logins,
         "locked_until": user.locked_until,
         "password_changed_at": user.password_changed_at,
+        "vendor": user.vendor,
     }
 
 

@@ -103,6 +103,13 @@ class SqlArtifacts(Repo):
         rows = self._s.scalars(select(ArtifactRow).where(ArtifactRow.sha256 == sha256.lower()))
         return [to_record(ArtifactRecord, r) for r in rows]
 
+    def of_products(self, products: Sequence[str]) -> list[ArtifactRecord]:
+        """Artifacts of any of these products (by product name)."""
+        if not products:
+            return []
+        query = select(ArtifactRow).where(ArtifactRow.product.in_(list(products)))
+        return [to_record(ArtifactRecord, r) for r in self._s.scalars(query)]
+
     def signed_by(self, fingerprint: str) -> list[ArtifactRecord]:
         """Artifacts signed by one certificate."""
         rows = self._s.scalars(

@@ -34,6 +34,7 @@ from maat.adapters.storage.signing_repositories import (
     SqlExecPolicies,
     SqlSightings,
 )
+from maat.adapters.storage.vendor_repositories import SqlVendors
 from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
     sightings: SqlSightings
     exec_policies: SqlExecPolicies
     alerts: SqlAlerts
+    vendors: SqlVendors
 
 
 def normalise_url(url: str) -> str:
@@ -195,6 +197,7 @@ class SqlStore:
                 sightings=SqlSightings(session),
                 exec_policies=SqlExecPolicies(session),
                 alerts=SqlAlerts(session),
+                vendors=SqlVendors(session),
             )
             try:
                 yield uow

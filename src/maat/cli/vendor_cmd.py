@@ -1,0 +1,168 @@
+"""``maat vendor``: the vendor register, scores, scorecards and breaches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from maat.cli.context import CliState, console
+from maat.core.enums import Criticality
+from maat.errors import InvalidInput
+from maat.vendors.records import TIERS, parse_contact
+
+app = typer.Typer(
+    help="Vendors: register, score, scorecard, breach blast radius.", no_args_is_help=True
+)
+FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str,
+    criticality: Annotated[
+        Criticality, typer.Option(help="How much we depend on it.")
+    ] = Criticality.MEDIUM,
+    tier: Annotated[
+        list[str] | None, typer.Option(help=f"Access tier: {', '.join(TIERS)}.")
+    ] = None,
+    contact: Annotated[str | None, typer.Option(help='Security contact "Name <email>".')] = None,
+    website: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register a vendor."""
+    from maat.services.vendors import add_vendor
+
+    state: CliState = ctx.obj
+    contacts = [parse_contact(contact)] if contact else []
+    with state.platform() as platform:
+        record = add_vendor(platform, state.actor, name, criticality=criticality, tiers=tier or [],
+                            contacts=contacts, website=website)  # fmt: skip
+    console().print(f"vendor {record.name} added ({record.id})")
+
+
+@app.command("import")
+def import_csv(ctx: typer.Context, file: Path) -> None:
+    """Vendors from CSV (name,criticality,tiers,security_contact,website; tiers split by ';').
+    Bad lines are reported with their line and field; the others are imported."""
+    from maat.adapters.feeds.files import read_file
+    from maat.services.vendors import import_vendors
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        done, errors = import_vendors(platform, state.actor, read_file(file), path=str(file))
+    out = console()
+    for error in errors:
+        out.print(f"[red]✗[/red] {error.diagnostics()}", highlight=False)
+    out.print(f"{len(done)} vendor(s) imported, {len(errors)} line(s) refused")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context, output_format: FormatOption = "text") -> None:
+    """Every vendor with its criticality and tiers."""
+    from maat.services.vendors import list_vendors
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        vendors = list_vendors(platform)
+    if output_format == "json":
+        typer.echo(json.dumps([{"id": v.id, "name": v.name, "criticality": v.criticality.value,
+                                "tiers": list(v.tiers), "breached_at": v.breached_at.isoformat()
+                                if v.breached_at else None} for v in vendors]))  # fmt: skip
+        return
+    for v in vendors:
+        flag = "  BREACHED" if v.breached_at else ""
+        typer.echo(f"{v.name:<30} {v.criticality.value:<9} {','.join(v.tiers)}{flag}")
+
+
+@app.command("link-account")
+def link(
+    ctx: typer.Context,
+    user: str,
+    vendor: Annotated[str | None, typer.Argument(help="Vendor name; omit to unlink.")] = None,
+) -> None:
+    """Say which vendor an account (remote access, API client) belongs to."""
+    from maat.services.vendors import link_account
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        link_account(platform, state.actor, user, vendor)
+    console().print(f"{user} -> {vendor or 'no vendor'}")
+
+
+@app.command("score")
+def score_cmd(ctx: typer.Context, name: str, output_format: FormatOption = "text") -> None:
+    """The vendor's score from the evidence Maat holds, with every contribution."""
+    from maat.services.vendors import vendor_score
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        result = vendor_score(platform, name)
+    if output_format == "json":
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    typer.echo(f"{result.vendor}: {result.score}/100, grade {result.grade}")
+    for c in result.contributions:
+        typer.echo(f"  {c.points:>4}  {c.name:<22} {c.detail}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    name: str,
+    output_format: Annotated[str, typer.Option("--format", help="json or html.")] = "json",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
+) -> None:
+    """The vendor's scorecard: score, contributions and what the vendor reaches."""
+    from maat.services.vendors import blast_radius, list_vendors, report_html, vendor_score
+
+    if output_format not in ("json", "html"):
+        raise InvalidInput("--format must be json or html", field="format")
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        result = vendor_score(platform, name)
+        vendor = next(v for v in list_vendors(platform) if v.name == result.vendor)
+        reach = blast_radius(platform, "vendor", vendor.name)
+    if output_format == "html":
+        text = report_html(vendor, result, reach)
+    else:
+        payload = {**result.as_dict(), "criticality": vendor.criticality.value,
+                   "tiers": list(vendor.tiers), "in_reach": reach.as_dict()}  # fmt: skip
+        text = json.dumps(payload)
+    if out is None:
+        typer.echo(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write: {exc.strerror}", file=str(out)) from exc
+
+
+@app.command("breach")
+def breach(
+    ctx: typer.Context,
+    name: str,
+    note: Annotated[str, typer.Option(help="What is known of the breach.")] = "",
+    output_format: FormatOption = "text",
+) -> None:
+    """Record a breach at the vendor: blast radius (products, artifacts, hosts, identities,
+    API tokens), the containment actions it calls for, and an alert."""
+    from maat.services.vendors import record_breach
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        result = record_breach(platform, state.actor, name, note=note)
+    if output_format == "json":
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    out = console()
+    out.print(f"[bold]Breach recorded at {result.vendor.name}[/bold] (alert {result.alert_id})")
+    for kind, keys in result.reach.as_dict().items():
+        out.print(f"  {kind + 's':<12} {len(keys):>4}  {', '.join(keys[:10])}", highlight=False)
+    out.print("Containment (not executed: no response playbooks yet):")
+    for action in result.actions:
+        out.print(f"  - {action}", highlight=False)

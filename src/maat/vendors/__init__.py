@@ -1,0 +1,1 @@
+"""Third-party risk: the vendor register, vendor scores from evidence, breach blast radius."""
