@@ -11,93 +11,19 @@ problem is reported with the file, the line and the key path (``rules[2].allow_p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 from packaging.version import InvalidVersion, Version
 
+from maat.core.yaml_reader import YamlReader, compose
 from maat.errors import InvalidInput, Problem
 
-_STD_TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "seq", "map"})
 _WRITABLE = ("/users/", "/temp/", "/tmp/", "/appdata/", "/downloads/", "/programdata/")  # noqa: S108
 
 
-class _Reader:
-    """Walks a composed YAML tree, converting nodes and collecting located problems."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-        self.seen: set[int] = set()
-
-    def problem(self, node: yaml.Node | None, path: str, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else None
-        self.problems.append(Problem.at(message, file=self.source, line=line, field=path or None))
-
-    def visit(self, node: yaml.Node, path: str) -> bool:
-        if id(node) in self.seen:
-            self.problem(node, path, "YAML aliases (*name) are not allowed in policies")
-            return False
-        self.seen.add(id(node))
-        if node.tag.removeprefix(_STD_TAG) not in _PLAIN_TAGS:
-            self.problem(node, path, f"unsupported YAML tag {node.tag[:40]!r}")
-            return False
-        return True
-
-    def mapping(
-        self, node: yaml.Node, path: str, required: Sequence[str], optional: Sequence[str]
-    ) -> dict[str, tuple[yaml.Node, str]] | None:
-        """Keys to ``(value node, key path)``; unknown, duplicate and missing keys reported."""
-        if not self.visit(node, path):
-            return None
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, path, "must be a mapping")
-            return None
-        out: dict[str, tuple[yaml.Node, str]] = {}
-        allowed = [*required, *optional]
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            where = f"{path}.{key}" if path else key
-            if key in out:
-                self.problem(key_node, where, f"duplicate key {key!r}")
-            elif key not in allowed:
-                self.problem(
-                    key_node,
-                    where,
-                    f"unknown key {key[:40]!r}; expected one of {', '.join(allowed)}",
-                )
-            else:
-                out[key] = (value_node, where)
-        for key in required:
-            if key not in out:
-                self.problem(node, f"{path}.{key}" if path else key, f"missing key {key!r}")
-        return out
-
-    def text(self, node: yaml.Node, path: str) -> str | None:
-        if not self.visit(node, path):
-            return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag == _STD_TAG + "null":
-            self.problem(node, path, "must be a text value")
-            return None
-        value = str(node.value)
-        if not value.strip() or len(value) > MAX_TEXT:
-            self.problem(node, path, f"must be 1 to {MAX_TEXT} characters")
-            return None
-        return value
-
-    def texts(self, node: yaml.Node, path: str) -> list[str] | None:
-        if not self.visit(node, path):
-            return None
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            self.problem(node, path, "must be a non-empty list")
-            return None
-        items = [self.text(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        return None if None in items else [i for i in items if i is not None]
-
-
-def _read_rule(reader: _Reader, node: yaml.Node, path: str) -> Rule | None:
+def _read_rule(reader: YamlReader, node: yaml.Node, path: str) -> Rule | None:
     if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
         reader.problem(node, path, f"a rule is a mapping with one key: {', '.join(_RULES)}")
         return None
@@ -149,20 +75,10 @@ def read_policy(text: str, *, source: str) -> tuple[ExecPolicy | None, list[Prob
     2. The top level: name, version, mode, host_groups, rules, description; nothing else.
     3. Each rule: one kind key, its fields only, each value checked.
     """
-    reader = _Reader(source)
-    if len(text) > MAX_POLICY_TEXT:
-        return None, [
-            Problem.at(f"policy is larger than {MAX_POLICY_TEXT} characters", file=source)
-        ]
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem.at(f"not valid YAML: {problem}", file=source, line=line)]
+    reader = YamlReader(source, max_text=MAX_TEXT, what="policies")
+    root, problems = compose(text, source=source, max_chars=MAX_POLICY_TEXT, what="policy")
     if root is None:
-        return None, [Problem.at("policy is empty", file=source)]
+        return None, problems
     top = reader.mapping(
         root, "", ("name", "version", "mode", "host_groups", "rules"), ("description",)
     )
@@ -178,7 +94,7 @@ def read_policy(text: str, *, source: str) -> tuple[ExecPolicy | None, list[Prob
         node = top["version"][0]
         if not (
             isinstance(node, yaml.ScalarNode)
-            and node.tag == _STD_TAG + "int"
+            and node.tag == "tag:yaml.org,2002:int"
             and node.value.isdigit()
             and 0 < int(node.value) < 2**31
         ):

@@ -1,0 +1,151 @@
+"""Reading data files (policies, questionnaires, answers) from YAML with located problems.
+
+The YAML is composed, never constructed (PyYAML's safe composer): each node is checked for
+plain tags and no aliases, mappings for unknown, duplicate and missing keys, and every
+problem is collected with the file, the line and the key path (``questions[2].weigth``), so
+one pass reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import yaml
+
+from maat.errors import Problem
+
+__all__ = ["YamlReader", "compose"]
+
+_STD_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "seq", "map"})
+
+
+def compose(
+    text: str, *, source: str, max_chars: int, what: str = "the file"
+) -> tuple[yaml.Node | None, list[Problem]]:
+    """The YAML node tree of ``text`` (None and the problem when it is too large, not YAML
+    or empty); ``what`` names the document in those problems."""
+    if len(text) > max_chars:
+        return None, [Problem.at(f"{what} is larger than {max_chars} characters", file=source)]
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem.at(f"not valid YAML: {problem}", file=source, line=line)]
+    if root is None:
+        return None, [Problem.at(f"{what} is empty", file=source)]
+    return root, []
+
+
+class YamlReader:
+    """Walks a composed YAML tree, converting nodes and collecting located problems."""
+
+    def __init__(self, source: str, *, max_text: int = 1_000, what: str = "this file") -> None:
+        self.source = source
+        self.max_text = max_text
+        self.what = what
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()
+
+    def problem(self, node: yaml.Node | None, path: str, message: str) -> None:
+        """Record a problem at ``node`` (its line) and ``path``."""
+        line = node.start_mark.line + 1 if node is not None else None
+        self.problems.append(Problem.at(message, file=self.source, line=line, field=path or None))
+
+    def visit(self, node: yaml.Node, path: str) -> bool:
+        """False (with a problem) for an alias or a non-plain tag."""
+        if id(node) in self.seen:
+            self.problem(node, path, f"YAML aliases (*name) are not allowed in {self.what}")
+            return False
+        self.seen.add(id(node))
+        if node.tag.removeprefix(_STD_TAG) not in _PLAIN_TAGS:
+            self.problem(node, path, f"unsupported YAML tag {node.tag[:40]!r}")
+            return False
+        return True
+
+    def mapping(
+        self, node: yaml.Node, path: str, required: Sequence[str], optional: Sequence[str]
+    ) -> dict[str, tuple[yaml.Node, str]] | None:
+        """Keys to ``(value node, key path)``; unknown, duplicate and missing keys reported."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, "must be a mapping")
+            return None
+        out: dict[str, tuple[yaml.Node, str]] = {}
+        allowed = [*required, *optional]
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+            where = f"{path}.{key}" if path else key
+            if key in out:
+                self.problem(key_node, where, f"duplicate key {key!r}")
+            elif key not in allowed:
+                self.problem(
+                    key_node,
+                    where,
+                    f"unknown key {key[:40]!r}; expected one of {', '.join(allowed)}",
+                )
+            else:
+                out[key] = (value_node, where)
+        for key in required:
+            if key not in out:
+                self.problem(node, f"{path}.{key}" if path else key, f"missing key {key!r}")
+        return out
+
+    def text(self, node: yaml.Node, path: str) -> str | None:
+        """A non-empty text value of at most ``max_text`` characters."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _STD_TAG + "null":
+            self.problem(node, path, "must be a text value")
+            return None
+        value = str(node.value)
+        if not value.strip() or len(value) > self.max_text:
+            self.problem(node, path, f"must be 1 to {self.max_text} characters")
+            return None
+        return value
+
+    def texts(self, node: yaml.Node, path: str) -> list[str] | None:
+        """A non-empty list of text values."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, path, "must be a non-empty list")
+            return None
+        items = [self.text(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        return None if None in items else [i for i in items if i is not None]
+
+    def number(self, node: yaml.Node, path: str, *, low: float, high: float) -> float | None:
+        """A number between ``low`` and ``high``."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+            _STD_TAG + "int", _STD_TAG + "float"
+        ):  # fmt: skip
+            self.problem(node, path, "must be a number")
+            return None
+        value = float(str(node.value).replace("_", ""))
+        if not low <= value <= high:
+            self.problem(node, path, f"must be between {low:g} and {high:g}")
+            return None
+        return value
+
+    def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
+        """The items of a non-empty list."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, path, "must be a non-empty list")
+            return None
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, path: str) -> str | None:
+        """Any scalar as its text (answers may be yes/no, numbers, dates or text)."""
+        if not self.visit(node, path):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _STD_TAG + "null":
+            self.problem(node, path, "must be a value")
+            return None
+        return str(node.value)
