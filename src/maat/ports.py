@@ -24,7 +24,7 @@ from maat.signing.records import (
     ExecPolicyRecord,
     SightingRecord,
 )
-from maat.vendors.records import VendorRecord
+from maat.vendors.records import AssessmentRecord, VendorRecord
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
 
 if TYPE_CHECKING:
@@ -215,6 +215,13 @@ class VendorRepository(Protocol):
     def list(self) -> Sequence[VendorRecord]: ...
 
 
+class AssessmentRepository(Protocol):
+    """Vendor assessments."""
+
+    def add(self, record: AssessmentRecord) -> None: ...
+    def latest(self, vendor_id: str) -> AssessmentRecord | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; commits on normal exit, rolls back on error."""
 
@@ -250,6 +257,8 @@ class UnitOfWork(Protocol):
     def alerts(self) -> AlertRepository: ...
     @property
     def vendors(self) -> VendorRepository: ...
+    @property
+    def assessments(self) -> AssessmentRepository: ...
 
 
 class StateStore(Protocol):

@@ -46,6 +46,25 @@ class VendorRecord:
 
 
 @dataclass(frozen=True)
+class AssessmentRecord:
+    """A scored assessment of a vendor: answers, evidence files by SHA-256, expiry."""
+
+    id: str
+    vendor_id: str
+    questionnaire: str
+    version: int
+    score: float
+    answered_at: datetime
+    assessed_at: datetime
+    expires_at: datetime
+    answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    evidence: tuple[dict[str, object], ...] = ()
+    """``{"question", "name", "sha256", "size"}`` per stored file."""
+    points: tuple[tuple[str, float, float, str], ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class VendorRow:
     """One vendor as read from a CSV line (before it has an id)."""
 

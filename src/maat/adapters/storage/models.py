@@ -331,6 +331,24 @@ class VendorRow(Base):
     created_at: Mapped[datetime]
 
 
+class AssessmentRow(Base):
+    """A scored vendor assessment."""
+
+    __tablename__ = "assessments"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(40), index=True)
+    questionnaire: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float]
+    answered_at: Mapped[datetime]
+    assessed_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    points: Mapped[list[Any]] = mapped_column(JSON)
+    missing: Mapped[list[str]] = mapped_column(JSON)
+
+
 class AlertRow(Base):
     """An alert with the entities it concerns (detection rules arrive with issue 6)."""
 

@@ -34,7 +34,7 @@ from maat.adapters.storage.signing_repositories import (
     SqlExecPolicies,
     SqlSightings,
 )
-from maat.adapters.storage.vendor_repositories import SqlVendors
+from maat.adapters.storage.vendor_repositories import SqlAssessments, SqlVendors
 from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
@@ -64,6 +64,7 @@ class SqlUnitOfWork:
     exec_policies: SqlExecPolicies
     alerts: SqlAlerts
     vendors: SqlVendors
+    assessments: SqlAssessments
 
 
 def normalise_url(url: str) -> str:
@@ -198,6 +199,7 @@ class SqlStore:
                 exec_policies=SqlExecPolicies(session),
                 alerts=SqlAlerts(session),
                 vendors=SqlVendors(session),
+                assessments=SqlAssessments(session),
             )
             try:
                 yield uow

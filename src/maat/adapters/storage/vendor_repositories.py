@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from maat.adapters.storage.models import VendorRow
+from maat.adapters.storage.models import AssessmentRow, VendorRow
 from maat.core.enums import Criticality
-from maat.vendors.records import Contact, VendorRecord
+from maat.vendors.records import AssessmentRecord, Contact, VendorRecord
 
-__all__ = ["SqlVendors"]
+__all__ = ["SqlAssessments", "SqlVendors"]
 
 
 def _record(row: VendorRow) -> VendorRecord:
@@ -69,3 +69,42 @@ class SqlVendors:
     def list(self) -> Sequence[VendorRecord]:
         """Every vendor, by name."""
         return [_record(r) for r in self._s.scalars(select(VendorRow).order_by(VendorRow.name))]
+
+
+def _assessment(row: AssessmentRow) -> AssessmentRecord:
+    return AssessmentRecord(
+        id=row.id, vendor_id=row.vendor_id, questionnaire=row.questionnaire, version=row.version,
+        score=row.score, answered_at=row.answered_at, assessed_at=row.assessed_at,
+        expires_at=row.expires_at, answers=dict(row.answers),
+        evidence=tuple(row.evidence), points=tuple(tuple(p) for p in row.points),
+        missing=tuple(row.missing),
+    )  # fmt: skip
+
+
+class SqlAssessments:
+    """Vendor assessments."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, record: AssessmentRecord) -> None:
+        """Insert an assessment."""
+        self._s.add(AssessmentRow(
+            id=record.id, vendor_id=record.vendor_id, questionnaire=record.questionnaire,
+            version=record.version, score=record.score, answered_at=record.answered_at,
+            assessed_at=record.assessed_at, expires_at=record.expires_at,
+            answers=record.answers, evidence=list(record.evidence),
+            points=[list(p) for p in record.points], missing=list(record.missing),
+        ))  # fmt: skip
+        self._s.flush()
+
+    def latest(self, vendor_id: str) -> AssessmentRecord | None:
+        """The vendor's most recent assessment."""
+        query = (
+            select(AssessmentRow)
+            .where(AssessmentRow.vendor_id == vendor_id)
+            .order_by(AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
+            .limit(1)
+        )
+        row = self._s.scalars(query).first()
+        return _assessment(row) if row is not None else None
