@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from maat.config import Settings
 from maat.services.platform import Platform
@@ -50,3 +52,17 @@ def console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
     return Console(stderr=stderr, soft_wrap=True, width=width)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Data printed without Rich: control characters (terminal escape sequences) replaced."""
+    return _CONTROL.sub("?", str(text))
+
+
+def shown(text: object) -> str:
+    """Data (a rule title, a vendor name, an indicator id) made safe to print: Rich markup
+    escaped, control characters (terminal escape sequences) replaced."""
+    return escape(_CONTROL.sub("?", str(text)))

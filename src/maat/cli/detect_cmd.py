@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from maat.cli.context import CliState, console
+from maat.cli.context import CliState, console, plain, shown
 from maat.errors import InvalidInput
 from maat.services.detection import (
     DetectionRun,
@@ -73,10 +73,8 @@ def detect(
         if output_format == "jsonl":
             typer.echo(orjson.dumps(alert).decode())
         else:
-            typer.echo(
-                f"{alert['rule.level']:>13}  {alert['rule.title']}  "
-                f"{alert['source.path']}:{alert['source.line']}"
-            )
+            line = f"{alert['rule.level']:>13}  {alert['rule.title']}  {alert['source.path']}"
+            typer.echo(f"{plain(line)}:{alert['source.line']}")
     for error in run.errors or []:
         err.print(f"{error.path}:{error.line}: {error.reason}", markup=False, highlight=False)
     for skipped, why in run.skipped or []:
@@ -107,7 +105,9 @@ def rules_lint(
         out = console()
         for p in engine.problems:
             mark = "[red]✗[/red]" if p.severity == "error" else "[yellow]![/yellow]"
-            out.print(f"{mark} {p.path}: {p.rule}: {p.reason}", highlight=False)
+            out.print(
+                f"{mark} {shown(p.path)}: {shown(p.rule)}: {shown(p.reason)}", highlight=False
+            )
         out.print(
             f"{len(engine.rules):,} rule(s) compiled, {len(errors):,} error(s), "
             f"{len(engine.problems) - len(errors):,} warning(s)"
@@ -155,7 +155,7 @@ def rules_test(
             )
             if not fired:
                 failed += 1
-                out.print(f"[red]✗[/red] {case.title}: {event_file}", highlight=False)
+                out.print(f"[red]✗[/red] {shown(case.title)}: {shown(event_file)}", highlight=False)
     out.print(f"{checked - failed:,} of {checked:,} case file(s) fire their rule")
     if failed or not checked:
         raise typer.Exit(1)
@@ -216,7 +216,8 @@ def iocs_lint(
         return
     out = console()
     for p in index.problems:
-        out.print(f"[yellow]![/yellow] {p.source}: {p.indicator}: {p.reason}", highlight=False)
+        text = f"{shown(p.source)}: {shown(p.indicator)}: {shown(p.reason)}"
+        out.print(f"[yellow]![/yellow] {text}", highlight=False)
     out.print(f"{index.count:,} indicator(s) run, {len(index.problems):,} not")
 
 

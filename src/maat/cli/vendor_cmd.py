@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from maat.cli.context import CliState, console
+from maat.cli.context import CliState, console, shown
 from maat.core.enums import Criticality
 from maat.errors import InvalidInput
 from maat.vendors.records import TIERS, parse_contact
@@ -40,7 +40,7 @@ def add(
     with state.platform() as platform:
         record = add_vendor(platform, state.actor, name, criticality=criticality, tiers=tier or [],
                             contacts=contacts, website=website)  # fmt: skip
-    console().print(f"vendor {record.name} added ({record.id})")
+    console().print(f"vendor {shown(record.name)} added ({record.id})")
 
 
 @app.command("import")
@@ -55,7 +55,7 @@ def import_csv(ctx: typer.Context, file: Path) -> None:
         done, errors = import_vendors(platform, state.actor, read_file(file), path=str(file))
     out = console()
     for error in errors:
-        out.print(f"[red]✗[/red] {error.diagnostics()}", highlight=False)
+        out.print(f"[red]✗[/red] {shown(error.diagnostics())}", highlight=False)
     out.print(f"{len(done)} vendor(s) imported, {len(errors)} line(s) refused")
     if errors:
         raise typer.Exit(1)
@@ -91,7 +91,7 @@ def link(
     state: CliState = ctx.obj
     with state.platform() as platform:
         link_account(platform, state.actor, user, vendor)
-    console().print(f"{user} -> {vendor or 'no vendor'}")
+    console().print(f"{shown(user)} -> {shown(vendor or 'no vendor')}")
 
 
 @app.command("score")
@@ -160,9 +160,13 @@ def breach(
         typer.echo(json.dumps(result.as_dict()))
         return
     out = console()
-    out.print(f"[bold]Breach recorded at {result.vendor.name}[/bold] (alert {result.alert_id})")
+    out.print(
+        f"[bold]Breach recorded at {shown(result.vendor.name)}[/bold] (alert {result.alert_id})"
+    )
     for kind, keys in result.reach.as_dict().items():
-        out.print(f"  {kind + 's':<12} {len(keys):>4}  {', '.join(keys[:10])}", highlight=False)
+        out.print(
+            f"  {kind + 's':<12} {len(keys):>4}  {shown(', '.join(keys[:10]))}", highlight=False
+        )
     out.print("Containment (not executed: no response playbooks yet):")
     for action in result.actions:
-        out.print(f"  - {action}", highlight=False)
+        out.print(f"  - {shown(action)}", highlight=False)

@@ -28,6 +28,7 @@ __all__ = [
     "new_alert",
 ]
 
+MAX_RULE_ID = 200  # what the alerts table stores
 # CEF severity (0-10) of Sigma levels.
 LEVEL_SEVERITY = {"informational": 1, "low": 3, "medium": 5, "high": 8, "critical": 10}
 
@@ -69,15 +70,18 @@ def new_alert(line: Mapping[str, Any], *, alert_id: str, now: datetime) -> Alert
     for key in ("ioc.kind", "ioc.value", "ioc.field", "rule.route"):
         if line.get(key):
             entities.setdefault("match", []).append(f"{key}={line[key]}")
+    rule_id = str(line["rule.id"])
+    if len(rule_id) > MAX_RULE_ID:  # a long trail URL: keep it readable and unique
+        rule_id = rule_id[:150] + "#" + hashlib.sha256(rule_id.encode()).hexdigest()[:32]
     return AlertRecord(
         id=alert_id,
-        rule_id=str(line["rule.id"]),
+        rule_id=rule_id,
         title=str(line["rule.title"])[:1000],
         level=str(line["rule.level"]),
         created_at=now,
         techniques=tuple(line.get("rule.techniques") or ()),
         entities=entities,
-        group_key=group_key(str(line["rule.id"]), entities),
+        group_key=group_key(rule_id, entities),
         event_ids=ids,
         count=max(1, len(ids)),
         last_seen=now,
@@ -92,8 +96,10 @@ def merge_hit(
     if event_id and event_id in alert.event_ids:
         return None
     ids = alert.event_ids
-    if event_id and len(ids) < max_event_ids:
-        ids = (*ids, str(event_id))
+    if event_id:
+        # The most recent ids are kept: a redelivered batch is recent, so it is recognised
+        # whatever the alert's size (older hits stay counted, their ids are let go).
+        ids = (*ids, str(event_id))[-max_event_ids:]
     return dataclasses.replace(alert, event_ids=ids, count=alert.count + 1, last_seen=now)
 
 

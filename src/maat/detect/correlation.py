@@ -15,9 +15,10 @@ and correlations of correlations.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+import bisect
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from maat.errors import InvalidInput
 __all__ = ["CorrelationSpec", "Correlator", "Fired", "compile_correlation"]
 
 MAX_EVENT_IDS = 100  # event ids an alert lists (the count says how many there were)
+MAX_GROUP_ENTRIES = 100_000  # hits one group keeps in its window at most (oldest dropped)
 
 _FIRING_OPS: dict[Any, Callable[[float, float], bool]] = {
     SigmaCorrelationConditionOperator.GT: lambda a, b: a > b,
@@ -185,53 +187,76 @@ class Correlator:
         states = self._states[index]
         state = states.get(key)
         if state is None:
-            state = deque()
+            state = _Group()
             states[key] = state
             if len(states) > self.max_groups:
                 states.popitem(last=False)  # the least recently seen group
         else:
             states.move_to_end(key)
-        # One entry per base hit: (time, event id, rule id, measured field value).
         measured: Any = None
         if spec.fieldref is not None:
             measured = event.get(resolve(spec.fieldref))
             if measured is None:
                 return None
-        state.append((when, event_id, rule_id, measured))
-        while state and when - state[0][0] > spec.seconds:
-            state.popleft()
-        value = _measure(spec, state)
+        # One entry per (event, base rule), kept in event-time order: a redelivered event
+        # counts once, and events arriving out of order are windowed by their own time.
+        if (event_id, rule_id) in state.seen:
+            return None
+        state.seen.add((event_id, rule_id))
+        bisect.insort(state.entries, (when, event_id, rule_id, measured), key=_time)
+        newest = state.entries[-1][0]
+        while state.entries and (
+            newest - state.entries[0][0] > spec.seconds or len(state.entries) > MAX_GROUP_ENTRIES
+        ):
+            gone = state.entries.pop(0)
+            state.seen.discard((gone[1], gone[2]))
+        value = _measure(spec, state.entries)
         if value is None or not spec.op(value, spec.threshold):
             return None
-        ids = tuple(dict.fromkeys(entry[1] for entry in state))[:MAX_EVENT_IDS]
-        first = min(entry[0] for entry in state)
-        state.clear()
-        return Fired(index, group, value, ids, first, when)
+        ids = tuple(dict.fromkeys(entry[1] for entry in state.entries))[:MAX_EVENT_IDS]
+        first = state.entries[0][0]
+        state.entries.clear()
+        state.seen.clear()
+        return Fired(index, group, value, ids, first, newest)
 
 
-def _measure(spec: CorrelationSpec, state: deque[tuple[float, str, str, Any]]) -> float | None:
+Entry = tuple[float, str, str, Any]  # (event time, event id, base rule id, measured value)
+
+
+def _time(entry: Entry) -> float:
+    return entry[0]
+
+
+@dataclass
+class _Group:
+    """One group's entries inside the window, in event-time order."""
+
+    entries: list[Entry] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _measure(spec: CorrelationSpec, entries: list[Entry]) -> float | None:
     kind = spec.kind
     if kind == "event_count":
-        return float(len(state))
+        return float(len({entry[1] for entry in entries}))  # events, not rule hits
     if kind == "value_count":
-        return float(len({str(entry[3]) for entry in state}))
+        return float(len({str(entry[3]) for entry in entries}))
     if kind in ("value_sum", "value_avg"):
-        numbers = []
-        for entry in state:
+        numbers: dict[str, float] = {}
+        for entry in entries:
             try:
-                numbers.append(float(entry[3]))
+                numbers[entry[1]] = float(entry[3])
             except (TypeError, ValueError):
                 continue
         if not numbers:
             return None
-        total = sum(numbers)
+        total = sum(numbers.values())
         return total if kind == "value_sum" else total / len(numbers)
     if kind == "temporal":
-        return float(len({entry[2] for entry in state}))
-    # temporal_ordered: the longest prefix of refs seen in order within the window.
+        return float(len({entry[2] for entry in entries}))
+    # temporal_ordered: the referenced rules seen in this order of event time.
     position = 0
-    for entry in state:
+    for entry in entries:
         if position < len(spec.refs) and entry[2] == spec.refs[position]:
             position += 1
-    # Fires only when every rule was seen in order (the threshold counts rules).
     return float(position) if position == len(spec.refs) else None

@@ -19,11 +19,12 @@ Domain semantics, the ones that matter for false positives:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ from maat.detect.stix_pattern import (
     Comparison,
     CompOr,
     Observation,
-    evaluate,
+    compile_pattern,
     parse_pattern,
     path_parts,
     single_event,
@@ -188,14 +189,25 @@ def load_trails(text: str, source: str) -> IocSet:
             add("ip", ip, port)
         elif "/" in entry and _is_network(entry):
             add("cidr", str(ipaddress.ip_network(entry, strict=False)))
-        elif "/" in entry:
-            add("url_prefix", entry.removeprefix("http://").removeprefix("https://"))
+        elif "/" in entry and _url_prefix(entry) is not None:
+            add("url_prefix", _url_prefix(entry) or "")
         elif _HOST.fullmatch(entry):
             add("domain_tree", _normal_domain(entry))
         else:
             out.problems.append(IocProblem(source, entry, f"line {number}: not a domain, "
                                                           "address or URL"))  # fmt: skip
     return out
+
+
+def _url_prefix(entry: str) -> str | None:
+    """``host[:port]/path`` of a trail URL, or None when there is no real host (an empty or
+    path-only prefix would match every URL)."""
+    bare = entry.split("://", 1)[1] if "://" in entry else entry
+    host, slash, path = bare.partition("/")
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if not slash or not (_HOST.fullmatch(name) or _normal_ip(name) is not None):
+        return None
+    return f"{host}/{path}"
 
 
 def _is_network(text: str) -> bool:
@@ -218,19 +230,33 @@ def load_stix(data: Any, source: str) -> IocSet:
         objects = data
     else:
         objects = [data]
+    if not isinstance(objects, list):
+        out.problems.append(IocProblem(source, "", "bundle objects is not a list"))
+        return out
+    # Several versions of one indicator: the latest (highest ``modified``) is the one in force.
+    latest: dict[str, Mapping[str, Any]] = {}
     for obj in objects:
         if not isinstance(obj, dict) or obj.get("type") != "indicator":
             continue
         ident = str(obj.get("id", ""))
+        known = latest.get(ident)
+        if known is None or str(obj.get("modified", "")) >= str(known.get("modified", "")):
+            latest[ident] = obj
+    for ident, obj in latest.items():
+        if obj.get("revoked") is True:
+            out.problems.append(IocProblem(source, ident, "revoked by its producer; not run"))
+            continue
         pattern_type = str(obj.get("pattern_type", "stix"))  # 2.0 has only STIX patterns
         if pattern_type != "stix":
-            out.problems.append(IocProblem(source, ident, f"pattern type {pattern_type!r} is "
-                                                          "not STIX; not run"))  # fmt: skip
+            out.problems.append(IocProblem(source, ident, f"pattern type {pattern_type[:40]!r} "
+                                                          "is not STIX; not run"))  # fmt: skip
             continue
         try:
             _add_stix(out, obj, ident, source)
         except InvalidInput as exc:
             out.problems.append(IocProblem(source, ident, exc.message))
+        except (ValueError, TypeError, RecursionError) as exc:  # a hostile or broken object
+            out.problems.append(IocProblem(source, ident, f"unreadable indicator: {exc!s:.120}"))
     return out
 
 
@@ -242,7 +268,13 @@ def _add_stix(out: IocSet, obj: Mapping[str, Any], ident: str, source: str) -> N
     why = single_event(tree)
     if why is not None:
         raise InvalidInput(f"{why}; not run")
-    labels = tuple(str(x) for x in (obj.get("indicator_types") or obj.get("labels") or ()))
+    raw_labels = obj.get("indicator_types") or obj.get("labels") or ()
+    if not isinstance(raw_labels, list | tuple):
+        raise InvalidInput("indicator_types/labels must be a list")
+    labels = tuple(str(x) for x in raw_labels)
+    for name in ("valid_from", "valid_until"):
+        if obj.get(name) is not None and _instant(str(obj[name])) is None:
+            raise InvalidInput(f"{name} is not a timestamp: {str(obj[name])[:40]!r}")
     base = Indicator(
         id=ident, name=str(obj.get("name") or ident), kind="pattern", value=pattern,
         source=source, valid_from=str(obj.get("valid_from", "")),
@@ -263,7 +295,7 @@ def _add_stix(out: IocSet, obj: Mapping[str, Any], ident: str, source: str) -> N
             for path in _paths(part.expression if isinstance(part, Observation) else None):
                 if path not in _PATHS:
                     raise InvalidInput(f"object path {path} has no field in Maat's events")
-    out.patterns.append((base, tree))
+    out.patterns.append((base, compile_pattern(_normalised(tree))))
 
 
 def _paths(node: Any) -> list[str]:
@@ -328,6 +360,7 @@ def load_iocs(texts: Iterable[tuple[str, bytes]]) -> IocSet:
     """Indicators from ``(path, bytes)``: JSON is STIX, anything else a trail list."""
     out = IocSet()
     for path, data in texts:
+        data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
         head = data.lstrip()[:1]
         if head in (b"{", b"["):
             try:
@@ -467,13 +500,16 @@ class IocIndex:
             for key in TEXT_KEYS:
                 value = event.get(key)
                 if isinstance(value, str) and value:
-                    for index in matcher.Match(value.lower()) or ():
+                    text = value.lower().encode("utf-8", "surrogatepass")
+                    for index in matcher.Match(text) or ():
                         hit(domain_list[index], key, value[:200])
-        for indicator, tree in self._patterns:
-            if indicator.id not in hits and evaluate(
-                tree, _values(event), str(event.get("@timestamp", ""))
-            ):
-                hit(indicator, "pattern", indicator.value)
+        if self._patterns:
+            values = _values(event)
+            stamp = event.get("@timestamp")
+            when = _instant(stamp) if isinstance(stamp, str) else None
+            for indicator, matcher in self._patterns:
+                if indicator.id not in hits and matcher(values, when):
+                    hit(indicator, "pattern", indicator.value)
         return list(hits.values())
 
     def _match_cidr(self, ip: str, key: str, value: str, hit: Any) -> None:
@@ -490,29 +526,66 @@ class IocIndex:
 def _values(event: Mapping[str, Any]) -> Any:
     def values(path: str) -> list[Any]:
         found: list[Any] = []
-        for key in _PATHS.get(_canonical_path(path), ()):
+        canonical = _canonical_path(path)
+        for key in _PATHS.get(canonical, ()):
             value = event.get(key)
             if isinstance(value, list):
                 found.extend(value)
             elif value is not None:
                 found.append(value)
-        return found
+        normal = _NORMAL.get(canonical) or (_lower if canonical.startswith(_HASHES) else None)
+        return [normal(v) if isinstance(v, str) else v for v in found] if normal else found
 
     return values
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+# Values compared as Maat stores them: hashes in lower case, domains without case or a final
+# dot, on both sides (the indicator's values are normalised at load, the event's here).
+_NORMAL = {"domain-name:value": _normal_domain}
+_HASHES = ("file:hashes.", "x509-certificate:hashes.")
+
+
+def _normalised(node: Any) -> Any:
+    """``node`` with the values of hash and domain comparisons normalised."""
+    if isinstance(node, Comparison):
+        canonical = _canonical_path(node.path)
+        normal = _NORMAL.get(canonical) or (_lower if canonical.startswith(_HASHES) else None)
+        if normal is None:
+            return node
+        value = node.value
+        if isinstance(value, str):
+            value = normal(value)
+        elif isinstance(value, tuple):
+            value = tuple(normal(v) if isinstance(v, str) else v for v in value)
+        return dataclasses.replace(node, value=value)
+    if isinstance(node, Observation):
+        return dataclasses.replace(node, expression=_normalised(node.expression))
+    parts = getattr(node, "parts", None)
+    if parts is not None:
+        return dataclasses.replace(node, parts=tuple(_normalised(p) for p in parts))
+    return node
 
 
 def _valid_at(indicator: Indicator, stamp: Any) -> bool:
     """An indicator is not matched on events before it became valid or after it expired."""
     if not isinstance(stamp, str) or not (indicator.valid_from or indicator.valid_until):
         return True
-    try:
-        moment = _instant(stamp)
-        if indicator.valid_from and moment < _instant(indicator.valid_from):
-            return False
-        return not (indicator.valid_until and moment >= _instant(indicator.valid_until))
-    except ValueError:
+    moment = _instant(stamp)
+    if moment is None:
         return True  # an unreadable time never hides a hit
+    start = _instant(indicator.valid_from) if indicator.valid_from else None
+    end = _instant(indicator.valid_until) if indicator.valid_until else None
+    return (start is None or moment >= start) and (end is None or moment < end)
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _instant(text: str) -> datetime | None:
+    """An aware time (a time without a zone is UTC); None when it is not a time."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -301,4 +301,8 @@ def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
         return ((f"ds:{dataset}", None),) if isinstance(dataset, str) else None
     low = channel.lower()
     event_id = event.get("winlog.event_id")
-    return (low, event_id if isinstance(event_id, int) else None), (low, None)
+    if isinstance(event_id, str) and event_id.isdecimal() and len(event_id) < 7:
+        event_id = int(event_id)  # from a source that kept it as text
+    if isinstance(event_id, int) and not isinstance(event_id, bool):
+        return (low, event_id), (low, None)
+    return ((low, None),)

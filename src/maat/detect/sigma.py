@@ -40,7 +40,14 @@ from sigma.rule import SigmaRule
 
 from maat.detect.correlation import CorrelationSpec, Correlator, Fired, compile_correlation
 from maat.detect.logsources import EVENT_DATA, Route, RouteKey, event_route_keys, routes_for
-from maat.detect.sigma_compile import FULLTEXT, Anchors, anchors_of, compile_condition, lowered
+from maat.detect.sigma_compile import (
+    FULLTEXT,
+    FULLTEXT_RAW,
+    Anchors,
+    anchors_of,
+    compile_condition,
+    lowered,
+)
 from maat.detect.sigma_values import Test
 from maat.errors import InvalidInput, MaatError
 
@@ -373,18 +380,16 @@ class Engine:
             if key in wanted:
                 low[key] = value.lower() if type(value) is str else lowered(value)
         if bucket.fulltext:
-            low[FULLTEXT] = "\n".join(
-                value.lower()
-                for key, value in event.items()
-                if type(value) is str and key.startswith(EVENT_DATA)
-            )
+            raw = _text_values(event)
+            low[FULLTEXT_RAW] = raw
+            low[FULLTEXT] = tuple(value.lower() for value in raw)
         candidates = set(bucket.always)
         for key, matcher, owners in bucket.sets:
             text = low.get(key)
             if text is None:
                 continue
             for item in (text,) if type(text) is str else text:
-                found = matcher(item.encode())
+                found = matcher(item.encode("utf-8", "surrogatepass"))  # lone surrogates too
                 if found:
                     for index in found:
                         candidates.update(owners[index])
@@ -393,6 +398,41 @@ class Engine:
             compiled = rules[index]
             if compiled.test(event, low):
                 matched.append(compiled)
+
+
+# Keys that say what an event is, not what happened: never searched by keywords.
+_NOT_TEXT = frozenset(
+    [
+        "@timestamp",
+        "event.id",
+        "event.module",
+        "event.kind",
+        "event.dataset",
+        "event.original",
+        "event.ingested",
+        "event.category",
+        "event.type",
+    ]
+)
+
+
+def _text_values(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """The values keywords search: a Windows event's event data, another event's fields
+    (numbers as text, list items one by one)."""
+    windows = "winlog.channel" in event
+    out: list[str] = []
+    for key, value in event.items():
+        if windows and not key.startswith(EVENT_DATA):
+            continue
+        if not windows and (key in _NOT_TEXT or key.startswith("maat.")):
+            continue
+        if type(value) is str:
+            out.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(str(value))
+        elif isinstance(value, list):
+            out.extend(str(item) for item in value if isinstance(item, str | int | float))
+    return tuple(out)
 
 
 def _any(parts: list[Test]) -> Test:

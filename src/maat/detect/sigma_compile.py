@@ -26,17 +26,30 @@ from sigma.conditions import (
 from sigma.types import (
     SigmaCasedString,
     SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
     SigmaString,
     SpecialChars,
 )
 
-from maat.detect.sigma_values import Test, anchor_of, compile_value, on_lowered, text_of
+from maat.detect.sigma_values import (
+    Test,
+    anchor_of,
+    compile_value,
+    on_lowered,
+    regex_check,
+    string_check,
+    text_of,
+)
 from maat.errors import InvalidInput
 
-__all__ = ["FULLTEXT", "Anchors", "anchors_of", "compile_condition"]
+__all__ = ["FULLTEXT", "FULLTEXT_RAW", "Anchors", "anchors_of", "compile_condition"]
 
 FULLTEXT = "\x00fulltext"
-"""The pseudo-key keywords search: every event-data value of the event, one per line."""
+"""The pseudo-key keywords search: the event's text values (its event data on Windows),
+lowercased, as a tuple."""
+FULLTEXT_RAW = "\x00fulltext-raw"
+"""The same values as they are (``|cased`` and regex keywords)."""
 
 Anchors = frozenset[tuple[str, str]] | None
 
@@ -90,12 +103,22 @@ def _list_test(key: str, kind: str, literals: list[str]) -> Test:
 
 
 def _keyword(value: Any) -> Test:
-    """A field-less search: the value against the event's full text (substring for a plain
-    string, the whole pattern otherwise, as SQL backends run it)."""
-    if isinstance(value, SigmaString) and not value.contains_special():
-        needle = str(value.to_plain()).lower()
-        return lambda event, low: needle in (low.get(FULLTEXT) or "")
-    return compile_value(FULLTEXT, value, lambda name: name)
+    """A field-less search, value by value over the event's text fields: a plain string is
+    a substring of some value (case-insensitive unless ``|cased``), a string with wildcards
+    matches a whole value, a regex is searched in each value, a number is its text."""
+    if isinstance(value, SigmaNumber):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaString):
+        cased = isinstance(value, SigmaCasedString)
+        key = FULLTEXT_RAW if cased else FULLTEXT
+        if not value.contains_special():
+            text = "".join(p for p in value.s if isinstance(p, str))  # escapes already undone
+            needle = text if cased else text.lower()
+            return on_lowered(key, lambda item: needle in item)
+        return on_lowered(key, string_check(value, cased))
+    if isinstance(value, SigmaRegularExpression):
+        return on_lowered(FULLTEXT_RAW, regex_check(value))
+    raise InvalidInput(f"keyword of type {type(value).__name__} is not supported")
 
 
 def compile_condition(node: Any, resolve: Callable[[str], str]) -> Test:

@@ -14,7 +14,6 @@ reason, as is every value type Maat cannot evaluate.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -42,7 +41,16 @@ from sigma.types import (
 
 from maat.errors import InvalidInput
 
-__all__ = ["Test", "anchor_of", "compile_value", "on_lowered", "on_raw", "text_of"]
+__all__ = [
+    "Test",
+    "anchor_of",
+    "compile_value",
+    "on_lowered",
+    "on_raw",
+    "regex_check",
+    "string_check",
+    "text_of",
+]
 
 Test = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 """``test(event, low)``: does this event's field satisfy the value?"""
@@ -109,7 +117,7 @@ def on_raw(key: str, check: Callable[[str], bool]) -> Test:
     return lambda event, low: lifted(text_of(event.get(key)))
 
 
-def _string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
+def string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
     """A test of one text for ``value``: equality, prefix, suffix, substring or (for
     wildcards inside) an anchored pattern; lowercase unless ``cased``."""
     parts = _plain_parts(value)
@@ -130,20 +138,27 @@ def _string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
     if len(parts) == 3 and parts[0] is multi and parts[2] is multi and isinstance(inner[0], str):
         needle = norm(inner[0])
         return lambda text: needle in text
-    pattern = "".join(
-        re.escape(norm(p)) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts
+    # Wildcards inside a value run on RE2 too: with Python's backtracking engine, a rule like
+    # "*1> *\\*\\*" takes minutes on a crafted 3 KB command line (an attacker's to choose).
+    pattern = "(?s)" + "".join(
+        re2.escape(norm(p)) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts
     )
-    compiled = re.compile(pattern, re.DOTALL)
+    compiled = re2.compile(pattern, options=_RE2_OPTIONS)
     return lambda text: compiled.fullmatch(text) is not None
 
 
 def _string(key: str, value: SigmaString) -> Test:
     cased = isinstance(value, SigmaCasedString)
-    check = _string_check(value, cased)
+    check = string_check(value, cased)
     return on_raw(key, check) if cased else on_lowered(key, check)
 
 
 def _regex(key: str, value: SigmaRegularExpression) -> Test:
+    return on_raw(key, regex_check(value))
+
+
+def regex_check(value: SigmaRegularExpression) -> Callable[[str], bool]:
+    """A search of one text for a Sigma regex (its flags applied), on RE2."""
     flags = "".join(
         letter
         for flag, letter in (
@@ -161,7 +176,7 @@ def _regex(key: str, value: SigmaRegularExpression) -> Test:
         raise InvalidInput(
             f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
         ) from None
-    return on_raw(key, lambda text: compiled.search(text) is not None)
+    return lambda text: compiled.search(text) is not None
 
 
 def _cidr(key: str, value: SigmaCIDRExpression) -> Test:

@@ -26,6 +26,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -39,6 +40,7 @@ __all__ = [
     "Exists",
     "ObsJoin",
     "Observation",
+    "compile_pattern",
     "evaluate",
     "parse_pattern",
     "path_parts",
@@ -288,61 +290,110 @@ Values = Callable[[str], Sequence[Any]]
 """The values one event holds for a STIX object path (empty when none)."""
 
 
+Matcher = Callable[[Values, "datetime | None"], bool]
+"""A compiled single-event pattern: ``matcher(values, event time)``."""
+
+
+def compile_pattern(tree: Any) -> Matcher:
+    """The pattern compiled once: operators built (regexes on RE2, networks parsed, START/
+    STOP times read), so that a bad value is ``InvalidInput`` at load, never at match time."""
+    if isinstance(tree, ObsJoin):
+        parts = [compile_pattern(part) for part in tree.parts]
+        window = _window(tree.qualifiers)
+        return lambda values, when: _inside(window, when) and any(p(values, when) for p in parts)
+    window = _window(tree.qualifiers)
+    test = _compile_comp(tree.expression)
+    return lambda values, when: _inside(window, when) and test(values)
+
+
 def evaluate(tree: Any, values: Values, timestamp: str = "") -> bool:
     """Whether one event (its values per object path) satisfies a single-event pattern."""
-    if isinstance(tree, ObsJoin):
-        return any(evaluate(part, values, timestamp) for part in tree.parts)
-    for name, argument in tree.qualifiers:
-        if name == "START" and timestamp and not (argument[0] <= timestamp < argument[1]):
-            return False
-    return _comp(tree.expression, values)
+    when = _instant(timestamp) if timestamp else None
+    return compile_pattern(tree)(values, when)
 
 
-def _comp(node: Any, values: Values) -> bool:
-    if isinstance(node, CompAnd):
-        return all(_comp(part, values) for part in node.parts)
-    if isinstance(node, CompOr):
-        return any(_comp(part, values) for part in node.parts)
+def _instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _window(qualifiers: tuple[tuple[str, Any], ...]) -> tuple[datetime, datetime] | None:
+    for name, argument in qualifiers:
+        if name == "START":
+            start, stop = (_instant(str(a)) if isinstance(a, str) else None for a in argument)
+            if start is None or stop is None:
+                raise InvalidInput("STIX pattern: START and STOP need t'…' timestamps")
+            return start, stop
+    return None
+
+
+def _inside(window: tuple[datetime, datetime] | None, when: datetime | None) -> bool:
+    return window is None or when is None or window[0] <= when < window[1]
+
+
+def _compile_comp(node: Any) -> Callable[[Values], bool]:
+    if isinstance(node, CompAnd | CompOr):
+        parts = [_compile_comp(part) for part in node.parts]
+        if isinstance(node, CompAnd):
+            return lambda values: all(p(values) for p in parts)
+        return lambda values: any(p(values) for p in parts)
     if isinstance(node, Exists):
-        return bool(values(node.path))
-    found = values(node.path)
-    if not found:
-        return False  # STIX: a comparison on an absent property is false, negated or not
-    test = _operator(node)
-    return any(test(value) != node.negated for value in found)
+        path = node.path
+        return lambda values: bool(values(path))
+    test, negated, path = _operator(node), node.negated, node.path
+
+    def compare(values: Values) -> bool:
+        found = values(path)  # STIX: a comparison on an absent property is false, negated or not
+        return any(test(value) != negated for value in found)
+
+    return compare
 
 
 def _operator(node: Comparison) -> Callable[[Any], bool]:
     op, wanted = node.op, node.value
     if op == "=":
         if isinstance(wanted, str) and "/" in wanted and _is_address_path(node.path):
-            network = ipaddress.ip_network(wanted, strict=False)
+            network = _network(wanted)
             return lambda value: _in_network(value, network)
         return lambda value: _equal(value, wanted)
     if op == "!=":
         return lambda value: not _equal(value, wanted)
     if op == "IN":
         return lambda value: any(_equal(value, item) for item in wanted)
-    if op == "LIKE":
-        pattern = re.compile(
-            "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(wanted)),
-            re.DOTALL,
+    if op == "LIKE":  # on RE2: a backtracking engine is quadratic or worse on crafted values
+        pattern = _re2(
+            "(?s)"
+            + "".join(".*" if c == "%" else "." if c == "_" else re2.escape(c) for c in str(wanted))
         )
         return lambda value: pattern.fullmatch(str(value)) is not None
     if op == "MATCHES":
-        try:
-            compiled = re2.compile(str(wanted))
-        except re2.error as exc:
-            raise InvalidInput(f"STIX pattern: MATCHES expression RE2 cannot run: {exc}") from None
+        compiled = _re2(str(wanted))
         return lambda value: compiled.search(str(value)) is not None
     if op in ("ISSUBSET", "ISSUPERSET"):
-        network = ipaddress.ip_network(str(wanted), strict=False)
+        network = _network(str(wanted))
         if op == "ISSUBSET":
             return lambda value: _in_network(value, network)
         return lambda value: _contains_network(value, network)
     compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]  # fmt: skip
     return lambda value: _ordered(compare, value, wanted)
+
+
+def _re2(pattern: str) -> Any:
+    try:
+        return re2.compile(pattern)
+    except re2.error as exc:
+        raise InvalidInput(f"STIX pattern: expression RE2 cannot run: {exc}") from None
+
+
+def _network(text: str) -> Any:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidInput(f"STIX pattern: {text[:60]!r} is not an address or network") from None
 
 
 def _is_address_path(path: str) -> bool:

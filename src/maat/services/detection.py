@@ -59,12 +59,26 @@ def rule_texts(paths: Iterable[Path]) -> list[tuple[str, str]]:
     return out
 
 
+_NOT_IOC_FILES = ("license", "readme", "notice", "copying", "changelog", "authors")
+
+
+def _is_ioc_file(path: Path) -> bool:
+    """Whether a file in an indicator folder holds indicators (not the feed's LICENSE or
+    README, whose words would otherwise be read as trails)."""
+    stem = path.name.lower()
+    return not stem.startswith(_NOT_IOC_FILES) and path.suffix.lower() not in (".md", ".rst")
+
+
 def load_ioc_files(paths: Iterable[Path]) -> IocIndex:
     """Indicators from STIX bundles (JSON) and trail lists under ``paths``."""
     found: list[tuple[str, bytes]] = []
     for path in paths:
         try:
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            files = (
+                sorted(p for p in path.rglob("*") if p.is_file() and _is_ioc_file(p))
+                if path.is_dir()
+                else [path]
+            )
             found.extend((str(f), f.read_bytes()) for f in files)
         except OSError as exc:
             raise InvalidInput(f"cannot read: {exc.strerror}", file=str(path)) from exc

@@ -41,7 +41,9 @@ def test_merge_counts_new_events_once_and_bounds_the_ids_kept() -> None:
     second = merge_hit(alert, line(**{"event.id": "e2"}), now=NOW, max_event_ids=2)
     assert second is not None and second.count == 2 and second.event_ids == ("e1", "e2")
     third = merge_hit(second, line(**{"event.id": "e3"}), now=NOW, max_event_ids=2)
-    assert third is not None and third.count == 3 and third.event_ids == ("e1", "e2")
+    assert third is not None and third.count == 3 and third.event_ids == ("e2", "e3")
+    # A redelivery of the latest event is still recognised once the ids are full.
+    assert merge_hit(third, line(**{"event.id": "e3"}), now=NOW, max_event_ids=2) is None
     assert in_window(third, NOW + timedelta(minutes=59), 3600)
     assert not in_window(third, NOW + timedelta(minutes=61), 3600)
 

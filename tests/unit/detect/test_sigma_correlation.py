@@ -211,3 +211,38 @@ def test_correlations_that_cannot_run_are_listed_with_the_reason() -> None:
     assert len(reasons) == 2
     assert "needs the end of a window" in reasons[0] or "needs the end of a window" in reasons[1]
     assert any("no_such_rule" in r for r in reasons)
+
+
+def test_events_arriving_out_of_order_are_windowed_by_their_own_time() -> None:
+    built = engine(
+        LOGON_FAIL,
+        correlation("""
+correlation: {type: event_count, rules: [failed_logon_tool], group-by: [Computer],
+              timespan: 1m, condition: {gte: 3}}
+"""),
+    )
+    # 20 minutes apart in event time, whatever the order they arrive in: no burst.
+    assert fired(built, [proc(1200, "runas"), proc(0, "runas"), proc(600, "runas")]) == []
+    sequence = engine(
+        WHOAMI,
+        LSASS,
+        correlation("""
+correlation: {type: temporal_ordered, rules: [whoami, lsass_dump], group-by: [Computer],
+              timespan: 10m}
+"""),
+    )
+    # lsass at 30 s, whoami at 35 s: whoami came last in event time, so no sequence yet...
+    assert fired(sequence, [proc(30, "lsass"), proc(35, "whoami")]) == []
+    # ...the true order (whoami at 40 s, then lsass at 50 s) delivered in reverse still fires.
+    assert len(fired(sequence, [proc(50, "procdump lsass"), proc(40, "whoami /all")])) == 1
+
+
+def test_one_event_matching_two_rules_or_delivered_twice_counts_once() -> None:
+    built = engine(WHOAMI, base("whoami_groups", "00000000-0000-0000-0000-000000000009",
+                                "CommandLine", "/groups"), correlation("""
+correlation: {type: event_count, rules: [whoami, whoami_groups], group-by: [Computer],
+              timespan: 10m, condition: {gte: 2}}
+"""))  # fmt: skip
+    event = proc(0, "whoami /groups")
+    assert fired(built, [event, event]) == []
+    assert len(fired(built, [proc(5, "whoami")])) == 1

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from maat.adapters.forward.alerts import SyslogForwarder, WebhookForwarder
 from maat.api.app import create_app
+from maat.errors import Unavailable
 from maat.services import users
 from maat.services.alerts import AlertSink, Detector, list_alerts
 from maat.services.detection import load_ioc_files, load_rule_files
@@ -198,3 +199,47 @@ def test_detect_settings_build_the_detector_the_server_runs(
         assert len(built.engine.rules) == 1 and built.iocs.count == 1
     for platform in open_platform(backend, tmp_path / "data2", clock):
         assert Detector.from_settings(platform) is None
+
+
+class Redirect(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_redirecting_or_garbled_receiver_is_a_failure_not_a_silent_success(
+    platform: Platform, rules: Path
+) -> None:
+    from maat.detect.records import AlertRecord
+
+    alert = AlertRecord("alr_1", "r", "t", "high", platform.now())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = WebhookForwarder(f"http://127.0.0.1:{server.server_address[1]}/", timeout=5)
+        with pytest.raises(Unavailable, match="302"):
+            hook.send(alert)
+    finally:
+        server.shutdown()
+        server.server_close()
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen(1)
+
+    def answer() -> None:
+        connection, _ = garbage.accept()
+        connection.recv(65536)
+        connection.sendall(b"garbage\r\n\r\n")
+        connection.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    hook = WebhookForwarder(f"http://127.0.0.1:{garbage.getsockname()[1]}/", timeout=5)
+    with pytest.raises(Unavailable):
+        hook.send(alert)
+    thread.join(5)
+    garbage.close()

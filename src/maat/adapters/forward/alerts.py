@@ -6,11 +6,12 @@ stored before forwarding) and records the failure, so a down receiver loses noth
 
 from __future__ import annotations
 
+import http.client
 import socket
 import urllib.error
 import urllib.request
 from datetime import UTC
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import orjson
 
@@ -39,13 +40,35 @@ def alert_json(alert: AlertRecord) -> bytes:
     )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would turn the POST into a GET without the alert: refuse it instead."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _port(parts: SplitResult, default: int, setting: str) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None:
+        return default
+    if not 0 < port < 65536:
+        raise ConfigError(f"detect.{setting} has no valid port", field=setting)
+    return port
+
+
 class WebhookForwarder:
-    """POST each alert as JSON to one URL (http or https)."""
+    """POST each alert as JSON to one URL (http or https); redirects are failures."""
 
     def __init__(self, url: str, *, timeout: float) -> None:
-        if urlsplit(url).scheme not in ("http", "https"):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("detect.webhook_url must be an http(s) URL", field="webhook_url")
+        _port(parts, 443 if parts.scheme == "https" else 80, "webhook_url")
         self.url, self.timeout = url, timeout
+        self._opener = urllib.request.build_opener(_NoRedirect)
 
     def send(self, alert: AlertRecord) -> None:
         """Deliver one alert; ``Unavailable`` when the receiver does not take it."""
@@ -56,11 +79,13 @@ class WebhookForwarder:
             headers={"Content-Type": "application/json", "User-Agent": f"maat/{__version__}"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with self._opener.open(request, timeout=self.timeout) as response:
                 if response.status >= 300:
                     raise Unavailable(f"webhook answered {response.status}")
-        except (urllib.error.URLError, OSError) as exc:
-            raise Unavailable(f"webhook {self.url} unreachable: {exc}") from exc
+        except urllib.error.HTTPError as exc:
+            raise Unavailable(f"webhook {self.url} answered {exc.code}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            raise Unavailable(f"webhook {self.url} unreachable: {exc!s:.200}") from None
 
 
 class SyslogForwarder:
@@ -73,7 +98,7 @@ class SyslogForwarder:
             raise ConfigError("detect.syslog_target must be udp://host:port or tcp://host:port",
                               field="syslog_target")  # fmt: skip
         self.protocol = parts.scheme
-        self.address = (parts.hostname, parts.port or 514)
+        self.address = (parts.hostname, _port(parts, 514, "syslog_target"))
         self.timeout = timeout
 
     def message(self, alert: AlertRecord) -> bytes:
@@ -89,8 +114,12 @@ class SyslogForwarder:
         data = self.message(alert)
         try:
             if self.protocol == "udp":
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                    sock.sendto(data, self.address)
+                # The receiver's family (IPv4 or IPv6) decides the socket's.
+                family, kind, proto, _, where = socket.getaddrinfo(
+                    *self.address, type=socket.SOCK_DGRAM
+                )[0]
+                with socket.socket(family, kind, proto) as sock:
+                    sock.sendto(data, where)
             else:
                 with socket.create_connection(self.address, timeout=self.timeout) as sock:
                     sock.sendall(b"%d " % len(data) + data)
