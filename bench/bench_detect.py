@@ -28,8 +28,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from maat.detect.logsources import routes_for
-from maat.detect.sigma import Engine, RuleSet, load_rules
+
+from maat.detect.sigma import Engine, RuleSet, applicable_routes, load_rules
 from maat.services.detection import rule_texts
 from maat.telemetry.pipeline import parse_bytes
 from sigma_oracle import SqliteOracle, queries
@@ -110,7 +110,7 @@ def main() -> None:
     maat_rate = n / (parse + match_seconds)
 
     # The SQLite approach, on the same events and rules.
-    pairs = [(r, route) for r in engine.rules for route in routes_for(r.sigma.logsource)]
+    pairs = [(r, route) for r in engine.rules for route in applicable_routes(r)]
     compiled = [q for r, route in pairs for q in queries(texts[r.path], route)]
     t = time.perf_counter()
     oracle = SqliteOracle(events)

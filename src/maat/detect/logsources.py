@@ -63,6 +63,9 @@ class Route:
     writes joined (``ThreatName``)."""
     fields: Mapping[str, str] = field(default_factory=dict)
     """Sigma field -> the whole event key, before anything else (Zeek's, web servers')."""
+    known: frozenset[str] | None = None
+    """When set, the only Sigma fields this source has; a rule naming another field does
+    not run on this route (its filters on that field would always pass here)."""
 
     def event_key(self, sigma_field: str) -> str:
         """The event key holding ``sigma_field`` on this route."""
@@ -92,17 +95,21 @@ def _channel(name: str, channel: str, *ids: int) -> Route:
 _AUDIT_PROCESS = {
     "Image": "NewProcessName",
     "ParentImage": "ParentProcessName",
-    "ProcessId": "NewProcessId",
-    "ParentProcessId": "ProcessId",
-    "User": "SubjectUserName",
-    "IntegrityLevel": "MandatoryLabel",
     "LogonId": "SubjectLogonId",
 }
+# The Sigma fields a Security 4688 event can answer. Not ProcessId (hex there), User (no
+# domain there) or IntegrityLevel (a SID there): their values would not compare.
+_AUDIT_KNOWN = frozenset(
+    {"Image", "ParentImage", "CommandLine", "LogonId", "EventID", "Channel", "Provider_Name",
+     "Computer", "Hostname", "NewProcessName", "ParentProcessName", "SubjectUserName",
+     "SubjectUserSid", "SubjectDomainName", "SubjectLogonId", "TokenElevationType",
+     "MandatoryLabel", "TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId"}
+)  # fmt: skip
 
 _CATEGORIES: dict[str, tuple[Route, ...]] = {
     "process_creation": (
         _sysmon("process_creation", 1),
-        Route("security/4688", ((SECURITY, 4688),), renames=_AUDIT_PROCESS),
+        Route("security/4688", ((SECURITY, 4688),), renames=_AUDIT_PROCESS, known=_AUDIT_KNOWN),
     ),
     "file_change": (_sysmon("file_change", 2),),
     "network_connection": (_sysmon("network_connection", 3),),

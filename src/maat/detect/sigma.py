@@ -51,7 +51,15 @@ from maat.detect.sigma_compile import (
 from maat.detect.sigma_values import Test
 from maat.errors import InvalidInput, MaatError
 
-__all__ = ["Engine", "Hit", "LoadedRule", "RuleProblem", "RuleSet", "load_rules"]
+__all__ = [
+    "Engine",
+    "Hit",
+    "LoadedRule",
+    "RuleProblem",
+    "RuleSet",
+    "applicable_routes",
+    "load_rules",
+]
 
 _TECHNIQUE = re.compile(r"attack\.(t\d{4}(?:\.\d{3})?)\Z", re.IGNORECASE)
 # libyaml's loader where PyYAML has it: SigmaHQ's rules load about four times faster.
@@ -269,6 +277,23 @@ class _Bucket:
         self.members = []
 
 
+def applicable_routes(rule: LoadedRule) -> tuple[Route, ...]:
+    """The routes a rule runs on: those of its log source that have every field it reads
+    (Security 4688 has no OriginalFileName: a rule reading it is judged on Sysmon only, as
+    a filter on it would always pass there)."""
+    fields = {f for c in rule.sigma.detection.parsed_condition for f in _sigma_fields(c.parsed)}
+    return tuple(
+        route
+        for route in routes_for(rule.sigma.logsource)
+        if route.known is None or fields <= route.known
+    )
+
+
+def _sigma_fields(node: Any) -> set[str]:
+    """Every Sigma field name a condition tree reads."""
+    return _used_keys(node, lambda name: name) - {FULLTEXT}
+
+
 def _used_keys(node: Any, resolve: Any) -> set[str]:
     """Every event key a condition tree reads."""
     keys: set[str] = set()
@@ -337,7 +362,7 @@ class Engine:
     @staticmethod
     def _compile(rule: LoadedRule) -> list[tuple[Route, Test, Anchors, frozenset[str]]]:
         out = []
-        for route in routes_for(rule.sigma.logsource):
+        for route in applicable_routes(rule):
             resolve = route.event_key
             parts: list[Test] = []
             anchors: Anchors = frozenset()

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from maat.core.yaml_reader import YamlReader, compose
 from maat.errors import InvalidInput, Problem
+from maat.yaml_reader import YamlReader, compose
 
 _WRITABLE = ("/users/", "/temp/", "/tmp/", "/appdata/", "/downloads/", "/programdata/")  # noqa: S108
 

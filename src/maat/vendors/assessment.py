@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import yaml
 
-from maat.core.yaml_reader import YamlReader, compose
 from maat.errors import Problem
+from maat.yaml_reader import YamlReader, compose
 
 __all__ = [
     "Answers",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from maat.detect.logsources import event_route_keys, routes_for
-from maat.detect.sigma import Engine, load_rules
+from maat.detect.logsources import event_route_keys
+from maat.detect.sigma import Engine, applicable_routes, load_rules
 from maat.services.detection import regression_cases, rule_texts
 from maat.services.event_files import parse_event_file
 from sigma_oracle import SqliteOracle
@@ -90,7 +90,7 @@ def test_mordor_matches_equal_the_sqlite_backend_oracle(
     theirs: set[tuple[str, int]] = set()
     compared = 0
     for rule in engine.rules:
-        for route in routes_for(rule.sigma.logsource):
+        for route in applicable_routes(rule):
             if route.keys[0][0].startswith("ds:"):
                 continue  # the oracle's table holds Windows event data (Zeek has no oracle)
             if any(key in present for key in route.keys):

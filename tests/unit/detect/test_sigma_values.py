@@ -279,3 +279,17 @@ def test_a_rule_for_a_log_source_maat_has_no_route_for_is_listed() -> None:
     rules = load_rules([("okta.yml", text)])
     assert not rules.rules
     assert "no Maat log source for product=okta service=okta" in rules.problems[0].reason
+
+
+def test_a_filter_on_a_field_security_4688_lacks_cannot_turn_into_a_false_positive() -> None:
+    # On 4688 there is no OriginalFileName: "not filter" would always pass there, so the
+    # rule is judged on Sysmon events only.
+    built = engine(
+        "    sel:\n        Image|endswith: '\\powershell.exe'\n"
+        "    filter:\n        OriginalFileName: 'PowerShell.EXE'\n"
+        "    condition: sel and not filter"
+    )
+    audit = {"winlog.channel": "Security", "winlog.event_id": 4688,
+             "winlog.event_data.NewProcessName": "C:\\w\\powershell.exe"}  # fmt: skip
+    assert built.match(audit) == []
+    assert built.match(event(Image="C:\\x\\powershell.exe", OriginalFileName="evil.exe"))
