@@ -17,7 +17,7 @@ from maat.errors import Problem
 __all__ = ["YamlReader", "compose"]
 
 _STD_TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "seq", "map"})
+_PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "timestamp", "seq", "map"})
 
 
 def compose(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from maat.cli.context import CliState, console, shown
+from maat.cli.context import CliState, console, plain, shown
 from maat.core.enums import Criticality
 from maat.errors import InvalidInput
 from maat.vendors.records import TIERS, parse_contact
@@ -170,3 +170,61 @@ def breach(
     out.print("Containment (not executed: no response playbooks yet):")
     for action in result.actions:
         out.print(f"  - {shown(action)}", highlight=False)
+
+
+@app.command("assess")
+def assess_cmd(
+    ctx: typer.Context,
+    answers: Annotated[Path, typer.Argument(help="The vendor's answers (YAML).")],
+    questionnaire: Annotated[
+        Path | None, typer.Option(help="A questionnaire (YAML); default: Maat's own.")
+    ] = None,
+    output_format: FormatOption = "text",
+) -> None:
+    """Score a vendor's answers (evidence files stored by SHA-256); the vendor's score uses
+    the latest assessment and its expiry."""
+    from maat.services.assessments import assess_vendor, load_questionnaire
+
+    state: CliState = ctx.obj
+    form = None
+    if questionnaire is not None:
+        try:
+            text = questionnaire.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read: {exc}", file=str(questionnaire)) from exc
+        form = load_questionnaire(text, source=str(questionnaire))
+    with state.platform() as platform:
+        record = assess_vendor(platform, state.actor, answers, questionnaire=form)
+    if output_format == "json":
+        typer.echo(json.dumps({
+            "id": record.id, "score": record.score, "expires_at": record.expires_at.isoformat(),
+            "points": [list(p) for p in record.points], "missing": list(record.missing),
+            "evidence": list(record.evidence),
+        }))  # fmt: skip
+        return
+    typer.echo(f"assessment {record.id}: {record.score:.1f}/100, valid until "
+               f"{record.expires_at:%Y-%m-%d}")  # fmt: skip
+    for question, earned, possible, why in record.points:
+        typer.echo(f"  {earned:>5.2f}/{possible:<5.2f} {question:<28} {plain(why)}")
+
+
+@app.command("reminders")
+def reminders_cmd(
+    ctx: typer.Context,
+    within: Annotated[int, typer.Option(min=0, max=3650, help="Days ahead.")] = 30,
+    output_format: FormatOption = "text",
+) -> None:
+    """Vendors to reassess: never assessed, lapsed, or lapsing within ``--within`` days."""
+    from maat.services.assessments import reminders
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        due = reminders(platform, within_days=within)
+    if output_format == "json":
+        typer.echo(json.dumps([{"vendor": r.vendor, "state": r.state,
+                                "expires_at": r.expires_at.isoformat() if r.expires_at else None}
+                               for r in due]))  # fmt: skip
+        return
+    for r in due:
+        when = f" ({r.expires_at:%Y-%m-%d})" if r.expires_at else ""
+        typer.echo(f"{plain(r.vendor):<30} {r.state}{when}")

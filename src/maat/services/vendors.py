@@ -269,8 +269,11 @@ def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evid
             continue  # the breach itself counts once, as the breach
         if vendor.name in named or users & identities:
             alerts.append(AlertFact(alert.id, alert.level, alert.created_at, alert.title))
+    latest = uow.assessments.latest(vendor.id)
     return Evidence(vendor=vendor, now=now, findings=tuple(findings),
-                    certificates=tuple(certificates), alerts=tuple(alerts))  # fmt: skip
+                    certificates=tuple(certificates), alerts=tuple(alerts),
+                    assessment_expires=latest.expires_at if latest else None,
+                    assessment_score=latest.score if latest else None)  # fmt: skip
 
 
 def vendor_score(platform: Platform, name: str) -> VendorScore:

@@ -68,3 +68,37 @@ def test_breach_score_and_report_from_the_cli(
     assert run(["vendor", "report", "Contoso ERP", "--format", "html", "--out", str(html)]) == 0
     assert "Contoso ERP: 45/100" in html.read_text()
     assert run(["vendor", "score", "Nobody"]) == 1
+
+
+def test_an_assessment_with_evidence_moves_the_score_and_its_reminder(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["vendor", "add", "Contoso ERP"]) == 0
+    assert run(["vendor", "reminders", "--format", "json"]) == 0
+    assert json.loads(out(capsys).splitlines()[-1]) == [
+        {"vendor": "Contoso ERP", "state": "missing", "expires_at": None}
+    ]
+    (installed / "iso.pdf").write_bytes(b"%PDF- ISO 27001 certificate IS 123456")
+    answers = installed / "contoso.yml"
+    answers.write_text(
+        "questionnaire: maat-default\nvendor: Contoso ERP\nanswered_at: 2026-11-20\n"
+        "answers:\n  iso27001: {answer: yes, number: IS 123456, scope: ERP, expires: 2026-12-10}\n"
+        "  sbom_with_every_delivery: no\nevidence:\n  iso27001: [iso.pdf]\n"
+    )
+    assert run(["vendor", "assess", str(answers), "--format", "json"]) == 0
+    result = json.loads(out(capsys))
+    assert result["expires_at"].startswith("2026-12-10")
+    assert [e["name"] for e in result["evidence"]] == ["iso.pdf"]
+    stored = installed / "data" / "evidence" / result["evidence"][0]["sha256"]
+    assert stored.read_bytes().startswith(b"%PDF-")
+    assert run(["vendor", "score", "Contoso ERP", "--format", "json"]) == 0
+    names = [c["name"] for c in json.loads(out(capsys))["contributions"]]
+    assert "assessment_missing" not in names and "assessment_expiring" in names
+    assert "assessment_result" in names  # 4 of 30 points: a poor result
+    assert run(["vendor", "reminders", "--format", "json"]) == 0
+    assert json.loads(out(capsys))[0]["state"] == "expiring"
+    bad = installed / "bad.yml"
+    bad.write_text("questionnaire: maat-default\nvendor: Contoso ERP\nanswered_at: 2026-11-20\n"
+                   "answers:\n  iso2700: yes\n")  # fmt: skip
+    assert run(["vendor", "assess", str(bad)]) == 1
+    assert "no such question: iso2700" in capsys.readouterr().err
