@@ -4,15 +4,14 @@ STIX bundle that detection reads. The server here speaks TAXII 2.1 over real HTT
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from http_kit import QuietHandler, serving
 from maat.cli.main import run
 from maat.detect.iocs import IocIndex, load_iocs
 
@@ -25,10 +24,10 @@ INDICATORS = [
 ADDED = [f"2026-01-0{n + 1}T00:00:00.000Z" for n in range(5)]
 
 
-class Taxii(http.server.BaseHTTPRequestHandler):
+class Taxii(QuietHandler):
     seen: list[tuple[str, dict[str, list[str]]]] = []
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
         expected = "Basic " + base64.b64encode(b"maat:s3cret").decode()
         if self.headers.get("Authorization") != expected:
             self.send_response(401)
@@ -55,19 +54,12 @@ class Taxii(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def server() -> Iterator[str]:
     Taxii.seen = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Taxii)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/api1/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Taxii) as url:
+        yield f"{url}/api1/"
 
 
 def test_pull_pages_through_a_collection_then_only_what_was_added(

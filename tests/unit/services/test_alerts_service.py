@@ -4,7 +4,6 @@ that is down loses no alert. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from http_kit import QuietHandler, serving
 from maat.adapters.forward.alerts import SyslogForwarder, WebhookForwarder
 from maat.api.app import create_app
 from maat.errors import Unavailable
@@ -58,28 +58,21 @@ def dns(record: int, name: str) -> bytes:
     })  # fmt: skip
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
+class Receiver(QuietHandler):
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
         length = int(self.headers["Content-Length"])
         Receiver.received.append(orjson.loads(self.rfile.read(length)))
         self.send_response(204)
         self.end_headers()
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def webhook() -> Iterator[str]:
     Receiver.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    with serving(Receiver) as url:
+        yield f"{url}/hook"
 
 
 @pytest.fixture
@@ -201,14 +194,11 @@ def test_detect_settings_build_the_detector_the_server_runs(
         assert Detector.from_settings(platform) is None
 
 
-class Redirect(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
+class Redirect(QuietHandler):
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
         self.send_response(302)
         self.send_header("Location", "/elsewhere")
         self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def test_a_redirecting_or_garbled_receiver_is_a_failure_not_a_silent_success(
@@ -217,15 +207,8 @@ def test_a_redirecting_or_garbled_receiver_is_a_failure_not_a_silent_success(
     from maat.detect.records import AlertRecord
 
     alert = AlertRecord("alr_1", "r", "t", "high", platform.now())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        hook = WebhookForwarder(f"http://127.0.0.1:{server.server_address[1]}/", timeout=5)
-        with pytest.raises(Unavailable, match="302"):
-            hook.send(alert)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Redirect) as url, pytest.raises(Unavailable, match="302"):
+        WebhookForwarder(f"{url}/", timeout=5).send(alert)
     garbage = socket.socket()
     garbage.bind(("127.0.0.1", 0))
     garbage.listen(1)
