@@ -125,6 +125,7 @@ class SbomRepository(Protocol):
 
     def add(self, sbom: SbomRecord) -> None: ...
     def get(self, sbom_id: str) -> SbomRecord | None: ...
+    def for_product(self, product_id: str) -> list[SbomRecord]: ...
 
 
 class FindingRepository(Protocol):
@@ -222,6 +223,14 @@ class AssessmentRepository(Protocol):
     def latest(self, vendor_id: str) -> AssessmentRecord | None: ...
 
 
+class ContractRepository(Protocol):
+    """Vendor contracts."""
+
+    def put(self, contract_id: str, vendor_id: str, text: str, signed_at: datetime,
+            recorded_at: datetime) -> None: ...  # fmt: skip
+    def text_of(self, vendor_id: str) -> str | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; commits on normal exit, rolls back on error."""
 
@@ -259,6 +268,8 @@ class UnitOfWork(Protocol):
     def vendors(self) -> VendorRepository: ...
     @property
     def assessments(self) -> AssessmentRepository: ...
+    @property
+    def contracts(self) -> ContractRepository: ...
 
 
 class StateStore(Protocol):

@@ -228,3 +228,41 @@ def reminders_cmd(
     for r in due:
         when = f" ({r.expires_at:%Y-%m-%d})" if r.expires_at else ""
         typer.echo(f"{plain(r.vendor):<30} {r.state}{when}")
+
+
+@app.command("contract")
+def contract_cmd(ctx: typer.Context, file: Path) -> None:
+    """Store a vendor's contract terms (YAML: vendor, signed, terms)."""
+    from maat.adapters.feeds.files import read_file
+    from maat.services.contracts import set_contract
+
+    state: CliState = ctx.obj
+    text = read_file(file).decode("utf-8", "replace")
+    with state.platform() as platform:
+        contract = set_contract(platform, state.actor, text, source=str(file))
+    console().print(f"contract of {shown(contract.vendor)}: {', '.join(sorted(contract.terms))}")
+
+
+@app.command("compliance")
+def compliance_cmd(ctx: typer.Context, name: str, output_format: FormatOption = "text") -> None:
+    """Contract breaches measured from Maat's data (late critical fixes, unsigned delivered
+    files, products without an SBOM), and what could not be measured."""
+    from maat.services.contracts import compliance
+
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        result = compliance(platform, name)
+    if output_format == "json":
+        typer.echo(json.dumps({
+            "vendor": result.vendor,
+            "terms": result.contract.terms if result.contract else None,
+            "breaches": [{"term": b.term, "detail": b.detail, "evidence": b.evidence}
+                         for b in result.breaches],
+            "notes": list(result.notes),
+        }))  # fmt: skip
+        return
+    typer.echo(f"{plain(result.vendor)}: {len(result.breaches)} breach(es)")
+    for b in result.breaches:
+        typer.echo(f"  {b.term:<26} {plain(b.detail)}")
+    for note in result.notes:
+        typer.echo(f"  note: {plain(note)}")

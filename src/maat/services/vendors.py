@@ -21,6 +21,7 @@ from maat.core.ids import new_id
 from maat.detect.records import AlertRecord
 from maat.errors import Conflict, InvalidInput, NotFound
 from maat.ports import UnitOfWork
+from maat.services.contracts import compliance_in
 from maat.services.platform import Platform
 from maat.vendors.records import (
     Contact,
@@ -270,10 +271,12 @@ def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evid
         if vendor.name in named or users & identities:
             alerts.append(AlertFact(alert.id, alert.level, alert.created_at, alert.title))
     latest = uow.assessments.latest(vendor.id)
+    breaches = compliance_in(uow, vendor, now).breaches
     return Evidence(vendor=vendor, now=now, findings=tuple(findings),
                     certificates=tuple(certificates), alerts=tuple(alerts),
                     assessment_expires=latest.expires_at if latest else None,
-                    assessment_score=latest.score if latest else None)  # fmt: skip
+                    assessment_score=latest.score if latest else None,
+                    sla_breaches=tuple(b.key for b in breaches))  # fmt: skip
 
 
 def vendor_score(platform: Platform, name: str) -> VendorScore:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from maat.core.enums import Criticality
+from maat.core.enums import Criticality, FindingStatus
 from maat.core.graph import Node
 from maat.core.ids import new_id
 from maat.services import tokens, users
@@ -124,3 +124,51 @@ def test_unknown_vendor_and_duplicate_are_clear_errors(platform: Platform) -> No
         add_vendor(platform, "test", "contoso erp")
     with pytest.raises(NotFound, match="no vendor named"):
         record_breach(platform, "test", "Nobody Inc")
+
+
+CONTRACT = """vendor: Contoso ERP
+signed: 2025-01-01
+terms:
+  critical_fix_days: 14
+  signed_releases: true
+  sbom_with_every_delivery: true
+  incident_notification_hours: 24
+"""
+
+
+def test_contract_breaches_are_measured_from_maats_data_and_weigh_in_the_score(
+    platform: Platform, clock: FakeClock
+) -> None:
+    from maat.services.contracts import compliance, set_contract
+    from maat.vulns.records import FindingRecord
+
+    world(platform)
+    before = vendor_score(platform, "Contoso ERP").score
+    set_contract(platform, "test", CONTRACT, source="contoso.yml")
+    result = compliance(platform, "Contoso ERP")
+    # The two delivered files were never signed, and no SBOM was ever received.
+    terms = sorted(b.term for b in result.breaches)
+    assert terms == ["sbom_with_every_delivery", "signed_releases", "signed_releases"]
+    assert any("incident_notification_hours: not measured" in n for n in result.notes)
+    after = vendor_score(platform, "Contoso ERP")
+    sla = after.contribution("sla_breaches")
+    assert sla is not None and sla.points == -30 and after.score == before - 30
+    # A critical in the ERP product, still open after 20 days: one more breach.
+    with platform.transaction() as uow:
+        product = uow.products.by_name("Contoso ERP Client")
+        assert product is not None
+        record = FindingRecord(
+            id=new_id("fnd"), subject_kind="product", subject_id=product.id,
+            component_key="pkg:x", component_name="x", component_version="1",
+            component_purl=None, advisory_id="GHSA-x", aliases=(), summary="s",
+            severity="critical", cvss=9.8, kev=True, epss=None, priority=1.0,
+            priority_label="P1", fixed_versions=(), status=FindingStatus.OPEN,
+            opened_at=platform.now(), due_at=platform.now() + timedelta(hours=72),
+            last_seen_at=platform.now(),
+        )  # fmt: skip
+        uow.findings.add(record)
+    clock.advance(days=20)
+    late = [
+        b for b in compliance(platform, "Contoso ERP").breaches if b.term == "critical_fix_days"
+    ]
+    assert len(late) == 1 and "still open after 20 days (contract: 14)" in late[0].detail

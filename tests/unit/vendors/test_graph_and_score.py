@@ -70,3 +70,16 @@ def test_csv_with_an_unknown_column_is_refused_whole() -> None:
         read_vendor_csv(b"name,tier\nContoso,remote_access\n", path="v.csv")
     rows, errors = read_vendor_csv(b"name\nA\na\n", path="v.csv")
     assert [r.name for r in rows] == ["A"] and "appears twice" in errors[0].message
+
+
+def test_contract_terms_are_typed_and_every_problem_located() -> None:
+    from maat.vendors.contracts import read_contract
+
+    good, problems = read_contract("vendor: V\nsigned: 2025-01-01\nterms:\n  critical_fix_days: 7\n"
+                                   "  signed_releases: true\n", source="c.yml")  # fmt: skip
+    assert good is not None and good.terms == {"critical_fix_days": 7.0, "signed_releases": True}
+    bad, problems = read_contract("vendor: V\nsigned: soon\nterms:\n  critical_fix_dayz: 7\n"
+                                  "  signed_releases: maybe\n", source="c.yml")  # fmt: skip
+    assert bad is None
+    fields = {p.location.field for p in problems}
+    assert {"signed", "terms.critical_fix_dayz", "terms.signed_releases"} <= fields

@@ -349,6 +349,17 @@ class AssessmentRow(Base):
     missing: Mapped[list[str]] = mapped_column(JSON)
 
 
+class ContractRow(Base):
+    """A vendor's contract terms (the YAML kept as given)."""
+
+    __tablename__ = "contracts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(40), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+
+
 class AlertRow(Base):
     """An alert with the entities it concerns (detection rules arrive with issue 6)."""
 

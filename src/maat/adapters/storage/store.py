@@ -34,7 +34,7 @@ from maat.adapters.storage.signing_repositories import (
     SqlExecPolicies,
     SqlSightings,
 )
-from maat.adapters.storage.vendor_repositories import SqlAssessments, SqlVendors
+from maat.adapters.storage.vendor_repositories import SqlAssessments, SqlContracts, SqlVendors
 from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
@@ -65,6 +65,7 @@ class SqlUnitOfWork:
     alerts: SqlAlerts
     vendors: SqlVendors
     assessments: SqlAssessments
+    contracts: SqlContracts
 
 
 def normalise_url(url: str) -> str:
@@ -200,6 +201,7 @@ class SqlStore:
                 alerts=SqlAlerts(session),
                 vendors=SqlVendors(session),
                 assessments=SqlAssessments(session),
+                contracts=SqlContracts(session),
             )
             try:
                 yield uow

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from maat.adapters.storage.models import AssessmentRow, VendorRow
+from maat.adapters.storage.models import AssessmentRow, ContractRow, VendorRow
 from maat.core.enums import Criticality
 from maat.vendors.records import AssessmentRecord, Contact, VendorRecord
 
-__all__ = ["SqlAssessments", "SqlVendors"]
+__all__ = ["SqlAssessments", "SqlContracts", "SqlVendors"]
 
 
 def _record(row: VendorRow) -> VendorRecord:
@@ -108,3 +109,26 @@ class SqlAssessments:
         )
         row = self._s.scalars(query).first()
         return _assessment(row) if row is not None else None
+
+
+class SqlContracts:
+    """Vendor contracts (one per vendor: the current one)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def put(self, contract_id: str, vendor_id: str, text: str, signed_at: datetime,
+            recorded_at: datetime) -> None:  # fmt: skip
+        """Store the vendor's contract, replacing the one before."""
+        row = self._s.scalars(select(ContractRow).where(ContractRow.vendor_id == vendor_id)).first()
+        if row is None:
+            self._s.add(ContractRow(id=contract_id, vendor_id=vendor_id, text=text,
+                                    signed_at=signed_at, recorded_at=recorded_at))  # fmt: skip
+        else:
+            row.text, row.signed_at, row.recorded_at = text, signed_at, recorded_at
+        self._s.flush()
+
+    def text_of(self, vendor_id: str) -> str | None:
+        """The vendor's contract YAML, or None."""
+        row = self._s.scalars(select(ContractRow).where(ContractRow.vendor_id == vendor_id)).first()
+        return row.text if row is not None else None

@@ -55,6 +55,11 @@ class SqlSboms(Repo):
     row = SbomRow
     record = SbomRecord
 
+    def for_product(self, product_id: str) -> list[SbomRecord]:
+        """The SBOMs imported for one product."""
+        query = select(SbomRow).where(SbomRow.product_id == product_id)
+        return [to_record(SbomRecord, r) for r in self._s.scalars(query)]
+
 
 class SqlFindings(Repo):
     """Findings."""
