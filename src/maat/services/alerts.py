@@ -15,6 +15,7 @@ hits to the sink; the telemetry service runs it as a consumer of the event bus.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,9 +90,10 @@ class AlertSink:
         limit = int(self.settings.alert_max_event_ids)
         with self.platform.transaction() as uow:
             open_groups: dict[str, tuple[AlertRecord, bool]] = {}  # key -> (alert, is new)
+            graph = _GraphLookup(uow)
             for line in lines:
                 # Step 1.
-                candidate = new_alert(line, alert_id=new_id("alr"), now=now)
+                candidate = graph.attach(new_alert(line, alert_id=new_id("alr"), now=now))
                 key = candidate.group_key
                 # Step 2.
                 if key not in open_groups:
@@ -125,6 +127,57 @@ class AlertSink:
                     outcome.forward_errors.append(f"{alert.id}: {exc.diagnostics()}")
                     log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
         return outcome
+
+
+class _GraphLookup:
+    """The trust graph's view of an alert's binaries and accounts: the products and vendors
+    behind them (what ingest enrichment attached is kept; what the store knows is added)."""
+
+    def __init__(self, uow: Any) -> None:
+        self.uow = uow
+        self._artifacts: dict[str, tuple[set[str], set[str]]] = {}
+        self._accounts: dict[str, str | None] = {}
+
+    def _of_artifact(self, digest: str) -> tuple[set[str], set[str]]:
+        found = self._artifacts.get(digest)
+        if found is None:
+            products: set[str] = set()
+            vendors: set[str] = set()
+            for artifact in self.uow.artifacts.by_sha256(digest):
+                if artifact.product:
+                    products.add(artifact.product)
+                    product = self.uow.products.by_name(artifact.product)
+                    if product is not None and product.vendor:
+                        vendors.add(product.vendor)
+                if artifact.signer_fingerprint:
+                    cert = self.uow.certificates.by_fingerprint(artifact.signer_fingerprint)
+                    if cert is not None and cert.vendor:
+                        vendors.add(cert.vendor)
+            found = self._artifacts[digest] = (products, vendors)
+        return found
+
+    def attach(self, alert: AlertRecord) -> AlertRecord:
+        """``alert`` with the products and vendors its entities lead to."""
+        products = set(alert.entities.get("products", ()))
+        vendors = set(alert.entities.get("vendors", ()))
+        for digest in alert.entities.get("artifacts", ()):
+            more_products, more_vendors = self._of_artifact(str(digest))
+            products |= more_products
+            vendors |= more_vendors
+        for user in alert.entities.get("users", ()):
+            if user not in self._accounts:
+                record = self.uow.users.by_name(str(user))
+                self._accounts[user] = record.vendor if record is not None else None
+            if self._accounts[user]:
+                vendors.add(str(self._accounts[user]))
+        if not products and not vendors:
+            return alert
+        entities = dict(alert.entities)
+        if products:
+            entities["products"] = sorted(products)
+        if vendors:
+            entities["vendors"] = sorted(vendors)
+        return dataclasses.replace(alert, entities=entities)
 
 
 def _paths(setting: str) -> list[Path]:

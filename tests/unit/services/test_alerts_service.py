@@ -226,3 +226,28 @@ def test_a_redirecting_or_garbled_receiver_is_a_failure_not_a_silent_success(
         hook.send(alert)
     thread.join(5)
     garbage.close()
+
+
+def test_alerts_name_the_vendor_behind_the_binary_and_the_account(
+    platform: Platform, rules: Path
+) -> None:
+    from maat.core.ids import new_id
+    from maat.services.vendors import add_vendor, link_account
+    from maat.signing.records import ArtifactRecord
+    from maat.vulns.records import ProductRecord
+
+    digest = "9f" * 32
+    add_vendor(platform, "test", "Contoso ERP")
+    add_vendor(platform, "test", "Fabrikam")
+    with platform.transaction() as uow:
+        uow.products.add(ProductRecord(new_id("prd"), "Contoso ERP Client", platform.now(),
+                                       vendor="Contoso ERP"))  # fmt: skip
+        uow.artifacts.add(ArtifactRecord(new_id("art"), digest, "wwlib.dll", platform.now(),
+                                         "Contoso ERP Client"))  # fmt: skip
+    users.add_user(platform, "test", "fabrikam-vnc", ["auditor"], PASSWORD)
+    link_account(platform, "test", "fabrikam-vnc", "Fabrikam")
+    line = {"rule.id": "r", "rule.title": "t", "rule.level": "high", "event.id": "e1",
+            "host.name": "ENG-WS7", "dll.hash.sha256": digest, "user.name": "fabrikam-vnc"}  # fmt: skip
+    [alert] = AlertSink(platform).record([line]).new
+    assert alert.entities["vendors"] == ["Contoso ERP", "Fabrikam"]
+    assert alert.entities["products"] == ["Contoso ERP Client"]
