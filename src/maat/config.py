@@ -174,6 +174,17 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """``[access]``: the zero-trust decision point (posture, policy reloads, proxies)."""
+
+    heartbeat_max_age: Seconds = Seconds(600)  # older: the device is not trusted
+    posture_cache: Seconds = Seconds(0)  # reuse a device's posture this long (0: every request)
+    policy_check_interval: Seconds = Seconds(1)  # how often a server looks for a new policy
+    read_methods: str = "GET,HEAD,OPTIONS"  # HTTP methods a proxy check treats as action read
+    heartbeat_write_interval: Seconds = Seconds(10)  # events refresh a heartbeat this often
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     """The state store connection (SQLite by default, PostgreSQL for the cluster profile)."""
 
@@ -200,6 +211,7 @@ class Settings:
     signing: SigningSettings = field(default_factory=SigningSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -291,6 +303,10 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),
     "detect.max_correlation_groups": (1, None),
+    "access.heartbeat_max_age": (1, None),
+    "access.posture_cache": (0, 3600),
+    "access.policy_check_interval": (0, 3600),
+    "access.heartbeat_write_interval": (0, 3600),
     "api.port": (1, 65535),
     "api.max_request_bytes": (1, None),
     "auth.session_idle_timeout": (1, None),

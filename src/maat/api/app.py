@@ -11,6 +11,7 @@ from maat import __version__
 from maat.api import problems
 from maat.api.limits import BodySizeLimit
 from maat.api.routers import (
+    access,
     alerts,
     audit,
     auth,
@@ -23,6 +24,7 @@ from maat.api.routers import (
     vulns,
 )
 from maat.api.security import check_operations, check_routes
+from maat.services.access import AccessPoint
 from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
 
@@ -37,6 +39,7 @@ ROUTERS = (
     signing.router,
     events.router,
     vendors.router,
+    access.router,
 )
 
 
@@ -69,6 +72,7 @@ def create_app(
     )
     app.state.platform = platform
     app.state.telemetry = telemetry
+    app.state.access = AccessPoint(platform)
     problems.install(app)
     for router in ROUTERS:
         check_routes(router.routes)

@@ -25,6 +25,8 @@ class UserRecord:
     password_changed_at: datetime | None = None
     vendor: str | None = None
     """The vendor this account belongs to (a supplier's remote-access or API account)."""
+    groups: tuple[str, ...] = ()
+    """The organisation's groups (``engineer``, ``erp-admin``) access policies match on."""
 
     @property
     def totp_enrolled(self) -> bool:
@@ -44,6 +46,13 @@ class SessionRecord:
     client: str = ""
     ended_at: datetime | None = None
     end_reason: str | None = None
+    mfa_at: datetime | None = None
+    """The last fresh second factor (a step-up); the login itself when None."""
+
+    @property
+    def last_mfa(self) -> datetime:
+        """When the session's user last proved a second factor."""
+        return self.mfa_at or self.created_at
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import typer
 
 from maat import __version__
 from maat.cli import (
+    access_cmd,
     audit_cmd,
     demo_cmd,
     detect_cmd,
@@ -59,6 +60,9 @@ app.add_typer(detect_cmd.alerts_app, name="alerts")
 app.add_typer(detect_cmd.iocs_app, name="iocs")
 app.add_typer(vendor_cmd.app, name="vendor")
 app.add_typer(lake_cmd.app, name="lake")
+app.add_typer(access_cmd.access_app, name="access")
+app.add_typer(access_cmd.policy_app, name="policy")
+app.add_typer(access_cmd.device_app, name="device")
 
 err = console(stderr=True)
 

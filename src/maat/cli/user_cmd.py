@@ -84,6 +84,19 @@ def enable(ctx: typer.Context, name: str) -> None:
     console().print(f"user {name} enabled")
 
 
+@app.command("groups")
+def groups(
+    ctx: typer.Context,
+    name: str,
+    names: Annotated[list[str] | None, typer.Argument(help="The groups (none: clear).")] = None,
+) -> None:
+    """Set the organisation groups access policies see as the user's roles."""
+    state: CliState = ctx.obj
+    with state.platform() as platform:
+        user = users.set_groups(platform, state.actor, name, names or [])
+    console().print(f"user {name} groups: {', '.join(user.groups) or '(none)'}")
+
+
 @app.command("reset-mfa")
 def reset_mfa(ctx: typer.Context, name: str) -> None:
     """Forget a user's authenticator; the next login enrols a new one."""

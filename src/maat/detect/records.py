@@ -25,3 +25,7 @@ class AlertRecord:
     count: int = 1
     """Hits grouped into this alert (event ids beyond the stored ones are counted only)."""
     last_seen: datetime | None = None
+    state: str = "open"
+    """``open`` until an analyst resolves it (``resolved``); open high alerts lower posture."""
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None

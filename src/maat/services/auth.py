@@ -476,3 +476,38 @@ def change_own_password(platform: Platform, principal: Principal, current: str, 
         )
         raise AuthenticationFailed("the current password is wrong")
     set_password(platform, principal.actor, user.name, new)
+
+
+def step_up(platform: Platform, principal: Principal, code: str, *, client: str) -> datetime:
+    """A fresh second factor on the caller's session (an access decision's ``step_up``):
+
+    1. only a session can step up (an API token has no second factor);
+    2. the TOTP code is checked like at login (replays refused, failures count towards
+       lockout);
+    3. the session records the time, which access decisions read as the MFA age.
+    """
+    kind, _, session_id = principal.credential.partition(":")
+    if kind != "session":
+        raise AuthenticationFailed("only a login session can step up; API tokens have no MFA")
+    now = platform.now()
+    refusal: MaatError | None = None
+    with platform.transaction() as uow:
+        user = uow.users.get(principal.user_id, for_update=True)
+        session = uow.sessions.get(session_id)
+        if user is None or session is None or not user.totp_enrolled:
+            raise AuthenticationFailed("the session cannot step up", hint="log in again")
+        assert user.totp_secret_enc is not None
+        secret = platform.totp_box.open(user.totp_secret_enc, context=user.id).decode("ascii")
+        check = totp.check_code(secret, code, now=now, last_step=user.totp_last_step,
+                                params=_params(platform))  # fmt: skip
+        if not check.accepted:
+            _failed_attempt(platform, uow, user, client, f"step-up TOTP: {check.reason}")
+            refusal = AuthenticationFailed(GENERIC_FAILURE)
+        else:
+            uow.users.update(replace(user, failed_logins=0, totp_last_step=check.step))
+            uow.sessions.update(replace(session, mfa_at=now))
+            platform.audit(uow, principal.actor, "auth.step_up", f"session:{session.id}",
+                           client=client)  # fmt: skip
+    if refusal is not None:
+        raise refusal
+    return now

@@ -242,7 +242,7 @@ def list_findings(
         )
     views = []
     for r in records:
-        acceptance = _acceptance(r)
+        acceptance = acceptance_of(r)
         overdue = is_overdue(r.status, r.due_at, now, acceptance)
         if overdue_only and not overdue:
             continue
@@ -258,7 +258,8 @@ def list_findings(
     return views[:limit] if limit else views
 
 
-def _acceptance(r: FindingRecord) -> RiskAcceptance | None:
+def acceptance_of(r: FindingRecord) -> RiskAcceptance | None:
+    """The risk acceptance recorded on a finding, if any."""
     if r.risk_approver and r.risk_expires_at:
         return RiskAcceptance(r.risk_approver, r.risk_reason or "", r.risk_expires_at)
     return None

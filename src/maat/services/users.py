@@ -114,6 +114,19 @@ def set_disabled(platform: Platform, actor: str, name: str, *, disabled: bool) -
     return user
 
 
+def set_groups(platform: Platform, actor: str, name: str, groups: Sequence[str]) -> UserRecord:
+    """Set the organisation groups access policies match a user on (``engineer``)."""
+    cleaned = sorted({g.strip() for g in groups if g.strip()})
+    if any(len(g) > 100 or any(ord(c) < 33 for c in g) for g in cleaned) or len(cleaned) > 100:
+        raise InvalidInput("groups are at most 100 names of 1 to 100 visible characters",
+                           field="groups")  # fmt: skip
+    with platform.transaction() as uow:
+        user = replace(get_user(uow, name), groups=tuple(cleaned))
+        uow.users.update(user)
+        platform.audit(uow, actor, "user.groups", f"user:{name}", groups=cleaned)
+    return user
+
+
 def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
     """Forget the user's authenticator: the next login must enrol a new one."""
     with platform.transaction() as uow:

@@ -79,6 +79,7 @@ class UserRow(Base):
     password_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     vendor: Mapped[str | None] = mapped_column(String(200), index=True)
+    groups: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
 
 
 class SessionRow(Base):
@@ -93,6 +94,7 @@ class SessionRow(Base):
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(200))
+    mfa_at: Mapped[datetime | None]
 
 
 class ApiTokenRow(Base):
@@ -375,3 +377,37 @@ class AlertRow(Base):
     event_ids: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     count: Mapped[int] = mapped_column(Integer, server_default="1")
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), index=True, server_default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(400), nullable=True)
+
+
+class DeviceRow(Base):
+    """An enrolled device: its host, its agent's credential, heartbeat and quarantine."""
+
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    token_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    last_heartbeat_at: Mapped[datetime | None]
+    quarantined_at: Mapped[datetime | None]
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessPolicyRow(Base):
+    """A version of the access policy (YAML kept verbatim, with its digest)."""
+
+    __tablename__ = "access_policies"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(400))
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_access_policies_version"),)

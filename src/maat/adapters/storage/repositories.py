@@ -38,6 +38,7 @@ def _user(row: UserRow) -> UserRecord:
         locked_until=row.locked_until,
         password_changed_at=row.password_changed_at,
         vendor=row.vendor,
+        groups=tuple(row.groups or ()),
     )
 
 
@@ -54,6 +55,7 @@ def _user_values(user: UserRecord) -> dict[str, object]:
         "locked_until": user.locked_until,
         "password_changed_at": user.password_changed_at,
         "vendor": user.vendor,
+        "groups": list(user.groups),
     }
 
 
@@ -99,6 +101,7 @@ def _session(row: SessionRow) -> SessionRecord:
         client=row.client,
         ended_at=row.ended_at,
         end_reason=row.end_reason,
+        mfa_at=row.mfa_at,
     )
 
 

@@ -206,6 +206,17 @@ class SqlAlerts(Repo):
                     break
         return out
 
+    def open_naming(self, entity: str, name: str, levels: Sequence[str]) -> Sequence[AlertRecord]:
+        """Open alerts of these levels whose ``entity`` list (``hosts``, ``users``) names
+        ``name``, newest first."""
+        query = (
+            select(AlertRow)
+            .where(AlertRow.state == "open", AlertRow.level.in_(list(levels)))
+            .order_by(AlertRow.created_at.desc())
+        )
+        records = (to_record(AlertRecord, r) for r in self._s.scalars(query))
+        return [r for r in records if name in (r.entities.get(entity) or ())]
+
     def latest_in_group(self, group_key: str) -> AlertRecord | None:
         """The newest alert of a group (None when the group has none)."""
         query = (

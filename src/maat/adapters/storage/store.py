@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchem
 from sqlalchemy.exc import IntegrityError as DBAPIIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maat.adapters.storage.access_repositories import SqlDevices, SqlPolicyVersions
 from maat.adapters.storage.repositories import (
     SqlAuditLog,
     SqlEnrolments,
@@ -66,6 +67,8 @@ class SqlUnitOfWork:
     vendors: SqlVendors
     assessments: SqlAssessments
     contracts: SqlContracts
+    devices: SqlDevices
+    policy_versions: SqlPolicyVersions
 
 
 def normalise_url(url: str) -> str:
@@ -202,6 +205,8 @@ class SqlStore:
                 vendors=SqlVendors(session),
                 assessments=SqlAssessments(session),
                 contracts=SqlContracts(session),
+                devices=SqlDevices(session),
+                policy_versions=SqlPolicyVersions(session),
             )
             try:
                 yield uow

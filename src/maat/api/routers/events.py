@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from maat.adapters.feeds.files import gunzip_bounded
-from maat.api.security import requirement, requires
+from maat.api.security import platform_of, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
 from maat.errors import InvalidInput, PayloadTooLarge, Unavailable
+from maat.services.access import heartbeat
 from maat.services.telemetry import Telemetry
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
@@ -58,4 +59,9 @@ async def ingest_events(
     report = await run_in_threadpool(
         telemetry.ingest, body, path=path, source=source, max_events=limits.max_batch_events
     )
+    if caller.via_token:  # a device's agent sending events is alive: that is its heartbeat
+        platform = platform_of(request)
+        interval = float(platform.settings.access.heartbeat_write_interval)
+        token_id = caller.credential.partition(":")[2]
+        await run_in_threadpool(heartbeat, platform, token_id, min_interval=interval)
     return report.as_dict()

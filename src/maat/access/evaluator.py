@@ -1,0 +1,336 @@
+"""The policy decision point: a policy compiled into an indexed evaluator.
+
+:meth:`Evaluator.decide` answers allow, deny or step_up with the rules that decided and why:
+
+1. the candidate rules are looked up in three indexes (action, subject, first segment of the
+   resource) and intersected, so a request touches only rules that could apply;
+2. each candidate's resource pattern and ``when`` conditions are checked. A condition on an
+   attribute the request lacks is *unknown*: it makes deny and step_up rules apply and allow
+   rules not apply (fail closed);
+3. any applicable deny rule denies (deny overrides);
+4. with no applicable allow rule the answer is deny ("no rule allows"): an empty policy, or
+   none at all, denies everything;
+5. an allow whose ``mfa_within`` the last MFA does not meet, or an applicable step_up rule
+   it does not meet, answers step_up: allow after fresh MFA;
+6. otherwise allow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from maat.access.policy import Condition, Policy, Rule
+from maat.errors import InvalidInput, PermissionDenied
+
+__all__ = ["AccessDecision", "AccessRequest", "Evaluator"]
+
+Outcome = Literal["allow", "deny", "step_up"]
+_REQUEST_KEYS = ("subject", "device", "resource", "action", "context")
+_ListLike = (list, tuple, set, frozenset)
+# A condition's answer: True, False, or None when the attribute is missing (unknown).
+Check = Callable[[Mapping[str, Any]], bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """An access decision: ``allow``, ``deny`` or ``step_up`` (allow after fresh MFA)."""
+
+    decision: Outcome
+    reasons: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        """True only for ``allow``."""
+        return self.decision == "allow"
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"decision", "reasons", "rules"}`` as the CLI and the API print it."""
+        return {"decision": self.decision, "reasons": list(self.reasons), "rules": list(self.rules)}
+
+    def enforce(self) -> None:
+        """Return when allowed; otherwise raise ``PermissionDenied`` with the reasons."""
+        if self.decision != "allow":
+            what = "fresh MFA required" if self.decision == "step_up" else "access denied"
+            raise PermissionDenied(f"{what}: {'; '.join(self.reasons)}")
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """One request: subject, device, resource, action and context, as flat attribute paths
+    (``subject.roles``, ``context.mfa_age``) for the evaluator."""
+
+    attributes: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "request") -> AccessRequest:
+        """Validate a JSON request. ``resource`` may be an id or a mapping with ``id``;
+        ``context.time`` (ISO 8601) gives ``context.hour`` and ``context.weekday`` (UTC)
+        and, with ``context.mfa_at``, ``context.mfa_age`` in seconds."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a request must be a JSON object", field=where)
+        unknown = sorted(set(data) - set(_REQUEST_KEYS))
+        if unknown:
+            raise InvalidInput(
+                f"unknown key {unknown[0]!r}; expected {', '.join(_REQUEST_KEYS)}",
+                field=f"{where}.{unknown[0]}",
+            )
+        action = data.get("action")
+        if not isinstance(action, str) or not action:
+            raise InvalidInput("action must be a non-empty text", field=f"{where}.action")
+        flat: dict[str, Any] = {"action": action}
+        for key in ("subject", "device", "resource", "context"):
+            value = data.get(key, {})
+            if key == "resource" and isinstance(value, str):
+                value = {"id": value}
+            if not isinstance(value, Mapping):
+                raise InvalidInput(f"{key} must be a JSON object", field=f"{where}.{key}")
+            _flatten(value, key, flat)
+        if not isinstance(flat.get("resource.id"), str):
+            raise InvalidInput("resource.id must be text", field=f"{where}.resource.id")
+        for key in ("subject.roles", "subject.groups"):
+            value = flat.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput(f"{key} must be a list of texts", field=f"{where}.{key}")
+        _derive_time(flat, where)
+        return cls(flat)
+
+
+def _flatten(value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, item in value.items():
+        path = f"{prefix}.{key}"
+        if isinstance(item, Mapping):
+            _flatten(item, path, out)
+        else:
+            out[path] = item
+
+
+def _derive_time(flat: dict[str, Any], where: str) -> None:
+    text = flat.get("context.time")
+    if text is None:
+        return
+    when = _instant(text, f"{where}.context.time")
+    flat.setdefault("context.hour", when.hour + when.minute / 60)
+    flat.setdefault("context.weekday", when.strftime("%a").lower())
+    if "context.mfa_age" not in flat and flat.get("context.mfa_at") is not None:
+        mfa_at = _instant(flat["context.mfa_at"], f"{where}.context.mfa_at")
+        flat["context.mfa_age"] = max(0.0, (when - mfa_at).total_seconds())
+
+
+def _instant(text: Any, field: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not an ISO 8601 time", field=field) from None
+    if when.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no time zone", field=field)
+    return when
+
+
+def _same(a: Any, b: Any) -> bool:
+    # True == 1.0 in Python; a policy saying `equals: true` must not match the number 1.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if part == "*" else re.escape(part)
+                              for part in re.split(r"(\*)", pattern)))  # fmt: skip
+
+
+def _compile(condition: Condition) -> Check:  # one branch per operator
+    attr, op, want = condition.attr, condition.operator, condition.value
+    if op == "present":
+        return lambda a: (a.get(attr) is not None) is want
+    if op == "equals_attr":
+        other = str(want)
+        return lambda a: None if a.get(attr) is None or a.get(other) is None else _same(
+            a[attr], a[other])  # fmt: skip
+    if op in ("lt", "le", "gt", "ge", "between"):
+        compare: Callable[[float], bool]
+        if op == "between":
+            assert isinstance(want, tuple)
+            low, high = float(want[0]), float(want[1])
+            compare = lambda x: low <= x < high  # noqa: E731
+        else:
+            limit = float(want)  # type: ignore[arg-type]
+            compare = {"lt": limit.__gt__, "le": limit.__ge__, "gt": limit.__lt__,
+                       "ge": limit.__le__}[op]  # fmt: skip
+
+        def numeric(a: Mapping[str, Any]) -> bool | None:
+            value = _number(a.get(attr))
+            return None if value is None else compare(value)
+
+        return numeric
+    if op == "matches":
+        rx = _glob(str(want))
+        return lambda a: None if not isinstance(a.get(attr), str) else bool(rx.fullmatch(a[attr]))
+    values = want if isinstance(want, tuple) else (want,)
+    if op in ("contains", "contains_any"):
+
+        def contains(a: Mapping[str, Any]) -> bool | None:
+            have = a.get(attr)
+            if have is None:
+                return None
+            items = have if isinstance(have, _ListLike) else (have,)
+            return any(_same(x, v) for x in items for v in values)
+
+        return contains
+    negate = op in ("not_equals", "not_in")
+
+    def member(a: Mapping[str, Any]) -> bool | None:
+        have = a.get(attr)
+        if have is None:
+            return None
+        found = any(_same(have, v) for v in values)
+        return not found if negate else found
+
+    return member
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    resource: re.Pattern[str]
+    checks: tuple[tuple[Condition, Check], ...]
+
+
+def _first_segment(text: str) -> str:
+    return text.lstrip("/").split("/", 1)[0]
+
+
+class Evaluator:
+    """A policy compiled for fast decisions. ``Evaluator(None)`` denies everything."""
+
+    def __init__(self, policy: Policy | None, *, broken: Iterable[str] = ()) -> None:
+        self.policy = policy
+        self.broken = tuple(broken)
+        rules = policy.rules if policy is not None else ()
+        self._rules = [
+            _Compiled(rule, re.compile("|".join(f"(?:{_glob(p).pattern})" for p in rule.resources)),
+                      tuple((c, _compile(c)) for c in rule.when))
+            for rule in rules
+        ]  # fmt: skip
+        self._by_action: dict[str, set[int]] = {}
+        self._any_action: set[int] = set()
+        self._by_subject: dict[tuple[str, str], set[int]] = {}
+        self._anyone: set[int] = set()
+        self._by_segment: dict[str, set[int]] = {}
+        self._any_resource: set[int] = set()
+        for i, rule in enumerate(rules):
+            for action in rule.actions:
+                (self._any_action if action == "*" else self._by_action.setdefault(action, set())
+                 ).add(i)  # fmt: skip
+            target = rule.subjects
+            if target.anyone:
+                self._anyone.add(i)
+            for kind, names in (("role", target.roles), ("group", target.groups),
+                                ("id", target.ids), ("vendor", target.vendors)):  # fmt: skip
+                for name in names:
+                    self._by_subject.setdefault((kind, name), set()).add(i)
+            for pattern in rule.resources:
+                segment = _first_segment(pattern)
+                if "*" in segment:
+                    self._any_resource.add(i)
+                else:
+                    self._by_segment.setdefault(segment, set()).add(i)
+
+    def candidates(self, attributes: Mapping[str, Any]) -> list[int]:
+        """Indexes of the rules that could apply to a request (step 1)."""
+        action = self._by_action.get(attributes["action"], set()) | self._any_action
+        if not action:
+            return []
+        roles = frozenset(attributes.get("subject.roles") or ())
+        if self.policy is not None and self.policy.role_includes:
+            roles = self.policy.expand_roles(roles)
+        subject = set(self._anyone)
+        by_subject = self._by_subject
+        for role in roles:
+            subject |= by_subject.get(("role", role), set())
+        for group in attributes.get("subject.groups") or ():
+            subject |= by_subject.get(("group", group), set())
+        for kind, key in (("id", "subject.id"), ("vendor", "subject.vendor")):
+            value = attributes.get(key)
+            if isinstance(value, str):
+                subject |= by_subject.get((kind, value), set())
+        segment = _first_segment(attributes["resource.id"])
+        resource = self._by_segment.get(segment, set()) | self._any_resource
+        return sorted(action & subject & resource)
+
+    def decide(self, request: AccessRequest) -> AccessDecision:
+        """Allow, deny or step_up, with reasons and the rules that decided (steps above)."""
+        if self.policy is None:
+            why = "; ".join(self.broken) or "no policy is loaded"
+            return AccessDecision("deny", (f"policy did not load: {why}",))
+        a = request.attributes
+        resource_id = a["resource.id"]
+        denies: list[tuple[Rule, str]] = []
+        allows: list[Rule] = []
+        step_ups: list[Rule] = []
+        for i in self.candidates(a):
+            compiled = self._rules[i]
+            if not compiled.resource.fullmatch(resource_id):
+                continue
+            rule = compiled.rule
+            unknown: list[str] = []
+            holds = True
+            for condition, check in compiled.checks:
+                answer = check(a)
+                if answer is False:
+                    holds = False
+                    break
+                if answer is None:
+                    unknown.append(condition.attr)
+            if not holds or (unknown and rule.effect == "allow"):
+                continue
+            if rule.effect == "deny":
+                note = f" ({', '.join(unknown)} unknown)" if unknown else ""
+                denies.append((rule, note))
+            elif rule.effect == "allow":
+                allows.append(rule)
+            else:
+                step_ups.append(rule)
+        if denies:
+            return AccessDecision(
+                "deny",
+                tuple(f"rule {r.id} denies{note}{_about(r)}" for r, note in denies),
+                tuple(r.id for r, _ in denies),
+            )
+        if not allows:
+            return AccessDecision("deny", (f"no rule allows {a['action']} on {resource_id}",))
+        age = _number(a.get("context.mfa_age"))
+
+        def met(rule: Rule) -> bool:
+            return rule.mfa_within is None or (age is not None and age <= rule.mfa_within)
+
+        fresh = [r for r in allows if met(r)]
+        unmet = [r for r in step_ups if not met(r)]
+        if fresh and not unmet:
+            return AccessDecision(
+                "allow",
+                tuple(f"rule {r.id} allows{_about(r)}" for r in fresh),
+                tuple(r.id for r in fresh),
+            )
+        wanting = unmet if fresh else unmet + allows
+        last = "never" if age is None else f"{age:g} s ago"
+        return AccessDecision(
+            "step_up",
+            tuple(f"rule {r.id} requires MFA within {r.mfa_within:g} s (last MFA: {last})"
+                  f"{_about(r)}" for r in wanting),
+            tuple(r.id for r in wanting),
+        )  # fmt: skip
+
+
+def _about(rule: Rule) -> str:
+    return f": {rule.description}" if rule.description else ""

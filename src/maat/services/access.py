@@ -1,0 +1,364 @@
+"""The zero-trust decision point on a platform: policies, devices, posture, decisions.
+
+:class:`AccessPoint` holds, per process, the current access policy compiled (re-read when a
+new version is applied) and decides requests with attributes Maat computes itself: the
+device's posture and risk from its findings, alerts, heartbeat, execution policy and
+quarantine; the subject's roles, groups, vendor and risk; the time. What a caller says about
+these is replaced, never trusted; an unknown device is ``unknown``, never ``trusted``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from maat.access.evaluator import AccessDecision, AccessRequest, Evaluator
+from maat.access.policy import Policy, read_policy
+from maat.access.posture import (
+    DeviceFacts,
+    IdentityFacts,
+    IdentityRisk,
+    Posture,
+    assess_device,
+    assess_identity,
+)
+from maat.access.records import DeviceRecord, PolicyVersion
+from maat.access.segments import Segmentation, read_segmentation
+from maat.auth.principal import Principal
+from maat.core.enums import FindingStatus
+from maat.core.ids import new_id
+from maat.errors import Conflict, InvalidInput, NotFound
+from maat.ports import UnitOfWork
+from maat.services.findings import acceptance_of
+from maat.services.platform import Platform
+from maat.services.tokens import create_token
+from maat.services.versioned import Latest, apply_document
+from maat.vulns.findings import effective_status
+
+__all__ = [
+    "AccessPoint",
+    "apply_policy",
+    "device_posture",
+    "enrol_device",
+    "heartbeat",
+    "list_devices",
+    "quarantine",
+]
+
+ACCESS = "access"
+SEGMENTS = "segments"
+_ALERT_LEVELS = ("high", "critical")
+_CRITICAL = "critical"
+MAX_DEVICE_NAME = 200
+
+
+def _valid_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_DEVICE_NAME or any(ord(c) < 32 for c in name):
+        raise InvalidInput(f"a {what} name is 1 to {MAX_DEVICE_NAME} printable characters",
+                           field=what)  # fmt: skip
+    return name
+
+
+def enrol_device(
+    platform: Platform, actor: str, name: str, *, host: str | None = None,
+    agent_user: str | None = None, address: str | None = None, tags: tuple[str, ...] = (),
+) -> tuple[DeviceRecord, str | None]:  # fmt: skip
+    """Enrol a device (its telemetry ``host.name`` defaults to its name). With
+    ``agent_user``, an API token of that user becomes the device's own credential: events
+    and heartbeats sent with it are the device's. Returns the device and the token text
+    (shown once)."""
+    name = _valid_name(name, "device")
+    token_text: str | None = None
+    token_id: str | None = None
+    if agent_user is not None:
+        token = create_token(platform, actor, agent_user, f"device:{name}"[:200])
+        token_text, token_id = token.text, token.record.id
+    device = DeviceRecord(
+        id=new_id("dev"), name=name, host=_valid_name(host or name, "host"),
+        created_at=platform.now(), address=address, tags=tuple(tags), token_id=token_id,
+    )  # fmt: skip
+    with platform.transaction() as uow:
+        if uow.devices.by_name(name) is not None:
+            raise Conflict(f"device {name!r} is already enrolled")
+        uow.devices.add(device)
+        platform.audit(uow, actor, "device.enrol", f"device:{device.id}", name=name,
+                       host=device.host, token=token_id)  # fmt: skip
+    return device, token_text
+
+
+def list_devices(platform: Platform) -> list[DeviceRecord]:
+    """Every enrolled device."""
+    with platform.transaction(write=False) as uow:
+        return list(uow.devices.list())
+
+
+def _device(uow: UnitOfWork, name: str) -> DeviceRecord:
+    device = uow.devices.by_name(name)
+    if device is None:
+        raise NotFound(f"no device {name!r}", hint="enrol it with `maat device add`")
+    return device
+
+
+def heartbeat(platform: Platform, token_id: str, *, min_interval: float = 0) -> bool:
+    """Record that the agent holding ``token_id`` is alive (its device's heartbeat). Writes
+    at most once per ``min_interval`` seconds; False when the token is no device's."""
+    now = platform.now()
+    with platform.transaction(write=False) as uow:
+        device = uow.devices.by_token(token_id)
+    if device is None:
+        return False
+    last = device.last_heartbeat_at
+    if last is not None and (now - last).total_seconds() < min_interval:
+        return True
+    with platform.transaction() as uow:
+        uow.devices.update(dataclasses.replace(device, last_heartbeat_at=now))
+    return True
+
+
+def quarantine(
+    platform: Platform, actor: str, name: str, *, reason: str = "", release: bool = False
+) -> DeviceRecord:
+    """Put a device in quarantine (its posture becomes ``quarantined``) or release it."""
+    with platform.transaction() as uow:
+        device = _device(uow, name)
+        if release:
+            device = dataclasses.replace(device, quarantined_at=None, quarantine_reason=None)
+        else:
+            device = dataclasses.replace(device, quarantined_at=platform.now(),
+                                         quarantine_reason=reason or "quarantined")  # fmt: skip
+        uow.devices.update(device)
+        action = "device.release" if release else "device.quarantine"
+        platform.audit(uow, actor, action, f"device:{device.id}", reason=reason)
+    return device
+
+
+def _exec_mode(uow: UnitOfWork) -> str | None:
+    modes = set()
+    for record in uow.exec_policies.active():
+        for line in record.text.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "mode":
+                modes.add(value.split("#", 1)[0].strip())
+    if "enforce" in modes:
+        return "enforce"
+    return "audit" if modes else None
+
+
+def device_facts(uow: UnitOfWork, name: str, now: datetime) -> DeviceFacts:
+    """What the state store says about device ``name`` (numbered checks in
+    :func:`maat.access.posture.assess_device` read these)."""
+    device = uow.devices.by_name(name) if name else None
+    if device is None:
+        return DeviceFacts(name or "-", now, known=False)
+    overdue: list[str] = []
+    next_due: datetime | None = None
+    host = uow.hosts.by_name(device.host)
+    if host is not None:
+        statuses = [FindingStatus.OPEN, FindingStatus.RISK_ACCEPTED]
+        for f in uow.findings.list(subject_kind="host", subject_id=host.id, statuses=statuses):
+            if f.severity != _CRITICAL:
+                continue
+            acceptance = acceptance_of(f)
+            if effective_status(f.status, acceptance, now) is not FindingStatus.OPEN:
+                if acceptance is not None and acceptance.expires_at > now:
+                    next_due = min(next_due or acceptance.expires_at, acceptance.expires_at)
+                continue
+            if now >= f.due_at:
+                overdue.append(f"{f.advisory_id} in {f.component_name} {f.component_version}")
+            else:
+                next_due = min(next_due or f.due_at, f.due_at)
+    alerts = uow.alerts.open_naming("hosts", device.host, _ALERT_LEVELS)
+    return DeviceFacts(
+        device=device.name, now=now, host=device.host, last_heartbeat=device.last_heartbeat_at,
+        overdue_critical=tuple(overdue), next_critical_due=next_due,
+        open_high_alerts=tuple(f"{a.rule_id} ({a.id})" for a in alerts),
+        exec_policy_mode=_exec_mode(uow), quarantined=device.quarantined_at is not None,
+        quarantine_reason=device.quarantine_reason or "",
+    )  # fmt: skip
+
+
+def device_posture(platform: Platform, name: str) -> Posture:
+    """The posture of device ``name`` now, with every check."""
+    now = platform.now()
+    with platform.transaction(write=False) as uow:
+        facts = device_facts(uow, name, now)
+    return assess_device(facts, heartbeat_max_age=float(platform.settings.access.heartbeat_max_age))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The subject of a request as Maat knows it."""
+
+    attributes: dict[str, Any]
+    risk: IdentityRisk | None
+
+
+def subject_of(uow: UnitOfWork, user_id: str | None = None, name: str | None = None) -> Subject:
+    """A Maat user's attributes (roles and groups, vendor, risk); an unknown subject has no
+    roles and no risk (a condition on either is then unknown, which never allows)."""
+    user = uow.users.get(user_id) if user_id else (uow.users.by_name(name) if name else None)
+    if user is None:
+        return Subject({"id": name or user_id or "", "known": False, "roles": [], "groups": []},
+                       None)  # fmt: skip
+    vendor = uow.vendors.by_name(user.vendor) if user.vendor else None
+    breached = vendor is not None and vendor.breached_at is not None
+    alerts = [
+        f"{a.rule_id} ({a.id})" for a in uow.alerts.open_naming("users", user.name, _ALERT_LEVELS)
+    ]
+    risk = assess_identity(IdentityFacts(
+        user.name, disabled=user.disabled, vendor=user.vendor, vendor_breached=breached,
+        open_high_alerts=tuple(alerts), failed_logins=user.failed_logins,
+    ))  # fmt: skip
+    roles = sorted({r.value for r in user.roles} | set(user.groups))
+    attributes = {
+        "id": user.name, "known": True, "roles": roles, "groups": list(user.groups),
+        "vendor": user.vendor, "vendor_breached": breached, **risk.attributes(),
+    }  # fmt: skip
+    return Subject(attributes, risk)
+
+
+def apply_policy(platform: Platform, actor: str, text: str, *, source: str) -> PolicyVersion:
+    """Store ``text`` as the next version of the access policy (audited); refuses a policy
+    with problems, listing them all."""
+    return apply_document(platform, actor, ACCESS, text, source=source, read=read_policy)
+
+
+def apply_segments(platform: Platform, actor: str, text: str, *, source: str) -> PolicyVersion:
+    """Store ``text`` as the next version of the segmentation (audited)."""
+    return apply_document(platform, actor, SEGMENTS, text, source=source,
+                          read=read_segmentation)  # fmt: skip
+
+
+def _evaluator(version: PolicyVersion | None) -> Evaluator:
+    if version is None:
+        return Evaluator(None, broken=["no access policy applied (maat policy apply)"])
+    policy, problems = read_policy(version.text, source=f"access policy v{version.version}")
+    return Evaluator(policy, broken=[str(p) for p in problems[:3]])
+
+
+def _segmentation(version: PolicyVersion | None) -> Segmentation | None:
+    if version is None:
+        return None
+    return read_segmentation(version.text, source=f"segmentation v{version.version}")[0]
+
+
+def latest_segmentation(platform: Platform) -> Latest[Segmentation | None]:
+    """A cache of the segmentation in force (None until one is applied)."""
+    return Latest(platform, SEGMENTS, _segmentation)
+
+
+def _enrich(
+    data: Mapping[str, Any], subject: Subject, posture: Posture, device: DeviceRecord | None,
+    now: datetime, mfa_at: datetime | None, segment: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    out = dict(data)
+    given_subject = data.get("subject") if isinstance(data.get("subject"), Mapping) else {}
+    if subject.attributes.get("known"):
+        out["subject"] = {**given_subject, **subject.attributes}  # type: ignore[dict-item]
+    else:  # not a Maat user: the caller's roles stand, but never a risk or posture it claims
+        claimed = {k: v for k, v in (given_subject or {}).items()
+                   if k not in ("risk", "risk_reasons", "known", "vendor_breached")}  # fmt: skip
+        out["subject"] = {**claimed, "known": False}
+    given_device = data.get("device") if isinstance(data.get("device"), Mapping) else {}
+    device_attrs = {**(given_device or {}), **posture.attributes(), "id": posture.device}
+    if device is not None:
+        device_attrs.update(host=device.host, tags=list(device.tags))
+    device_attrs.pop("segment", None)  # the segmentation says, not the caller
+    if segment is not None:
+        device_attrs["segment"] = segment
+    out["device"] = device_attrs
+    given_context = data.get("context") if isinstance(data.get("context"), Mapping) else {}
+    context = {k: v for k, v in (given_context or {}).items()
+               if k not in ("time", "hour", "weekday")}  # fmt: skip
+    context["time"] = now.isoformat()
+    if mfa_at is not None:
+        context.pop("mfa_age", None)
+        context["mfa_at"] = mfa_at.isoformat()
+    out["context"] = context
+    return out
+
+
+class AccessPoint:
+    """The decision point of one process: the current policy and cached postures."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._policy = Latest(platform, ACCESS, _evaluator)
+        self.segmentation = latest_segmentation(platform)
+        self._postures: dict[str, tuple[Posture, float, datetime | None]] = {}
+
+    def evaluator(self) -> Evaluator:
+        """The evaluator of the newest applied policy (looked up at most once per
+        ``access.policy_check_interval``)."""
+        return self._policy.get()
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy in force (None: everything is denied)."""
+        return self.evaluator().policy
+
+    def _posture(self, uow: UnitOfWork, name: str, now: datetime) -> Posture:
+        ttl = float(self.platform.settings.access.posture_cache)
+        if ttl > 0:
+            cached = self._postures.get(name)
+            if cached is not None:
+                posture, until, valid_until = cached
+                if time.monotonic() < until and (valid_until is None or now < valid_until):
+                    return posture
+        limit = float(self.platform.settings.access.heartbeat_max_age)
+        posture = assess_device(device_facts(uow, name, now), heartbeat_max_age=limit)
+        if ttl > 0:
+            if len(self._postures) > 100_000:
+                self._postures.clear()
+            self._postures[name] = (posture, time.monotonic() + ttl, posture.valid_until)
+        return posture
+
+    def decide(
+        self, data: Mapping[str, Any], *, principal: Principal | None = None,
+        mfa_at: datetime | None = None,
+    ) -> tuple[AccessDecision, dict[str, Any]]:  # fmt: skip
+        """Decide a request (the JSON shape of ``maat access decide``) after replacing what
+        Maat knows itself: device posture, subject attributes, time. ``principal`` is the
+        authenticated subject when the request came through a proxy with its credential.
+        Returns the decision and the attributes it was made on."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a request must be a JSON object", field="request")
+        evaluator = self.evaluator()
+        now = self.platform.now()
+        device_data = data.get("device")
+        device_name = device_data.get("id") if isinstance(device_data, Mapping) else None
+        subject_data = data.get("subject")
+        subject_name = subject_data.get("id") if isinstance(subject_data, Mapping) else None
+        with self.platform.transaction(write=False) as uow:
+            posture = self._posture(uow, str(device_name or ""), now)
+            device = uow.devices.by_name(str(device_name)) if device_name else None
+            if principal is not None:
+                subject = subject_of(uow, user_id=principal.user_id)
+            else:
+                subject = subject_of(uow, name=str(subject_name) if subject_name else None)
+        segmentation = self.segmentation.get()
+        segment = None
+        if device is not None and segmentation is not None:
+            quarantined = device.quarantined_at is not None
+            segment = segmentation.segment_of(
+                tags=device.tags, address=device.address, quarantined=quarantined
+            )
+        enriched = _enrich(data, subject, posture, device, now, mfa_at, segment)
+        request = AccessRequest.from_dict(enriched)
+        return evaluator.decide(request), enriched
+
+
+def mfa_time(platform: Platform, principal: Principal) -> datetime | None:
+    """When ``principal`` last proved a second factor: its session's login or step-up;
+    None for API tokens (no MFA)."""
+    kind, _, credential_id = principal.credential.partition(":")
+    if kind != "session":
+        return None
+    with platform.transaction(write=False) as uow:
+        session = uow.sessions.get(credential_id)
+    return session.last_mfa if session is not None else None

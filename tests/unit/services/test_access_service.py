@@ -1,0 +1,234 @@
+"""The decision point on a platform: posture from Maat's own data, continuous re-evaluation,
+step-up MFA, policy versions. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from maat.core.enums import FindingStatus
+from maat.core.ids import new_id
+from maat.detect.records import AlertRecord
+from maat.errors import AuthenticationFailed, Conflict, InvalidInput
+from maat.services import access, auth, users, vendors
+from maat.services.platform import Platform
+from maat.vulns.records import FindingRecord, HostRecord
+from maat_testkit import FakeClock, current_code, enrolled_user
+
+EXAMPLES = Path(__file__).parents[3] / "examples" / "access"
+EXAMPLE = (EXAMPLES / "policy.yml").read_text()
+SEGMENTS = (EXAMPLES / "segments.yml").read_text()
+WRITE_PLM = {"device": {"id": "ws-eng-01"}, "resource": "plm/designs/7", "action": "write",
+             "subject": {"id": "alice"}}  # fmt: skip
+
+
+def _healthy_device(platform: Platform, name: str = "ws-eng-01") -> str:
+    """An enrolled, enforcing, heart-beating engineering workstation; returns its token id."""
+    users.add_user(platform, "test", f"agent-{name}", ["agent"], "a-long-agent-password")
+    device, _ = access.enrol_device(platform, "test", name, agent_user=f"agent-{name}",
+                                    tags=("engineering",))  # fmt: skip
+    with platform.transaction() as uow:
+        uow.hosts.add(HostRecord(new_id("hst"), name, platform.now(), group="engineering"))
+        from maat.signing.records import ExecPolicyRecord
+
+        uow.exec_policies.add(ExecPolicyRecord(
+            id=new_id("xp"), name="default", version=1, text="name: default\nmode: enforce\n",
+            digest="0" * 64, active=True, created_at=platform.now(), created_by="test",
+        ))  # fmt: skip
+    assert device.token_id is not None
+    assert access.heartbeat(platform, device.token_id)
+    return device.token_id
+
+
+def _beat(platform: Platform, name: str) -> None:
+    with platform.transaction(write=False) as uow:
+        device = uow.devices.by_name(name)
+    assert device is not None and device.token_id is not None
+    assert access.heartbeat(platform, device.token_id)
+
+
+def _critical(platform: Platform, host: str, *, due_in: timedelta) -> str:
+    with platform.transaction() as uow:
+        record = uow.hosts.by_name(host)
+        assert record is not None
+        finding = FindingRecord(
+            id=new_id("fnd"), subject_kind="host", subject_id=record.id,
+            component_key="pkg:generic/openssl", component_name="openssl",
+            component_version="3.0.1", component_purl=None, advisory_id="CVE-2026-0001",
+            aliases=(), summary="s", severity="critical", cvss=9.8, kev=False, epss=None,
+            priority=1.0, priority_label="P1", fixed_versions=("3.0.2",),
+            status=FindingStatus.OPEN, opened_at=platform.now(),
+            due_at=platform.now() + due_in, last_seen_at=platform.now(),
+        )  # fmt: skip
+        uow.findings.add(finding)
+    return finding.id
+
+
+@pytest.fixture
+def point(platform: Platform) -> access.AccessPoint:
+    users.add_user(platform, "test", "alice", ["analyst"], "a-long-user-password")
+    users.set_groups(platform, "test", "alice", ["engineer"])
+    access.apply_policy(platform, "test", EXAMPLE, source="policy.yml")
+    access.apply_segments(platform, "test", SEGMENTS, source="segments.yml")
+    _healthy_device(platform)
+    return access.AccessPoint(platform)
+
+
+def test_no_policy_applied_denies_everything(platform: Platform) -> None:
+    decision, _ = access.AccessPoint(platform).decide(WRITE_PLM)
+    assert decision.decision == "deny"
+    assert "no access policy applied" in decision.reasons[0]
+
+
+def test_a_healthy_device_and_a_known_engineer_are_allowed(point: access.AccessPoint) -> None:
+    decision, attributes = point.decide(WRITE_PLM)
+    assert decision.decision == "allow", decision.reasons
+    assert attributes["device"]["posture"] == "trusted"
+    assert "engineer" in attributes["subject"]["roles"]
+
+
+def test_claims_in_the_request_never_override_what_maat_knows(
+    point: access.AccessPoint, platform: Platform
+) -> None:
+    lying = {**WRITE_PLM, "device": {"id": "stranger", "posture": "trusted"},
+             "subject": {"id": "mallory", "roles": ["engineer"], "risk": 0}}  # fmt: skip
+    decision, attributes = point.decide(lying)
+    assert attributes["device"]["posture"] == "unknown"
+    assert "risk" not in attributes["subject"]
+    assert decision.decision == "deny"
+
+
+def test_the_next_request_after_a_critical_goes_overdue_is_refused(
+    point: access.AccessPoint, platform: Platform, clock: FakeClock
+) -> None:
+    finding = _critical(platform, "ws-eng-01", due_in=timedelta(hours=72))
+    assert point.decide(WRITE_PLM)[0].decision == "allow"  # due, not overdue yet
+    clock.advance(hours=72)
+    _beat(platform, "ws-eng-01")  # the agent is still alive
+    decision, attributes = point.decide(WRITE_PLM)
+    assert decision.decision == "deny"
+    assert decision.rules == ("untrusted-devices-denied",)
+    assert any("CVE-2026-0001 in openssl 3.0.1" in r for r in attributes["device"]["risk_reasons"])
+    with platform.transaction() as uow:
+        stored = uow.findings.get(finding)
+        uow.findings.update(dataclasses.replace(stored, status=FindingStatus.FIXED,
+                                                fixed_at=platform.now()))  # fmt: skip
+    assert point.decide(WRITE_PLM)[0].decision == "allow"
+
+
+def test_posture_cache_never_outlives_a_finding_deadline(
+    platform: Platform, clock: FakeClock
+) -> None:
+    users.add_user(platform, "test", "alice", ["analyst"], "a-long-user-password")
+    users.set_groups(platform, "test", "alice", ["engineer"])
+    access.apply_policy(platform, "test", EXAMPLE, source="policy.yml")
+    access.apply_segments(platform, "test", SEGMENTS, source="segments.yml")
+    _healthy_device(platform)
+    _critical(platform, "ws-eng-01", due_in=timedelta(seconds=30))
+    cached = access.AccessPoint(dataclasses.replace(
+        platform, settings=dataclasses.replace(platform.settings, access=dataclasses.replace(
+            platform.settings.access, posture_cache=3600)))  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert cached.decide(WRITE_PLM)[0].decision == "allow"
+    clock.advance(seconds=31)
+    assert cached.decide(WRITE_PLM)[0].decision == "deny"
+
+
+def test_open_high_alert_silence_and_quarantine_each_lower_posture(
+    point: access.AccessPoint, platform: Platform, clock: FakeClock
+) -> None:
+    with platform.transaction() as uow:
+        alert = AlertRecord(id=new_id("alr"), rule_id="sigma-wwlib", title="wwlib side-load",
+                            level="high", created_at=platform.now(),
+                            entities={"hosts": ["ws-eng-01"]})  # fmt: skip
+        uow.alerts.add(alert)
+    posture = access.device_posture(platform, "ws-eng-01")
+    assert posture.level == "untrusted" and "sigma-wwlib" in posture.reasons[0]
+    with platform.transaction() as uow:
+        uow.alerts.update(dataclasses.replace(alert, state="resolved"))
+    assert access.device_posture(platform, "ws-eng-01").level == "trusted"
+    clock.advance(seconds=601)
+    assert (
+        access.device_posture(platform, "ws-eng-01")
+        .reasons[0]
+        .startswith("step 2 (heartbeat) FAILED")
+    )
+    access.quarantine(platform, "test", "ws-eng-01", reason="case 12: TIDRONE")
+    posture = access.device_posture(platform, "ws-eng-01")
+    assert posture.level == "quarantined" and posture.risk == 100
+    access.quarantine(platform, "test", "ws-eng-01", release=True)
+    assert access.device_posture(platform, "ws-eng-01").level == "untrusted"  # still silent
+
+
+def test_venom_vendor_breach_steps_up_the_vendors_accounts(
+    platform: Platform, clock: FakeClock
+) -> None:
+    clock.current = clock.current.replace(hour=10)  # office hours
+    access.apply_policy(platform, "test", EXAMPLE, source="policy.yml")
+    _healthy_device(platform, "vendor-jump")
+    vendors.add_vendor(platform, "test", "Contoso ERP")
+    support = enrolled_user(platform, clock, "contoso-support", ["analyst"])
+    users.set_groups(platform, "test", "contoso-support", ["vendor-support"])
+    vendors.link_account(platform, "test", "contoso-support", "Contoso ERP")
+    point = access.AccessPoint(platform)
+    principal = auth.authenticate(platform, support.token, client="10.0.0.9")
+    read_erp = {"device": {"id": "vendor-jump"}, "resource": "erp/orders", "action": "read"}
+    mfa = access.mfa_time(platform, principal)
+    assert point.decide(read_erp, principal=principal, mfa_at=mfa)[0].decision == "allow"
+    clock.advance(seconds=301)  # the login's MFA is now older than the step-up rule allows
+    _beat(platform, "vendor-jump")
+    assert point.decide(read_erp, principal=principal, mfa_at=mfa)[0].decision == "allow"
+    vendors.record_breach(platform, "test", "Contoso ERP", note="VENOM web shell")
+    decision, attributes = point.decide(read_erp, principal=principal, mfa_at=mfa)
+    assert decision.decision == "step_up" and decision.rules == ("breached-vendor-step-up",)
+    assert attributes["subject"]["risk"] >= 60
+    # The account proves its second factor again: allowed for 300 s, then stepped up again.
+    with pytest.raises(AuthenticationFailed):
+        auth.step_up(platform, principal, "000000", client="10.0.0.9")
+    auth.step_up(platform, principal, current_code(platform, support.totp_secret),
+                 client="10.0.0.9")  # fmt: skip
+    mfa = access.mfa_time(platform, principal)
+    assert mfa == platform.now()
+    assert point.decide(read_erp, principal=principal, mfa_at=mfa)[0].decision == "allow"
+    clock.advance(seconds=301)
+    _beat(platform, "vendor-jump")
+    assert point.decide(read_erp, principal=principal, mfa_at=mfa)[0].decision == "step_up"
+
+
+def test_api_tokens_cannot_step_up(platform: Platform, clock: FakeClock) -> None:
+    from maat.services.tokens import create_token
+
+    enrolled_user(platform, clock, "bot", ["analyst"])
+    token = create_token(platform, "test", "bot", "ci").text
+    principal = auth.authenticate(platform, token, client="x")
+    with pytest.raises(AuthenticationFailed, match="API tokens have no MFA"):
+        auth.step_up(platform, principal, "123456", client="x")
+    assert access.mfa_time(platform, principal) is None
+
+
+def test_policy_versions_are_kept_and_broken_policies_refused(platform: Platform) -> None:
+    first = access.apply_policy(platform, "alice", EXAMPLE, source="a.yml")
+    second = access.apply_policy(platform, "bob", "rules: []\n", source="b.yml")
+    assert (first.version, second.version) == (1, 2)
+    with pytest.raises(InvalidInput, match="1 problem"):
+        access.apply_policy(platform, "bob", "rules:\n  - {effect: nope, actions: [a], "
+                            "resources: [b]}\n", source="c.yml")  # fmt: skip
+    with platform.transaction(write=False) as uow:
+        history = uow.policy_versions.history("access")
+        audit = [r.entry.action for r in uow.audit.records()]
+    assert [v.created_by for v in history] == ["bob", "alice"]
+    assert audit.count("access.apply") == 2
+    # The newest version is in force: the empty policy denies everything.
+    assert access.AccessPoint(platform).decide(WRITE_PLM)[0].decision == "deny"
+
+
+def test_device_names_are_unique_and_heartbeats_need_a_device_token(platform: Platform) -> None:
+    access.enrol_device(platform, "test", "ws-1")
+    with pytest.raises(Conflict):
+        access.enrol_device(platform, "test", "ws-1")
+    with pytest.raises(InvalidInput):
+        access.enrol_device(platform, "test", "bad\nname")
+    assert access.heartbeat(platform, "tok-unknown") is False
