@@ -22,15 +22,19 @@ an observed flow is allowed, and by which rule.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
 from maat.errors import Problem
 from maat.yaml_reader import YamlReader, compose
 
-__all__ = ["ANY", "Flow", "FlowVerdict", "Segment", "Segmentation", "read_segmentation"]
+__all__ = [
+    "ANY", "Flow", "FlowVerdict", "ObservedFlow", "Segment", "Segmentation", "flow_of",
+    "read_segmentation",
+]  # fmt: skip
 
 ANY = "*"
 Proto = Literal["tcp", "udp", "icmp"]
@@ -125,6 +129,32 @@ class Segmentation:
         return FlowVerdict(False, source, target,
                            f"no flow allows {source or 'outside'} -> {target or 'outside'} "
                            f"{shown}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ObservedFlow:
+    """A connection seen in telemetry."""
+
+    source_ip: str
+    target_ip: str
+    proto: str
+    port: int | None
+
+
+def flow_of(event: Mapping[str, Any]) -> ObservedFlow | None:
+    """The connection a normalised event records (Zeek conn, Sysmon 3, Falco, osquery…):
+    source and destination addresses and the transport; None for anything else, and for
+    the receiving side's copy of a connection (``network.direction: ingress``)."""
+    source, target = event.get("source.ip"), event.get("destination.ip")
+    proto = event.get("network.transport")
+    if not isinstance(source, str) or not isinstance(target, str) or proto not in PROTOS:
+        return None
+    if event.get("network.direction") == "ingress":
+        return None
+    port = event.get("destination.port")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    return ObservedFlow(source, target, str(proto), port if isinstance(port, int) else None)
 
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -21,6 +21,7 @@ from maat.cli import (
     demo_cmd,
     detect_cmd,
     lake_cmd,
+    segments_cmd,
     signing_cmd,
     telemetry_cmd,
     token_cmd,
@@ -63,6 +64,7 @@ app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(access_cmd.access_app, name="access")
 app.add_typer(access_cmd.policy_app, name="policy")
 app.add_typer(access_cmd.device_app, name="device")
+app.add_typer(segments_cmd.app, name="segments")
 
 err = console(stderr=True)
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from maat.access.evaluator import AccessDecision, AccessRequest, Evaluator
+from maat.access.nftables import host_ruleset
 from maat.access.policy import Policy, read_policy
 from maat.access.posture import (
     DeviceFacts,
@@ -362,3 +363,15 @@ def mfa_time(platform: Platform, principal: Principal) -> datetime | None:
     with platform.transaction(write=False) as uow:
         session = uow.sessions.get(credential_id)
     return session.last_mfa if session is not None else None
+
+
+def device_ruleset(platform: Platform, name: str) -> str:
+    """The nftables ruleset of device ``name`` under the segmentation in force."""
+    segmentation = latest_segmentation(platform).get()
+    if segmentation is None:
+        raise NotFound("no segmentation applied", hint="maat segments apply FILE")
+    with platform.transaction(write=False) as uow:
+        device = _device(uow, name)
+    segment = segmentation.segment_of(tags=device.tags, address=device.address,
+                                      quarantined=device.quarantined_at is not None)  # fmt: skip
+    return host_ruleset(segmentation, segment, host=device.name)

@@ -18,17 +18,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from maat.access.segments import Segmentation, flow_of
 from maat.core.ids import new_id
 from maat.detect.alerts import in_window, merge_hit, new_alert
 from maat.detect.records import AlertRecord
 from maat.detect.sigma import Engine
 from maat.errors import MaatError
-from maat.services.detection import alert_line, ioc_alert_line, load_ioc_files, load_rule_files
+from maat.services.access import latest_segmentation
+from maat.services.detection import (
+    alert_line,
+    flow_alert_line,
+    ioc_alert_line,
+    load_ioc_files,
+    load_rule_files,
+)
 from maat.services.platform import Platform
 
 __all__ = ["AlertOutcome", "AlertSink", "Detector", "list_alerts"]
@@ -185,32 +193,43 @@ def _paths(setting: str) -> list[Path]:
 
 
 class Detector:
-    """The rules and indicators of ``[detect]``, run over events into an :class:`AlertSink`."""
+    """The rules and indicators of ``[detect]`` and the segmentation in force, run over
+    events into an :class:`AlertSink`."""
 
-    def __init__(self, engine: Engine | None, iocs: Any, sink: AlertSink) -> None:
+    def __init__(
+        self, engine: Engine | None, iocs: Any, sink: AlertSink,
+        flows: Callable[[], Segmentation | None] | None = None,
+    ) -> None:  # fmt: skip
         self.engine, self.iocs, self.sink = engine, iocs, sink
+        self.flows = flows
 
     @classmethod
-    def from_settings(cls, platform: Platform) -> Detector | None:
-        """None when ``[detect]`` names no rules and no indicators."""
+    def from_settings(cls, platform: Platform) -> Detector:
+        """Sigma rules and indicators from ``[detect]`` (each may be absent) and the
+        segmentation applied to the platform (re-read when a new version is applied)."""
         settings = platform.settings.detect
         rules, iocs = _paths(settings.rules), _paths(settings.iocs)
-        if not rules and not iocs:
-            return None
         engine = load_rule_files(rules)[1] if rules else None
         if engine is not None and engine._correlator is not None:
             engine._correlator.max_groups = int(settings.max_correlation_groups)
         index = load_ioc_files(iocs) if iocs else None
-        return cls(engine, index, AlertSink.from_settings(platform))
+        return cls(engine, index, AlertSink.from_settings(platform),
+                   latest_segmentation(platform).get)  # fmt: skip
 
     def lines(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Alert lines of every hit in ``events`` (source: the bus)."""
         out: list[dict[str, Any]] = []
+        segmentation = self.flows() if self.flows is not None else None
         for event in events:
             for hit in self.engine.match(event) if self.engine is not None else ():
                 out.append(alert_line(hit, event, "bus", 0))
             for ioc in self.iocs.match(event) if self.iocs is not None else ():
                 out.append(ioc_alert_line(ioc, event, "bus", 0))
+            if segmentation is not None and (flow := flow_of(event)) is not None:
+                verdict = segmentation.check(flow.source_ip, flow.target_ip, flow.proto,
+                                             flow.port)  # fmt: skip
+                if not verdict.allowed:
+                    out.append(flow_alert_line(verdict, flow, event, "bus", 0))
         return out
 
     def run(self, events: Iterable[Mapping[str, Any]]) -> AlertOutcome:

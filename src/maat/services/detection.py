@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from maat.access.segments import FlowVerdict, ObservedFlow
 from maat.detect.iocs import IocHit, IocIndex, load_iocs
 from maat.detect.sigma import Engine, Hit, RuleSet, load_rules
 from maat.errors import InvalidInput
@@ -132,6 +133,28 @@ def ioc_alert_line(hit: IocHit, event: Mapping[str, Any], path: str, line: int) 
     }
     if hit.note:
         out["ioc.note"] = hit.note
+    return _with_event(out, event, path, line)
+
+
+FLOW_RULE = "maat.segmentation.flow"
+
+
+def flow_alert_line(
+    verdict: FlowVerdict, flow: ObservedFlow, event: Mapping[str, Any], path: str, line: int
+) -> dict[str, Any]:
+    """One alert for a connection the segmentation does not allow (lateral movement)."""
+    techniques = ["T1021.002", "T1570"] if flow.port == 445 else ["T1021"]
+    out: dict[str, Any] = {
+        "rule.id": FLOW_RULE,
+        "rule.title": f"Flow not allowed by segmentation: {verdict.reason} "
+        f"({flow.source_ip} -> {flow.target_ip})",
+        "rule.level": "high",
+        "rule.techniques": techniques,
+        "rule.route": "segmentation",
+        "source.ip": flow.source_ip,
+        "destination.ip": flow.target_ip,
+        "destination.port": flow.port,
+    }
     return _with_event(out, event, path, line)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +155,9 @@ rules:
     ],
 )
 def test_operators(condition: str, attrs: dict[str, Any], expected: str) -> None:
-    text = f"rules:\n  - {{effect: allow, actions: [read], resources: ['*'], when: [{condition}]}}\n"
+    text = (
+        f"rules:\n  - {{effect: allow, actions: [read], resources: ['*'], when: [{condition}]}}\n"
+    )
     data = {"subject": attrs, "resource": {"id": "doc/1", "owner": "alice"}, "action": "read"}
     assert evaluator(text).decide(AccessRequest.from_dict(data)).decision == expected
 
@@ -183,10 +187,16 @@ def test_resource_globs_and_leading_slashes() -> None:
     assert not ev.decide(request(action="POST", resource="/exact")).allowed
 
 
+def _applies(rule: Any, a: Any) -> bool:
+    """What a plain scan says: action, any role, any resource glob."""
+    return (("*" in rule.actions or a["action"] in rule.actions)
+            and bool(rule.subjects.roles & set(a["subject.roles"]))
+            and any(re.fullmatch(p.replace("*", ".*"), a["resource.id"])
+                    for p in rule.resources))  # fmt: skip
+
+
 def test_index_matches_a_linear_scan_on_a_large_policy() -> None:
     """The indexed candidate lookup finds every rule a plain scan would apply."""
-    import random
-
     rng = random.Random(7)
     roles = [f"r{i}" for i in range(30)]
     areas = [f"app{i}" for i in range(40)]
@@ -203,15 +213,7 @@ def test_index_matches_a_linear_scan_on_a_large_policy() -> None:
         req = request(subject={"roles": rng.sample(roles, 3)}, action=rng.choice(["read", "write"]),
                       resource=f"{rng.choice(areas)}/{rng.choice(['x', 'y'])}/{rng.choice(areas)}")  # fmt: skip
         a = req.attributes
-        import re
-
-        def applies(rule: Any) -> bool:
-            return (("*" in rule.actions or a["action"] in rule.actions)
-                    and bool(rule.subjects.roles & set(a["subject.roles"]))
-                    and any(re.fullmatch(p.replace("*", ".*"), a["resource.id"])
-                            for p in rule.resources))  # fmt: skip
-
-        scan = [r for r in ev.policy.rules if applies(r)]
+        scan = [r for r in ev.policy.rules if _applies(r, a)]
         deny = [r.id for r in scan if r.effect == "deny"]
         allow = [r.id for r in scan if r.effect == "allow"]
         decision = ev.decide(req)
