@@ -6,13 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,17 +18,7 @@ from maat.services import tokens, users
 from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
 from maat_testkit import make_settings
-
-
-def _maat() -> list[str]:
-    script = shutil.which("maat", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "maat.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from serve_kit import Server
 
 
 def _event(n: int) -> bytes:
@@ -50,45 +34,6 @@ def _event(n: int) -> bytes:
         "crash_test_serial": n,
     }
     return json.dumps(record).encode()
-
-
-class Server:
-    def __init__(self, data_dir: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAAT_")}
-        self.env["MAAT_DATA_DIR"] = str(data_dir)
-        self.env["MAAT_TELEMETRY_LAKE_FLUSH_INTERVAL"] = "0.05"
-        self.env["MAAT_TELEMETRY_LAKE_BATCH_ROWS"] = "300"
-        self.log = data_dir / "serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base = ""
-
-    def start(self) -> None:
-        port = _free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [*_maat(), "serve", "--port", str(port)], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"maat serve did not start: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
 
 
 def _send(base: str, token: str, body: bytes) -> int:
