@@ -178,7 +178,6 @@ class AccessSettings:
     """``[access]``: the zero-trust decision point (posture, policy reloads, proxies)."""
 
     heartbeat_max_age: Seconds = Seconds(600)  # older: the device is not trusted
-    posture_cache: Seconds = Seconds(0)  # reuse a device's posture this long (0: every request)
     policy_check_interval: Seconds = Seconds(1)  # how often a server looks for a new policy
     read_methods: str = "GET,HEAD,OPTIONS"  # HTTP methods a proxy check treats as action read
     heartbeat_write_interval: Seconds = Seconds(10)  # events refresh a heartbeat this often
@@ -304,7 +303,6 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.webhook_timeout": (0.1, 300),
     "detect.max_correlation_groups": (1, None),
     "access.heartbeat_max_age": (1, None),
-    "access.posture_cache": (0, 3600),
     "access.policy_check_interval": (0, 3600),
     "access.heartbeat_write_interval": (0, 3600),
     "api.port": (1, 65535),

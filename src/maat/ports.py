@@ -311,6 +311,12 @@ class StateStore(Protocol):
         """Raise ``StorageError`` unless the schema is at the version this code expects."""
         ...
 
+    def epoch(self) -> int:
+        """A counter that moves whenever data an access decision reads changes (findings,
+        alert states, devices, hosts, execution policies, users, vendors, tokens,
+        policies), in any process; caches keyed on it are exact."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -17,6 +17,8 @@ from maat.errors import Problem
 __all__ = ["YamlReader", "compose"]
 
 _STD_TAG = "tag:yaml.org,2002:"
+# libyaml's composer when PyYAML has it (same nodes and marks, about ten times faster).
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "timestamp", "seq", "map"})
 
 
@@ -28,7 +30,7 @@ def compose(
     if len(text) > max_chars:
         return None, [Problem.at(f"{what} is larger than {max_chars} characters", file=source)]
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

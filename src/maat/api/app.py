@@ -29,6 +29,8 @@ from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
 
 ROUTERS = (
+    # First: a decision point's routes are matched on every proxied request.
+    access.router,
     system.router,
     alerts.router,
     auth.router,
@@ -39,7 +41,6 @@ ROUTERS = (
     signing.router,
     events.router,
     vendors.router,
-    access.router,
 )
 
 
@@ -57,6 +58,7 @@ def create_app(
         if telemetry is not None:
             telemetry.start_writer()
         yield
+        app.state.access.close()
         if telemetry is not None and close_on_shutdown:
             telemetry.close()
         if close_on_shutdown:

@@ -10,10 +10,13 @@ these is replaced, never trusted; an unknown device is ``unknown``, never ``trus
 from __future__ import annotations
 
 import dataclasses
-import time
+import gc
+import hashlib
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from maat.access.evaluator import AccessDecision, AccessRequest, Evaluator
@@ -32,8 +35,9 @@ from maat.access.segments import Segmentation, read_segmentation
 from maat.auth.principal import Principal
 from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
-from maat.errors import Conflict, InvalidInput, NotFound
+from maat.errors import Conflict, InvalidInput, MaatError, NotFound
 from maat.ports import UnitOfWork
+from maat.services import auth
 from maat.services.findings import acceptance_of
 from maat.services.platform import Platform
 from maat.services.tokens import create_token
@@ -50,7 +54,10 @@ __all__ = [
     "quarantine",
 ]
 
+log = logging.getLogger(__name__)
 ACCESS = "access"
+REFUSAL_SUMMARY_SECONDS = 60.0
+MAX_SUMMARY_SUBJECTS = 1_000
 SEGMENTS = "segments"
 _ALERT_LEVELS = ("high", "critical")
 _CRITICAL = "critical"
@@ -239,7 +246,12 @@ def _evaluator(version: PolicyVersion | None) -> Evaluator:
     if version is None:
         return Evaluator(None, broken=["no access policy applied (maat policy apply)"])
     policy, problems = read_policy(version.text, source=f"access policy v{version.version}")
-    return Evaluator(policy, broken=[str(p) for p in problems[:3]])
+    evaluator = Evaluator(policy, broken=[str(p) for p in problems[:3]])
+    # A compiled policy lives until the next version: keep the cyclic garbage collector
+    # from walking its objects on every full collection (tens of ms with 1,000 rules).
+    gc.collect()
+    gc.freeze()
+    return evaluator
 
 
 def _segmentation(version: PolicyVersion | None) -> Segmentation | None:
@@ -284,72 +296,208 @@ def _enrich(
     return out
 
 
+@dataclass(frozen=True)
+class _DeviceView:
+    posture: Posture
+    device: DeviceRecord | None
+    segment: str | None
+    until: datetime | None  # when time alone may change it (None: only the epoch)
+
+    def fresh(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+
 class AccessPoint:
-    """The decision point of one process: the current policy and cached postures."""
+    """The decision point of one process: the policy in force, and what it knows of devices
+    and subjects, reused exactly as long as the store's change epoch
+    (:meth:`maat.ports.StateStore.epoch`) has not moved and time alone cannot change it
+    (a heartbeat going stale, a finding reaching its deadline)."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self._policy = Latest(platform, ACCESS, _evaluator)
         self.segmentation = latest_segmentation(platform)
-        self._postures: dict[str, tuple[Posture, float, datetime | None]] = {}
+        self._lock = threading.Lock()
+        self._epoch: int | None = None
+        self._devices: dict[str, _DeviceView] = {}
+        self._subjects: dict[tuple[str, str], Subject] = {}
+        self._principals: dict[bytes, tuple[Principal, datetime, datetime]] = {}
+        self._tally: dict[str, dict[str, Any]] = {}
+        self._tally_dropped = 0
+        self._stop = threading.Event()
+        self._recorder: threading.Thread | None = None
 
-    def evaluator(self) -> Evaluator:
-        """The evaluator of the newest applied policy (looked up at most once per
-        ``access.policy_check_interval``)."""
-        return self._policy.get()
+    def record_refusal(
+        self, actor: str, decision: AccessDecision, target: str, subject: str
+    ) -> None:
+        """Count a deny or step-up for the audit log. A proxy may ask thousands of times a
+        second, so the audit log gets one summary record per ``REFUSAL_SUMMARY_SECONDS``
+        (counts per subject, with the last target and reasons), written by a background
+        thread: a decision never waits for the audit log's disk."""
+        if decision.decision == "allow":
+            return
+        with self._lock:
+            if self._recorder is None:
+                self._recorder = threading.Thread(target=self._record, daemon=True,
+                                                  name="maat-access-audit")  # fmt: skip
+                self._recorder.start()
+            entry = self._tally.get(subject)
+            if entry is None:
+                if len(self._tally) >= MAX_SUMMARY_SUBJECTS:
+                    self._tally_dropped += 1
+                    return
+                entry = self._tally[subject] = {"deny": 0, "step_up": 0}
+            entry[decision.decision] += 1
+            entry["last_target"] = target[:400]
+            entry["last_reasons"] = "; ".join(decision.reasons)[:1000]
+            entry["via"] = actor
+
+    def _record(self) -> None:
+        while not self._stop.wait(REFUSAL_SUMMARY_SECONDS):
+            self.flush_refusals()
+        self.flush_refusals()
+
+    def flush_refusals(self) -> int:
+        """Write the refusals counted so far as one audit record; returns how many it holds."""
+        with self._lock:
+            tally, dropped = self._tally, self._tally_dropped
+            self._tally, self._tally_dropped = {}, 0
+        if not tally:
+            return 0
+        total = sum(int(e["deny"]) + int(e["step_up"]) for e in tally.values())
+        try:
+            with self.platform.transaction() as uow:
+                self.platform.audit(uow, "maat-access", "access.refusals", "decision-point",
+                                    outcome="refused", refusals=total, subjects=tally,
+                                    subjects_not_listed=dropped)  # fmt: skip
+        except MaatError as exc:  # the store is down: say so, keep deciding
+            log.error("cannot audit %d access refusal(s): %s", total, exc.diagnostics())
+        return total
+
+    def close(self) -> None:
+        """Write the refusals still counted, then stop the audit thread."""
+        recorder = self._recorder
+        if recorder is not None:
+            self._stop.set()
+            recorder.join(timeout=30)
+            self._recorder = None
+        self.flush_refusals()
+
+    def epoch(self, current: int | None = None) -> int:
+        """The store's change epoch now (or ``current``, read moments ago in the same
+        request); caches are dropped when it has moved."""
+        if current is None:
+            current = self.platform.store.epoch()
+        if current != self._epoch:
+            with self._lock:
+                self._devices, self._subjects, self._epoch = {}, {}, current
+                self._principals = {}
+        return current
+
+    def authenticate_token(self, credential: str, *, client: str) -> tuple[Principal, int]:
+        """The principal of an API token (a proxy's), reused while the epoch stands (a
+        revocation, a role change or a disabled user moves it) and the token has not
+        expired; its last use is still recorded every ``auth.session_touch_interval``.
+        Anything but an API token is authenticated afresh each time. Returns the principal
+        and the epoch it was checked at."""
+        epoch = self.epoch()
+        key = hashlib.sha256(credential.encode()).digest()
+        now = self.platform.now()
+        cached = self._principals.get(key)
+        if cached is not None and now < cached[1]:
+            principal, expires_at, touched = cached
+            touch = float(self.platform.settings.auth.session_touch_interval)
+            if (now - touched).total_seconds() >= touch:
+                auth.authenticate(self.platform, credential, client=client)
+                self._principals[key] = (principal, expires_at, now)
+            return principal, epoch
+        principal = auth.authenticate(self.platform, credential, client=client)
+        if principal.via_token:
+            with self.platform.transaction(write=False) as uow:
+                token = uow.tokens.get(principal.credential.partition(":")[2])
+            if token is not None:
+                if len(self._principals) > 10_000:
+                    self._principals.clear()
+                self._principals[key] = (principal, token.expires_at, now)
+        return principal, epoch
+
+    def evaluator(self, epoch: int | None = None) -> Evaluator:
+        """The evaluator of the newest applied policy."""
+        return self._policy.get(epoch)
 
     @property
     def policy(self) -> Policy | None:
         """The policy in force (None: everything is denied)."""
         return self.evaluator().policy
 
-    def _posture(self, uow: UnitOfWork, name: str, now: datetime) -> Posture:
-        ttl = float(self.platform.settings.access.posture_cache)
-        if ttl > 0:
-            cached = self._postures.get(name)
-            if cached is not None:
-                posture, until, valid_until = cached
-                if time.monotonic() < until and (valid_until is None or now < valid_until):
-                    return posture
+    def _device_view(self, uow: UnitOfWork, name: str, now: datetime) -> _DeviceView:
+        cached = self._devices.get(name)
+        if cached is not None and cached.fresh(now):
+            return cached
         limit = float(self.platform.settings.access.heartbeat_max_age)
         posture = assess_device(device_facts(uow, name, now), heartbeat_max_age=limit)
-        if ttl > 0:
-            if len(self._postures) > 100_000:
-                self._postures.clear()
-            self._postures[name] = (posture, time.monotonic() + ttl, posture.valid_until)
-        return posture
-
-    def decide(
-        self, data: Mapping[str, Any], *, principal: Principal | None = None,
-        mfa_at: datetime | None = None,
-    ) -> tuple[AccessDecision, dict[str, Any]]:  # fmt: skip
-        """Decide a request (the JSON shape of ``maat access decide``) after replacing what
-        Maat knows itself: device posture, subject attributes, time. ``principal`` is the
-        authenticated subject when the request came through a proxy with its credential.
-        Returns the decision and the attributes it was made on."""
-        if not isinstance(data, Mapping):
-            raise InvalidInput("a request must be a JSON object", field="request")
-        evaluator = self.evaluator()
-        now = self.platform.now()
-        device_data = data.get("device")
-        device_name = device_data.get("id") if isinstance(device_data, Mapping) else None
-        subject_data = data.get("subject")
-        subject_name = subject_data.get("id") if isinstance(subject_data, Mapping) else None
-        with self.platform.transaction(write=False) as uow:
-            posture = self._posture(uow, str(device_name or ""), now)
-            device = uow.devices.by_name(str(device_name)) if device_name else None
-            if principal is not None:
-                subject = subject_of(uow, user_id=principal.user_id)
-            else:
-                subject = subject_of(uow, name=str(subject_name) if subject_name else None)
-        segmentation = self.segmentation.get()
+        device = uow.devices.by_name(name) if name else None
         segment = None
+        segmentation = self.segmentation.get(self._epoch)
         if device is not None and segmentation is not None:
             quarantined = device.quarantined_at is not None
             segment = segmentation.segment_of(
                 tags=device.tags, address=device.address, quarantined=quarantined
             )
-        enriched = _enrich(data, subject, posture, device, now, mfa_at, segment)
+        until = posture.valid_until
+        if any(c.number == 2 and not c.passed for c in posture.checks):
+            # A silent device: heartbeats do not move the epoch, so look again soon (a
+            # heartbeat is written at most this often anyway).
+            again = now + timedelta(
+                seconds=float(self.platform.settings.access.heartbeat_write_interval)
+            )
+            until = min(until, again) if until is not None else again
+        view = _DeviceView(posture, device, segment, until)
+        if len(self._devices) > 100_000:
+            self._devices.clear()
+        self._devices[name] = view
+        return view
+
+    def _subject(self, uow: UnitOfWork, user_id: str | None, name: str | None) -> Subject:
+        key = ("id", user_id) if user_id else ("name", name or "")
+        cached = self._subjects.get(key)
+        if cached is None:
+            cached = subject_of(uow, user_id=user_id) if user_id else subject_of(uow, name=name)
+            if len(self._subjects) > 100_000:
+                self._subjects.clear()
+            self._subjects[key] = cached
+        return cached
+
+    def decide(
+        self, data: Mapping[str, Any], *, principal: Principal | None = None,
+        mfa_at: datetime | None = None, epoch: int | None = None,
+    ) -> tuple[AccessDecision, dict[str, Any]]:  # fmt: skip
+        """Decide a request (the JSON shape of ``maat access decide``) after replacing what
+        Maat knows itself: device posture and segment, subject attributes, time.
+        ``principal`` is the authenticated subject when the request came through a proxy
+        with its credential; ``epoch``, the store's change epoch read moments ago in the
+        same request. Returns the decision and the attributes it was made on."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a request must be a JSON object", field="request")
+        epoch = self.epoch(epoch)
+        evaluator = self.evaluator(epoch)
+        now = self.platform.now()
+        device_data = data.get("device")
+        device_name = device_data.get("id") if isinstance(device_data, Mapping) else None
+        subject_data = data.get("subject")
+        subject_name = subject_data.get("id") if isinstance(subject_data, Mapping) else None
+        name = str(device_name or "")
+        user_id = principal.user_id if principal is not None else None
+        subject_key = ("id", user_id) if user_id else ("name", str(subject_name or ""))
+        view = self._devices.get(name)
+        subject = self._subjects.get(subject_key)
+        if view is None or not view.fresh(now) or subject is None:
+            with self.platform.transaction(write=False) as uow:
+                view = self._device_view(uow, name, now)
+                subject = self._subject(uow, user_id, str(subject_name) if subject_name else None)
+        assert view is not None
+        assert subject is not None
+        enriched = _enrich(data, subject, view.posture, view.device, now, mfa_at, view.segment)
         request = AccessRequest.from_dict(enriched)
         return evaluator.decide(request), enriched
 

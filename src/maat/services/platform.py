@@ -6,7 +6,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,20 +159,34 @@ class Platform:
         and minute is written, carrying the count of refusals it stands for, so that
         hammering a known id cannot flood the audit log.
         """
-        if throttle_key is not None:
-            now = self.now().timestamp()
-            with self._refusal_lock:
-                last, skipped = self._refusals.get(throttle_key, (0.0, 0))
-                if now - last < REFUSAL_AUDIT_INTERVAL:
-                    self._refusals[throttle_key] = (last, skipped + 1)
-                    return
-                self._refusals[throttle_key] = (now, 0)
-                if len(self._refusals) > 100_000:
-                    self._refusals.clear()
-            if skipped:
-                details["refusals_not_recorded_before"] = skipped
-        with self.transaction() as uow:
-            self.audit(uow, actor, action, target, outcome="refused", reason=reason, **details)
+        self.refuse_many([(actor, action, target, reason, throttle_key, details)])
+
+    def refuse_many(
+        self, refusals: Sequence[tuple[str, str, str, str, str | None, dict[str, Any]]]
+    ) -> int:
+        """:meth:`refuse` for many ``(actor, action, target, reason, throttle_key,
+        details)`` at once, in one transaction; returns how many records were written."""
+        kept = []
+        for actor, action, target, reason, throttle_key, details in refusals:
+            if throttle_key is not None:
+                now = self.now().timestamp()
+                with self._refusal_lock:
+                    last, skipped = self._refusals.get(throttle_key, (0.0, 0))
+                    if now - last < REFUSAL_AUDIT_INTERVAL:
+                        self._refusals[throttle_key] = (last, skipped + 1)
+                        continue
+                    self._refusals[throttle_key] = (now, 0)
+                    if len(self._refusals) > 100_000:
+                        self._refusals.clear()
+                if skipped:
+                    details = {**details, "refusals_not_recorded_before": skipped}
+            kept.append((actor, action, target, reason, details))
+        if kept:
+            with self.transaction() as uow:
+                for actor, action, target, reason, details in kept:
+                    self.audit(uow, actor, action, target, outcome="refused", reason=reason,
+                               **details)  # fmt: skip
+        return len(kept)
 
     def close(self) -> None:
         """Release the store's connections."""

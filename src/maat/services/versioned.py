@@ -61,11 +61,18 @@ class Latest(Generic[T]):
         self._value: T = build(None)
         self._version_id: str | None = None
         self._checked = float("-inf")
+        self._epoch: int | None = None
 
-    def get(self) -> T:
-        """The parsed newest version, looked up at most once per check interval."""
-        interval = float(self.platform.settings.access.policy_check_interval)
-        if time.monotonic() - self._checked < interval:
+    def get(self, epoch: int | None = None) -> T:
+        """The parsed newest version. With the store's change ``epoch`` (which applying a
+        version moves) it is looked up only when the epoch moved; without, at most once
+        per ``access.policy_check_interval``."""
+        if epoch is not None:
+            if epoch == self._epoch:
+                return self._value
+        elif time.monotonic() - self._checked < float(
+            self.platform.settings.access.policy_check_interval
+        ):
             return self._value
         with self.platform.transaction(write=False) as uow:
             latest = uow.policy_versions.latest(self.kind)
@@ -74,4 +81,6 @@ class Latest(Generic[T]):
             if latest is not None and latest.id != self._version_id:
                 self._value = self._build(latest)
                 self._version_id = latest.id
+            if epoch is not None:
+                self._epoch = epoch
         return self._value

@@ -119,22 +119,39 @@ def test_the_next_request_after_a_critical_goes_overdue_is_refused(
     assert point.decide(WRITE_PLM)[0].decision == "allow"
 
 
-def test_posture_cache_never_outlives_a_finding_deadline(
-    platform: Platform, clock: FakeClock
+def test_cached_posture_never_outlives_a_finding_deadline(
+    point: access.AccessPoint, platform: Platform, clock: FakeClock
 ) -> None:
-    users.add_user(platform, "test", "alice", ["analyst"], "a-long-user-password")
-    users.set_groups(platform, "test", "alice", ["engineer"])
-    access.apply_policy(platform, "test", EXAMPLE, source="policy.yml")
-    access.apply_segments(platform, "test", SEGMENTS, source="segments.yml")
-    _healthy_device(platform)
     _critical(platform, "ws-eng-01", due_in=timedelta(seconds=30))
-    cached = access.AccessPoint(dataclasses.replace(
-        platform, settings=dataclasses.replace(platform.settings, access=dataclasses.replace(
-            platform.settings.access, posture_cache=3600)))  # type: ignore[arg-type]
-    )  # fmt: skip
-    assert cached.decide(WRITE_PLM)[0].decision == "allow"
-    clock.advance(seconds=31)
-    assert cached.decide(WRITE_PLM)[0].decision == "deny"
+    assert point.decide(WRITE_PLM)[0].decision == "allow"
+    epoch = platform.store.epoch()
+    clock.advance(seconds=31)  # nothing in the store changed, only time
+    assert platform.store.epoch() == epoch
+    assert point.decide(WRITE_PLM)[0].decision == "deny"
+
+
+def test_a_change_made_by_another_process_reaches_the_cache_through_the_epoch(
+    point: access.AccessPoint, platform: Platform, tmp_path: Path
+) -> None:
+    assert point.decide(WRITE_PLM)[0].decision == "allow"
+    other = Platform.open(platform.settings)  # another process on the same store
+    try:
+        before = other.store.epoch()
+        access.quarantine(other, "cli", "ws-eng-01", reason="case 3")
+        assert other.store.epoch() > before
+    finally:
+        other.close()
+    decision, attributes = point.decide(WRITE_PLM)
+    assert attributes["device"]["posture"] == "quarantined"
+    assert attributes["device"]["segment"] == "quarantine"
+    assert decision.decision == "deny"
+
+
+def test_heartbeats_and_alert_counts_do_not_move_the_epoch(platform: Platform) -> None:
+    token = _healthy_device(platform)
+    epoch = platform.store.epoch()
+    assert access.heartbeat(platform, token)
+    assert platform.store.epoch() == epoch
 
 
 def test_open_high_alert_silence_and_quarantine_each_lower_posture(

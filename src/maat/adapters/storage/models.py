@@ -411,3 +411,11 @@ class AccessPolicyRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(400))
     __table_args__ = (UniqueConstraint("kind", "version", name="uq_access_policies_version"),)
+
+
+class ChangeEpochRow(Base):
+    """A counter database triggers bump when data an access decision reads changes."""
+
+    __tablename__ = "change_epochs"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -41,6 +41,7 @@ from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_EPOCH_QUERY = "SELECT n FROM change_epochs WHERE name = 'access'"
 log = logging.getLogger("maat.storage")
 
 
@@ -174,6 +175,27 @@ class SqlStore:
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
+
+    def epoch(self) -> int:
+        """The change counter of the data access decisions read (bumped by triggers)."""
+        # The driver's connection straight from the pool: this runs on every access
+        # decision, and one SELECT needs no ORM, no BEGIN (the pool resets on return).
+        try:
+            raw = self.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise _translate(exc, self._hint()) from exc
+        try:
+            cursor = raw.cursor()
+            cursor.execute(_EPOCH_QUERY)
+            row = cursor.fetchone()
+            cursor.close()
+        except Exception as exc:  # a DBAPI error: report it as the store's, without SQL
+            log.error("state store error: %s", exc)
+            raise StorageError(f"state store error ({type(exc).__name__})",
+                               hint=self._hint()) from exc  # fmt: skip
+        finally:
+            raw.close()
+        return int(row[0]) if row else 0
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlUnitOfWork]:

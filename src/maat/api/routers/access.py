@@ -14,11 +14,10 @@ from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
-from maat.access.evaluator import AccessDecision
 from maat.access.records import DeviceRecord
 from maat.api.schemas import Strict
 from maat.api.security import PERMISSION_KEY, client_of, platform_of, requirement, requires
@@ -27,7 +26,6 @@ from maat.auth.principal import Principal
 from maat.errors import AuthenticationFailed, InvalidInput
 from maat.services import access as access_service
 from maat.services import auth as auth_service
-from maat.services.platform import Platform
 
 router = APIRouter(prefix="/v1", tags=["access"])
 PEP_HEADER = "x-maat-pep-token"
@@ -41,35 +39,41 @@ def access_point_of(request: Request) -> access_service.AccessPoint:
     return point
 
 
-def _pep(request: Request) -> Principal:
-    """Authenticate the proxy by its own token and require ``access:decide``."""
-    token = request.headers.get(PEP_HEADER, "").removeprefix("Bearer ").strip()
-    if not token:
-        raise AuthenticationFailed(f"a decision point call needs the proxy's token in "
-                                   f"{PEP_HEADER}")  # fmt: skip
-    platform = platform_of(request)
-    principal = auth_service.authenticate(platform, token, client=client_of(request))
-    principal.require(Permission.ACCESS_DECIDE)
-    return principal
+def _caller_from(header: str) -> Any:
+    """A dependency authenticating the API token in ``header`` (cached by the decision
+    point while nothing it depends on changes) and requiring ``access:decide``. It runs on
+    the event loop: a decision point's answer must not wait for a worker thread."""
+
+    async def dependency(request: Request) -> Principal:
+        token = request.headers.get(header, "").strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        if not token:
+            raise AuthenticationFailed(f"authentication required: send a token in {header}")
+        point = access_point_of(request)
+        principal, request.state.access_epoch = point.authenticate_token(
+            token, client=client_of(request)
+        )
+        if not principal.can(Permission.ACCESS_DECIDE):
+            platform_of(request).refuse(
+                principal.actor, "auth.forbidden", f"{request.method} {request.url.path}",
+                "lacks access:decide", throttle_key=f"{principal.credential}:access:decide",
+                client=client_of(request),
+            )  # fmt: skip
+        principal.require(Permission.ACCESS_DECIDE)
+        return principal
+
+    dependency.__maat_permission__ = Permission.ACCESS_DECIDE.value  # type: ignore[attr-defined]
+    return dependency
 
 
-_pep.__maat_permission__ = Permission.ACCESS_DECIDE.value  # type: ignore[attr-defined]
+_pep = _caller_from(PEP_HEADER)
+_decider = _caller_from("authorization")
 _PEP_ROUTE: dict[str, Any] = {
     "dependencies": [Depends(_pep)],
     # The proxy's credential is not in Authorization (that one is the user's).
     "openapi_extra": {PERMISSION_KEY: Permission.ACCESS_DECIDE.value, CREDENTIAL_KEY: PEP_HEADER},
 }
-
-
-def _audit_refusal(
-    platform: Platform, pep: Principal, decision: AccessDecision, target: str, who: str
-) -> None:
-    if decision.decision != "allow":
-        platform.refuse(
-            pep.actor, f"access.{decision.decision}", target[:400],
-            "; ".join(decision.reasons)[:2000], throttle_key=f"access:{who}:{target}"[:400],
-            subject=who,
-        )  # fmt: skip
 
 
 def _proxy_decision(
@@ -92,9 +96,10 @@ def _proxy_decision(
         "context": {"method": method.upper(), "client": client_of(request)},
     }
     mfa_at = access_service.mfa_time(platform, subject) if subject else None
-    decision, _ = point.decide(data, principal=subject, mfa_at=mfa_at)
+    epoch = getattr(request.state, "access_epoch", None)
+    decision, _ = point.decide(data, principal=subject, mfa_at=mfa_at, epoch=epoch)
     who = subject.name if subject else "anonymous"
-    _audit_refusal(platform, pep, decision, f"{method.upper()} /{path}", who)
+    point.record_refusal(pep.actor, decision, f"{method.upper()} /{path}", who)
     status = {"allow": 200, "step_up": 401, "deny": 403}[decision.decision]
     headers = {"X-Maat-Decision": decision.decision, "X-Maat-Rules": ",".join(decision.rules)}
     if subject is not None:
@@ -105,8 +110,38 @@ def _proxy_decision(
                     media_type="application/json")  # fmt: skip
 
 
+@router.post("/access/decide", openapi_extra={PERMISSION_KEY: Permission.ACCESS_DECIDE.value,
+                            "requestBody": {"required": True, "content": {"application/json": {
+                                "schema": {"type": "object"}}}}})  # fmt: skip
+async def decide(
+    request: Request,
+    caller: Annotated[Principal, Depends(_decider)],
+) -> Response:
+    """Decide one request shaped like a line of ``maat access decide`` input. Maat replaces
+    what it knows itself (device posture, the subject's roles and risk, the time).
+    Answers ``{"decision", "reasons", "rules"}`` (and ``attributes`` with ``?explain=true``).
+    First among the routes, and lean (no body model): proxies call it on every request."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}", field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    epoch = getattr(request.state, "access_epoch", None)
+    decision, attributes = access_point_of(request).decide(body, epoch=epoch)
+    subject = body.get("subject") if isinstance(body.get("subject"), dict) else {}
+    resource = body.get("resource")
+    target = resource if isinstance(resource, str) else str((resource or {}).get("id", "?"))
+    who = str((subject or {}).get("id", "anonymous"))
+    access_point_of(request).record_refusal(caller.actor, decision, target, who)
+    out = decision.as_dict()
+    if request.query_params.get("explain") in ("true", "1"):
+        out["attributes"] = attributes
+    return Response(orjson.dumps(out, default=str), media_type="application/json")
+
+
 @router.get("/access/check", **_PEP_ROUTE)
-def nginx_check(
+async def nginx_check(
     request: Request,
     pep: Annotated[Principal, Depends(_pep)],
     original_uri: Annotated[str, Header(alias="X-Original-URI", max_length=8000)] = "/",
@@ -120,7 +155,7 @@ def nginx_check(
     return _proxy_decision(request, original_method, original_uri, device, pep)
 
 
-def envoy_check(
+async def envoy_check(
     request: Request,
     path: str,
     pep: Annotated[Principal, Depends(_pep)],
@@ -137,27 +172,6 @@ for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
         "/access/envoy/{path:path}", envoy_check, methods=[_method],
         operation_id=f"envoy_check_{_method.lower()}", **_PEP_ROUTE,
     )  # fmt: skip
-
-
-@router.post("/access/decide", **requires(Permission.ACCESS_DECIDE))
-def decide(
-    request: Request,
-    body: Annotated[dict[str, Any], Body()],
-    caller: Principal = Depends(requirement(Permission.ACCESS_DECIDE)),
-    explain: bool = Query(default=False),
-) -> dict[str, Any]:
-    """Decide one request shaped like a line of ``maat access decide`` input. Maat replaces
-    what it knows itself (device posture, the subject's roles and risk, the time)."""
-    decision, attributes = access_point_of(request).decide(body)
-    subject = body.get("subject") if isinstance(body.get("subject"), dict) else {}
-    resource = body.get("resource")
-    target = resource if isinstance(resource, str) else str((resource or {}).get("id", "?"))
-    _audit_refusal(platform_of(request), caller, decision, target,
-                   str((subject or {}).get("id", "anonymous")))  # fmt: skip
-    out = decision.as_dict()
-    if explain:
-        out["attributes"] = attributes
-    return out
 
 
 class StepUpIn(Strict):
