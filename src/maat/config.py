@@ -78,6 +78,9 @@ class AuthSettings:
     token_default_ttl: Seconds = Seconds(30 * 86400)
     token_max_ttl: Seconds = Seconds(365 * 86400)
     password_min_length: int = 12
+    webauthn_rp_id: str = ""  # the host name authenticators bind to (default: api.public_url's)
+    webauthn_origins: str = ""  # comma-separated origins (default: api.public_url)
+    webauthn_timeout: Seconds = Seconds(300)  # a ceremony's challenge is answered within this
     max_password_length: int = 1024
 
 
@@ -302,6 +305,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),
     "detect.max_correlation_groups": (1, None),
+    "auth.webauthn_timeout": (10, 3600),
     "access.heartbeat_max_age": (1, None),
     "access.policy_check_interval": (0, 3600),
     "access.heartbeat_write_interval": (0, 3600),

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from maat.access.records import DeviceRecord, PolicyVersion
 from maat.audit.chain import AuditEntry, AuditRecord
-from maat.auth.records import EnrolmentRecord, SessionRecord, TokenRecord, UserRecord
+from maat.auth.records import (
+    EnrolmentRecord,
+    SessionRecord,
+    TokenRecord,
+    UserRecord,
+    WebAuthnChallengeRecord,
+    WebAuthnCredentialRecord,
+)
 from maat.core.enums import FindingStatus
 from maat.detect.records import AlertRecord
 from maat.signing.records import (
@@ -255,6 +262,17 @@ class PolicyVersionRepository(Protocol):
     def history(self, kind: str) -> list[PolicyVersion]: ...
 
 
+class WebAuthnRepository(Protocol):
+    """WebAuthn authenticators and ceremonies in progress."""
+
+    def add_credential(self, record: WebAuthnCredentialRecord) -> None: ...
+    def update_credential(self, record: WebAuthnCredentialRecord) -> None: ...
+    def credentials_of(self, user_id: str) -> list[WebAuthnCredentialRecord]: ...
+    def add_challenge(self, record: WebAuthnChallengeRecord) -> None: ...
+    def take_challenge(self, challenge_id: str) -> WebAuthnChallengeRecord | None: ...
+    def use_challenge(self, challenge_id: str, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; commits on normal exit, rolls back on error."""
 
@@ -298,6 +316,8 @@ class UnitOfWork(Protocol):
     def devices(self) -> DeviceRepository: ...
     @property
     def policy_versions(self) -> PolicyVersionRepository: ...
+    @property
+    def webauthn(self) -> WebAuthnRepository: ...
 
 
 class StateStore(Protocol):

@@ -82,3 +82,29 @@ class EnrolmentRecord:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebAuthnCredentialRecord:
+    """A registered WebAuthn authenticator (passkey or security key) of a user."""
+
+    id: str  # base64url credential id
+    user_id: str
+    public_key: bytes  # COSE
+    sign_count: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebAuthnChallengeRecord:
+    """A ceremony in progress: the challenge a user's authenticator must answer once."""
+
+    id: str
+    user_id: str
+    purpose: str  # register | step_up
+    challenge: bytes
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -23,7 +24,15 @@ from maat.errors import ConfigError
 from maat.services import users
 from maat.services.platform import Platform
 from maat.services.telemetry import Telemetry
-from maat_testkit import PASSWORD, session_for
+from maat_testkit import PASSWORD, FakeClock, open_platform, session_for
+
+
+@pytest.fixture
+def platform(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
+    """With a public URL: routes that need one (WebAuthn) answer, rather than report
+    their missing setting."""
+    yield from open_platform(backend, tmp_path / "data", clock,
+                             api={"public_url": "https://maat.test"})  # fmt: skip
 
 
 @pytest.fixture

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from maat.access.records import DeviceRecord, PolicyVersion
-from maat.adapters.storage.mapping import Repo, to_record
-from maat.adapters.storage.models import AccessPolicyRow, DeviceRow
+from maat.adapters.storage.mapping import Repo, to_record, to_values
+from maat.adapters.storage.models import (
+    AccessPolicyRow,
+    DeviceRow,
+    WebAuthnChallengeRow,
+    WebAuthnCredentialRow,
+)
+from maat.auth.records import WebAuthnChallengeRecord, WebAuthnCredentialRecord
 
-__all__ = ["SqlDevices", "SqlPolicyVersions"]
+__all__ = ["SqlDevices", "SqlPolicyVersions", "SqlWebAuthn"]
 
 
 class SqlDevices(Repo):
@@ -65,3 +73,53 @@ class SqlPolicyVersions(Repo):
             .order_by(AccessPolicyRow.version.desc())
         )
         return [to_record(PolicyVersion, r) for r in self._s.scalars(query)]
+
+
+class SqlWebAuthn:
+    """WebAuthn authenticators and ceremonies."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add_credential(self, record: WebAuthnCredentialRecord) -> None:
+        """Register an authenticator."""
+        self._s.add(WebAuthnCredentialRow(**to_values(record)))
+        self._s.flush()
+
+    def update_credential(self, record: WebAuthnCredentialRecord) -> None:
+        """Store a credential's new counter and last use."""
+        row = self._s.get(WebAuthnCredentialRow, record.id)
+        if row is not None:
+            row.sign_count, row.last_used_at = record.sign_count, record.last_used_at
+            self._s.flush()
+
+    def credentials_of(self, user_id: str) -> list[WebAuthnCredentialRecord]:
+        """A user's authenticators, oldest first."""
+        query = (
+            select(WebAuthnCredentialRow)
+            .where(WebAuthnCredentialRow.user_id == user_id)
+            .order_by(WebAuthnCredentialRow.created_at)
+        )
+        return [to_record(WebAuthnCredentialRecord, r) for r in self._s.scalars(query)]
+
+    def add_challenge(self, record: WebAuthnChallengeRecord) -> None:
+        """Start a ceremony."""
+        self._s.add(WebAuthnChallengeRow(**to_values(record)))
+        self._s.flush()
+
+    def take_challenge(self, challenge_id: str) -> WebAuthnChallengeRecord | None:
+        """The ceremony, locked for this transaction (a challenge is answered once)."""
+        query = (
+            select(WebAuthnChallengeRow)
+            .where(WebAuthnChallengeRow.id == challenge_id)
+            .with_for_update()
+        )
+        row = self._s.scalars(query).first()
+        return to_record(WebAuthnChallengeRecord, row) if row is not None else None
+
+    def use_challenge(self, challenge_id: str, at: datetime) -> None:
+        """Mark a ceremony's challenge used."""
+        row = self._s.get(WebAuthnChallengeRow, challenge_id)
+        if row is not None:
+            row.used_at = at
+            self._s.flush()

@@ -419,3 +419,29 @@ class ChangeEpochRow(Base):
     __tablename__ = "change_epochs"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebAuthnCredentialRow(Base):
+    """A registered WebAuthn authenticator."""
+
+    __tablename__ = "webauthn_credentials"
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebAuthnChallengeRow(Base):
+    """A WebAuthn ceremony in progress."""
+
+    __tablename__ = "webauthn_challenges"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

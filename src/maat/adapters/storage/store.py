@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchem
 from sqlalchemy.exc import IntegrityError as DBAPIIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from maat.adapters.storage.access_repositories import SqlDevices, SqlPolicyVersions
+from maat.adapters.storage.access_repositories import SqlDevices, SqlPolicyVersions, SqlWebAuthn
 from maat.adapters.storage.repositories import (
     SqlAuditLog,
     SqlEnrolments,
@@ -70,6 +70,7 @@ class SqlUnitOfWork:
     contracts: SqlContracts
     devices: SqlDevices
     policy_versions: SqlPolicyVersions
+    webauthn: SqlWebAuthn
 
 
 def normalise_url(url: str) -> str:
@@ -229,6 +230,7 @@ class SqlStore:
                 contracts=SqlContracts(session),
                 devices=SqlDevices(session),
                 policy_versions=SqlPolicyVersions(session),
+                webauthn=SqlWebAuthn(session),
             )
             try:
                 yield uow

@@ -26,6 +26,7 @@ from maat.auth.principal import Principal
 from maat.errors import AuthenticationFailed, InvalidInput
 from maat.services import access as access_service
 from maat.services import auth as auth_service
+from maat.services import webauthn
 
 router = APIRouter(prefix="/v1", tags=["access"])
 PEP_HEADER = "x-maat-pep-token"
@@ -186,6 +187,52 @@ def step_up(
 ) -> dict[str, Any]:
     """Prove a second factor again on this session (answers a ``step_up`` decision)."""
     at = auth_service.step_up(platform_of(request), caller, body.code, client=client_of(request))
+    return {"mfa_at": at}
+
+
+class CeremonyIn(Strict):
+    """The browser's answer to a WebAuthn ceremony."""
+
+    ceremony: str = Field(min_length=1, max_length=40)
+    credential: dict[str, Any]
+    name: str = Field(default="authenticator", max_length=200)
+
+
+@router.post("/auth/webauthn/register", **requires(Permission.SELF))
+def webauthn_register(
+    request: Request, caller: Principal = Depends(requirement(Permission.SELF))
+) -> dict[str, Any]:
+    """Start registering a passkey or security key: ``{"ceremony", "publicKey"}`` for
+    ``navigator.credentials.create``."""
+    return webauthn.begin(platform_of(request), caller, webauthn.REGISTER)
+
+
+@router.post("/auth/webauthn/register/finish", status_code=201, **requires(Permission.SELF))
+def webauthn_register_finish(
+    body: CeremonyIn, request: Request,
+    caller: Principal = Depends(requirement(Permission.SELF)),
+) -> dict[str, Any]:  # fmt: skip
+    """Keep the authenticator that answered the registration ceremony."""
+    record = webauthn.finish_registration(platform_of(request), caller, body.ceremony,
+                                          body.credential, body.name)  # fmt: skip
+    return {"id": record.id, "name": record.name, "created_at": record.created_at}
+
+
+@router.post("/auth/webauthn/step-up", **requires(Permission.SELF))
+def webauthn_step_up(
+    request: Request, caller: Principal = Depends(requirement(Permission.SELF))
+) -> dict[str, Any]:
+    """Start a step-up with a registered authenticator (``navigator.credentials.get``)."""
+    return webauthn.begin(platform_of(request), caller, webauthn.STEP_UP)
+
+
+@router.post("/auth/webauthn/step-up/finish", **requires(Permission.SELF))
+def webauthn_step_up_finish(
+    body: CeremonyIn, request: Request,
+    caller: Principal = Depends(requirement(Permission.SELF)),
+) -> dict[str, Any]:  # fmt: skip
+    """Record a fresh second factor on this session from the authenticator's answer."""
+    at = webauthn.finish_step_up(platform_of(request), caller, body.ceremony, body.credential)
     return {"mfa_at": at}
 
 
