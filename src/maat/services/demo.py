@@ -54,7 +54,7 @@ _CONTROL_MODULES = {
     "detect": "maat.detect.sigma",
     "baseline": "maat.baseline",
     "signing": "maat.signing.policy",
-    "zerotrust": "maat.zerotrust",
+    "zerotrust": "maat.access.segments",
 }
 
 
