@@ -312,7 +312,7 @@ class ExecPolicyRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(80))  # sha256:<64 hex>
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(400))
