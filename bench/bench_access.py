@@ -82,24 +82,34 @@ def maat_yaml(rules: list[dict[str, Any]]) -> str:
 
 
 _CASBIN_ATTR = {"device.posture": "r.sub.Posture", "device.segment": "r.sub.Segment",
-                "subject.risk": "r.sub.Risk", "context.hour": "r.sub.Hour"}  # fmt: skip
+                "subject.risk": "r.sub.Risk", "context.hour": "r.sub.Hour",
+                "mfa_age": "r.sub.MfaAge"}  # fmt: skip
+_CEDAR_ATTR = {"device.posture": "context.posture", "device.segment": "context.segment",
+               "subject.risk": "principal.risk", "context.hour": "context.hour",
+               "mfa_age": "context.mfa_age"}  # fmt: skip
 
 
-def _casbin_cond(rule: dict[str, Any]) -> str:
+def _condition(rule: dict[str, Any], names: dict[str, str], quote: str) -> str:
+    """The rule's conditions in Casbin's or Cedar's expression syntax (they share it but for
+    attribute names and string quotes); a step_up rule refuses when MFA is not fresh."""
     parts = []
     for attr, op, value in rule["when"]:
-        name = _CASBIN_ATTR[attr]
+        name = names[attr]
         if op == "equals":
-            parts.append(f"{name} == '{value}'")
+            parts.append(f"{name} == {quote}{value}{quote}")
         elif op == "in":
-            parts.append("(" + " || ".join(f"{name} == '{v}'" for v in value) + ")")
+            parts.append("(" + " || ".join(f"{name} == {quote}{v}{quote}" for v in value) + ")")
         elif op == "lt":
             parts.append(f"{name} < {value}")
         elif op == "between":
             parts.append(f"{name} >= {value[0]} && {name} < {value[1]}")
     if rule["effect"] == "step_up":
-        parts.append(f"r.sub.MfaAge > {rule['mfa']}")  # step_up without fresh MFA: refused
-    return " && ".join(parts) or "1 == 1"
+        parts.append(f"{names['mfa_age']} > {rule['mfa']}")
+    return " && ".join(parts)
+
+
+def _casbin_cond(rule: dict[str, Any]) -> str:
+    return _condition(rule, _CASBIN_ATTR, "'") or "1 == 1"
 
 
 CASBIN_MODEL = """
@@ -121,22 +131,7 @@ m = g(r.sub.Name, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act && eval(p.c
 
 
 def _cedar_cond(rule: dict[str, Any]) -> str:
-    names = {"device.posture": "context.posture", "device.segment": "context.segment",
-             "subject.risk": "principal.risk", "context.hour": "context.hour"}  # fmt: skip
-    parts = []
-    for attr, op, value in rule["when"]:
-        name = names[attr]
-        if op == "equals":
-            parts.append(f'{name} == "{value}"')
-        elif op == "in":
-            parts.append("(" + " || ".join(f'{name} == "{v}"' for v in value) + ")")
-        elif op == "lt":
-            parts.append(f"{name} < {value}")
-        elif op == "between":
-            parts.append(f"{name} >= {value[0]} && {name} < {value[1]}")
-    if rule["effect"] == "step_up":
-        parts.append(f"context.mfa_age > {rule['mfa']}")
-    return " && ".join(parts)
+    return _condition(rule, _CEDAR_ATTR, '"')
 
 
 def cedar_policies(rules: list[dict[str, Any]]) -> str:
