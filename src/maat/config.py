@@ -184,6 +184,9 @@ class AccessSettings:
     policy_check_interval: Seconds = Seconds(1)  # how often a server looks for a new policy
     read_methods: str = "GET,HEAD,OPTIONS"  # HTTP methods a proxy check treats as action read
     heartbeat_write_interval: Seconds = Seconds(10)  # events refresh a heartbeat this often
+    # Trust X-Maat-Device-Cert from proxies (only when every proxy sets it from a client
+    # certificate it verified, e.g. nginx `ssl_verify_client on`; else a client could send one).
+    proxy_client_cert: bool = False
 
 
 @dataclass(frozen=True)

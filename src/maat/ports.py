@@ -32,7 +32,12 @@ from maat.signing.records import (
     ExecPolicyRecord,
     SightingRecord,
 )
-from maat.vendors.records import AssessmentRecord, VendorRecord
+from maat.vendors.records import (
+    AssessmentRecord,
+    IncidentNoticeRecord,
+    VendorFindingRecord,
+    VendorRecord,
+)
 from maat.vulns.records import FindingRecord, HostRecord, ProductRecord, SbomRecord
 
 if TYPE_CHECKING:
@@ -250,6 +255,7 @@ class DeviceRepository(Protocol):
     def get(self, device_id: str) -> DeviceRecord | None: ...
     def by_name(self, name: str) -> DeviceRecord | None: ...
     def by_token(self, token_id: str) -> DeviceRecord | None: ...
+    def by_cert(self, sha256: str) -> DeviceRecord | None: ...
     def list(self) -> Sequence[DeviceRecord]: ...
 
 
@@ -271,6 +277,23 @@ class WebAuthnRepository(Protocol):
     def add_challenge(self, record: WebAuthnChallengeRecord) -> None: ...
     def take_challenge(self, challenge_id: str) -> WebAuthnChallengeRecord | None: ...
     def use_challenge(self, challenge_id: str, at: datetime) -> None: ...
+
+
+class VendorIncidentRepository(Protocol):
+    """Vendors' incident notices."""
+
+    def add(self, notice: IncidentNoticeRecord) -> None: ...
+    def of_vendor(self, vendor_id: str) -> list[IncidentNoticeRecord]: ...
+
+
+class VendorFindingRepository(Protocol):
+    """Findings against vendors (contract breaches)."""
+
+    def add(self, finding: VendorFindingRecord) -> None: ...
+    def update(self, finding: VendorFindingRecord) -> None: ...
+    def of_vendor(
+        self, vendor_id: str, *, open_only: bool = False
+    ) -> list[VendorFindingRecord]: ...
 
 
 class UnitOfWork(Protocol):
@@ -318,6 +341,10 @@ class UnitOfWork(Protocol):
     def policy_versions(self) -> PolicyVersionRepository: ...
     @property
     def webauthn(self) -> WebAuthnRepository: ...
+    @property
+    def vendor_incidents(self) -> VendorIncidentRepository: ...
+    @property
+    def vendor_findings(self) -> VendorFindingRepository: ...
 
 
 class StateStore(Protocol):

@@ -57,7 +57,7 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Maat-Device $http_x_device;
+            proxy_set_header X-Maat-Device-Token $http_x_device_token;
             proxy_set_header X-Maat-PEP-Token "{pep}";
         }}
     }}
@@ -70,6 +70,7 @@ class World:
     data: Path
     alice: str
     host_id: str
+    device_token: str
 
 
 @pytest.fixture
@@ -83,8 +84,9 @@ def world(tmp_path: Path) -> World:
     alice = tokens.create_token(platform, "test", "alice", "laptop").text
     users.add_user(platform, "test", "nginx", ["agent"], password="a-long-proxy-password")
     users.add_user(platform, "test", "agent", ["agent"], password="a-long-agent-password")
-    device, _ = access.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
-                                    tags=("engineering",))  # fmt: skip
+    device, device_token = access.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
+                                               tags=("engineering",))  # fmt: skip
+    assert device_token is not None
     assert device.token_id is not None and access.heartbeat(platform, device.token_id)
     execution.load_policy_text(platform, "test", "name: ws\nversion: 1\nmode: enforce\nhost_groups: ['*']\n"
                                "rules:\n  - allow_path: {glob: 'C:/Windows/**'}\n",
@@ -97,7 +99,7 @@ def world(tmp_path: Path) -> World:
     pep = tokens.create_token(platform, "test", "nginx", "auth_request").text
     platform.close()
     (data / "pep").write_text(pep)
-    return World(data, alice, host.id)
+    return World(data, alice, host.id, device_token)
 
 
 @pytest.fixture
@@ -135,11 +137,13 @@ def nginx(world: World, tmp_path: Path) -> Iterator[str]:
         server.stop()
 
 
-def _get(base: str, token: str | None, device: str = "ws-eng-01") -> tuple[int, str, str]:
-    headers = {"X-Device": device}
+def _get(
+    base: str, token: str | None, device: str, path: str = "/plm/designs/7"
+) -> tuple[int, str, str]:
+    headers = {"X-Device-Token": device}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(base + "/plm/designs/7", headers=headers)
+    request = urllib.request.Request(base + path, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode(), response.headers["X-Maat-Decision"]
@@ -150,9 +154,18 @@ def _get(base: str, token: str | None, device: str = "ws-eng-01") -> tuple[int, 
 def test_overdue_critical_finding_refuses_the_next_request_until_fixed(
     world: World, nginx: str
 ) -> None:
-    assert _get(nginx, world.alice) == (200, "rotor-v7\n", "allow")
-    assert _get(nginx, None)[0] == 403  # no credential: nobody the policy allows
-    assert _get(nginx, world.alice, device="unknown-laptop")[0] == 403
+    device = world.device_token  # the workstation's own credential proves the device
+    assert _get(nginx, world.alice, device) == (200, "rotor-v7\n", "allow")
+    assert _get(nginx, None, device)[0] == 403  # no credential: nobody the policy allows
+    assert _get(nginx, world.alice, "not-a-token")[0] == 403  # an unproven device
+    # Naming a trusted workstation proves nothing (the proxy takes no device name).
+    spoof = urllib.request.Request(nginx + "/plm/designs/7", headers={
+        "Authorization": f"Bearer {world.alice}", "X-Maat-Device": "ws-eng-01"})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(spoof, timeout=10)
+    assert refused.value.code == 403
+    # The path nginx serves is the one Maat decides on: no escaping a prefix rule with "..".
+    assert _get(nginx, world.alice, device, path="/plm/../erp/payments")[0] == 403
 
     platform = Platform.open(make_settings(world.data))
     try:
@@ -168,12 +181,12 @@ def test_overdue_critical_finding_refuses_the_next_request_until_fixed(
         )  # fmt: skip
         with platform.transaction() as uow:
             uow.findings.add(finding)
-        status, body, decision = _get(nginx, world.alice)
+        status, body, decision = _get(nginx, world.alice, device)
         assert (status, body, decision) == (403, "", "deny")
 
         with platform.transaction() as uow:
             uow.findings.update(dataclasses.replace(finding, status=FindingStatus.FIXED,
                                                     fixed_at=platform.now()))  # fmt: skip
-        assert _get(nginx, world.alice) == (200, "rotor-v7\n", "allow")
+        assert _get(nginx, world.alice, device) == (200, "rotor-v7\n", "allow")
     finally:
         platform.close()

@@ -97,10 +97,14 @@ def _plain(reader: YamlReader, node: yaml.Node, path: str) -> Any:
     tag = node.tag.rsplit(":", 1)[-1]
     text = str(node.value)
     if tag in ("int", "float"):
-        try:
-            return int(text.replace("_", ""), 0) if tag == "int" else float(text.replace("_", ""))
-        except ValueError:
-            return float(text.replace("_", ""))  # YAML 1.1 forms such as 017 or 1e3
+        plain = text.replace("_", "")
+        for convert in ((lambda t: int(t, 0)) if tag == "int" else float, float):
+            try:
+                return convert(plain)
+            except ValueError:
+                continue
+        # YAML 1.1 forms Python does not read (9:30 sexagesimal, .nan, .inf): keep the text.
+        return text
     if tag == "bool":
         return text.lower() in ("true", "yes", "on")
     if tag == "null":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from maat.access.policy import Condition, Policy, Rule
@@ -31,6 +31,8 @@ __all__ = ["AccessDecision", "AccessRequest", "Evaluator"]
 Outcome = Literal["allow", "deny", "step_up"]
 _REQUEST_KEYS = ("subject", "device", "resource", "action", "context")
 _ListLike = (list, tuple, set, frozenset)
+_NotScalar = (list, tuple, set, frozenset, dict)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A condition's answer: True, False, or None when the attribute is missing (unknown).
 Check = Callable[[Mapping[str, Any]], bool | None]
 
@@ -90,6 +92,10 @@ class AccessRequest:
             if not isinstance(value, Mapping):
                 raise InvalidInput(f"{key} must be a JSON object", field=f"{where}.{key}")
             _flatten(value, key, flat)
+        age = flat.get("context.mfa_age")
+        if age is not None and (_number(age) is None or float(age) < 0):
+            raise InvalidInput("mfa_age is a number of seconds, 0 or more",
+                               field=f"{where}.context.mfa_age")  # fmt: skip
         if not isinstance(flat.get("resource.id"), str):
             raise InvalidInput("resource.id must be text", field=f"{where}.resource.id")
         for key in ("subject.roles", "subject.groups"):
@@ -113,12 +119,15 @@ def _derive_time(flat: dict[str, Any], where: str) -> None:
     text = flat.get("context.time")
     if text is None:
         return
-    when = _instant(text, f"{where}.context.time")
+    when = _instant(text, f"{where}.context.time").astimezone(UTC)
     flat.setdefault("context.hour", when.hour + when.minute / 60)
-    flat.setdefault("context.weekday", when.strftime("%a").lower())
+    flat.setdefault("context.weekday", _WEEKDAYS[when.weekday()])
     if "context.mfa_age" not in flat and flat.get("context.mfa_at") is not None:
         mfa_at = _instant(flat["context.mfa_at"], f"{where}.context.mfa_at")
-        flat["context.mfa_age"] = max(0.0, (when - mfa_at).total_seconds())
+        if mfa_at > when:
+            raise InvalidInput("mfa_at is later than the request's time",
+                               field=f"{where}.context.mfa_at")  # fmt: skip
+        flat["context.mfa_age"] = (when - mfa_at).total_seconds()
 
 
 def _instant(text: Any, field: str) -> datetime:
@@ -145,8 +154,10 @@ def _number(value: Any) -> float | None:
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
+    # DOTALL: "*" must match every character, newlines included, or a crafted value would
+    # slip past a deny rule.
     return re.compile("".join(".*" if part == "*" else re.escape(part)
-                              for part in re.split(r"(\*)", pattern)))  # fmt: skip
+                              for part in re.split(r"(\*)", pattern)), re.DOTALL)  # fmt: skip
 
 
 def _compile(condition: Condition) -> Check:  # one branch per operator
@@ -191,8 +202,8 @@ def _compile(condition: Condition) -> Check:  # one branch per operator
 
     def member(a: Mapping[str, Any]) -> bool | None:
         have = a.get(attr)
-        if have is None:
-            return None
+        if have is None or isinstance(have, _NotScalar):
+            return None  # a list is not a value: equals / in on it are unknown
         found = any(_same(have, v) for v in values)
         return not found if negate else found
 
@@ -218,7 +229,8 @@ class Evaluator:
         self.broken = tuple(broken)
         rules = policy.rules if policy is not None else ()
         self._rules = [
-            _Compiled(rule, re.compile("|".join(f"(?:{_glob(p).pattern})" for p in rule.resources)),
+            _Compiled(rule, re.compile("|".join(f"(?:{_glob(p).pattern})" for p in rule.resources),
+                                       re.DOTALL),
                       tuple((c, _compile(c)) for c in rule.when))
             for rule in rules
         ]  # fmt: skip
@@ -274,6 +286,10 @@ class Evaluator:
             why = "; ".join(self.broken) or "no policy is loaded"
             return AccessDecision("deny", (f"policy did not load: {why}",))
         a = request.attributes
+        if self.policy.role_includes and a.get("subject.roles"):
+            # Conditions see the roles a subject holds through the hierarchy too.
+            expanded = self.policy.expand_roles(frozenset(a["subject.roles"]))
+            a = {**a, "subject.roles": sorted(expanded)}
         resource_id = a["resource.id"]
         denies: list[tuple[Rule, str]] = []
         allows: list[Rule] = []

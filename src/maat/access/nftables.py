@@ -85,6 +85,9 @@ def host_ruleset(segmentation: Segmentation, segment: str | None, *, host: str =
             "\t\tct state established,related accept",
             "\t\tct state invalid drop",
             f'\t\t{iface} "lo" accept',
+            # IPv6 cannot resolve on-link addresses without neighbour discovery.
+            "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+            "nd-router-advert } accept",
             *rules,
             f'\t\tcounter log prefix "maat-drop-{name} " drop',
             "\t}",

@@ -23,6 +23,8 @@ class DeviceRecord:
     last_heartbeat_at: datetime | None = None
     quarantined_at: datetime | None = None
     quarantine_reason: str | None = None
+    cert_sha256: str | None = None
+    """The SHA-256 of the device's client certificate (DER), when it proves itself by mTLS."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ an observed flow is allowed, and by which rule.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,6 +42,7 @@ Proto = Literal["tcp", "udp", "icmp"]
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_NAME = 24  # nftables set names are built from segment names
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,23}")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,18 @@ class Segmentation:
     segments: tuple[Segment, ...]
     flows: tuple[Flow, ...]
     quarantine: str | None = None
+
+    def warnings(self) -> list[str]:
+        """What the nftables rulesets cannot enforce as written: a flow from or to a
+        segment defined by tags only (a firewall needs its addresses)."""
+        out = []
+        for flow in self.flows:
+            for end in (flow.source, flow.target):
+                segment = self.segment(end)
+                if segment is not None and not segment.cidrs and end != self.quarantine:
+                    why = "has no cidrs: firewalls cannot match it, only telemetry checks"
+                    out.append(f"{flow}: segment {end!r} {why} this flow")
+        return out
 
     def segment(self, name: str) -> Segment | None:
         """The segment called ``name``."""
@@ -161,9 +175,12 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     if not text:
         return None
     try:
-        return ipaddress.ip_address(text)
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # ::ffff:10.0.0.5 (a dual-stack socket's view of an IPv4 peer) is 10.0.0.5.
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped if mapped is not None else ip
 
 
 def read_segmentation(text: str, *, source: str) -> tuple[Segmentation | None, list[Problem]]:
@@ -197,12 +214,16 @@ def _read_segments(reader: YamlReader, node: yaml.Node, path: str) -> list[Segme
     for key_node, value_node in node.value:
         name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
         where = f"{path}.{name}"
-        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > MAX_NAME:
-            reader.problem(key_node, where, f"a segment name is 1 to {MAX_NAME} letters, digits, "
-                           "'-' or '_'")  # fmt: skip
+        if not _NAME.fullmatch(name):
+            reader.problem(key_node, where, f"a segment name is 1 to {MAX_NAME} ASCII letters, "
+                           "digits, '-' or '_', starting with a letter")  # fmt: skip
             continue
-        if any(s.name == name for s in out):
-            reader.problem(key_node, where, f"duplicate segment {name!r}")
+        # nftables set names are built with '-' as '_': a-b and a_b would be one set.
+        clash = next((s.name for s in out if s.name.replace("-", "_") == name.replace("-", "_")),
+                     None)  # fmt: skip
+        if clash is not None:
+            what = "duplicate segment" if clash == name else f"segment name clashes with {clash!r}:"
+            reader.problem(key_node, where, f"{what} {name!r}")
             continue
         fields = reader.mapping(value_node, where, (), ("tags", "cidrs"))
         if fields is None:

@@ -158,13 +158,21 @@ def device_add(
     ] = None,
     address: Annotated[str | None, typer.Option(help="Its IP address.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
+    cert: Annotated[
+        Path | None, typer.Option(help="Its client certificate (PEM or DER), for mTLS proxies.")
+    ] = None,
 ) -> None:
     """Enrol a device; with --agent-user, print its agent token once."""
     state: CliState = ctx.obj
+    try:
+        certificate = cert.read_bytes() if cert is not None else None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc}", file=str(cert)) from exc
     with state.platform() as platform:
-        device, token = access.enrol_device(platform, state.actor, name, host=host,
-                                            agent_user=agent_user, address=address,
-                                            tags=tuple(tag or ()))  # fmt: skip
+        device, token = access.enrol_device(
+            platform, state.actor, name, host=host, agent_user=agent_user, address=address,
+            tags=tuple(tag or ()), certificate=certificate,
+        )  # fmt: skip
     console().print(f"device {shown(device.name)} enrolled (host {shown(device.host)})",
                     highlight=False)  # fmt: skip
     if token:

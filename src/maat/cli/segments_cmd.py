@@ -38,6 +38,8 @@ def _load(path: Path) -> Segmentation:
 def lint(path: Annotated[Path, typer.Argument(help="The segmentation (YAML).")]) -> None:
     """List every problem with file, line and key path; exit 1 on any."""
     segmentation = _load(path)
+    for warning in segmentation.warnings():
+        console().print(f"[yellow]![/yellow] {shown(warning)}", highlight=False)
     console().print(f"{shown(path)}: {len(segmentation.segments)} segment(s), "
                     f"{len(segmentation.flows)} allowed flow(s)", highlight=False)  # fmt: skip
 
@@ -62,6 +64,8 @@ def compile_(
     segmentation = _load(path)
     if segmentation.segment(segment) is None:
         raise NotFound(f"no segment {segment!r} in {path}")
+    for warning in segmentation.warnings():
+        console(stderr=True).print(f"! {shown(warning)}", highlight=False)
     typer.echo(host_ruleset(segmentation, segment, host=host), nl=False)
 
 

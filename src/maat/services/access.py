@@ -10,6 +10,7 @@ these is replaced, never trusted; an unknown device is ``unknown``, never ``trus
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import hashlib
 import logging
@@ -42,6 +43,8 @@ from maat.services.findings import acceptance_of
 from maat.services.platform import Platform
 from maat.services.tokens import create_token
 from maat.services.versioned import Latest, apply_document
+from maat.signing.policy import ExecPolicy
+from maat.signing.policy import load_policy as load_exec_policy
 from maat.vulns.findings import effective_status
 
 __all__ = [
@@ -72,15 +75,34 @@ def _valid_name(name: str, what: str) -> str:
     return name
 
 
+def certificate_sha256(pem_or_der: bytes) -> str:
+    """The SHA-256 of a certificate's DER (given as PEM or DER); ``InvalidInput`` if it is
+    not a certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        if pem_or_der.lstrip().startswith(b"-----BEGIN"):
+            cert = x509.load_pem_x509_certificate(pem_or_der)
+        else:
+            cert = x509.load_der_x509_certificate(pem_or_der)
+    except ValueError as exc:
+        raise InvalidInput(f"not an X.509 certificate: {exc}", field="certificate") from None
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
 def enrol_device(
     platform: Platform, actor: str, name: str, *, host: str | None = None,
     agent_user: str | None = None, address: str | None = None, tags: tuple[str, ...] = (),
+    certificate: bytes | None = None,
 ) -> tuple[DeviceRecord, str | None]:  # fmt: skip
     """Enrol a device (its telemetry ``host.name`` defaults to its name). With
     ``agent_user``, an API token of that user becomes the device's own credential: events
     and heartbeats sent with it are the device's. Returns the device and the token text
-    (shown once)."""
+    (shown once). With ``certificate`` (PEM or DER), a proxy that verified that client
+    certificate may name the device by it."""
     name = _valid_name(name, "device")
+    cert_sha256 = certificate_sha256(certificate) if certificate is not None else None
     token_text: str | None = None
     token_id: str | None = None
     if agent_user is not None:
@@ -89,6 +111,7 @@ def enrol_device(
     device = DeviceRecord(
         id=new_id("dev"), name=name, host=_valid_name(host or name, "host"),
         created_at=platform.now(), address=address, tags=tuple(tags), token_id=token_id,
+        cert_sha256=cert_sha256,
     )  # fmt: skip
     with platform.transaction() as uow:
         if uow.devices.by_name(name) is not None:
@@ -145,13 +168,23 @@ def quarantine(
     return device
 
 
-def _exec_mode(uow: UnitOfWork) -> str | None:
+@functools.lru_cache(maxsize=256)
+def _exec_policy(text: str) -> ExecPolicy | None:
+    try:
+        return load_exec_policy(text, source="stored execution policy")
+    except InvalidInput:  # stored ones were checked when loaded; never trust a broken one
+        return None
+
+
+def _exec_mode(uow: UnitOfWork, groups: list[str]) -> str | None:
+    """``enforce`` when an active execution policy in enforce mode covers one of the
+    device's groups (its host's group, its tags), ``audit`` when only audit-mode ones do,
+    None when none covers it."""
     modes = set()
     for record in uow.exec_policies.active():
-        for line in record.text.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "mode":
-                modes.add(value.split("#", 1)[0].strip())
+        policy = _exec_policy(record.text)
+        if policy is not None and any(policy.applies_to(g) for g in groups or ["-"]):
+            modes.add(policy.mode)
     if "enforce" in modes:
         return "enforce"
     return "audit" if modes else None
@@ -181,11 +214,12 @@ def device_facts(uow: UnitOfWork, name: str, now: datetime) -> DeviceFacts:
             else:
                 next_due = min(next_due or f.due_at, f.due_at)
     alerts = uow.alerts.open_naming("hosts", device.host, _ALERT_LEVELS)
+    groups = ([host.group] if host is not None else []) + list(device.tags)
     return DeviceFacts(
         device=device.name, now=now, host=device.host, last_heartbeat=device.last_heartbeat_at,
         overdue_critical=tuple(overdue), next_critical_due=next_due,
         open_high_alerts=tuple(f"{a.rule_id} ({a.id})" for a in alerts),
-        exec_policy_mode=_exec_mode(uow), quarantined=device.quarantined_at is not None,
+        exec_policy_mode=_exec_mode(uow, groups), quarantined=device.quarantined_at is not None,
         quarantine_reason=device.quarantine_reason or "",
     )  # fmt: skip
 
@@ -322,6 +356,7 @@ class AccessPoint:
         self._devices: dict[str, _DeviceView] = {}
         self._subjects: dict[tuple[str, str], Subject] = {}
         self._principals: dict[bytes, tuple[Principal, datetime, datetime]] = {}
+        self._proven: dict[tuple[str, str], str | None] = {}
         self._tally: dict[str, dict[str, Any]] = {}
         self._tally_dropped = 0
         self._stop = threading.Event()
@@ -388,11 +423,36 @@ class AccessPoint:
         request); caches are dropped when it has moved."""
         if current is None:
             current = self.platform.store.epoch()
-        if current != self._epoch:
+        if self._epoch is None or current > self._epoch:  # it only grows; never go back
             with self._lock:
                 self._devices, self._subjects, self._epoch = {}, {}, current
-                self._principals = {}
+                self._principals, self._proven = {}, {}
         return current
+
+    def proven_device(
+        self, *, token: str | None = None, certificate: bytes | None = None, client: str = ""
+    ) -> str | None:
+        """The enrolled device a request proves it comes from: by the device's own agent
+        token, or by the client certificate a proxy verified (mTLS). None when neither
+        proves a device: a device's name alone proves nothing."""
+        if token:
+            principal, _ = self.authenticate_token(token, client=client)
+            token_id = principal.credential.partition(":")[2] if principal.via_token else ""
+            key = ("token", token_id)
+        elif certificate:
+            key = ("cert", certificate_sha256(certificate))
+        else:
+            return None
+        if key in self._proven:
+            return self._proven[key]
+        epoch = self._epoch
+        with self.platform.transaction(write=False) as uow:
+            device = (uow.devices.by_token(key[1]) if key[0] == "token"
+                      else uow.devices.by_cert(key[1]))  # fmt: skip
+        name = device.name if device is not None else None
+        if self._epoch == epoch:
+            self._proven[key] = name
+        return name
 
     def authenticate_token(self, credential: str, *, client: str) -> tuple[Principal, int]:
         """The principal of an API token (a proxy's), reused while the epoch stands (a
@@ -415,7 +475,9 @@ class AccessPoint:
         if principal.via_token:
             with self.platform.transaction(write=False) as uow:
                 token = uow.tokens.get(principal.credential.partition(":")[2])
-            if token is not None:
+            # Kept only if nothing moved the epoch meanwhile (a revocation committed after
+            # the epoch was read must not land in a cache that outlives it).
+            if token is not None and self._epoch == epoch:
                 if len(self._principals) > 10_000:
                     self._principals.clear()
                 self._principals[key] = (principal, token.expires_at, now)
@@ -430,7 +492,7 @@ class AccessPoint:
         """The policy in force (None: everything is denied)."""
         return self.evaluator().policy
 
-    def _device_view(self, uow: UnitOfWork, name: str, now: datetime) -> _DeviceView:
+    def _device_view(self, uow: UnitOfWork, name: str, now: datetime, epoch: int) -> _DeviceView:
         cached = self._devices.get(name)
         if cached is not None and cached.fresh(now):
             return cached
@@ -453,19 +515,23 @@ class AccessPoint:
             )
             until = min(until, again) if until is not None else again
         view = _DeviceView(posture, device, segment, until)
-        if len(self._devices) > 100_000:
-            self._devices.clear()
-        self._devices[name] = view
+        if self._epoch == epoch:  # else a change landed meanwhile: use it once, keep nothing
+            if len(self._devices) > 100_000:
+                self._devices.clear()
+            self._devices[name] = view
         return view
 
-    def _subject(self, uow: UnitOfWork, user_id: str | None, name: str | None) -> Subject:
+    def _subject(
+        self, uow: UnitOfWork, user_id: str | None, name: str | None, epoch: int
+    ) -> Subject:
         key = ("id", user_id) if user_id else ("name", name or "")
         cached = self._subjects.get(key)
         if cached is None:
             cached = subject_of(uow, user_id=user_id) if user_id else subject_of(uow, name=name)
-            if len(self._subjects) > 100_000:
-                self._subjects.clear()
-            self._subjects[key] = cached
+            if self._epoch == epoch:
+                if len(self._subjects) > 100_000:
+                    self._subjects.clear()
+                self._subjects[key] = cached
         return cached
 
     def decide(
@@ -493,8 +559,10 @@ class AccessPoint:
         subject = self._subjects.get(subject_key)
         if view is None or not view.fresh(now) or subject is None:
             with self.platform.transaction(write=False) as uow:
-                view = self._device_view(uow, name, now)
-                subject = self._subject(uow, user_id, str(subject_name) if subject_name else None)
+                view = self._device_view(uow, name, now, epoch)
+                subject = self._subject(
+                    uow, user_id, str(subject_name) if subject_name else None, epoch
+                )
         assert view is not None
         assert subject is not None
         enriched = _enrich(data, subject, view.posture, view.device, now, mfa_at, view.segment)
@@ -523,3 +591,32 @@ def device_ruleset(platform: Platform, name: str) -> str:
     segment = segmentation.segment_of(tags=device.tags, address=device.address,
                                       quarantined=device.quarantined_at is not None)  # fmt: skip
     return host_ruleset(segmentation, segment, host=device.name)
+
+
+class DeviceSegments:
+    """The segment each enrolled device's address is in now (its tags, address and
+    quarantine under the segmentation in force), for judging flows seen in telemetry;
+    re-read when the store's change epoch moves."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.segmentation = latest_segmentation(platform)
+        self._epoch: int | None = None
+        self._by_address: dict[str, str | None] = {}
+
+    def current(self) -> tuple[Segmentation | None, dict[str, str | None]]:
+        """The segmentation and, per device address, its segment."""
+        epoch = self.platform.store.epoch()
+        segmentation = self.segmentation.get(epoch)
+        if epoch != self._epoch:
+            by_address: dict[str, str | None] = {}
+            if segmentation is not None:
+                with self.platform.transaction(write=False) as uow:
+                    for device in uow.devices.list():
+                        if device.address:
+                            by_address[device.address] = segmentation.segment_of(
+                                tags=device.tags, address=device.address,
+                                quarantined=device.quarantined_at is not None,
+                            )  # fmt: skip
+            self._by_address, self._epoch = by_address, epoch
+        return segmentation, self._by_address

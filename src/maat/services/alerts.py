@@ -29,7 +29,7 @@ from maat.detect.alerts import in_window, merge_hit, new_alert
 from maat.detect.records import AlertRecord
 from maat.detect.sigma import Engine
 from maat.errors import MaatError
-from maat.services.access import latest_segmentation
+from maat.services.access import DeviceSegments
 from maat.services.detection import (
     alert_line,
     flow_alert_line,
@@ -198,7 +198,7 @@ class Detector:
 
     def __init__(
         self, engine: Engine | None, iocs: Any, sink: AlertSink,
-        flows: Callable[[], Segmentation | None] | None = None,
+        flows: Callable[[], tuple[Segmentation | None, Mapping[str, str | None]]] | None = None,
     ) -> None:  # fmt: skip
         self.engine, self.iocs, self.sink = engine, iocs, sink
         self.flows = flows
@@ -214,20 +214,25 @@ class Detector:
             engine._correlator.max_groups = int(settings.max_correlation_groups)
         index = load_ioc_files(iocs) if iocs else None
         return cls(engine, index, AlertSink.from_settings(platform),
-                   latest_segmentation(platform).get)  # fmt: skip
+                   DeviceSegments(platform).current)  # fmt: skip
 
     def lines(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Alert lines of every hit in ``events`` (source: the bus)."""
         out: list[dict[str, Any]] = []
-        segmentation = self.flows() if self.flows is not None else None
+        segmentation, segments = self.flows() if self.flows is not None else (None, {})
         for event in events:
             for hit in self.engine.match(event) if self.engine is not None else ():
                 out.append(alert_line(hit, event, "bus", 0))
             for ioc in self.iocs.match(event) if self.iocs is not None else ():
                 out.append(ioc_alert_line(ioc, event, "bus", 0))
             if segmentation is not None and (flow := flow_of(event)) is not None:
-                verdict = segmentation.check(flow.source_ip, flow.target_ip, flow.proto,
-                                             flow.port)  # fmt: skip
+                # An enrolled device is judged by its own segment (tags, quarantine), any
+                # other address by the networks it is in.
+                verdict = segmentation.check(
+                    flow.source_ip, flow.target_ip, flow.proto, flow.port,
+                    source_segment=segments.get(flow.source_ip),
+                    target_segment=segments.get(flow.target_ip),
+                )  # fmt: skip
                 if not verdict.allowed:
                     out.append(flow_alert_line(verdict, flow, event, "bus", 0))
         return out

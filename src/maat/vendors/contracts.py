@@ -32,6 +32,7 @@ __all__ = [
     "Contract",
     "ContractBreach",
     "CriticalFact",
+    "IncidentFact",
     "measure",
     "read_contract",
 ]
@@ -75,14 +76,29 @@ class ArtifactFact:
 
 
 @dataclass(frozen=True)
+class IncidentFact:
+    """A security incident at the vendor: when it began and when the vendor told us (None:
+    not yet). ``source`` is ``notice`` (the vendor's) or ``breach`` (recorded by Maat, with
+    ``occurred_at`` the time it was recorded)."""
+
+    id: str
+    occurred_at: datetime
+    notified_at: datetime | None
+    source: str = "notice"
+
+
+@dataclass(frozen=True)
 class ComplianceFacts:
-    """What Maat holds about a vendor's deliveries and fixes."""
+    """What Maat holds about a vendor's deliveries, fixes and incidents."""
 
     now: datetime
     criticals: tuple[CriticalFact, ...] = ()
     artifacts: tuple[ArtifactFact, ...] = ()
     products: tuple[str, ...] = ()
     products_with_sbom: frozenset[str] = field(default_factory=frozenset)
+    sbom_hashes: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Per product, the SHA-256 digests its SBOMs list (empty: they list none)."""
+    incidents: tuple[IncidentFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,9 +156,13 @@ def measure(contract: Contract, facts: ComplianceFacts) -> tuple[list[ContractBr
     1. ``critical_fix_days``: each critical finding fixed later than the term, or still open
        past it, is a breach;
     2. ``signed_releases``: each delivered file without a signature is a breach;
-    3. ``sbom_with_every_delivery``: each product with no SBOM on record is a breach;
-    4. ``incident_notification_hours`` and ``right_to_audit``: not measured from telemetry;
-       said so in the notes.
+    3. ``sbom_with_every_delivery``: each product with no SBOM on record is a breach, and
+       each delivered file its product's SBOMs do not list (by SHA-256) is one; a product
+       whose SBOMs list no digests cannot be checked and is named in the notes;
+    4. ``incident_notification_hours``: each incident the vendor told us of later than the
+       term after it began, and each one (a vendor notice without its time, a breach Maat
+       recorded) with no notice within the term, is a breach;
+    5. ``right_to_audit``: a legal term, said so in the notes.
     """
     terms, now = contract.terms, facts.now
     breaches: list[ContractBreach] = []
@@ -173,9 +193,40 @@ def measure(contract: Contract, facts: ComplianceFacts) -> tuple[list[ContractBr
                 breaches.append(ContractBreach(
                     "sbom_with_every_delivery", f"no SBOM on record for {product}", product
                 ))  # fmt: skip
-    if "incident_notification_hours" in terms:
-        notes.append("incident_notification_hours: not measured (no incident notice times "
-                     "are recorded yet)")  # fmt: skip
-    if terms.get("right_to_audit"):
-        notes.append("right_to_audit: a legal term, not measurable from Maat's data")
+        unchecked: set[str] = set()
+        for artifact in facts.artifacts:
+            if artifact.product not in facts.products_with_sbom:
+                continue
+            listed = facts.sbom_hashes.get(artifact.product, frozenset())
+            if not listed:
+                unchecked.add(artifact.product)
+            elif artifact.sha256 not in listed:
+                breaches.append(ContractBreach(
+                    "sbom_with_every_delivery",
+                    f"delivered file {artifact.name} of {artifact.product} is not in its SBOM",
+                    artifact.sha256,
+                ))  # fmt: skip
+        if unchecked:
+            names = ", ".join(sorted(unchecked))
+            notes.append(f"sbom_with_every_delivery: the SBOMs of {names} list no file "
+                         "digests, so delivered files cannot be checked")  # fmt: skip
+    hours = terms.get("incident_notification_hours")
+    if hours is not None:
+        limit_h = timedelta(hours=float(hours))
+        for incident in facts.incidents:
+            told = incident.notified_at
+            if told is not None and told - incident.occurred_at > limit_h:
+                late = (told - incident.occurred_at).total_seconds() / 3600
+                breaches.append(ContractBreach(
+                    "incident_notification_hours",
+                    f"incident of {incident.occurred_at:%Y-%m-%d %H:%M} notified after "
+                    f"{late:.0f} h (contract: {hours:g})", incident.id,
+                ))  # fmt: skip
+            elif told is None and now - incident.occurred_at > limit_h:
+                what = "breach recorded" if incident.source == "breach" else "incident"
+                breaches.append(ContractBreach(
+                    "incident_notification_hours",
+                    f"no notice from the vendor {hours:g} h after the {what} of "
+                    f"{incident.occurred_at:%Y-%m-%d %H:%M}", incident.id,
+                ))  # fmt: skip
     return breaches, notes

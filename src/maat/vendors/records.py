@@ -160,3 +160,30 @@ def read_vendor_csv(
         except InvalidInput as exc:
             errors.append(InvalidInput(exc.message, file=path, line=line, field=exc.location.field))
     return rows, errors
+
+
+@dataclass(frozen=True)
+class IncidentNoticeRecord:
+    """A vendor's notice of a security incident: when it began, when they told us."""
+
+    id: str
+    vendor_id: str
+    occurred_at: datetime
+    notified_at: datetime
+    note: str
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class VendorFindingRecord:
+    """A finding against a vendor (a contract breach), open until it no longer holds."""
+
+    id: str
+    vendor_id: str
+    source: str  # contract
+    term: str
+    key: str  # the breach's stable identity (term and evidence)
+    detail: str
+    opened_at: datetime
+    closed_at: datetime | None = None

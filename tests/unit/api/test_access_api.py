@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from maat.api.app import create_app
 from maat.services import access, execution, tokens, users
 from maat.services.platform import Platform
-from maat_testkit import PASSWORD, FakeClock, current_code, enrolled_user, session_for
+from maat_testkit import (
+    PASSWORD,
+    FakeClock,
+    current_code,
+    enrolled_user,
+    open_platform,
+    session_for,
+)
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "access"
 
@@ -60,7 +68,7 @@ def test_nginx_and_envoy_checks_allow_deny_and_ask_for_step_up(
     alice = enrolled_user(platform, clock, "alice", ["analyst"])
     users.set_groups(platform, "test", "alice", ["engineer", "erp-admin"])
     pep = {"X-Maat-PEP-Token": proxy, "Authorization": f"Bearer {alice.token}",
-           "X-Maat-Device": "ws-eng-01"}  # fmt: skip
+           "X-Maat-Device-Token": agent}  # fmt: skip
     with TestClient(create_app(platform, close_on_shutdown=False)) as client:
         client.post("/v1/access/heartbeat", headers={"Authorization": f"Bearer {agent}"})
         check = client.get("/v1/access/check", headers={
@@ -81,9 +89,24 @@ def test_nginx_and_envoy_checks_allow_deny_and_ask_for_step_up(
                               headers={"Authorization": f"Bearer {alice.token}"})  # fmt: skip
         assert stepped.status_code == 200, stepped.text
         assert client.post("/v1/access/envoy/erp/config", headers=pep).status_code == 200
-        # Another device, unknown to Maat: denied whoever asks.
-        other = client.get("/v1/access/envoy/wiki/home", headers={**pep, "X-Maat-Device": "x"})
+        # A device that proves nothing (a made-up credential, or a trusted device's name):
+        # denied whoever asks.
+        other = client.get("/v1/access/envoy/wiki/home",
+                           headers={**pep, "X-Maat-Device-Token": "mt_x.y"})  # fmt: skip
         assert other.status_code == 403 and other.headers["X-Maat-Decision"] == "deny"
+        named = {k: v for k, v in pep.items() if k != "X-Maat-Device-Token"}
+        named["X-Maat-Device"] = "ws-eng-01"
+        assert client.get("/v1/access/envoy/wiki/home", headers=named).status_code == 403
+        # Paths are decided as the upstream serves them: ".." and double encoding do not
+        # escape a prefix rule (alice may write plm/*, not hr/salaries).
+        for sneaky in ("/v1/access/envoy/plm/../hr/salaries",
+                       "/v1/access/envoy/plm/%2e%2e/hr/salaries",
+                       "/v1/access/envoy/plm%2f..%2fhr/salaries",
+                       "/v1/access/envoy/plm/%252e%252e/hr"):  # fmt: skip
+            assert client.put(sneaky, headers=pep).status_code == 403, sneaky
+        check = client.get("/v1/access/check", headers={
+            **pep, "X-Original-URI": "/plm/../hr/salaries", "X-Original-Method": "PUT"})  # fmt: skip
+        assert check.status_code == 403
         # Without the proxy's own token, no decision at all.
         no_pep = {k: v for k, v in pep.items() if k != "X-Maat-PEP-Token"}
         assert client.get("/v1/access/envoy/wiki/home", headers=no_pep).status_code == 401
@@ -110,3 +133,43 @@ def test_devices_posture_and_quarantine_over_http(platform: Platform) -> None:
         assert [v["version"] for v in history] == [1]
         bad = client.put("/v1/access/policy", content=b"rules: [{effect: maybe}]", headers=admin)
         assert bad.status_code == 422 or bad.status_code == 400
+
+
+def _self_signed() -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ws-eng-02")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_client_certificate_proves_a_device_only_when_the_proxies_verify_them(
+    backend: str, tmp_path: Path, clock: FakeClock, trusted: bool
+) -> None:
+    from urllib.parse import quote
+
+    for platform in open_platform(backend, tmp_path / "d", clock,
+                                  access={"proxy_client_cert": trusted}):  # fmt: skip
+        proxy, _ = _world(platform)
+        pem = _self_signed()
+        _, agent = access.enrol_device(platform, "test", "ws-eng-02", agent_user="agent",
+                                       tags=("engineering",), certificate=pem)  # fmt: skip
+        assert agent is not None
+        alice = enrolled_user(platform, clock, "alice", ["analyst"])
+        users.set_groups(platform, "test", "alice", ["engineer"])
+        with TestClient(create_app(platform, close_on_shutdown=False)) as client:
+            client.post("/v1/access/heartbeat", headers={"Authorization": f"Bearer {agent}"})
+            answer = client.get("/v1/access/envoy/wiki/home", headers={
+                "X-Maat-PEP-Token": proxy, "Authorization": f"Bearer {alice.token}",
+                "X-Maat-Device-Cert": quote(pem.decode())})  # fmt: skip
+            assert answer.status_code == (200 if trusted else 403), answer.text

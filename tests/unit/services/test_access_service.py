@@ -13,7 +13,7 @@ from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
 from maat.detect.records import AlertRecord
 from maat.errors import AuthenticationFailed, Conflict, InvalidInput
-from maat.services import access, auth, users, vendors
+from maat.services import access, auth, execution, users, vendors
 from maat.services.platform import Platform
 from maat.vulns.records import FindingRecord, HostRecord
 from maat_testkit import FakeClock, current_code, enrolled_user
@@ -21,6 +21,13 @@ from maat_testkit import FakeClock, current_code, enrolled_user
 EXAMPLES = Path(__file__).parents[3] / "examples" / "access"
 EXAMPLE = (EXAMPLES / "policy.yml").read_text()
 SEGMENTS = (EXAMPLES / "segments.yml").read_text()
+ENFORCE_ENGINEERING = """name: workstations
+version: 1
+mode: enforce
+host_groups: [engineering]
+rules:
+  - allow_path: {glob: "C:/Windows/System32/**"}
+"""
 WRITE_PLM = {"device": {"id": "ws-eng-01"}, "resource": "plm/designs/7", "action": "write",
              "subject": {"id": "alice"}}  # fmt: skip
 
@@ -32,12 +39,8 @@ def _healthy_device(platform: Platform, name: str = "ws-eng-01") -> str:
                                     tags=("engineering",))  # fmt: skip
     with platform.transaction() as uow:
         uow.hosts.add(HostRecord(new_id("hst"), name, platform.now(), group="engineering"))
-        from maat.signing.records import ExecPolicyRecord
-
-        uow.exec_policies.add(ExecPolicyRecord(
-            id=new_id("xp"), name="default", version=1, text="name: default\nmode: enforce\n",
-            digest="0" * 64, active=True, created_at=platform.now(), created_by="test",
-        ))  # fmt: skip
+    if not execution.active_policies(platform):
+        execution.load_policy_text(platform, "test", ENFORCE_ENGINEERING, source="exec.yml")
     assert device.token_id is not None
     assert access.heartbeat(platform, device.token_id)
     return device.token_id
@@ -249,3 +252,56 @@ def test_device_names_are_unique_and_heartbeats_need_a_device_token(platform: Pl
     with pytest.raises(InvalidInput):
         access.enrol_device(platform, "test", "bad\nname")
     assert access.heartbeat(platform, "tok-unknown") is False
+
+
+def test_a_revocation_racing_a_token_lookup_never_lands_in_the_cache(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maat.services.tokens import create_token, revoke_token
+
+    users.add_user(platform, "test", "proxy", ["agent"], "a-long-proxy-password")
+    token = create_token(platform, "test", "proxy", "nginx")
+    point = access.AccessPoint(platform)
+    real = auth.authenticate
+
+    def revoked_meanwhile(*args: object, **kwargs: object) -> object:
+        principal = real(*args, **kwargs)  # type: ignore[arg-type]
+        revoke_token(platform, "test", token.record.id)  # commits: the epoch moves
+        point.epoch()  # another request notices and clears the caches
+        return principal
+
+    monkeypatch.setattr(auth, "authenticate", revoked_meanwhile)
+    point.authenticate_token(token.text, client="x")
+    monkeypatch.setattr(auth, "authenticate", real)
+    with pytest.raises(AuthenticationFailed, match="revoked"):
+        point.authenticate_token(token.text, client="x")
+
+
+def test_an_enforce_policy_for_servers_does_not_make_a_workstation_trusted(
+    platform: Platform,
+) -> None:
+    execution.load_policy_text(platform, "test", ENFORCE_ENGINEERING.replace(
+        "engineering", "servers"), source="servers.yml")  # fmt: skip
+    audit_only = ENFORCE_ENGINEERING.replace("mode: enforce", "mode: audit").replace(
+        "name: workstations", "name: desk\ndescription: |\n  mode: enforce")  # fmt: skip
+    execution.load_policy_text(platform, "test", audit_only, source="desk.yml")
+    _healthy_device(platform)
+    posture = access.device_posture(platform, "ws-eng-01")
+    assert posture.level == "untrusted"
+    assert "mode is audit, not enforce" in posture.reasons[0]
+
+
+def test_a_quarantined_hosts_flows_are_judged_by_the_quarantine_segment(
+    platform: Platform,
+) -> None:
+    from maat.services.alerts import Detector
+
+    access.apply_segments(platform, "test", SEGMENTS, source="segments.yml")
+    access.enrol_device(platform, "test", "ws-q", address="10.10.0.9", tags=("engineering",))
+    flow = {"source.ip": "10.10.0.9", "destination.ip": "10.30.0.5", "destination.port": 443,
+            "network.transport": "tcp", "event.id": "e1"}  # fmt: skip
+    detector = Detector.from_settings(platform)
+    assert detector.lines([flow]) == []  # engineering -> servers 443 is allowed
+    access.quarantine(platform, "test", "ws-q", reason="case 9")
+    lines = detector.lines([flow])
+    assert len(lines) == 1 and "quarantine -> servers tcp/443" in lines[0]["rule.title"]

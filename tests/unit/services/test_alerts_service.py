@@ -195,7 +195,7 @@ def test_detect_settings_build_the_detector_the_server_runs(
         # applied (none yet here).
         bare = Detector.from_settings(platform)
         assert bare.engine is None and bare.iocs is None
-        assert bare.flows is not None and bare.flows() is None
+        assert bare.flows is not None and bare.flows() == (None, {})
 
 
 class Redirect(QuietHandler):

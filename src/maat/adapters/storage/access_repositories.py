@@ -37,6 +37,11 @@ class SqlDevices(Repo):
         row = self._s.scalars(select(DeviceRow).where(DeviceRow.token_id == token_id)).first()
         return to_record(DeviceRecord, row) if row is not None else None
 
+    def by_cert(self, sha256: str) -> DeviceRecord | None:
+        """The device whose client certificate has this SHA-256, or None."""
+        row = self._s.scalars(select(DeviceRow).where(DeviceRow.cert_sha256 == sha256)).first()
+        return to_record(DeviceRecord, row) if row is not None else None
+
     def list(self) -> Sequence[DeviceRecord]:
         """Every device, by name."""
         rows = self._s.scalars(select(DeviceRow).order_by(DeviceRow.name))

@@ -396,6 +396,7 @@ class DeviceRow(Base):
     last_heartbeat_at: Mapped[datetime | None]
     quarantined_at: Mapped[datetime | None]
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    cert_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class AccessPolicyRow(Base):
@@ -445,3 +446,30 @@ class WebAuthnChallengeRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class IncidentNoticeRow(Base):
+    """A vendor's incident notice."""
+
+    __tablename__ = "vendor_incidents"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(40), index=True)
+    occurred_at: Mapped[datetime]
+    notified_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(400))
+
+
+class VendorFindingRow(Base):
+    """A finding against a vendor."""
+
+    __tablename__ = "vendor_findings"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(40), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    term: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(400))
+    detail: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]

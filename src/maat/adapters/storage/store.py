@@ -35,7 +35,13 @@ from maat.adapters.storage.signing_repositories import (
     SqlExecPolicies,
     SqlSightings,
 )
-from maat.adapters.storage.vendor_repositories import SqlAssessments, SqlContracts, SqlVendors
+from maat.adapters.storage.vendor_repositories import (
+    SqlAssessments,
+    SqlContracts,
+    SqlVendorFindings,
+    SqlVendorIncidents,
+    SqlVendors,
+)
 from maat.adapters.storage.vuln_repositories import SqlFindings, SqlHosts, SqlProducts, SqlSboms
 from maat.config import DatabaseSettings
 from maat.errors import ConfigError, Conflict, InvalidInput, MaatError, StorageError
@@ -71,6 +77,8 @@ class SqlUnitOfWork:
     devices: SqlDevices
     policy_versions: SqlPolicyVersions
     webauthn: SqlWebAuthn
+    vendor_incidents: SqlVendorIncidents
+    vendor_findings: SqlVendorFindings
 
 
 def normalise_url(url: str) -> str:
@@ -231,6 +239,8 @@ class SqlStore:
                 devices=SqlDevices(session),
                 policy_versions=SqlPolicyVersions(session),
                 webauthn=SqlWebAuthn(session),
+                vendor_incidents=SqlVendorIncidents(session),
+                vendor_findings=SqlVendorFindings(session),
             )
             try:
                 yield uow

@@ -8,11 +8,26 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from maat.adapters.storage.models import AssessmentRow, ContractRow, VendorRow
+from maat.adapters.storage.mapping import Repo, to_record
+from maat.adapters.storage.models import (
+    AssessmentRow,
+    ContractRow,
+    IncidentNoticeRow,
+    VendorFindingRow,
+    VendorRow,
+)
 from maat.core.enums import Criticality
-from maat.vendors.records import AssessmentRecord, Contact, VendorRecord
+from maat.vendors.records import (
+    AssessmentRecord,
+    Contact,
+    IncidentNoticeRecord,
+    VendorFindingRecord,
+    VendorRecord,
+)
 
-__all__ = ["SqlAssessments", "SqlContracts", "SqlVendors"]
+__all__ = [
+    "SqlAssessments", "SqlContracts", "SqlVendorFindings", "SqlVendorIncidents", "SqlVendors",
+]  # fmt: skip
 
 
 def _record(row: VendorRow) -> VendorRecord:
@@ -132,3 +147,34 @@ class SqlContracts:
         """The vendor's contract YAML, or None."""
         row = self._s.scalars(select(ContractRow).where(ContractRow.vendor_id == vendor_id)).first()
         return row.text if row is not None else None
+
+
+class SqlVendorIncidents(Repo):
+    """Vendors' incident notices."""
+
+    row = IncidentNoticeRow
+    record = IncidentNoticeRecord
+
+    def of_vendor(self, vendor_id: str) -> list[IncidentNoticeRecord]:
+        """A vendor's notices, oldest incident first."""
+        query = (
+            select(IncidentNoticeRow)
+            .where(IncidentNoticeRow.vendor_id == vendor_id)
+            .order_by(IncidentNoticeRow.occurred_at)
+        )
+        return [to_record(IncidentNoticeRecord, r) for r in self._s.scalars(query)]
+
+
+class SqlVendorFindings(Repo):
+    """Findings against vendors."""
+
+    row = VendorFindingRow
+    record = VendorFindingRecord
+
+    def of_vendor(self, vendor_id: str, *, open_only: bool = False) -> list[VendorFindingRecord]:
+        """A vendor's findings, oldest first."""
+        query = select(VendorFindingRow).where(VendorFindingRow.vendor_id == vendor_id)
+        if open_only:
+            query = query.where(VendorFindingRow.closed_at.is_(None))
+        query = query.order_by(VendorFindingRow.opened_at, VendorFindingRow.id)
+        return [to_record(VendorFindingRecord, r) for r in self._s.scalars(query)]

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
+from maat.access.evaluator import AccessDecision
+from maat.access.paths import resource_path
 from maat.access.records import DeviceRecord
 from maat.api.schemas import Strict
 from maat.api.security import PERMISSION_KEY, client_of, platform_of, requirement, requires
@@ -77,9 +79,24 @@ _PEP_ROUTE: dict[str, Any] = {
 }
 
 
-def _proxy_decision(
-    request: Request, method: str, uri: str, device: str | None, pep: Principal
-) -> Response:
+def _device_of(request: Request) -> str | None:
+    """The enrolled device the proxied request proves it comes from: the device's own agent
+    token in ``X-Maat-Device-Token``, or the client certificate the proxy verified in
+    ``X-Maat-Device-Cert`` (PEM, URL-encoded as nginx's ``$ssl_client_escaped_cert``)."""
+    point, client = access_point_of(request), client_of(request)
+    token = request.headers.get("x-maat-device-token", "").removeprefix("Bearer ").strip()
+    if token:
+        try:
+            return point.proven_device(token=token, client=client)
+        except AuthenticationFailed:
+            return None  # a bad device credential proves no device
+    cert = request.headers.get("x-maat-device-cert", "").strip()
+    if cert and access_point_of(request).platform.settings.access.proxy_client_cert:
+        return point.proven_device(certificate=unquote(cert).encode(), client=client)
+    return None
+
+
+def _proxy_decision(request: Request, method: str, uri: str, pep: Principal) -> Response:
     platform = platform_of(request)
     point = access_point_of(request)
     subject: Principal | None = None
@@ -87,18 +104,24 @@ def _proxy_decision(
     if credential.lower().startswith("bearer "):
         subject = auth_service.authenticate(platform, credential[7:].strip(),
                                             client=client_of(request))  # fmt: skip
-    path = unquote(urlsplit(uri).path).lstrip("/")
-    reads = {m.strip().upper() for m in platform.settings.access.read_methods.split(",")}
-    data: dict[str, Any] = {
-        "subject": {"id": subject.name} if subject else {},
-        "device": {"id": device} if device else {},
-        "resource": {"id": path},
-        "action": "read" if method.upper() in reads else "write",
-        "context": {"method": method.upper(), "client": client_of(request)},
-    }
-    mfa_at = access_service.mfa_time(platform, subject) if subject else None
-    epoch = getattr(request.state, "access_epoch", None)
-    decision, _ = point.decide(data, principal=subject, mfa_at=mfa_at, epoch=epoch)
+    path = resource_path(uri)
+    device = _device_of(request)
+    if path is None:
+        why = "the request path is ambiguous (an encoded slash, backslash or NUL, or '..' above"
+        decision = AccessDecision("deny", (f"{why} the root)",))
+        path = uri[:200]
+    else:
+        reads = {m.strip().upper() for m in platform.settings.access.read_methods.split(",")}
+        data: dict[str, Any] = {
+            "subject": {"id": subject.name} if subject else {},
+            "device": {"id": device} if device else {},
+            "resource": {"id": path},
+            "action": "read" if method.upper() in reads else "write",
+            "context": {"method": method.upper(), "client": client_of(request)},
+        }
+        mfa_at = access_service.mfa_time(platform, subject) if subject else None
+        epoch = getattr(request.state, "access_epoch", None)
+        decision, _ = point.decide(data, principal=subject, mfa_at=mfa_at, epoch=epoch)
     who = subject.name if subject else "anonymous"
     point.record_refusal(pep.actor, decision, f"{method.upper()} /{path}", who)
     status = {"allow": 200, "step_up": 401, "deny": 403}[decision.decision]
@@ -147,25 +170,27 @@ async def nginx_check(
     pep: Annotated[Principal, Depends(_pep)],
     original_uri: Annotated[str, Header(alias="X-Original-URI", max_length=8000)] = "/",
     original_method: Annotated[str, Header(alias="X-Original-Method", max_length=20)] = "GET",
-    device: Annotated[str | None, Header(alias="X-Maat-Device", max_length=200)] = None,
 ) -> Response:
     """nginx ``auth_request``: 200 allows, 401 asks for a step-up (``WWW-Authenticate:
     MaatStepUp``) or a login, 403 denies. The original request comes in ``X-Original-URI``
-    and ``X-Original-Method``; the device in ``X-Maat-Device``; the user's own
-    ``Authorization`` header is forwarded as is."""
-    return _proxy_decision(request, original_method, original_uri, device, pep)
+    and ``X-Original-Method``; the device proves itself with ``X-Maat-Device-Token`` or
+    ``X-Maat-Device-Cert``; the user's own ``Authorization`` header is forwarded as is."""
+    return _proxy_decision(request, original_method, original_uri, pep)
 
 
 async def envoy_check(
     request: Request,
     path: str,
     pep: Annotated[Principal, Depends(_pep)],
-    device: Annotated[str | None, Header(alias="X-Maat-Device", max_length=200)] = None,
 ) -> Response:
     """Envoy ``ext_authz`` (HTTP service, ``path_prefix: /v1/access/envoy``): the checked
     request arrives with its own method and path; 200 allows, anything else denies."""
-    query = f"?{request.url.query}" if request.url.query else ""
-    return _proxy_decision(request, request.method, f"/{path}{query}", device, pep)
+    # The path as sent (still percent-encoded): decoded once, by resource_path, like the
+    # upstream will; the {path} parameter is already decoded and would be decoded twice.
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    target = raw.decode("latin-1").removeprefix(router.prefix + "/access/envoy")
+    del path
+    return _proxy_decision(request, request.method, target or "/", pep)
 
 
 for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
