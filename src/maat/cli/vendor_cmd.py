@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from maat.cli.context import CliState, console, plain, shown
 from maat.core.enums import Criticality
-from maat.errors import InvalidInput
+from maat.errors import InvalidInput, NotFound
 from maat.vendors.records import TIERS, parse_contact
 
 app = typer.Typer(
@@ -245,13 +246,15 @@ def contract_cmd(ctx: typer.Context, file: Path) -> None:
 
 @app.command("compliance")
 def compliance_cmd(ctx: typer.Context, name: str, output_format: FormatOption = "text") -> None:
-    """Contract breaches measured from Maat's data (late critical fixes, unsigned delivered
-    files, products without an SBOM), and what could not be measured."""
-    from maat.services.contracts import compliance
+    """Contract breaches measured from Maat's data (late critical fixes, unsigned or unlisted
+    delivered files, products without an SBOM, late incident notices), each kept as a
+    finding against the vendor until it no longer holds; and what could not be measured."""
+    from maat.services.contracts import review_compliance
 
     state: CliState = ctx.obj
     with state.platform() as platform:
-        result = compliance(platform, name)
+        review = review_compliance(platform, state.actor, name)
+    result = review.compliance
     if output_format == "json":
         typer.echo(json.dumps({
             "vendor": result.vendor,
@@ -259,10 +262,70 @@ def compliance_cmd(ctx: typer.Context, name: str, output_format: FormatOption = 
             "breaches": [{"term": b.term, "detail": b.detail, "evidence": b.evidence}
                          for b in result.breaches],
             "notes": list(result.notes),
-        }))  # fmt: skip
+            "findings": {"opened": len(review.opened), "closed": len(review.closed),
+                         "open": [_finding(f) for f in review.open]},
+        }, default=str))  # fmt: skip
         return
-    typer.echo(f"{plain(result.vendor)}: {len(result.breaches)} breach(es)")
+    typer.echo(f"{plain(result.vendor)}: {len(result.breaches)} breach(es); findings "
+               f"{len(review.opened)} opened, {len(review.closed)} closed, "
+               f"{len(review.open)} open")  # fmt: skip
     for b in result.breaches:
-        typer.echo(f"  {b.term:<26} {plain(b.detail)}")
+        typer.echo(f"  {b.term:<28} {plain(b.detail)}")
     for note in result.notes:
         typer.echo(f"  note: {plain(note)}")
+
+
+def _finding(f: Any) -> dict[str, Any]:
+    return {"id": f.id, "term": f.term, "detail": f.detail, "opened_at": f.opened_at,
+            "closed_at": f.closed_at}  # fmt: skip
+
+
+@app.command("notice")
+def notice_cmd(
+    ctx: typer.Context,
+    name: str,
+    occurred_at: Annotated[str, typer.Option(help="When the incident began (ISO 8601).")],
+    notified_at: Annotated[str, typer.Option(help="When the vendor told you (ISO 8601).")],
+    note: Annotated[str, typer.Option(help="What they said.")] = "",
+) -> None:
+    """Record a vendor's incident notice; a contract's incident_notification_hours is
+    measured against it."""
+    from maat.services.contracts import record_notice
+
+    state: CliState = ctx.obj
+    times = [_instant(occurred_at, "occurred-at"), _instant(notified_at, "notified-at")]
+    with state.platform() as platform:
+        record_notice(platform, state.actor, name, occurred_at=times[0], notified_at=times[1],
+                      note=note)  # fmt: skip
+    hours = (times[1] - times[0]).total_seconds() / 3600
+    console().print(f"notice recorded: told {hours:.1f} h after the incident began")
+
+
+def _instant(text: str, field: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not an ISO 8601 time", field=field) from None
+    if when.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no time zone (add Z or +hh:mm)", field=field)
+    return when
+
+
+@app.command("findings")
+def findings_cmd(
+    ctx: typer.Context, name: str, output_format: FormatOption = "text",
+    all_: Annotated[bool, typer.Option("--all", help="Closed ones too.")] = False,
+) -> None:  # fmt: skip
+    """Findings against the vendor (contract breaches), open ones unless --all."""
+    state: CliState = ctx.obj
+    with state.platform() as platform, platform.transaction(write=False) as uow:
+        vendor = uow.vendors.by_name(name)
+        if vendor is None:
+            raise NotFound(f"no vendor named {name!r}")
+        found = uow.vendor_findings.of_vendor(vendor.id, open_only=not all_)
+    if output_format == "json":
+        typer.echo(json.dumps([_finding(f) for f in found], default=str))
+        return
+    for f in found:
+        state_text = "open" if f.closed_at is None else f"closed {f.closed_at:%Y-%m-%d}"
+        typer.echo(f"{f.opened_at:%Y-%m-%d}  {state_text:<17} {f.term:<28} {plain(f.detail)}")

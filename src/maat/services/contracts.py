@@ -7,12 +7,14 @@ in the vendor's score as an SLA breach.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from maat.core.ids import new_id
 from maat.errors import InvalidInput, NotFound
 from maat.ports import UnitOfWork
+from maat.sbom.api import parse_sbom
 from maat.services.platform import Platform
 from maat.vendors.contracts import (
     ArtifactFact,
@@ -20,12 +22,17 @@ from maat.vendors.contracts import (
     Contract,
     ContractBreach,
     CriticalFact,
+    IncidentFact,
     measure,
     read_contract,
 )
-from maat.vendors.records import VendorRecord
+from maat.vendors.records import IncidentNoticeRecord, VendorFindingRecord, VendorRecord
+from maat.vulns.records import SbomRecord
 
-__all__ = ["Compliance", "compliance", "compliance_in", "set_contract"]
+__all__ = [
+    "Compliance", "ComplianceReview", "compliance", "compliance_in", "record_notice",
+    "review_compliance", "set_contract",
+]  # fmt: skip
 
 
 def _parse(text: str, source: str) -> Contract:
@@ -79,12 +86,113 @@ def compliance_in(uow: UnitOfWork, vendor: VendorRecord, now: datetime) -> Compl
         ArtifactFact(a.sha256, a.name, str(a.product), a.signer_fingerprint is not None)
         for a in uow.artifacts.of_products([p.name for p in products])
     ]
-    with_sbom = frozenset(p.name for p in products if uow.sboms.for_product(p.id))
+    sboms = {p.name: uow.sboms.for_product(p.id) for p in products}
+    with_sbom = frozenset(name for name, found in sboms.items() if found)
+    listed: dict[str, frozenset[str]] = {}
+    if contract.terms.get("sbom_with_every_delivery"):
+        listed = {name: _sbom_sha256(found) for name, found in sboms.items() if found}
+    incidents: list[IncidentFact] = []
+    if "incident_notification_hours" in contract.terms:
+        notices = uow.vendor_incidents.of_vendor(vendor.id)
+        incidents = [IncidentFact(n.id, n.occurred_at, n.notified_at) for n in notices]
+        if vendor.breached_at is not None:
+            # A breach Maat recorded is answered by any notice sent from a month before it
+            # on (the vendor may have told us first); that notice is then measured on its
+            # own times. Without one, the vendor's silence is measured from the record.
+            since = vendor.breached_at - timedelta(days=30)
+            if not any(n.notified_at >= since for n in notices):
+                incidents.append(IncidentFact(f"breach:{vendor.id}", vendor.breached_at, None,
+                                              "breach"))  # fmt: skip
     facts = ComplianceFacts(now=now, criticals=tuple(criticals), artifacts=tuple(artifacts),
                             products=tuple(p.name for p in products),
-                            products_with_sbom=with_sbom)  # fmt: skip
+                            products_with_sbom=with_sbom, sbom_hashes=listed,
+                            incidents=tuple(incidents))  # fmt: skip
     breaches, notes = measure(contract, facts)
     return Compliance(vendor.name, contract, tuple(breaches), tuple(notes))
+
+
+def _sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
+    """The SHA-256 digests the product's SBOMs list for their components."""
+    out: set[str] = set()
+    for record in sboms:
+        try:
+            sbom = parse_sbom(record.document, source=record.name)
+        except InvalidInput:
+            continue  # it was read when imported; a document that no longer parses lists none
+        for component in sbom.components:
+            out.update(d.hex for d in component.hashes if d.algorithm == "sha256")
+    return frozenset(out)
+
+
+def record_notice(
+    platform: Platform, actor: str, vendor_name: str, *, occurred_at: datetime,
+    notified_at: datetime, note: str = "",
+) -> IncidentNoticeRecord:  # fmt: skip
+    """Record a vendor's incident notice (when the incident began, when they told us)."""
+    if notified_at < occurred_at:
+        raise InvalidInput("a notice cannot come before the incident", field="notified_at")
+    with platform.transaction() as uow:
+        vendor = uow.vendors.by_name(vendor_name)
+        if vendor is None:
+            raise NotFound(f"no vendor named {vendor_name!r}")
+        notice = IncidentNoticeRecord(
+            id=new_id("inc"), vendor_id=vendor.id, occurred_at=occurred_at,
+            notified_at=notified_at, note=note[:4000], recorded_at=platform.now(),
+            recorded_by=actor,
+        )  # fmt: skip
+        uow.vendor_incidents.add(notice)
+        platform.audit(
+            uow, actor, "vendor.notice", f"vendor:{vendor.id}",
+            occurred_at=occurred_at.isoformat(), notified_at=notified_at.isoformat(),
+        )  # fmt: skip
+    return notice
+
+
+@dataclass(frozen=True)
+class ComplianceReview:
+    """A compliance measurement and the vendor's findings after it."""
+
+    compliance: Compliance
+    opened: tuple[VendorFindingRecord, ...]
+    closed: tuple[VendorFindingRecord, ...]
+    open: tuple[VendorFindingRecord, ...]
+
+
+def review_compliance(platform: Platform, actor: str, name: str) -> ComplianceReview:
+    """Measure the vendor's compliance and keep each breach as a finding against it:
+
+    1. measure the contract against Maat's data now;
+    2. a breach with no open finding of the same key opens one (audited);
+    3. an open finding whose breach no longer holds is closed (audited).
+    """
+    now = platform.now()
+    with platform.transaction() as uow:
+        vendor = uow.vendors.by_name(name)
+        if vendor is None:
+            raise NotFound(f"no vendor named {name!r}")
+        result = compliance_in(uow, vendor, now)
+        current = {b.key: b for b in result.breaches}
+        existing = {f.key: f for f in uow.vendor_findings.of_vendor(vendor.id, open_only=True)}
+        opened, closed = [], []
+        for key, breach in current.items():
+            if key not in existing:
+                finding = VendorFindingRecord(
+                    id=new_id("vfd"), vendor_id=vendor.id, source="contract", term=breach.term,
+                    key=key[:400], detail=breach.detail[:4000], opened_at=now,
+                )  # fmt: skip
+                uow.vendor_findings.add(finding)
+                opened.append(finding)
+                platform.audit(uow, actor, "vendor.finding.open", f"vendor:{vendor.id}",
+                               term=breach.term, detail=breach.detail[:400])  # fmt: skip
+        for key, finding in existing.items():
+            if key not in current:
+                finding = dataclasses.replace(finding, closed_at=now)
+                uow.vendor_findings.update(finding)
+                closed.append(finding)
+                platform.audit(uow, actor, "vendor.finding.close", f"vendor:{vendor.id}",
+                               term=finding.term)  # fmt: skip
+        still = tuple(uow.vendor_findings.of_vendor(vendor.id, open_only=True))
+    return ComplianceReview(result, tuple(opened), tuple(closed), still)
 
 
 def compliance(platform: Platform, name: str) -> Compliance:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from maat.api.schemas import Strict
 from maat.api.security import platform_of, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
 from maat.core.enums import Criticality
+from maat.services import contracts
 from maat.services import vendors as vendor_service
 from maat.vendors.records import VendorRecord, parse_contact
 
@@ -79,6 +81,46 @@ def record_breach(
     """Record a breach at the vendor: blast radius, containment actions, and an alert."""
     report = vendor_service.record_breach(platform_of(request), caller.actor, name, note=body.note)
     return report.as_dict()
+
+
+class NoticeIn(Strict):
+    """A vendor's incident notice."""
+
+    occurred_at: AwareDatetime
+    notified_at: AwareDatetime
+    note: str = Field(default="", max_length=4000)
+
+
+@router.post("/vendors/{name}/notices", status_code=201, **requires(Permission.VENDORS_WRITE))
+def record_notice(
+    name: str, body: NoticeIn, request: Request,
+    caller: Principal = Depends(requirement(Permission.VENDORS_WRITE)),
+) -> dict[str, Any]:  # fmt: skip
+    """Record when an incident at the vendor began and when the vendor told you."""
+    notice = contracts.record_notice(platform_of(request), caller.actor, name,
+                                     occurred_at=body.occurred_at,
+                                     notified_at=body.notified_at, note=body.note)  # fmt: skip
+    return {"id": notice.id, "occurred_at": notice.occurred_at,
+            "notified_at": notice.notified_at}  # fmt: skip
+
+
+@router.post("/vendors/{name}/compliance", **requires(Permission.VENDORS_WRITE))
+def review_compliance(
+    name: str, request: Request,
+    caller: Principal = Depends(requirement(Permission.VENDORS_WRITE)),
+) -> dict[str, Any]:  # fmt: skip
+    """Measure the vendor's contract compliance now; breaches open findings against the
+    vendor, findings whose breach no longer holds close."""
+    review = contracts.review_compliance(platform_of(request), caller.actor, name)
+    result = review.compliance
+    return {
+        "vendor": result.vendor,
+        "breaches": [{"term": b.term, "detail": b.detail, "evidence": b.evidence}
+                     for b in result.breaches],
+        "notes": list(result.notes),
+        "findings": {"opened": len(review.opened), "closed": len(review.closed),
+                     "open": [dataclasses.asdict(f) for f in review.open]},
+    }  # fmt: skip
 
 
 @router.get("/graph/reach", **requires(Permission.VENDORS_READ))
