@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from maat.access.policy import Condition, Policy, Rule
+from maat.core._validate import parse_timestamp
 from maat.errors import InvalidInput, PermissionDenied
 
 __all__ = ["AccessDecision", "AccessRequest", "Evaluator"]
@@ -131,13 +132,7 @@ def _derive_time(flat: dict[str, Any], where: str) -> None:
 
 
 def _instant(text: Any, field: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an ISO 8601 time", field=field) from None
-    if when.tzinfo is None:
-        raise InvalidInput(f"{text!r} has no time zone", field=field)
-    return when
+    return parse_timestamp(text, field=field, file=None)
 
 
 def _same(a: Any, b: Any) -> bool:

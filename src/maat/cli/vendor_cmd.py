@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from maat.cli.context import CliState, console, plain, shown
+from maat.core._validate import parse_timestamp
 from maat.core.enums import Criticality
 from maat.errors import InvalidInput, NotFound
 from maat.vendors.records import TIERS, parse_contact
@@ -293,22 +293,13 @@ def notice_cmd(
     from maat.services.contracts import record_notice
 
     state: CliState = ctx.obj
-    times = [_instant(occurred_at, "occurred-at"), _instant(notified_at, "notified-at")]
+    times = [parse_timestamp(occurred_at, field="occurred-at", file=None),
+             parse_timestamp(notified_at, field="notified-at", file=None)]  # fmt: skip
     with state.platform() as platform:
         record_notice(platform, state.actor, name, occurred_at=times[0], notified_at=times[1],
                       note=note)  # fmt: skip
     hours = (times[1] - times[0]).total_seconds() / 3600
     console().print(f"notice recorded: told {hours:.1f} h after the incident began")
-
-
-def _instant(text: str, field: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not an ISO 8601 time", field=field) from None
-    if when.tzinfo is None:
-        raise InvalidInput(f"{text!r} has no time zone (add Z or +hh:mm)", field=field)
-    return when
 
 
 @app.command("findings")
