@@ -21,6 +21,7 @@ from maat.cli import (
     demo_cmd,
     detect_cmd,
     lake_cmd,
+    scenario_cmd,
     segments_cmd,
     signing_cmd,
     telemetry_cmd,
@@ -65,6 +66,7 @@ app.add_typer(access_cmd.access_app, name="access")
 app.add_typer(access_cmd.policy_app, name="policy")
 app.add_typer(access_cmd.device_app, name="device")
 app.add_typer(segments_cmd.app, name="segments")
+app.add_typer(scenario_cmd.app, name="scenario")
 
 err = console(stderr=True)
 
