@@ -8,18 +8,28 @@ A proxy serves ``/plm/../erp/x`` as ``/erp/x``; deciding on the raw text would l
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+import re
+from urllib.parse import unquote
 
 __all__ = ["resource_path"]
 
 _AMBIGUOUS_ESCAPES = ("%2f", "%5c", "%00")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def resource_path(raw: str) -> str | None:
     """The resource id of a request target (``/a/b?q``): percent-decoded once, empty and
     ``.`` segments dropped, ``..`` applied, without the leading slash. None when the
     target is ambiguous (see the module docstring)."""
-    path = urlsplit(raw).path
+    if _CONTROL.search(raw):
+        return None  # a tab or newline: parsers disagree on where the target ends
+    if raw.lower().startswith(("http://", "https://")):
+        # absolute form (a forward proxy's request line): the path starts after the authority
+        rest = raw.split("://", 1)[1]
+        raw = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    elif raw.startswith("//"):
+        return None  # an authority where a path was expected: servers disagree on it
+    path = raw.split("?", 1)[0].split("#", 1)[0]
     lowered = path.lower()
     if any(escape in lowered for escape in _AMBIGUOUS_ESCAPES) or "\\" in path:
         return None
@@ -31,6 +41,8 @@ def resource_path(raw: str) -> str | None:
         return None
     segments: list[str] = []
     for segment in decoded.split("/"):
+        if segment.split(";", 1)[0] in (".", "..") and ";" in segment:
+            return None  # "..;" is ".." to Tomcat and Spring, a name to others
         if segment in ("", "."):
             continue
         if segment == "..":

@@ -33,7 +33,8 @@ from maat.errors import Problem
 from maat.yaml_reader import YamlReader, compose
 
 __all__ = [
-    "ANY", "Flow", "FlowVerdict", "ObservedFlow", "Segment", "Segmentation", "flow_of",
+    "ANY", "Flow", "FlowVerdict", "ObservedFlow", "Segment", "Segmentation", "canonical_ip",
+    "flow_of",
     "read_segmentation",
 ]  # fmt: skip
 
@@ -145,6 +146,13 @@ class Segmentation:
                            f"{shown}")  # fmt: skip
 
 
+def canonical_ip(text: str) -> str:
+    """An address as one text (``::ffff:10.0.0.5`` and ``10.0.0.5`` are both ``10.0.0.5``;
+    IPv6 compressed); anything that is not an address is returned as given."""
+    ip = _ip(text)
+    return str(ip) if ip is not None else text
+
+
 @dataclass(frozen=True)
 class ObservedFlow:
     """A connection seen in telemetry."""
@@ -168,7 +176,8 @@ def flow_of(event: Mapping[str, Any]) -> ObservedFlow | None:
     port = event.get("destination.port")
     if isinstance(port, str) and port.isdigit():
         port = int(port)
-    return ObservedFlow(source, target, str(proto), port if isinstance(port, int) else None)
+    return ObservedFlow(canonical_ip(source), canonical_ip(target), str(proto),
+                        port if isinstance(port, int) else None)  # fmt: skip
 
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -32,7 +32,7 @@ from maat.access.posture import (
     assess_identity,
 )
 from maat.access.records import DeviceRecord, PolicyVersion
-from maat.access.segments import Segmentation, read_segmentation
+from maat.access.segments import Segmentation, canonical_ip, read_segmentation
 from maat.auth.principal import Principal
 from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
@@ -351,7 +351,7 @@ class AccessPoint:
         self.platform = platform
         self._policy = Latest(platform, ACCESS, _evaluator)
         self.segmentation = latest_segmentation(platform)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a cache hook may look at the epoch
         self._epoch: int | None = None
         self._devices: dict[str, _DeviceView] = {}
         self._subjects: dict[tuple[str, str], Subject] = {}
@@ -418,6 +418,16 @@ class AccessPoint:
             self._recorder = None
         self.flush_refusals()
 
+    def _keep(self, cache: dict[Any, Any], key: Any, value: Any, epoch: int) -> None:
+        """Store ``value`` only if the epoch it was read under is still current: checked
+        and stored under the lock that clearing takes, so a change landing meanwhile can
+        never leave it in a cache that outlives the change."""
+        with self._lock:
+            if self._epoch == epoch:
+                if len(cache) > 100_000:
+                    cache.clear()
+                cache[key] = value
+
     def epoch(self, current: int | None = None) -> int:
         """The store's change epoch now (or ``current``, read moments ago in the same
         request); caches are dropped when it has moved."""
@@ -450,8 +460,8 @@ class AccessPoint:
             device = (uow.devices.by_token(key[1]) if key[0] == "token"
                       else uow.devices.by_cert(key[1]))  # fmt: skip
         name = device.name if device is not None else None
-        if self._epoch == epoch:
-            self._proven[key] = name
+        if epoch is not None:
+            self._keep(self._proven, key, name, epoch)
         return name
 
     def authenticate_token(self, credential: str, *, client: str) -> tuple[Principal, int]:
@@ -477,10 +487,8 @@ class AccessPoint:
                 token = uow.tokens.get(principal.credential.partition(":")[2])
             # Kept only if nothing moved the epoch meanwhile (a revocation committed after
             # the epoch was read must not land in a cache that outlives it).
-            if token is not None and self._epoch == epoch:
-                if len(self._principals) > 10_000:
-                    self._principals.clear()
-                self._principals[key] = (principal, token.expires_at, now)
+            if token is not None:
+                self._keep(self._principals, key, (principal, token.expires_at, now), epoch)
         return principal, epoch
 
     def evaluator(self, epoch: int | None = None) -> Evaluator:
@@ -515,10 +523,7 @@ class AccessPoint:
             )
             until = min(until, again) if until is not None else again
         view = _DeviceView(posture, device, segment, until)
-        if self._epoch == epoch:  # else a change landed meanwhile: use it once, keep nothing
-            if len(self._devices) > 100_000:
-                self._devices.clear()
-            self._devices[name] = view
+        self._keep(self._devices, name, view, epoch)  # used once when a change landed meanwhile
         return view
 
     def _subject(
@@ -528,10 +533,7 @@ class AccessPoint:
         cached = self._subjects.get(key)
         if cached is None:
             cached = subject_of(uow, user_id=user_id) if user_id else subject_of(uow, name=name)
-            if self._epoch == epoch:
-                if len(self._subjects) > 100_000:
-                    self._subjects.clear()
-                self._subjects[key] = cached
+            self._keep(self._subjects, key, cached, epoch)
         return cached
 
     def decide(
@@ -614,7 +616,7 @@ class DeviceSegments:
                 with self.platform.transaction(write=False) as uow:
                     for device in uow.devices.list():
                         if device.address:
-                            by_address[device.address] = segmentation.segment_of(
+                            by_address[canonical_ip(device.address)] = segmentation.segment_of(
                                 tags=device.tags, address=device.address,
                                 quarantined=device.quarantined_at is not None,
                             )  # fmt: skip

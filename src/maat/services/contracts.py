@@ -96,10 +96,11 @@ def compliance_in(uow: UnitOfWork, vendor: VendorRecord, now: datetime) -> Compl
         notices = uow.vendor_incidents.of_vendor(vendor.id)
         incidents = [IncidentFact(n.id, n.occurred_at, n.notified_at) for n in notices]
         if vendor.breached_at is not None:
-            # A breach Maat recorded is answered by any notice sent from a month before it
+            # A breach Maat recorded is answered by a notice sent from three days before it
             # on (the vendor may have told us first); that notice is then measured on its
-            # own times. Without one, the vendor's silence is measured from the record.
-            since = vendor.breached_at - timedelta(days=30)
+            # own times. Without one, the vendor's silence is measured from the record; an
+            # older notice is about another incident.
+            since = vendor.breached_at - NOTICE_ANSWERS_BREACH
             if not any(n.notified_at >= since for n in notices):
                 incidents.append(IncidentFact(f"breach:{vendor.id}", vendor.breached_at, None,
                                               "breach"))  # fmt: skip
@@ -111,6 +112,10 @@ def compliance_in(uow: UnitOfWork, vendor: VendorRecord, now: datetime) -> Compl
     return Compliance(vendor.name, contract, tuple(breaches), tuple(notes))
 
 
+NOTICE_ANSWERS_BREACH = timedelta(days=3)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def _sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
     """The SHA-256 digests the product's SBOMs list for their components."""
     out: set[str] = set()
@@ -119,7 +124,10 @@ def _sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
             sbom = parse_sbom(record.document, source=record.name)
         except InvalidInput:
             continue  # it was read when imported; a document that no longer parses lists none
-        for component in sbom.components:
+        listed = list(sbom.components)
+        if sbom.metadata_component is not None:  # the product itself, e.g. its installer
+            listed.append(sbom.metadata_component)
+        for component in listed:
             out.update(d.hex for d in component.hashes if d.algorithm == "sha256")
     return frozenset(out)
 
@@ -131,6 +139,8 @@ def record_notice(
     """Record a vendor's incident notice (when the incident began, when they told us)."""
     if notified_at < occurred_at:
         raise InvalidInput("a notice cannot come before the incident", field="notified_at")
+    if notified_at > platform.now() + CLOCK_SKEW:
+        raise InvalidInput("a notice cannot be dated in the future", field="notified_at")
     with platform.transaction() as uow:
         vendor = uow.vendors.by_name(vendor_name)
         if vendor is None:

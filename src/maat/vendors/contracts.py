@@ -229,4 +229,6 @@ def measure(contract: Contract, facts: ComplianceFacts) -> tuple[list[ContractBr
                     f"no notice from the vendor {hours:g} h after the {what} of "
                     f"{incident.occurred_at:%Y-%m-%d %H:%M}", incident.id,
                 ))  # fmt: skip
+    if terms.get("right_to_audit"):
+        notes.append("right_to_audit: a legal term, not measurable from Maat's data")
     return breaches, notes

@@ -27,6 +27,10 @@ from maat.errors import InvalidInput
         ("/../etc/passwd", None),  # above the root
         ("/a/%00", None),
         ("/a/%ff", None),  # not UTF-8
+        ("//erp/plm/orders", None),  # an authority where a path was expected
+        ("/plm/..;/erp/x", None),  # ".." to Tomcat and Spring
+        ("/plm/a\tb", None),  # control characters end the target for some parsers
+        ("http://maat.example/erp/x?y=1", "erp/x"),  # absolute form
     ],
 )
 def test_path_traversal_cannot_escape_a_prefix_rule(target: str, expected: str | None) -> None:

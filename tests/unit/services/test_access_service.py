@@ -305,3 +305,23 @@ def test_a_quarantined_hosts_flows_are_judged_by_the_quarantine_segment(
     access.quarantine(platform, "test", "ws-q", reason="case 9")
     lines = detector.lines([flow])
     assert len(lines) == 1 and "quarantine -> servers tcp/443" in lines[0]["rule.title"]
+    # The same host seen through a dual-stack socket is the same host.
+    mapped = detector.lines([{**flow, "source.ip": "::ffff:10.10.0.9"}])
+    assert len(mapped) == 1 and "quarantine -> servers" in mapped[0]["rule.title"]
+
+
+def test_one_open_finding_per_vendor_breach_even_when_two_reviews_race(
+    platform: Platform,
+) -> None:
+    from maat.errors import Conflict
+    from maat.vendors.records import VendorFindingRecord
+
+    def finding() -> VendorFindingRecord:
+        return VendorFindingRecord(id=new_id("vfd"), vendor_id="vnd_x", source="contract",
+                                   term="signed_releases", key="signed_releases:abc",
+                                   detail="unsigned", opened_at=platform.now())  # fmt: skip
+
+    with platform.transaction() as uow:
+        uow.vendor_findings.add(finding())
+    with pytest.raises(Conflict), platform.transaction() as uow:
+        uow.vendor_findings.add(finding())

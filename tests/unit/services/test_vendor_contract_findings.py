@@ -77,9 +77,9 @@ def test_venom_breach_the_supplier_stays_silent_about_becomes_a_finding_until_it
     assert "no notice from the vendor 24 h after the breach recorded" in late.opened[0].detail
     # The supplier finally tells us, 30 h after: the silence finding closes, the lateness
     # is a finding of its own.
-    record_notice(platform, "vm", "Contoso ERP", occurred_at=breached_at - timedelta(hours=2),
-                  notified_at=platform.now() + timedelta(hours=5), note="we were breached")  # fmt: skip
     clock.advance(hours=5)
+    record_notice(platform, "vm", "Contoso ERP", occurred_at=breached_at - timedelta(hours=2),
+                  notified_at=platform.now(), note="we were breached")  # fmt: skip
     after = review_compliance(platform, "soc", "Contoso ERP")
     assert [f.term for f in after.closed] == ["incident_notification_hours"]
     assert [f.detail for f in after.opened] == [
@@ -98,3 +98,38 @@ def test_a_notice_in_time_is_no_breach(platform: Platform) -> None:
     record_notice(platform, "vm", "Contoso ERP", occurred_at=now - timedelta(hours=30),
                   notified_at=now - timedelta(hours=10))  # fmt: skip
     assert compliance(platform, "Contoso ERP").breaches == ()
+
+
+def test_an_old_notice_about_another_incident_does_not_hide_silence_after_a_breach(
+    platform: Platform, clock: FakeClock
+) -> None:
+    _supplier(platform, _cyclonedx(LISTED, UNLISTED))
+    now = platform.now()
+    record_notice(platform, "vm", "Contoso ERP", occurred_at=now - timedelta(days=20, hours=2),
+                  notified_at=now - timedelta(days=20), note="phishing, contained")  # fmt: skip
+    record_breach(platform, "soc", "Contoso ERP", note="VENOM")
+    clock.advance(hours=72)
+    terms = [b.detail for b in compliance(platform, "Contoso ERP").breaches
+             if b.term == "incident_notification_hours"]  # fmt: skip
+    assert len(terms) == 1 and "no notice from the vendor" in terms[0]
+
+
+def test_notices_from_the_future_are_refused(platform: Platform) -> None:
+    import pytest
+
+    from maat.errors import InvalidInput
+
+    _supplier(platform, _cyclonedx(LISTED))
+    with pytest.raises(InvalidInput, match="future"):
+        record_notice(platform, "vm", "Contoso ERP", occurred_at=platform.now(),
+                      notified_at=platform.now() + timedelta(days=1))  # fmt: skip
+
+
+def test_the_products_own_file_listed_as_sbom_metadata_is_listed(platform: Platform) -> None:
+    doc = json.loads(_cyclonedx(LISTED))
+    doc["metadata"] = {"component": {"type": "application", "name": "erp-setup", "version": "7",
+                                     "bom-ref": "root",
+                                     "hashes": [{"alg": "SHA-256", "content": UNLISTED}]}}  # fmt: skip
+    _supplier(platform, json.dumps(doc).encode())
+    assert not [b for b in compliance(platform, "Contoso ERP").breaches
+                if b.term == "sbom_with_every_delivery"]  # fmt: skip

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -465,6 +466,10 @@ class VendorFindingRow(Base):
     """A finding against a vendor."""
 
     __tablename__ = "vendor_findings"
+    __table_args__ = (
+        Index("uq_vendor_findings_open", "vendor_id", "key", unique=True,
+              sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
+    )  # fmt: skip
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     vendor_id: Mapped[str] = mapped_column(String(40), index=True)
     source: Mapped[str] = mapped_column(String(20))

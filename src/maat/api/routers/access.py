@@ -92,7 +92,10 @@ def _device_of(request: Request) -> str | None:
             return None  # a bad device credential proves no device
     cert = request.headers.get("x-maat-device-cert", "").strip()
     if cert and access_point_of(request).platform.settings.access.proxy_client_cert:
-        return point.proven_device(certificate=unquote(cert).encode(), client=client)
+        try:
+            return point.proven_device(certificate=unquote(cert).encode(), client=client)
+        except InvalidInput:
+            return None  # not a certificate: it proves no device
     return None
 
 

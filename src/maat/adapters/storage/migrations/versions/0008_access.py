@@ -33,13 +33,11 @@ def upgrade() -> None:
         sa.Column("last_heartbeat_at", _TIME(timezone=True), nullable=True),
         sa.Column("quarantined_at", _TIME(timezone=True), nullable=True),
         sa.Column("quarantine_reason", sa.Text(), nullable=True),
-        sa.Column("cert_sha256", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
         sa.UniqueConstraint("name", name=op.f("uq_devices_name")),
     )
     op.create_index(op.f("ix_devices_host"), "devices", ["host"])
     op.create_index(op.f("ix_devices_token_id"), "devices", ["token_id"])
-    op.create_index(op.f("ix_devices_cert_sha256"), "devices", ["cert_sha256"])
     op.create_table(
         "access_policies",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -76,7 +74,6 @@ def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.drop_column("groups")
     op.drop_table("access_policies")
-    op.drop_index(op.f("ix_devices_cert_sha256"), table_name="devices")
     op.drop_index(op.f("ix_devices_token_id"), table_name="devices")
     op.drop_index(op.f("ix_devices_host"), table_name="devices")
     op.drop_table("devices")

@@ -27,7 +27,7 @@ WATCHED: dict[str, tuple[str, ...]] = {
                  "risk_expires_at", "component_name", "component_version"),
     "alerts": ("state", "level", "entities"),
     "devices": ("name", "host", "tags", "address", "token_id", "quarantined_at",
-                "quarantine_reason", "cert_sha256"),
+                "quarantine_reason"),
     "hosts": ("name",),
     "exec_policies": ("active", "text"),
     "users": ("name", "roles", "groups", "vendor", "disabled", "failed_logins"),

@@ -1,7 +1,4 @@
-"""webauthn: registered authenticators and ceremonies in progress; exec policy digests fit
-
-An execution policy's digest is ``sha256:`` and 64 hex digits (71 characters): the column
-of 0003 was 64 wide, which PostgreSQL enforces (SQLite does not).
+"""webauthn: registered authenticators and ceremonies in progress
 
 Revision ID: 0010
 Revises: 0009
@@ -24,9 +21,6 @@ _TIME = maat.adapters.storage.models.UtcDateTime
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("exec_policies") as batch:
-        batch.alter_column("digest", type_=sa.String(length=80),
-                           existing_type=sa.String(length=64), existing_nullable=False)  # fmt: skip
     op.create_table(
         "webauthn_credentials",
         sa.Column("id", sa.String(length=400), nullable=False),
@@ -60,9 +54,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("exec_policies") as batch:
-        batch.alter_column("digest", type_=sa.String(length=64),
-                           existing_type=sa.String(length=80), existing_nullable=False)  # fmt: skip
     op.drop_index(op.f("ix_webauthn_challenges_user_id"), table_name="webauthn_challenges")
     op.drop_table("webauthn_challenges")
     op.drop_index(op.f("ix_webauthn_credentials_user_id"), table_name="webauthn_credentials")
