@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -179,6 +181,8 @@ class SqlStore:
         else:
             self.engine = _postgres_engine(self.url, self._settings)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._epoch_lock = threading.Lock()
+        self._epoch_conn: Any = None
 
     @property
     def backend(self) -> str:
@@ -187,24 +191,33 @@ class SqlStore:
 
     def epoch(self) -> int:
         """The change counter of the data access decisions read (bumped by triggers)."""
-        # The driver's connection straight from the pool: this runs on every access
-        # decision, and one SELECT needs no ORM, no BEGIN (the pool resets on return).
-        try:
-            raw = self.engine.raw_connection()
-        except SQLAlchemyError as exc:
-            raise _translate(exc, self._hint()) from exc
-        try:
-            cursor = raw.cursor()
-            cursor.execute(_EPOCH_QUERY)
-            row = cursor.fetchone()
-            cursor.close()
-        except Exception as exc:  # a DBAPI error: report it as the store's, without SQL
-            log.error("state store error: %s", exc)
-            raise StorageError(f"state store error ({type(exc).__name__})",
-                               hint=self._hint()) from exc  # fmt: skip
-        finally:
-            raw.close()
+        # One driver connection kept for this (in autocommit): it runs on every access
+        # decision, and a pool checkout with its reset costs more than the SELECT.
+        with self._epoch_lock:
+            try:
+                if self._epoch_conn is None:
+                    raw = self.engine.raw_connection()
+                    if self.backend == "postgresql":
+                        raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                    self._epoch_conn = raw
+                cursor = self._epoch_conn.cursor()
+                cursor.execute(_EPOCH_QUERY)
+                row = cursor.fetchone()
+                cursor.close()
+            except SQLAlchemyError as exc:
+                raise _translate(exc, self._hint()) from exc
+            except Exception as exc:  # a DBAPI error: report it as the store's, without SQL
+                self._drop_epoch_connection()
+                log.error("state store error: %s", exc)
+                raise StorageError(f"state store error ({type(exc).__name__})",
+                                   hint=self._hint()) from exc  # fmt: skip
         return int(row[0]) if row else 0
+
+    def _drop_epoch_connection(self) -> None:
+        conn, self._epoch_conn = self._epoch_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # it is broken already; the pool replaces it
+                conn.invalidate()
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[SqlUnitOfWork]:
@@ -299,6 +312,11 @@ class SqlStore:
 
     def close(self) -> None:
         """Dispose of pooled connections."""
+        with self._epoch_lock:
+            if self._epoch_conn is not None:
+                with contextlib.suppress(Exception):
+                    self._epoch_conn.close()
+                self._epoch_conn = None
         self.engine.dispose()
 
     def _hint(self) -> str:
