@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from maat.access.evaluator import AccessRequest, Evaluator
 from maat.access.policy import read_policy
+from maat.services import devices
 
 SEGMENTS = ["engineering", "office", "servers", "ot"]
 ACTIONS = ["read", "write", "admin"]
@@ -312,10 +313,10 @@ def over_http(text: str, reqs: list[dict[str, Any]], seconds: float, rate: int) 
         access.apply_policy(platform, "bench", text, source="bench")
         users.add_user(platform, "bench", "agents", ["agent"], password="a-long-agent-password")  # noqa: S106
         for i in range(50):  # healthy devices: enrolled, their agents heart-beating
-            device, _ = access.enrol_device(platform, "bench", f"ws{i}", agent_user="agents",
+            device, _ = devices.enrol_device(platform, "bench", f"ws{i}", agent_user="agents",
                                             tags=("engineering",))  # fmt: skip
             assert device.token_id is not None
-            access.heartbeat(platform, device.token_id)
+            devices.heartbeat(platform, device.token_id)
         platform.close()
         server = Server(data, MAAT_LOG_LEVEL="warning")
         server.start()

@@ -19,7 +19,7 @@ import pytest
 
 from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
-from maat.services import access, execution, tokens, users
+from maat.services import access, devices, execution, tokens, users
 from maat.services.platform import Platform
 from maat.vulns.records import FindingRecord, HostRecord
 from maat_testkit import make_settings
@@ -84,10 +84,10 @@ def world(tmp_path: Path) -> World:
     alice = tokens.create_token(platform, "test", "alice", "laptop").text
     users.add_user(platform, "test", "nginx", ["agent"], password="a-long-proxy-password")
     users.add_user(platform, "test", "agent", ["agent"], password="a-long-agent-password")
-    device, device_token = access.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
+    device, device_token = devices.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
                                                tags=("engineering",))  # fmt: skip
     assert device_token is not None
-    assert device.token_id is not None and access.heartbeat(platform, device.token_id)
+    assert device.token_id is not None and devices.heartbeat(platform, device.token_id)
     execution.load_policy_text(platform, "test", "name: ws\nversion: 1\nmode: enforce\nhost_groups: ['*']\n"
                                "rules:\n  - allow_path: {glob: 'C:/Windows/**'}\n",
                                source="exec.yml")  # fmt: skip

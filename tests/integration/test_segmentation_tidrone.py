@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from maat.services import access
+from maat.services import access, devices
 from maat.services.alerts import Detector
 from maat.services.platform import Platform
 from maat.telemetry.pipeline import parse_bytes
@@ -60,8 +60,8 @@ def two_workstations() -> Iterator[None]:
 def platform(tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
     for opened in open_platform("sqlite", tmp_path / "data", clock):
         access.apply_segments(opened, "test", SEGMENTS.read_text(), source=str(SEGMENTS))
-        access.enrol_device(opened, "test", "ws-eng-01", address=WS1, tags=("engineering",))
-        access.enrol_device(opened, "test", "ws-eng-02", address=WS2, tags=("engineering",))
+        devices.enrol_device(opened, "test", "ws-eng-01", address=WS1, tags=("engineering",))
+        devices.enrol_device(opened, "test", "ws-eng-02", address=WS2, tags=("engineering",))
         yield opened
 
 

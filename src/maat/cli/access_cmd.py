@@ -13,7 +13,7 @@ from maat.access.cases import run_cases
 from maat.access.evaluator import AccessDecision, AccessRequest
 from maat.cli.context import CliState, console, plain, shown
 from maat.errors import InvalidInput
-from maat.services import access
+from maat.services import access, devices
 from maat.services.access_files import evaluator_from_file, read_cases_file, read_policy_file
 
 access_app = typer.Typer(help="Access decisions (zero trust).", no_args_is_help=True)
@@ -169,7 +169,7 @@ def device_add(
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc}", file=str(cert)) from exc
     with state.platform() as platform:
-        device, token = access.enrol_device(
+        device, token = devices.enrol_device(
             platform, state.actor, name, host=host, agent_user=agent_user, address=address,
             tags=tuple(tag or ()), certificate=certificate,
         )  # fmt: skip
@@ -184,8 +184,8 @@ def device_list(ctx: typer.Context) -> None:
     """Every enrolled device with its posture."""
     state: CliState = ctx.obj
     with state.platform() as platform:
-        for device in access.list_devices(platform):
-            posture = access.device_posture(platform, device.name)
+        for device in devices.list_devices(platform):
+            posture = devices.device_posture(platform, device.name)
             typer.echo(f"{plain(device.name):<30} {plain(device.host):<30} {posture.level:<12} "
                        f"risk {posture.risk:>3}")  # fmt: skip
 
@@ -197,7 +197,7 @@ def device_posture(
     """A device's posture and risk with every numbered check."""
     state: CliState = ctx.obj
     with state.platform() as platform:
-        posture = access.device_posture(platform, name)
+        posture = devices.device_posture(platform, name)
     if output_format == "json":
         typer.echo(orjson.dumps({
             "device": posture.device, "posture": posture.level, "risk": posture.risk,
@@ -219,6 +219,6 @@ def device_quarantine(
     """Quarantine a device (its posture becomes quarantined) or --release it."""
     state: CliState = ctx.obj
     with state.platform() as platform:
-        access.quarantine(platform, state.actor, name, reason=reason, release=release)
+        devices.quarantine(platform, state.actor, name, reason=reason, release=release)
     console().print(f"device {shown(name)} {'released' if release else 'quarantined'}",
                     highlight=False)  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from maat.api.app import create_app
-from maat.services import access, execution, tokens, users
+from maat.services import access, devices, execution, tokens, users
 from maat.services.platform import Platform
 from maat_testkit import (
     PASSWORD,
@@ -29,7 +29,7 @@ def _world(platform: Platform) -> tuple[str, str]:
     access.apply_segments(platform, "test", (EXAMPLES / "segments.yml").read_text(), source="s")
     users.add_user(platform, "test", "proxy", ["agent"], PASSWORD)
     users.add_user(platform, "test", "agent", ["agent"], PASSWORD)
-    _, agent = access.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
+    _, agent = devices.enrol_device(platform, "test", "ws-eng-01", agent_user="agent",
                                    tags=("engineering",))  # fmt: skip
     assert agent is not None
     execution.load_policy_text(platform, "test", "name: ws\nversion: 1\nmode: enforce\n"
@@ -162,7 +162,7 @@ def test_a_client_certificate_proves_a_device_only_when_the_proxies_verify_them(
                                   access={"proxy_client_cert": trusted}):  # fmt: skip
         proxy, _ = _world(platform)
         pem = _self_signed()
-        _, agent = access.enrol_device(platform, "test", "ws-eng-02", agent_user="agent",
+        _, agent = devices.enrol_device(platform, "test", "ws-eng-02", agent_user="agent",
                                        tags=("engineering",), certificate=pem)  # fmt: skip
         assert agent is not None
         alice = enrolled_user(platform, clock, "alice", ["analyst"])

@@ -13,7 +13,7 @@ from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
 from maat.detect.records import AlertRecord
 from maat.errors import AuthenticationFailed, Conflict, InvalidInput
-from maat.services import access, auth, execution, users, vendors
+from maat.services import access, auth, devices, execution, users, vendors
 from maat.services.platform import Platform
 from maat.vulns.records import FindingRecord, HostRecord
 from maat_testkit import FakeClock, current_code, enrolled_user
@@ -35,14 +35,14 @@ WRITE_PLM = {"device": {"id": "ws-eng-01"}, "resource": "plm/designs/7", "action
 def _healthy_device(platform: Platform, name: str = "ws-eng-01") -> str:
     """An enrolled, enforcing, heart-beating engineering workstation; returns its token id."""
     users.add_user(platform, "test", f"agent-{name}", ["agent"], "a-long-agent-password")
-    device, _ = access.enrol_device(platform, "test", name, agent_user=f"agent-{name}",
+    device, _ = devices.enrol_device(platform, "test", name, agent_user=f"agent-{name}",
                                     tags=("engineering",))  # fmt: skip
     with platform.transaction() as uow:
         uow.hosts.add(HostRecord(new_id("hst"), name, platform.now(), group="engineering"))
     if not execution.active_policies(platform):
         execution.load_policy_text(platform, "test", ENFORCE_ENGINEERING, source="exec.yml")
     assert device.token_id is not None
-    assert access.heartbeat(platform, device.token_id)
+    assert devices.heartbeat(platform, device.token_id)
     return device.token_id
 
 
@@ -50,7 +50,7 @@ def _beat(platform: Platform, name: str) -> None:
     with platform.transaction(write=False) as uow:
         device = uow.devices.by_name(name)
     assert device is not None and device.token_id is not None
-    assert access.heartbeat(platform, device.token_id)
+    assert devices.heartbeat(platform, device.token_id)
 
 
 def _critical(platform: Platform, host: str, *, due_in: timedelta) -> str:
@@ -140,7 +140,7 @@ def test_a_change_made_by_another_process_reaches_the_cache_through_the_epoch(
     other = Platform.open(platform.settings)  # another process on the same store
     try:
         before = other.store.epoch()
-        access.quarantine(other, "cli", "ws-eng-01", reason="case 3")
+        devices.quarantine(other, "cli", "ws-eng-01", reason="case 3")
         assert other.store.epoch() > before
     finally:
         other.close()
@@ -153,7 +153,7 @@ def test_a_change_made_by_another_process_reaches_the_cache_through_the_epoch(
 def test_heartbeats_and_alert_counts_do_not_move_the_epoch(platform: Platform) -> None:
     token = _healthy_device(platform)
     epoch = platform.store.epoch()
-    assert access.heartbeat(platform, token)
+    assert devices.heartbeat(platform, token)
     assert platform.store.epoch() == epoch
 
 
@@ -165,22 +165,22 @@ def test_open_high_alert_silence_and_quarantine_each_lower_posture(
                             level="high", created_at=platform.now(),
                             entities={"hosts": ["ws-eng-01"]})  # fmt: skip
         uow.alerts.add(alert)
-    posture = access.device_posture(platform, "ws-eng-01")
+    posture = devices.device_posture(platform, "ws-eng-01")
     assert posture.level == "untrusted" and "sigma-wwlib" in posture.reasons[0]
     with platform.transaction() as uow:
         uow.alerts.update(dataclasses.replace(alert, state="resolved"))
-    assert access.device_posture(platform, "ws-eng-01").level == "trusted"
+    assert devices.device_posture(platform, "ws-eng-01").level == "trusted"
     clock.advance(seconds=601)
     assert (
-        access.device_posture(platform, "ws-eng-01")
+        devices.device_posture(platform, "ws-eng-01")
         .reasons[0]
         .startswith("step 2 (heartbeat) FAILED")
     )
-    access.quarantine(platform, "test", "ws-eng-01", reason="case 12: TIDRONE")
-    posture = access.device_posture(platform, "ws-eng-01")
+    devices.quarantine(platform, "test", "ws-eng-01", reason="case 12: TIDRONE")
+    posture = devices.device_posture(platform, "ws-eng-01")
     assert posture.level == "quarantined" and posture.risk == 100
-    access.quarantine(platform, "test", "ws-eng-01", release=True)
-    assert access.device_posture(platform, "ws-eng-01").level == "untrusted"  # still silent
+    devices.quarantine(platform, "test", "ws-eng-01", release=True)
+    assert devices.device_posture(platform, "ws-eng-01").level == "untrusted"  # still silent
 
 
 def test_venom_vendor_breach_steps_up_the_vendors_accounts(
@@ -246,12 +246,12 @@ def test_policy_versions_are_kept_and_broken_policies_refused(platform: Platform
 
 
 def test_device_names_are_unique_and_heartbeats_need_a_device_token(platform: Platform) -> None:
-    access.enrol_device(platform, "test", "ws-1")
+    devices.enrol_device(platform, "test", "ws-1")
     with pytest.raises(Conflict):
-        access.enrol_device(platform, "test", "ws-1")
+        devices.enrol_device(platform, "test", "ws-1")
     with pytest.raises(InvalidInput):
-        access.enrol_device(platform, "test", "bad\nname")
-    assert access.heartbeat(platform, "tok-unknown") is False
+        devices.enrol_device(platform, "test", "bad\nname")
+    assert devices.heartbeat(platform, "tok-unknown") is False
 
 
 def test_a_revocation_racing_a_token_lookup_never_lands_in_the_cache(
@@ -286,7 +286,7 @@ def test_an_enforce_policy_for_servers_does_not_make_a_workstation_trusted(
         "name: workstations", "name: desk\ndescription: |\n  mode: enforce")  # fmt: skip
     execution.load_policy_text(platform, "test", audit_only, source="desk.yml")
     _healthy_device(platform)
-    posture = access.device_posture(platform, "ws-eng-01")
+    posture = devices.device_posture(platform, "ws-eng-01")
     assert posture.level == "untrusted"
     assert "mode is audit, not enforce" in posture.reasons[0]
 
@@ -297,12 +297,12 @@ def test_a_quarantined_hosts_flows_are_judged_by_the_quarantine_segment(
     from maat.services.alerts import Detector
 
     access.apply_segments(platform, "test", SEGMENTS, source="segments.yml")
-    access.enrol_device(platform, "test", "ws-q", address="10.10.0.9", tags=("engineering",))
+    devices.enrol_device(platform, "test", "ws-q", address="10.10.0.9", tags=("engineering",))
     flow = {"source.ip": "10.10.0.9", "destination.ip": "10.30.0.5", "destination.port": 443,
             "network.transport": "tcp", "event.id": "e1"}  # fmt: skip
     detector = Detector.from_settings(platform)
     assert detector.lines([flow]) == []  # engineering -> servers 443 is allowed
-    access.quarantine(platform, "test", "ws-q", reason="case 9")
+    devices.quarantine(platform, "test", "ws-q", reason="case 9")
     lines = detector.lines([flow])
     assert len(lines) == 1 and "quarantine -> servers tcp/443" in lines[0]["rule.title"]
     # The same host seen through a dual-stack socket is the same host.

@@ -28,7 +28,7 @@ from maat.auth.principal import Principal
 from maat.errors import AuthenticationFailed, InvalidInput
 from maat.services import access as access_service
 from maat.services import auth as auth_service
-from maat.services import webauthn
+from maat.services import devices, webauthn
 
 router = APIRouter(prefix="/v1", tags=["access"])
 PEP_HEADER = "x-maat-pep-token"
@@ -285,7 +285,7 @@ def _device_out(device: DeviceRecord) -> dict[str, Any]:
 @router.get("/devices", **requires(Permission.POLICY_READ))
 def list_devices(request: Request) -> list[dict[str, Any]]:
     """Every enrolled device."""
-    return [_device_out(d) for d in access_service.list_devices(platform_of(request))]
+    return [_device_out(d) for d in devices.list_devices(platform_of(request))]
 
 
 @router.post("/devices", status_code=201, **requires(Permission.POLICY_WRITE))
@@ -294,7 +294,7 @@ def enrol_device(
     caller: Principal = Depends(requirement(Permission.POLICY_WRITE)),
 ) -> dict[str, Any]:  # fmt: skip
     """Enrol a device; with ``agent_user`` its own agent token is made and returned once."""
-    device, token = access_service.enrol_device(
+    device, token = devices.enrol_device(
         platform_of(request), caller.actor, body.name, host=body.host,
         agent_user=body.agent_user, address=body.address, tags=tuple(body.tags),
     )  # fmt: skip
@@ -304,7 +304,7 @@ def enrol_device(
 @router.get("/devices/{name}/posture", **requires(Permission.POLICY_READ))
 def posture(name: str, request: Request) -> dict[str, Any]:
     """A device's posture now: level, risk and every numbered check."""
-    result = access_service.device_posture(platform_of(request), name)
+    result = devices.device_posture(platform_of(request), name)
     return {"device": result.device, "posture": result.level, "risk": result.risk,
             "checks": [{"number": c.number, "name": c.name, "passed": c.passed,
                         "detail": c.detail} for c in result.checks]}  # fmt: skip
@@ -323,7 +323,7 @@ def quarantine(
     caller: Principal = Depends(requirement(Permission.RESPONSE_EXECUTE)),
 ) -> dict[str, Any]:  # fmt: skip
     """Quarantine a device (every decision for it sees ``quarantined``) or release it."""
-    device = access_service.quarantine(platform_of(request), caller.actor, name,
+    device = devices.quarantine(platform_of(request), caller.actor, name,
                                        reason=body.reason, release=body.release)  # fmt: skip
     return _device_out(device)
 
@@ -337,7 +337,7 @@ async def heartbeat(
         raise InvalidInput("a heartbeat comes from a device's agent token")
     token_id = caller.credential.partition(":")[2]
     platform = platform_of(request)
-    known = await run_in_threadpool(access_service.heartbeat, platform, token_id)
+    known = await run_in_threadpool(devices.heartbeat, platform, token_id)
     if not known:
         raise InvalidInput("this token is no enrolled device's; enrol with --agent-user")
     return {"device_heartbeat": platform.now()}

@@ -12,7 +12,7 @@ from maat.api.security import platform_of, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
 from maat.errors import InvalidInput, PayloadTooLarge, Unavailable
-from maat.services.access import heartbeat
+from maat.services.devices import heartbeat
 from maat.services.telemetry import Telemetry
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
