@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from webauthn import (
@@ -18,7 +17,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import bytes_to_base64url
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -102,8 +101,6 @@ def authentication_options(
 
 
 def _b64(text: str) -> bytes:
-    from webauthn.helpers import base64url_to_bytes
-
     return base64url_to_bytes(text)
 
 
@@ -163,8 +160,3 @@ def verify_assertion(
     if credential_id != stored.id:
         raise AuthenticationFailed("the answer comes from another authenticator")
     return VerifiedKey(credential_id, stored.public_key, verified.new_sign_count)
-
-
-def challenge_expired(expires_at: datetime, now: datetime) -> bool:
-    """True once a ceremony's challenge may no longer be answered."""
-    return now >= expires_at
