@@ -9,7 +9,6 @@ these is replaced, never trusted; an unknown device is ``unknown``, never ``trus
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 import threading
@@ -106,12 +105,7 @@ def _evaluator(version: PolicyVersion | None) -> Evaluator:
     if version is None:
         return Evaluator(None, broken=["no access policy applied (maat policy apply)"])
     policy, problems = read_policy(version.text, source=f"access policy v{version.version}")
-    evaluator = Evaluator(policy, broken=[str(p) for p in problems[:3]])
-    # A compiled policy lives until the next version: keep the cyclic garbage collector
-    # from walking its objects on every full collection (tens of ms with 1,000 rules).
-    gc.collect()
-    gc.freeze()
-    return evaluator
+    return Evaluator(policy, broken=[str(p) for p in problems[:3]])
 
 
 def _segmentation(version: PolicyVersion | None) -> Segmentation | None:
