@@ -23,12 +23,15 @@ def generate(
     start: Annotated[str, typer.Option(help="First day (ISO 8601, UTC midnight).")] = (
         "2024-05-06T00:00:00Z"
     ),
+    attack: Annotated[bool, typer.Option(help="Add the Earth Ammit chain (events/attack).")] = (
+        False
+    ),
 ) -> None:
     """Write the drone maker's world (world.json, segments.yml) and days of benign activity
     (Sysmon/Security JSON per host, the Zeek conn log) that `maat ingest` and `maat detect`
-    read. The attack chain comes later (issue 8)."""
+    read; with --attack, the Earth Ammit chain too."""
     first = parse_timestamp(start, field="start", file=None).astimezone(UTC)
     midnight = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    counts = write_background(out, seed=seed, start=midnight, days=days)
+    counts = write_background(out, seed=seed, start=midnight, days=days, attack=attack)
     console().print(f"{sum(counts.values()):,} events in {len(counts)} file(s) under "
                     f"{shown(out / 'events')}", highlight=False)  # fmt: skip

@@ -28,5 +28,9 @@ def test_generate_writes_world_segments_and_events_reproducibly(tmp_path: Path) 
             "events/windows/SRV-PROXY01.jsonl"} <= set(first)  # fmt: skip
     segments = runner.invoke(app, ["segments", "lint", str(tmp_path / "a" / "segments.yml")])
     assert segments.exit_code == 0, segments.output
+    attacked = runner.invoke(app, ["scenario", "generate", str(tmp_path / "d"), "--days", "1",
+                                   "--attack"])  # fmt: skip
+    assert attacked.exit_code == 0, attacked.output
+    assert (tmp_path / "d" / "events" / "attack" / "windows" / "CONTOSO-WEB01.jsonl").is_file()
     bad = runner.invoke(app, ["scenario", "generate", str(tmp_path / "c"), "--days", "0"])
     assert isinstance(bad.exception, InvalidInput) and "days must be 1 to 30" in str(bad.exception)
