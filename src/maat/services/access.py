@@ -1,4 +1,4 @@
-"""The zero-trust decision point on a platform: policies, devices, posture, decisions.
+"""The zero-trust decision point on a platform: policies, segmentation, decisions.
 
 :class:`AccessPoint` holds, per process, the current access policy compiled (re-read when a
 new version is applied) and decides requests with attributes Maat computes itself: the
@@ -53,8 +53,6 @@ REFUSAL_SUMMARY_SECONDS = 60.0
 MAX_SUMMARY_SUBJECTS = 1_000
 SEGMENTS = "segments"
 _ALERT_LEVELS = ("high", "critical")
-_CRITICAL = "critical"
-MAX_DEVICE_NAME = 200
 
 
 @dataclass(frozen=True)
