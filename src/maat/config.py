@@ -174,6 +174,9 @@ class DetectSettings:
     webhook_timeout: Seconds = Seconds(5)
     syslog_target: str = ""  # udp://host:514 or tcp://host:514: each new alert as CEF
     max_correlation_groups: int = 100_000  # state kept per correlation rule at most
+    # An alert this serious on a host a vendor operates (device tag "vendor:<name>") records
+    # the vendor's breach, which moves its identities to step-up MFA; "" never does.
+    vendor_breach_level: str = "high"
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "database.pool_size": (1, 1000),
 }
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+ALERT_LEVELS = ("informational", "low", "medium", "high", "critical")  # as Sigma orders them
 
 
 def validate(settings: Settings, *, source: str = "settings") -> Settings:
@@ -353,6 +357,11 @@ def validate(settings: Settings, *, source: str = "settings") -> Settings:
         raise ConfigError(
             f"unknown bus {settings.telemetry.bus!r}", file=source, field="telemetry.bus",
             hint="spool (single node) or nats (cluster)",
+        )  # fmt: skip
+    if settings.detect.vendor_breach_level not in ("", *ALERT_LEVELS):
+        raise ConfigError(
+            f"unknown level {settings.detect.vendor_breach_level!r}", file=source,
+            field="detect.vendor_breach_level", hint=", ".join(ALERT_LEVELS) + ' or ""',
         )  # fmt: skip
     if settings.auth.token_default_ttl > settings.auth.token_max_ttl:
         raise ConfigError(

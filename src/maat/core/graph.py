@@ -4,7 +4,8 @@ blast radius of any node.
 Nodes are ``(kind, key)`` pairs; edges point the way trust (and so compromise) flows:
 
 - a vendor *supplies* its products, *holds* its signing certificates and its identities
-  (accounts and API tokens it uses in our systems);
+  (accounts and API tokens it uses in our systems), and *operates* its own hosts that
+  report to us (devices tagged ``vendor:<name>``);
 - a product *ships* its artifacts; a certificate *signed* artifacts;
 - an artifact *runs on* the hosts where it was seen;
 - an identity *owns* its API tokens and *reaches* the hosts it logged into.

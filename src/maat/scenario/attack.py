@@ -1,6 +1,6 @@
 """The Earth Ammit chain (shared/THREAT.md) acted out in the scenario's world, as the
 telemetry real sensors would record it: VENOM at the ERP supplier's web server, then
-TIDRONE at the drone maker. Each record carries ``maat.scenario.step`` (``A1`` … ``B9``) so a
+TIDRONE at the drone maker. Each record carries ``maat.scenario.step`` (``0``, ``A1`` … ``B9``) so a
 report can tell which control caught which step; detection never reads it.
 
 Pure: it returns lines per file, like :mod:`maat.scenario.benign`.
@@ -105,6 +105,18 @@ def earth_ammit(world: World, *, start: datetime) -> AttackDays:
         "C:\\ProgramData\\frpc.exe",
         "C:\\ProgramData\\frpc.exe -c C:\\ProgramData\\frpc.ini",
         "C:\\Windows\\System32\\cmd.exe",
+    )
+    # 0: the tunnel's server hides under a look-alike vendor domain.
+    chain.windows(
+        "0",
+        web,
+        t + timedelta(minutes=20, seconds=2),
+        22,
+        SYSMON,
+        Image="C:\\ProgramData\\frpc.exe",
+        QueryName=C2_DOMAINS[1],
+        QueryStatus="0",
+        QueryResults=f"::ffff:{C2_IP};",
     )
     # A3: credentials dumped through comsvcs.dll.
     chain.process(

@@ -6,8 +6,11 @@
 2. in one transaction, a hit whose group has an alert seen within ``alert_group_window``
    updates it (count, last seen, event ids), a hit whose event the alert already holds is
    dropped as a duplicate, any other hit raises a new alert (audited);
-3. after the commit, each new alert goes to the configured webhook and syslog receiver; a
-   receiver that fails is reported and does not undo the stored alert.
+3. after the commit, a new alert at ``vendor_breach_level`` or above on a host a vendor
+   operates (device tag ``vendor:<name>``) records that vendor's breach, once: the signal of
+   detection acts in zero trust (its identities need step-up MFA) and vendor risk;
+4. each new alert goes to the configured webhook and syslog receiver; a receiver that
+   fails is reported and does not undo the stored alert.
 
 :class:`Detector` runs the rules and indicators of ``[detect]`` over events and hands the
 hits to the sink; the telemetry service runs it as a consumer of the event bus.
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from maat.access.segments import Segmentation, flow_of
+from maat.config import ALERT_LEVELS
 from maat.core.ids import new_id
 from maat.detect.alerts import in_window, merge_hit, new_alert
 from maat.detect.records import AlertRecord
@@ -58,6 +62,8 @@ class AlertOutcome:
     updated: int = 0
     duplicates: int = 0
     forward_errors: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+    """Vendors whose breach these alerts recorded (an alert on a host they operate)."""
 
 
 class AlertSink:
@@ -88,7 +94,7 @@ class AlertSink:
     def record(
         self, lines: Iterable[Mapping[str, Any]], *, actor: str = "maat-detect"
     ) -> AlertOutcome:
-        """Steps 1-3 for a batch of alert lines."""
+        """Steps 1-4 for a batch of alert lines."""
         outcome = AlertOutcome()
         lines = list(lines)
         if not lines:
@@ -118,7 +124,12 @@ class AlertSink:
                     continue
                 open_groups[key] = (merged, current[1])
                 outcome.updated += 0 if current[1] else 1
+            breached: dict[str, AlertRecord] = {}
             for alert, is_new in open_groups.values():
+                if is_new and _at_least(alert.level, self.settings.vendor_breach_level):
+                    for host in alert.entities.get("hosts", ()):
+                        for vendor in graph.operators(str(host)):
+                            breached.setdefault(vendor, alert)
                 if is_new:
                     uow.alerts.add(alert)
                     self.platform.audit(uow, actor, "alert.raise", f"alert:{alert.id}",
@@ -127,6 +138,8 @@ class AlertSink:
                 else:
                     uow.alerts.update(alert)
         # Step 3.
+        outcome.breaches.extend(self._record_breaches(breached, actor))
+        # Step 4.
         for alert in outcome.new:
             for forwarder in self.forwarders:
                 try:
@@ -135,6 +148,33 @@ class AlertSink:
                     outcome.forward_errors.append(f"{alert.id}: {exc.diagnostics()}")
                     log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
         return outcome
+
+    def _record_breaches(self, alerts: Mapping[str, AlertRecord], actor: str) -> list[str]:
+        """Record the breach of each vendor whose own host raised a serious alert (once:
+        a vendor already breached keeps its first record)."""
+        from maat.services.vendors import record_breach  # vendors builds on alerts' records
+
+        recorded = []
+        for vendor, alert in sorted(alerts.items()):
+            with self.platform.transaction(write=False) as uow:
+                record = uow.vendors.by_name(vendor)
+            if record is None or record.breached_at is not None:
+                continue
+            hosts = ", ".join(map(str, alert.entities.get("hosts", ())))
+            record_breach(self.platform, actor, vendor,
+                          note=f"alert {alert.id} ({alert.level}): {alert.title} on {hosts}, "
+                          "a host the vendor operates")  # fmt: skip
+            recorded.append(vendor)
+        return recorded
+
+
+VENDOR_TAG = "vendor:"
+
+
+def _at_least(level: str, threshold: str) -> bool:
+    if not threshold or level not in ALERT_LEVELS:
+        return False
+    return ALERT_LEVELS.index(level) >= ALERT_LEVELS.index(threshold)
 
 
 class _GraphLookup:
@@ -145,6 +185,17 @@ class _GraphLookup:
         self.uow = uow
         self._artifacts: dict[str, tuple[set[str], set[str]]] = {}
         self._accounts: dict[str, str | None] = {}
+        self._operators: dict[str, set[str]] | None = None
+
+    def operators(self, host: str) -> set[str]:
+        """The vendors that operate ``host`` (its device's ``vendor:<name>`` tags)."""
+        if self._operators is None:
+            self._operators = {}
+            for device in self.uow.devices.list():
+                vendors = {t[len(VENDOR_TAG) :] for t in device.tags if t.startswith(VENDOR_TAG)}
+                if vendors:
+                    self._operators.setdefault(device.host.casefold(), set()).update(vendors)
+        return self._operators.get(host.casefold(), set())
 
     def _of_artifact(self, digest: str) -> tuple[set[str], set[str]]:
         found = self._artifacts.get(digest)
@@ -172,6 +223,8 @@ class _GraphLookup:
             more_products, more_vendors = self._of_artifact(str(digest))
             products |= more_products
             vendors |= more_vendors
+        for host in alert.entities.get("hosts", ()):
+            vendors |= self.operators(str(host))
         for user in alert.entities.get("users", ()):
             if user not in self._accounts:
                 record = self.uow.users.by_name(str(user))

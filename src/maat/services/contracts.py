@@ -90,7 +90,7 @@ def compliance_in(uow: UnitOfWork, vendor: VendorRecord, now: datetime) -> Compl
     with_sbom = frozenset(name for name, found in sboms.items() if found)
     listed: dict[str, frozenset[str]] = {}
     if contract.terms.get("sbom_with_every_delivery"):
-        listed = {name: _sbom_sha256(found) for name, found in sboms.items() if found}
+        listed = {name: sbom_sha256(found) for name, found in sboms.items() if found}
     incidents: list[IncidentFact] = []
     if "incident_notification_hours" in contract.terms:
         notices = uow.vendor_incidents.of_vendor(vendor.id)
@@ -116,20 +116,33 @@ NOTICE_ANSWERS_BREACH = timedelta(days=3)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
-    """The SHA-256 digests the product's SBOMs list for their components."""
+def sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
+    """The SHA-256 digests the product's SBOMs list for their components. Each stored SBOM
+    is read once per process (stored SBOMs never change; ids are never reused)."""
     out: set[str] = set()
     for record in sboms:
-        try:
-            sbom = parse_sbom(record.document, source=record.name)
-        except InvalidInput:
-            continue  # it was read when imported; a document that no longer parses lists none
-        listed = list(sbom.components)
-        if sbom.metadata_component is not None:  # the product itself, e.g. its installer
-            listed.append(sbom.metadata_component)
-        for component in listed:
-            out.update(d.hex for d in component.hashes if d.algorithm == "sha256")
+        listed = _LISTED.get(record.id)
+        if listed is None:
+            if len(_LISTED) >= _LISTED_MAX:
+                _LISTED.pop(next(iter(_LISTED)))
+            listed = _LISTED[record.id] = _listed_digests(record)
+        out.update(listed)
     return frozenset(out)
+
+
+_LISTED: dict[str, frozenset[str]] = {}
+_LISTED_MAX = 256
+
+
+def _listed_digests(record: SbomRecord) -> frozenset[str]:
+    try:
+        sbom = parse_sbom(record.document, source=record.name)
+    except InvalidInput:
+        return frozenset()  # it was read when imported; a document that no longer parses lists none
+    listed = list(sbom.components)
+    if sbom.metadata_component is not None:  # the product itself, e.g. its installer
+        listed.append(sbom.metadata_component)
+    return frozenset(d.hex for c in listed for d in c.hashes if d.algorithm == "sha256")
 
 
 def record_notice(

@@ -1,4 +1,4 @@
-"""The foundation walk-through behind ``maat demo`` until the Earth Ammit scenario exists.
+"""The platform walk-through of ``maat demo --walkthrough``.
 
 It runs the real server on loopback and talks HTTP to it, as a user would: first login with
 TOTP enrolment, a scoped agent token, refusals of a replayed code and a revoked token, and the
@@ -8,7 +8,6 @@ audit chain catching a record edited in the database.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import secrets
 import socket
@@ -25,7 +24,7 @@ from sqlalchemy import text
 
 from maat.auth import totp
 from maat.config import Settings
-from maat.scenario.chain import CHAIN, AttackStep
+from maat.errors import Unavailable
 from maat.services import audit
 from maat.services.bootstrap import initialise
 from maat.services.platform import Platform
@@ -40,65 +39,28 @@ class DemoStep:
     detail: str
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """An attack step and whether its control exists in this build."""
-
-    step: AttackStep
-    available: bool
-
-
-# The module that implements each capability's control: a package that exists only as a
-# placeholder (maat.detect holds alert records before the Sigma engine lands) is not enough.
-_CONTROL_MODULES = {
-    "detect": "maat.detect.sigma",
-    "baseline": "maat.baseline",
-    "signing": "maat.signing.policy",
-    "zerotrust": "maat.access.segments",
-}
-
-
-def coverage() -> list[Coverage]:
-    """Which controls of the chain this build has (a missing module is a miss)."""
-    return [
-        Coverage(s, _module_exists(_CONTROL_MODULES.get(s.capability, f"maat.{s.capability}")))
-        for s in CHAIN
-    ]
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
-
-
 @contextlib.contextmanager
-def _serve(platform: Platform) -> Iterator[str]:
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yields its base URL."""
     import uvicorn
-
-    from maat.api.app import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(platform, close_on_shutdown=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="maat-demo-api", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        server.should_exit = True
+        raise Unavailable("the demo's API server did not start on loopback")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=30)
 
 
 def _call(base: str, method: str, path: str, body: Any = None, token: str = "") -> tuple[int, Any]:
@@ -124,7 +86,9 @@ def run_foundation_demo(data_dir: Path) -> list[DemoStep]:
     platform = Platform.open(settings)
     params = totp.TotpParams()
     try:
-        with _serve(platform) as base:
+        from maat.api.app import create_app
+
+        with serve_app(create_app(platform, close_on_shutdown=False)) as base:
             status, body = _call(base, "GET", "/v1/users")
             steps.append(DemoStep("anonymous request refused", status == 401, f"HTTP {status}"))
             status, body = _call(

@@ -18,6 +18,7 @@ import orjson
 from maat.core.ids import new_id
 from maat.detect.records import AlertRecord
 from maat.errors import Conflict, InvalidInput, NotFound
+from maat.services.contracts import sbom_sha256
 from maat.services.platform import Platform
 from maat.services.signing import TSA_LABEL, keystore
 from maat.signing import policy as policies
@@ -106,7 +107,11 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
 
     1. What Maat knows of the file: artifacts with this digest and their signer.
     2. The signer's certificate: subject, issuer, whether revoked (Maat's records).
-    3. The active policies of the host group decide (deny wins; nothing allowing → block).
+    3. Whether an SBOM of the file's product lists its digest (``in_sbom`` rules).
+    4. The active policies of the host group decide (deny wins; nothing allowing → block).
+    5. The sighting is recorded; a vendor-signed file that is refused (not in its SBOM, a
+       revoked certificate, ...) raises an alert naming the vendor: its supply chain may
+       be delivering something it did not declare.
     """
     digest = sighting.sha256.lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -117,8 +122,9 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
             (a.signer_fingerprint for a in artifacts if a.signer_fingerprint), None
         )
         cert = uow.certificates.by_fingerprint(fp) if fp else None
-    product = next((a.product for a in artifacts if a.product), None)
-    version = next((a.version for a in artifacts if a.version), None)
+        product = next((a.product for a in artifacts if a.product), None)
+        version = next((a.version for a in artifacts if a.version), None)
+        in_sbom = _listed_in_sbom(uow, product, digest)
     seen = policies.Sighting(
         sha256=digest,
         path=sighting.path,
@@ -129,13 +135,15 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
         product=product,
         version=version,
         host_group=sighting.host_group,
+        in_sbom=in_sbom,
     )
     decision = policies.decide(active_policies(platform), seen)
     if record:
+        sighting_id = new_id("sig")
         with platform.transaction() as uow:
             uow.sightings.add(
                 SightingRecord(
-                    id=new_id("sig"),
+                    id=sighting_id,
                     host=sighting.host,
                     sha256=digest,
                     path=sighting.path[-2000:],
@@ -145,7 +153,46 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
                     policy=getattr(decision, "policy", None),
                 )
             )
+        if decision.would_block and cert is not None and cert.vendor:
+            _vendor_file_refused(platform, sighting, sighting_id, decision, cert.vendor, product)
     return decision
+
+
+VENDOR_FILE_RULE = "maat.exec.vendor_file_refused"
+
+
+def _vendor_file_refused(
+    platform: Platform, sighting: Sighted, sighting_id: str, decision: Any, vendor: str,
+    product: str | None,
+) -> None:  # fmt: skip
+    from maat.services.alerts import AlertSink  # alerts builds on the access service
+
+    verb = "blocked" if decision.action == "block" else "would be blocked (audit)"
+    name = sighting.path.replace("\\", "/").rsplit("/", 1)[-1] or sighting.sha256[:16]
+    AlertSink.from_settings(platform).record([{
+        "rule.id": VENDOR_FILE_RULE,
+        "rule.title": f"{vendor}-signed {name} {verb} on {sighting.host}: "
+        + "; ".join(decision.reasons)[:600],
+        "rule.level": "high",
+        "rule.techniques": ["T1195.002", "T1553.002"],
+        "rule.route": "execution",
+        "event.id": sighting_id,
+        "@timestamp": platform.now().isoformat(),
+        "host.name": sighting.host,
+        "process.executable": sighting.path,
+        "file.hash.sha256": sighting.sha256.lower(),
+        "maat.file.vendor": vendor,
+        **({"maat.file.product": product} if product else {}),
+    }], actor="maat-exec")  # fmt: skip
+
+
+def _listed_in_sbom(uow: Any, product: str | None, digest: str) -> bool | None:
+    """Whether an SBOM of ``product`` lists ``digest``; ``None`` when it has no SBOM."""
+    record = uow.products.by_name(product) if product else None
+    sboms = uow.sboms.for_product(record.id) if record is not None else []
+    if not sboms:
+        return None
+    return digest in sbom_sha256(sboms)
 
 
 @dataclass(frozen=True)

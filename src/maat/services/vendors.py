@@ -142,6 +142,10 @@ def _graph(uow: UnitOfWork) -> TrustGraph:
     digests = [n.key for n in graph.nodes("artifact")]
     for sighting in uow.sightings.of_hashes(digests):
         graph.add(Node("artifact", sighting.sha256), "runs on", Node("host", sighting.host))
+    for device in uow.devices.list():  # hosts the vendor runs (tag "vendor:<name>")
+        for tag in device.tags:
+            if tag.startswith("vendor:"):
+                graph.add(Node("vendor", tag[7:]), "operates", Node("host", device.host))
     for user in uow.users.list():
         if user.vendor:
             graph.add(Node("vendor", user.vendor), "holds", Node("identity", user.name))
@@ -191,7 +195,7 @@ class BreachReport:
         }
 
 
-def _containment(reach: Reach) -> tuple[str, ...]:
+def containment_actions(reach: Reach) -> tuple[str, ...]:
     """Containment actions for what a breached vendor reaches (listed; response playbooks
     execute them once they exist)."""
     nodes = reach.nodes
@@ -238,14 +242,16 @@ def record_breach(platform: Platform, actor: str, name: str, *, note: str = "") 
             title=f"Vendor breach recorded: {vendor.name}; {len(nodes['host'])} hosts, "
             f"{len(nodes['identity'])} identities in reach",
             created_at=now, techniques=("T1195.002", "T1199"),
-            entities={"vendors": [vendor.name], "hosts": list(nodes["host"]),
-                      "users": list(nodes["identity"]), "products": list(nodes["product"]),
+            # In reach is not compromised: the hosts and identities are named apart from
+            # "hosts" and "users", which device posture and identity risk read as evidence.
+            entities={"vendors": [vendor.name], "reach_hosts": list(nodes["host"]),
+                      "reach_users": list(nodes["identity"]), "products": list(nodes["product"]),
                       "artifacts": list(nodes["artifact"])},
             group_key=f"vendor-breach:{vendor.id}", last_seen=now,
         )  # fmt: skip
         uow.alerts.add(alert)
         platform.audit(uow, actor, "alert.raise", f"alert:{alert.id}", rule=alert.rule_id)
-    return BreachReport(vendor, reach, _containment(reach), alert.id)
+    return BreachReport(vendor, reach, containment_actions(reach), alert.id)
 
 
 def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evidence:

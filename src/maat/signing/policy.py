@@ -11,7 +11,7 @@ The AppLocker / Gatekeeper idea, written in YAML and loaded into typed, frozen o
       - deny_publisher: {subject: "CN=Evil Corp", issuer: "CN=Some CA"}
       - allow_publisher: {subject: "CN=Acme ERP Code Signing,O=Acme Software,C=TW",
                           issuer: "CN=Maat Test Code Signing CA,O=Maat Test",
-                          product: Acme ERP, min_version: "7.0"}
+                          product: Acme ERP, min_version: "7.0", in_sbom: true}
       - allow_hash: {sha256: [2cf24d…], label: legacy installer}
       - allow_path: {glob: "C:/Windows/System32/**"}   # weak: see below
 
@@ -68,6 +68,10 @@ class AllowPublisher:
     issuer: str | None = None
     product: str | None = None
     min_version: str | None = None
+    in_sbom: bool | None = None
+    """``true``: the file must also be listed (by SHA-256) in an SBOM of its product, so a
+    validly signed file that the vendor's build did not declare (a trojanised update) is
+    refused."""
     label: str | None = None
     kind = "allow_publisher"
 
@@ -154,6 +158,8 @@ class Sighting:
     product: str | None
     version: str | None
     host_group: str
+    in_sbom: bool | None = None
+    """Whether an SBOM of the file's product lists its SHA-256 (``None``: no SBOM known)."""
 
     def __post_init__(self) -> None:
         digest = self.sha256.lower().removeprefix("sha256:")
@@ -302,6 +308,9 @@ def _publisher_ok(rule: AllowPublisher, s: Sighting) -> tuple[bool, str | None]:
                 return False, f"version {s.version!r} is below the minimum {rule.min_version}"
         except InvalidVersion:
             return False, f"version {s.version!r} cannot be compared with {rule.min_version}"
+    if rule.in_sbom and not s.in_sbom:
+        why = "no SBOM of" if s.in_sbom is None else "not listed in any SBOM of"
+        return False, f"the signer matches but the file is {why} product {s.product!r}"
     return True, None
 
 

@@ -53,6 +53,9 @@ def _read_rule(reader: YamlReader, node: yaml.Node, path: str) -> Rule | None:
                         "must be a SHA-256 digest (64 hex characters)",
                     )
             continue
+        if name == "in_sbom":
+            values[name] = _flag(reader, value_node, field_path)
+            continue
         values[name] = reader.text(value_node, field_path)
         if values[name] is None:
             continue
@@ -66,6 +69,13 @@ def _read_rule(reader: YamlReader, node: yaml.Node, path: str) -> Rule | None:
     if len(reader.problems) > before or None in values.values():
         return None
     return cls(**values)
+
+
+def _flag(reader: YamlReader, node: yaml.Node, path: str) -> bool | None:
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
+        return node.value.lower() in ("true", "yes", "on")
+    reader.problem(node, path, "must be true or false")
+    return None
 
 
 def read_policy(text: str, *, source: str) -> tuple[ExecPolicy | None, list[Problem]]:

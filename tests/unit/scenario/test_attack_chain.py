@@ -60,6 +60,7 @@ def _caught(files: dict[str, list[bytes]], detectors: tuple[object, object]) -> 
 
 
 EXPECTED = {
+    "0": "ioc: time.vmwaresync.com",
     "A1": "sigma/high: Suspicious Process By Web Server Process",
     "A2": "sigma/high: PUA - Fast Reverse Proxy (FRP) Execution",
     "A3": "sigma/high: Process Memory Dump Via Comsvcs.DLL",
@@ -86,7 +87,7 @@ def test_each_step_of_the_chain_is_caught_by_its_control(
     # Not detection's to catch: the unsigned DLL in the vendor's folder (signing and the
     # execution policy, B1) and the screenshot burst (baselines, B9).
     assert caught.get("B1", set()) == set() and caught.get("B9", set()) == set()
-    assert sorted(attack.steps) == ["A1", "A2", "A3", "B1", "B2", "B3", "B4", "B5", "B6",
+    assert sorted(attack.steps) == ["0", "A1", "A2", "A3", "B1", "B2", "B3", "B4", "B5", "B6",
                                     "B7", "B8", "B9"]  # fmt: skip
 
 

@@ -82,7 +82,7 @@ def test_venom_supplier_breach_reaches_exactly_its_hosts_and_identities(platform
     assert any(a.startswith("require fresh MFA") and "contoso-support" in a for a in report.actions)
     assert any(a.startswith("revoke or rotate API tokens") for a in report.actions)
     [alert] = list_alerts(platform, rule_id="maat.vendors.breach")
-    assert alert.level == "critical" and alert.entities["hosts"] == [
+    assert alert.level == "critical" and alert.entities["reach_hosts"] == [
         "ENG-WS1",
         "ENG-WS2",
         "ENG-WS3",
