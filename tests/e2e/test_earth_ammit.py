@@ -7,6 +7,7 @@ the report to that too."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ INTENDED = {
     "A1": {"sigma", "vendor-risk"},
     "A2": {"sigma"},
     "A3": {"sigma", "zero-trust"},
-    "B1": {"signing", "vendor-risk"},
+    "B1": {"signing"},
     "B2": {"sigma", "signing"},
     "B3": {"sigma"},
     "B4": {"sigma"},
@@ -88,8 +89,10 @@ def test_venom_at_the_supplier_records_its_breach_and_moves_its_support_to_step_
     report: dict[str, Any],
 ) -> None:
     a1 = _step(report, "A1")
-    assert any(a.startswith("Vendor breach recorded: Contoso ERP") and "automatically" in a
-               for a in a1["actions"])  # fmt: skip
+    [breach] = [a for a in a1["actions"] if a.startswith("Vendor breach recorded: Contoso ERP")]
+    assert "automatically" in breach and "step-up" in breach
+    before, after = map(int, re.search(r"vendor score (\d+) -> (\d+)", breach).groups())  # type: ignore[union-attr]
+    assert after < before
     a3 = _step(report, "A3")
     assert any(a.startswith("contoso.support read erp/tickets") and "step-up" in a
                for a in a3["actions"])  # fmt: skip
@@ -99,10 +102,16 @@ def test_the_trojanised_update_signed_by_the_supplier_is_blocked_for_not_being_i
     report: dict[str, Any],
 ) -> None:
     actions = _step(report, "B1")["actions"]
-    blocked = [a for a in actions if a.startswith("execution of ErpUpdater.exe on OFF-WS01 blocked")]
+    blocked = [
+        a for a in actions if a.startswith("execution of ErpUpdater.exe on OFF-WS01 blocked")
+    ]
     assert blocked and "not listed in any SBOM" in blocked[0]
-    assert any("revoked (key compromise)" in a and "OFF-WS01" in a for a in actions)
-    assert any("(sbom_with_every_delivery)" in a and "ErpUpdater.exe" in a for a in actions)
+    assert any(a.startswith("alert high: Contoso ERP-signed ErpUpdater.exe blocked") for a in actions)
+    # Days later, after the chain: the revocation's retro-hunt and the contract's findings.
+    after = report["after"]
+    assert any("revoked (key compromise)" in a and "OFF-WS01" in a for a in after)
+    assert any("(sbom_with_every_delivery)" in a and "ErpUpdater.exe" in a for a in after)
+    assert any("(incident_notification_hours)" in a for a in after)
     b2 = _step(report, "B2")["actions"]
     assert any(a.startswith("execution of wwlib.dll on OFF-WS01 blocked") for a in b2)
 

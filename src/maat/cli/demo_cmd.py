@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -63,33 +65,51 @@ def _demo_hsm(folder: Path) -> dict[str, str] | None:
     if util is None or module is None:
         return None
     tokens = folder / "tokens"
-    tokens.mkdir(parents=True, mode=0o700)
+    tokens.mkdir(parents=True, mode=0o700, exist_ok=True)
     conf = folder / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")  # fmt: skip
-    # This process's PKCS#11 module reads it at its first use, below.
-    os.environ["SOFTHSM2_CONF"] = str(conf)
     pin = secrets.token_hex(8)
-    done = subprocess.run(  # noqa: S603 - a fixed tool, arguments of our own
-        [util, "--init-token", "--free", "--label", "maat-demo", "--pin", pin,
-         "--so-pin", secrets.token_hex(8)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed tool, arguments of our own
+            [util, "--init-token", "--free", "--label", "maat-demo", "--pin", pin,
+             "--so-pin", secrets.token_hex(8)],
+            capture_output=True, text=True, timeout=120, check=False,
+            env=dict(os.environ, SOFTHSM2_CONF=str(conf)),
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
     if done.returncode != 0:
         return None
-    return {"module": os.path.realpath(module), "token": "maat-demo", "pin": pin}
+    return {"module": os.path.realpath(module), "token": "maat-demo", "pin": pin,
+            "conf": str(conf)}  # fmt: skip
+
+
+# What a run writes in its folder; a new run removes these and leaves anything else alone.
+_WRITTEN = ("scenario", "data", "softhsm", "report.html", "report.json")
 
 
 def _prepare(out: Path) -> None:
-    """``out`` must be new, empty, or a previous demo's folder (which is replaced)."""
-    if out.exists():
-        if (out / MARKER).exists():
-            shutil.rmtree(out)
-        elif any(out.iterdir()):
+    """``out`` must be a folder that is new, empty, or a previous demo's (whose outputs are
+    replaced; other files in it are left alone)."""
+    try:
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise InvalidInput("--out must be a folder (not a file or a symbolic link)",
+                               file=str(out))  # fmt: skip
+        if out.exists() and not (out / MARKER).exists() and any(out.iterdir()):
             raise InvalidInput("the folder exists and is not a previous demo's; give another "
                                "--out or empty it", file=str(out))  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by maat demo; replaced by the next run\n")
+        for name in _WRITTEN:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("written by maat demo; its outputs are replaced next run\n")
+    except OSError as exc:
+        raise InvalidInput(f"cannot prepare the demo's folder: {exc.strerror}",
+                           file=str(out)) from exc  # fmt: skip
 
 
 def demo(
@@ -120,14 +140,17 @@ def demo(
     if walkthrough:
         _walkthrough(quiet)
     _prepare(out)
+    hsm = _demo_hsm(out / "softhsm")
+    conf = hsm.pop("conf") if hsm else None
     options = ScenarioOptions(
-        seed=seed, days=days, pkcs11=_demo_hsm(out / "softhsm"),
+        seed=seed, days=days, pkcs11=hsm,
         sigma_rules=sigma_rules or _shared_data("sigma", "rules", "windows"),
         trails=trails or _shared_data("iocs-maltrail-tidrone"),
     )  # fmt: skip
     started = time.monotonic()
     progress = (lambda _: None) if quiet else (lambda m: out_console.print(f"[dim]… {m}[/dim]"))
-    run = run_scenario(out, options, progress=progress)
+    with _environment("SOFTHSM2_CONF", conf):  # the module reads it when it first loads
+        run = run_scenario(out, options, progress=progress)
     report = build_report(run, elapsed=time.monotonic() - started)
     document = report_json(report)
     (out / "report.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -138,6 +161,21 @@ def demo(
     _narrative(report)
     out_console.print(f"Report written to {out / 'report.html'} and {out / 'report.json'}; "
                       f"the scenario's files are under {out / 'scenario'}.")  # fmt: skip
+
+
+@contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """``name`` set to ``value`` (when given) for the block, restored afterwards."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _walkthrough(quiet: bool) -> None:

@@ -183,7 +183,8 @@ def alerts_list(
         typer.echo(json.dumps([_alert_dict(a) for a in found], default=str))
         return
     for alert in found:
-        hosts = ",".join(alert.entities.get("hosts", ())) or "-"
+        hosts = ",".join(alert.entities.get("hosts") or alert.entities.get("reach_hosts") or ())
+        hosts = hosts or "-"
         typer.echo(f"{alert.created_at:%Y-%m-%d %H:%M:%S}  {alert.level:>13}  x{alert.count:<5} "
                    f"{hosts:<20}  {alert.title}")  # fmt: skip
 

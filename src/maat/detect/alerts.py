@@ -40,6 +40,8 @@ _ENTITY_KEYS = {
     "artifacts": ("process.hash.sha256", "dll.hash.sha256", "file.hash.sha256"),
     "vendors": ("maat.process.vendor", "maat.dll.vendor", "maat.file.vendor"),
     "products": ("maat.process.product", "maat.dll.product", "maat.file.product"),
+    # The enrolled device whose own agent sent the event (set at ingest, never by a sender).
+    "senders": ("maat.sender.device",),
 }
 # Which entities make two hits of a rule "the same" alert.
 _GROUPING = ("hosts", "users", "processes")

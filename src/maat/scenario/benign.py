@@ -1,17 +1,20 @@
 """Days of normal activity in the scenario's world, in the formats real sensors write:
-Sysmon and Security events as Winlogbeat-style JSON lines per host, and the network
-sensor's Zeek ``conn`` log as JSON lines. The same seed gives the same bytes.
+Sysmon and Security events as Winlogbeat-style JSON lines per host, the network sensor's
+Zeek ``conn`` log and the ERP server's nginx access log, as JSON lines. The same seed gives
+the same bytes.
 
 What happens: people log on in the morning, start their usual programs (engineers their CAD
-and the flight-controller tools, the office its ERP client and mail), reach the file
-server, the domain controller, the web proxy and the ERP server, look up names, and
-engineers talk Modbus to the OT test benches. Nothing in it should raise a high alert.
+and the flight-controller tools, the office its ERP client and mail), which load their
+libraries; the ERP client calls the ERP server's API; everyone reaches the file server, the
+domain controller, the web proxy and the ERP server, looks up names, and engineers talk
+Modbus to the OT test benches. Nothing in it should raise a high alert.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +36,15 @@ _ENGINEERING_APPS = (
 )
 _SERVER_OF = {"chrome.exe": "SRV-PROXY01", "OUTLOOK.EXE": "SRV-PROXY01",
               "ErpClient.exe": "SRV-ERP01", "git.exe": "SRV-FILE01"}  # fmt: skip
+# Program -> the library it loads at start and who signs both (Sysmon 7 records it).
+_MODULES = {
+    "ErpClient.exe": ("ErpCore.dll", "Contoso ERP Code Signing"),
+    "tw-flash.exe": ("twusb.dll", "Tailwind Firmware Code Signing"),
+    "OUTLOOK.EXE": ("OLMAPI32.DLL", "Microsoft Corporation"),
+    "EXCEL.EXE": ("mso20win32client.dll", "Microsoft Corporation"),
+}
+_ERP_API = ("/api/v1/orders", "/api/v1/orders/{n}", "/api/v1/parts?q=motor", "/api/v1/invoices",
+            "/api/v1/suppliers/{n}")  # fmt: skip
 _DOMAINS = ("intranet.skyward.example", "files.skyward.example", "login.microsoftonline.com",
             "update.contoso-erp.example", "fw.tailwind.example", "www.google.com")  # fmt: skip
 
@@ -54,8 +66,11 @@ def _ts(moment: datetime) -> str:
 
 
 class _Writer:
-    def __init__(self, world: World, rng: random.Random) -> None:
+    def __init__(
+        self, world: World, rng: random.Random, digests: Mapping[str, str] | None = None
+    ) -> None:
         self.world, self.rng = world, rng
+        self.digests = dict(digests or {})
         self.files: dict[str, list[tuple[datetime, bytes]]] = {}
         self.pid = 4000
 
@@ -93,6 +108,33 @@ class _Writer:
             "resp_bytes": self.rng.randint(200, 400_000),
         })  # fmt: skip
 
+    def module(self, host: Host, moment: datetime, image: str, exe: str) -> None:
+        if exe not in _MODULES:
+            return
+        name, signer = _MODULES[exe]
+        folder = image.rsplit("\\", 1)[0]
+        fields: dict[str, object] = {}
+        digest = self.digests.get(name)
+        if digest:
+            fields["Hashes"] = f"SHA256={digest.upper()}"
+        self.windows(host, moment, 7, SYSMON, Image=image, ImageLoaded=f"{folder}\\{name}",
+                     Signed="true", Signature=signer, SignatureStatus="Valid",
+                     User=f"SKYWARD\\{host.user}", **fields)  # fmt: skip
+
+    def api_calls(self, host: Host, moment: datetime, server: Host) -> None:
+        """The ERP client's calls, in the ERP server's JSON access log (nginx)."""
+        for i in range(self.rng.randint(2, 6)):
+            when = moment + timedelta(seconds=3 + i * self.rng.uniform(1, 20))
+            uri = self.rng.choice(_ERP_API).replace("{n}", str(self.rng.randint(1000, 9999)))
+            self._put(f"access/{server.name}.jsonl", when, {
+                "time_iso8601": when.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                "remote_addr": host.ip, "remote_user": host.user or "-",
+                "request": f"GET {uri} HTTP/1.1", "status": 200,
+                "body_bytes_sent": self.rng.randint(300, 60_000),
+                "request_time": round(self.rng.uniform(0.005, 0.4), 3),
+                "http_user_agent": "ContosoErpClient/4.2", "host": "erp.skyward.example",
+            })  # fmt: skip
+
     def dns(self, host: Host, moment: datetime, image: str, name: str) -> None:
         self.windows(host, moment, 22, SYSMON, Image=image, QueryName=name, QueryStatus="0",
                      QueryResults=f"::ffff:10.30.1.{10 + len(name) % 4};")  # fmt: skip
@@ -120,6 +162,7 @@ def _workday(writer: _Writer, host: Host, day: datetime) -> None:
     while moment < end:
         image, exe = rng.choice(apps)
         writer.process(host, moment, image, f'"{image}"', explorer)
+        writer.module(host, moment + timedelta(milliseconds=400), image, exe)
         target = _SERVER_OF.get(exe, "SRV-FILE01")
         port = 443 if target in ("SRV-PROXY01", "SRV-ERP01") else 445
         writer.dns(host, moment + timedelta(seconds=1), image, rng.choice(_DOMAINS))
@@ -127,14 +170,20 @@ def _workday(writer: _Writer, host: Host, day: datetime) -> None:
         if exe == "tw-flash.exe":
             bench = rng.choice(world.in_segment("ot"))
             writer.connection(host, moment + timedelta(seconds=3), image, bench, 502)
+        if exe == "ErpClient.exe":
+            writer.api_calls(host, moment, servers["SRV-ERP01"])
         moment += timedelta(minutes=rng.uniform(8, 40))
 
 
-def benign_days(world: World, *, start: datetime, days: int = 2) -> BenignDays:
+def benign_days(
+    world: World, *, start: datetime, days: int = 2, digests: Mapping[str, str] | None = None
+) -> BenignDays:
     """``days`` working days of the world's workstations from ``start`` (midnight UTC), the
-    servers' own traffic included; deterministic for the world's seed."""
+    servers' own traffic included; deterministic for the world's seed. ``digests`` (file
+    name -> SHA-256, from :mod:`maat.scenario.supply`) puts the suppliers' libraries' hashes
+    in the module loads, as Sysmon records them."""
     # A seeded generator on purpose: the same world gives the same days (not for secrets).
-    writer = _Writer(world, random.Random(world.seed * 7919 + days))  # noqa: S311
+    writer = _Writer(world, random.Random(world.seed * 7919 + days), digests)  # noqa: S311
     for offset in range(days):
         day = start + timedelta(days=offset)
         for host in world.hosts:

@@ -26,6 +26,7 @@ __all__ = [
     "ReleaseFile",
     "Supply",
     "access_policy_yaml",
+    "assessment_yaml",
     "build_supply",
     "contract_yaml",
     "cyclonedx",
@@ -234,6 +235,24 @@ def contract_yaml(supplier: Supplier) -> str:
         "  incident_notification_hours: 24\n"
         "  critical_fix_days: 3\n"
         "  signed_releases: true\n"
+    )
+
+
+def assessment_yaml(supplier: Supplier, *, answered: datetime) -> str:
+    """The supplier's answers to Maat's default questionnaire, as its security team gave
+    them months before the attack (without evidence files, so each "yes" earns half)."""
+    strong = supplier.product != "Fabrikam VNC"  # the remote-access vendor answers thinly
+    return (
+        "questionnaire: maat-default\n"
+        f"vendor: {supplier.name}\n"
+        f"answered_at: {answered.date().isoformat()}\n"
+        "answers:\n"
+        f"  vulnerability_management: {'measured_sla' if strong else 'ad_hoc'}\n"
+        f"  critical_fix_days: {7 if strong else 30}\n"
+        f"  incident_notification_hours: {24 if strong else 72}\n"
+        f"  secure_development: {'ssdf_partial' if strong else 'code_review'}\n"
+        "  code_signing_keys_in_hsm: yes\n"
+        f"  sbom_with_every_delivery: {'yes' if strong else 'no'}\n"
     )
 
 

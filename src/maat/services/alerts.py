@@ -7,8 +7,9 @@
    updates it (count, last seen, event ids), a hit whose event the alert already holds is
    dropped as a duplicate, any other hit raises a new alert (audited);
 3. after the commit, a new alert at ``vendor_breach_level`` or above on a host a vendor
-   operates (device tag ``vendor:<name>``) records that vendor's breach, once: the signal of
-   detection acts in zero trust (its identities need step-up MFA) and vendor risk;
+   operates (device tag ``vendor:<name>``), from events that host's own agent sent, records
+   that vendor's breach, once: the signal of detection acts in zero trust (its identities
+   need step-up MFA) and vendor risk;
 4. each new alert goes to the configured webhook and syslog receiver; a receiver that
    fails is reported and does not undo the stored alert.
 
@@ -92,9 +93,11 @@ class AlertSink:
         return cls(platform, forwarders)
 
     def record(
-        self, lines: Iterable[Mapping[str, Any]], *, actor: str = "maat-detect"
-    ) -> AlertOutcome:
-        """Steps 1-4 for a batch of alert lines."""
+        self, lines: Iterable[Mapping[str, Any]], *, actor: str = "maat-detect",
+        breach_evidence: bool = True,
+    ) -> AlertOutcome:  # fmt: skip
+        """Steps 1-4 for a batch of alert lines; ``breach_evidence=False`` keeps them out of
+        step 3 (alerts of Maat's own decisions, not detections on the vendor's host)."""
         outcome = AlertOutcome()
         lines = list(lines)
         if not lines:
@@ -127,7 +130,12 @@ class AlertSink:
             breached: dict[str, AlertRecord] = {}
             for alert, is_new in open_groups.values():
                 if is_new and _at_least(alert.level, self.settings.vendor_breach_level):
+                    # Only what the vendor host's own agent sent is evidence about it: any
+                    # other sender could name the host in an event (``host.name``).
+                    senders = {str(s).casefold() for s in alert.entities.get("senders", ())}
                     for host in alert.entities.get("hosts", ()):
+                        if str(host).casefold() not in senders:
+                            continue
                         for vendor in graph.operators(str(host)):
                             breached.setdefault(vendor, alert)
                 if is_new:
@@ -138,7 +146,8 @@ class AlertSink:
                 else:
                     uow.alerts.update(alert)
         # Step 3.
-        outcome.breaches.extend(self._record_breaches(breached, actor))
+        if breach_evidence:
+            self._record_breaches(breached, actor, outcome)
         # Step 4.
         for alert in outcome.new:
             for forwarder in self.forwarders:
@@ -149,23 +158,27 @@ class AlertSink:
                     log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
         return outcome
 
-    def _record_breaches(self, alerts: Mapping[str, AlertRecord], actor: str) -> list[str]:
-        """Record the breach of each vendor whose own host raised a serious alert (once:
-        a vendor already breached keeps its first record)."""
-        from maat.services.vendors import record_breach  # vendors builds on alerts' records
+    def _record_breaches(
+        self, alerts: Mapping[str, AlertRecord], actor: str, outcome: AlertOutcome
+    ) -> None:
+        """Record the breach of each vendor whose own host raised a serious alert, once (a
+        vendor already breached keeps its first record); the breach alert is forwarded
+        like any new alert."""
+        from maat.services.vendors import record_breach_once  # vendors builds on alerts
 
-        recorded = []
         for vendor, alert in sorted(alerts.items()):
-            with self.platform.transaction(write=False) as uow:
-                record = uow.vendors.by_name(vendor)
-            if record is None or record.breached_at is not None:
-                continue
             hosts = ", ".join(map(str, alert.entities.get("hosts", ())))
-            record_breach(self.platform, actor, vendor,
-                          note=f"alert {alert.id} ({alert.level}): {alert.title} on {hosts}, "
-                          "a host the vendor operates")  # fmt: skip
-            recorded.append(vendor)
-        return recorded
+            report = record_breach_once(
+                self.platform, actor, vendor,
+                note=f"alert {alert.id} ({alert.level}): {alert.title} on {hosts}, a host the "
+                "vendor operates",
+            )  # fmt: skip
+            if report is None:
+                continue
+            outcome.breaches.append(vendor)
+            with self.platform.transaction(write=False) as uow:
+                stored = uow.alerts.list(rule_id="maat.vendors.breach", limit=50)
+            outcome.new.extend(a for a in stored if a.id == report.alert_id)  # forwarded below
 
 
 VENDOR_TAG = "vendor:"

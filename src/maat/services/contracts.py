@@ -8,6 +8,7 @@ in the vendor's score as an SLA breach.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -121,17 +122,21 @@ def sbom_sha256(sboms: list[SbomRecord]) -> frozenset[str]:
     is read once per process (stored SBOMs never change; ids are never reused)."""
     out: set[str] = set()
     for record in sboms:
-        listed = _LISTED.get(record.id)
+        with _LISTED_LOCK:
+            listed = _LISTED.get(record.id)
         if listed is None:
-            if len(_LISTED) >= _LISTED_MAX:
-                _LISTED.pop(next(iter(_LISTED)))
-            listed = _LISTED[record.id] = _listed_digests(record)
+            listed = _listed_digests(record)  # outside the lock: a big SBOM takes a while
+            with _LISTED_LOCK:
+                while len(_LISTED) >= _LISTED_MAX:
+                    _LISTED.pop(next(iter(_LISTED)), None)
+                _LISTED[record.id] = listed
         out.update(listed)
     return frozenset(out)
 
 
 _LISTED: dict[str, frozenset[str]] = {}
 _LISTED_MAX = 256
+_LISTED_LOCK = threading.Lock()
 
 
 def _listed_digests(record: SbomRecord) -> frozenset[str]:

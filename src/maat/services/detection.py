@@ -38,7 +38,7 @@ _EVENT_KEYS = (
     "host.name", "user.name", "process.executable", "process.command_line", "event.code",
     "process.hash.sha256", "dll.hash.sha256", "file.hash.sha256",
     "maat.process.vendor", "maat.dll.vendor", "maat.file.vendor",
-    "maat.process.product", "maat.dll.product", "maat.file.product",
+    "maat.process.product", "maat.dll.product", "maat.file.product", "maat.sender.device",
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from maat.access.posture import DeviceFacts, Posture, assess_device
 from maat.access.records import DeviceRecord
+from maat.auth.principal import Principal
 from maat.core.enums import FindingStatus
 from maat.core.ids import new_id
 from maat.errors import Conflict, InvalidInput, NotFound
@@ -105,6 +106,15 @@ def device_record(uow: UnitOfWork, name: str) -> DeviceRecord:
     if device is None:
         raise NotFound(f"no device {name!r}", hint="enrol it with `maat device add`")
     return device
+
+
+def sending_device(platform: Platform, caller: Principal) -> DeviceRecord | None:
+    """The enrolled device whose own agent token ``caller`` authenticated with, or None."""
+    token_id = caller.credential.partition(":")[2]
+    if not caller.via_token or not token_id:
+        return None
+    with platform.transaction(write=False) as uow:
+        return uow.devices.by_token(token_id)
 
 
 def heartbeat(platform: Platform, token_id: str, *, min_interval: float = 0) -> bool:

@@ -100,6 +100,8 @@ class Sighted:
     path: str
     host_group: str = "default"
     signer_fingerprint: str | None = None
+    sender: str | None = None
+    """The host of the enrolled device whose own agent asked (None: another caller)."""
 
 
 def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any:
@@ -124,7 +126,16 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
         cert = uow.certificates.by_fingerprint(fp) if fp else None
         product = next((a.product for a in artifacts if a.product), None)
         version = next((a.version for a in artifacts if a.version), None)
-        in_sbom = _listed_in_sbom(uow, product, digest)
+        active = [policies.load_policy(r.text, source=f"policy:{r.name}@{r.version}")
+                  for r in uow.exec_policies.active()]  # fmt: skip
+        # Read the product's SBOMs only when a policy for this host group asks.
+        asks = any(
+            isinstance(rule, policies.AllowPublisher) and rule.in_sbom
+            for p in active
+            if p.applies_to(sighting.host_group)
+            for rule in p.rules
+        )
+        in_sbom = _listed_in_sbom(uow, product, digest) if asks else None
     seen = policies.Sighting(
         sha256=digest,
         path=sighting.path,
@@ -137,7 +148,7 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
         host_group=sighting.host_group,
         in_sbom=in_sbom,
     )
-    decision = policies.decide(active_policies(platform), seen)
+    decision = policies.decide(active, seen)
     if record:
         sighting_id = new_id("sig")
         with platform.transaction() as uow:
@@ -153,7 +164,10 @@ def decide(platform: Platform, sighting: Sighted, *, record: bool = True) -> Any
                     policy=getattr(decision, "policy", None),
                 )
             )
-        if decision.would_block and cert is not None and cert.vendor:
+        # A vendor's signature on a file its SBOM does not list, or by a revoked certificate:
+        # the vendor's delivery may carry what it did not declare (TIDRONE's updater).
+        suspect = seen.revoked or in_sbom is False
+        if decision.would_block and suspect and cert is not None and cert.vendor:
             _vendor_file_refused(platform, sighting, sighting_id, decision, cert.vendor, product)
     return decision
 
@@ -167,13 +181,14 @@ def _vendor_file_refused(
 ) -> None:  # fmt: skip
     from maat.services.alerts import AlertSink  # alerts builds on the access service
 
-    verb = "blocked" if decision.action == "block" else "would be blocked (audit)"
+    blocked = decision.action == "block"
+    verb = "blocked" if blocked else "would be blocked (audit)"
     name = sighting.path.replace("\\", "/").rsplit("/", 1)[-1] or sighting.sha256[:16]
     AlertSink.from_settings(platform).record([{
         "rule.id": VENDOR_FILE_RULE,
         "rule.title": f"{vendor}-signed {name} {verb} on {sighting.host}: "
         + "; ".join(decision.reasons)[:600],
-        "rule.level": "high",
+        "rule.level": "high" if blocked else "medium",
         "rule.techniques": ["T1195.002", "T1553.002"],
         "rule.route": "execution",
         "event.id": sighting_id,
@@ -183,7 +198,8 @@ def _vendor_file_refused(
         "file.hash.sha256": sighting.sha256.lower(),
         "maat.file.vendor": vendor,
         **({"maat.file.product": product} if product else {}),
-    }], actor="maat-exec")  # fmt: skip
+        **({"maat.sender.device": sighting.sender} if sighting.sender else {}),
+    }], actor="maat-exec", breach_evidence=False)  # fmt: skip
 
 
 def _listed_in_sbom(uow: Any, product: str | None, digest: str) -> bool | None:

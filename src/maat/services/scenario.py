@@ -10,6 +10,7 @@ from pathlib import Path
 from maat.errors import InvalidInput
 from maat.scenario.attack import earth_ammit
 from maat.scenario.benign import benign_days
+from maat.scenario.supply import build_supply
 from maat.scenario.world import build_world
 
 __all__ = ["write_background"]
@@ -26,7 +27,9 @@ def write_background(
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days must be 1 to {MAX_DAYS}", field="days")
     world = build_world(seed)
-    files = dict(benign_days(world, start=start, days=days).files)
+    supply = build_supply(world)
+    digests = {f.name: f.sha256 for r in supply.releases for f in r.files}
+    files = dict(benign_days(world, start=start, days=days, digests=digests).files)
     if attack:
         chain = earth_ammit(world, start=start + timedelta(days=days - 1))
         files.update({f"attack/{name}": lines for name, lines in chain.files.items()})

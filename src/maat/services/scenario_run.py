@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from maat.detect.records import AlertRecord
+from maat.errors import InvalidInput
 from maat.scenario.activity import activity
 from maat.scenario.attack import earth_ammit
 from maat.scenario.benign import benign_days
 from maat.scenario.supply import (
     Supply,
+    assessment_yaml,
     build_supply,
     contract_yaml,
     cyclonedx,
@@ -112,11 +114,16 @@ class _Item:
     payload: Any = None
 
 
-def _timestamp(line: bytes) -> datetime:
+def _timestamp(line: bytes, *, path: str, number: int) -> datetime:
+    """When a generated record happened: ``@timestamp`` (Windows), ``ts`` (Zeek) or
+    ``time_iso8601`` (nginx)."""
     record = json.loads(line)
-    if "ts" in record:  # Zeek
+    if "ts" in record:
         return datetime.fromtimestamp(float(record["ts"]), UTC)
-    return datetime.fromisoformat(str(record["@timestamp"]).replace("Z", "+00:00"))
+    for key in ("@timestamp", "time_iso8601"):
+        if key in record:
+            return datetime.fromisoformat(str(record[key]).replace("Z", "+00:00"))
+    raise InvalidInput("a generated record has no time", file=path, line=number)
 
 
 def _event_items(files: dict[str, list[bytes]], *, attack: bool) -> list[_Item]:
@@ -124,8 +131,8 @@ def _event_items(files: dict[str, list[bytes]], *, attack: bool) -> list[_Item]:
     items: list[_Item] = []
     for path, lines in files.items():
         batches: dict[tuple[datetime, str], list[bytes]] = {}
-        for line in lines:
-            moment = _timestamp(line)
+        for number, line in enumerate(lines, 1):
+            moment = _timestamp(line, path=path, number=number)
             if attack:
                 step = str(json.loads(line).get("maat.scenario.step", "benign"))
                 batches.setdefault((moment, step), []).append(line)
@@ -142,7 +149,8 @@ def write_scenario(out: Path, options: ScenarioOptions) -> tuple[World, Supply, 
     world = build_world(options.seed)
     supply = build_supply(world)
     start, days = options.start, options.days
-    benign = benign_days(world, start=start, days=days)
+    digests = {f.name: f.sha256 for r in supply.releases for f in r.files}
+    benign = benign_days(world, start=start, days=days, digests=digests)
     chain = earth_ammit(world, start=start + timedelta(days=days - 1))
     acts = activity(world, supply, start=start, days=days)
     published = start - timedelta(days=1)
@@ -154,6 +162,10 @@ def write_scenario(out: Path, options: ScenarioOptions) -> tuple[World, Supply, 
         f"advisories/{'SKY-2024-0001'}.json": osv_advisory(at=published),
         "contracts/contoso-erp.yml": contract_yaml(world.suppliers[0]).encode(),
     }
+    for supplier in world.suppliers:
+        slug = supplier.name.lower().replace(" ", "-")
+        answered = start - timedelta(days=120)
+        files[f"assessments/{slug}.yml"] = assessment_yaml(supplier, answered=answered).encode()
     for i, text in enumerate(exec_policies_yaml(world)):
         files[f"exec-policies/{i + 1}.yml"] = text.encode()
     for release in supply.releases:
@@ -174,7 +186,8 @@ def write_scenario(out: Path, options: ScenarioOptions) -> tuple[World, Supply, 
     items += [_Item(a.at, a.step, "access", a) for a in acts.access]
     venom_done = max(t for s, t in chain.steps.items() if s.startswith("A"))
     items.append(_Item(venom_done + timedelta(minutes=30), "B1", "sign"))
-    items.append(_Item(start + timedelta(days=days + 3, hours=10), "B1", "revoke"))
+    # Our response days later is not part of any step: the report shows it after the chain.
+    items.append(_Item(start + timedelta(days=days + 3, hours=10), "after", "revoke"))
     items.sort(key=lambda i: (i.at, i.kind != "events"))
     return world, supply, items
 

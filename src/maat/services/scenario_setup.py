@@ -21,13 +21,14 @@ from typing import Any
 from maat.config import Settings
 from maat.core.enums import Criticality
 from maat.detect.records import AlertRecord
-from maat.errors import MaatError, UnsafeOptionWarning
+from maat.errors import MaatError, Unavailable, UnsafeOptionWarning
 from maat.scenario.activity import VENDOR_DEVICES, VENDOR_SUPPORT, AccessAttempt, Execution
 from maat.scenario.supply import Supply, signing_subject
 from maat.scenario.world import World
 from maat.services import contracts, execution, signing, users, vendors
 from maat.services.access import apply_policy, apply_segments
 from maat.services.alerts import Detector, list_alerts
+from maat.services.assessments import assess_vendor
 from maat.services.bootstrap import initialise
 from maat.services.demo import serve_app
 from maat.services.devices import enrol_device
@@ -90,6 +91,7 @@ class Replay:
         self.contoso_cert = ""
         self._alerts: dict[str, int] = {}
         self._undrained = False
+        self.scores: dict[str, int] = {}
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -182,6 +184,9 @@ class Replay:
                             source=name, vendor=supplier.name)  # fmt: skip
         contracts.set_contract(p, ACTOR, (scenario / "contracts" / "contoso-erp.yml").read_text(),
                                source="contoso-erp.yml")  # fmt: skip
+        for answers in sorted((scenario / "assessments").glob("*.yml")):
+            assess_vendor(p, ACTOR, answers)
+        self.scores = {s.name: vendors.vendor_score(p, s.name).score for s in self.world.suppliers}
 
     def _policies(self, scenario: Path) -> None:
         for path in sorted((scenario / "exec-policies").glob("*.yml")):
@@ -233,6 +238,8 @@ class Replay:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
             raise MaatError(f"the API refused {path}: HTTP {exc.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise Unavailable(f"the demo's API did not answer {path}: {exc}") from None
 
     # --- the timeline -------------------------------------------------------------------------
 
@@ -351,7 +358,9 @@ class Replay:
                 name = (alert.entities.get("vendors") or ["?"])[0]
                 reach = vendors.blast_radius(self.platform, "vendor", name)
                 actions = "; ".join(vendors.containment_actions(reach))
-                text = f"{alert.title} (automatically, from a high alert on its host): {actions}"
+                score = vendors.vendor_score(self.platform, name).score
+                text = (f"{alert.title} (automatically, from a high alert on its host); vendor "
+                        f"score {self.scores.get(name, '?')} -> {score}: {actions}")  # fmt: skip
             else:
                 text = f"alert {alert.level}: {alert.title}"
             self._observe(step, control, text, alert.level)

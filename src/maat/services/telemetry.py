@@ -120,6 +120,10 @@ class DetectorLike(Protocol):
     def run(self, events: list[dict[str, Any]]) -> object: ...
 
 
+SENDER = "maat.sender.device"
+"""The event key naming the enrolled device (its host) whose own agent sent the event."""
+
+
 class Telemetry:
     """The bus and the lake of one process, and the lake writer."""
 
@@ -184,14 +188,18 @@ class Telemetry:
         )
 
     def ingest(
-        self, data: bytes, *, path: str, source: str = "auto", max_events: int | None = None
-    ) -> IngestReport:
+        self, data: bytes, *, path: str, source: str = "auto", max_events: int | None = None,
+        sender: str | None = None,
+    ) -> IngestReport:  # fmt: skip
         """Steps 1-3: parse ``data``, store the events durably, report. More than
-        ``max_events`` events refuse the whole input (``PayloadTooLarge``)."""
+        ``max_events`` events refuse the whole input (``PayloadTooLarge``). ``sender`` is
+        the host of the enrolled device whose own agent token sent them (:data:`SENDER`)."""
         outcome = self.parse(data, path=path, source=source, max_events=max_events)
-        return self.publish(outcome, path=path)
+        return self.publish(outcome, path=path, sender=sender)
 
-    def publish(self, outcome: ParseOutcome, *, path: str = "") -> IngestReport:
+    def publish(
+        self, outcome: ParseOutcome, *, path: str = "", sender: str | None = None
+    ) -> IngestReport:
         """Steps 2-3 for parsed events. Raises ``Unavailable`` when they cannot be stored."""
         report = IngestReport(
             rejected=len(outcome.errors), errors=outcome.errors[:MAX_REPORTED_ERRORS]
@@ -200,6 +208,10 @@ class Telemetry:
             report.skipped.append((path, outcome.skipped))
         if not outcome.events:
             return report
+        for event in outcome.events:  # who vouches for them: set here only, never by a sender
+            event.pop(SENDER, None)
+            if sender:
+                event[SENDER] = sender
         if self.facts is not None:
             enrich(outcome.events, self.facts)
         for subject, messages in self._by_subject(outcome.events, report, path).items():

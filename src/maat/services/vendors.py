@@ -230,9 +230,37 @@ def record_breach(platform: Platform, actor: str, name: str, *, note: str = "") 
     3. raise one alert naming the vendor and everything in reach;
     4. return the report with the containment actions (not executed here).
     """
+    report = _record_breach(platform, actor, name, note=note, only_if_new=False)
+    assert report is not None  # only_if_new=False always records
+    return report
+
+
+def record_breach_once(
+    platform: Platform, actor: str, name: str, *, note: str = ""
+) -> BreachReport | None:
+    """:func:`record_breach` unless the vendor is breached already (then None): the first
+    record stands, decided under the vendor row's lock, so two nodes cannot both record."""
+    return _record_breach(platform, actor, name, note=note, only_if_new=True)
+
+
+def _record_breach(
+    platform: Platform, actor: str, name: str, *, note: str, only_if_new: bool
+) -> BreachReport | None:
+    """Steps of :func:`record_breach`:
+
+    1. mark the vendor breached now, with the note (audited);
+    2. compute its blast radius over the trust graph;
+    3. raise one alert naming the vendor and everything in reach;
+    4. return the report with the containment actions (not executed here).
+    """
     now = platform.now()
     with platform.transaction() as uow:
-        vendor = dataclasses.replace(_vendor(uow, name), breached_at=now, breach_note=note or None)
+        current = uow.vendors.by_name(name, for_update=True)
+        if current is None:
+            raise NotFound(f"no vendor named {name!r}", hint="list them with `maat vendor list`")
+        if only_if_new and current.breached_at is not None:
+            return None  # recorded already (by an analyst or another node): the first stands
+        vendor = dataclasses.replace(current, breached_at=now, breach_note=note or None)
         uow.vendors.update(vendor)
         platform.audit(uow, actor, "vendor.breach", f"vendor:{vendor.id}", note=note)
         reach = _graph(uow).blast_radius(Node("vendor", vendor.name))

@@ -126,3 +126,31 @@ def test_one_line_array_of_too_many_events_is_refused(
     one_line = b"[" + b",".join([sysmon(1)] * (limit + 1)) + b"]"
     response = client.post("/v1/events", content=one_line, headers=agent(platform))
     assert response.status_code == 413
+
+
+def test_events_carry_the_sending_device_and_a_client_cannot_claim_one(
+    client: TestClient, platform: Platform, telemetry: Telemetry
+) -> None:
+    """A spoofed host.name (or a forged maat.sender.device) must not pass for evidence sent
+    by the named host's own agent: only the device's own token vouches for its events."""
+    from maat.services.devices import enrol_device
+
+    users.add_user(platform, "test", "fleet", ["agent"], PASSWORD)
+    _, own = enrol_device(platform, "test", "CONTOSO-WEB01", agent_user="fleet",
+                          tags=("vendor:Contoso ERP",))  # fmt: skip
+    _, other = enrol_device(platform, "test", "OFF-WS01", agent_user="fleet")
+    forged = orjson.loads(sysmon(7))
+    forged.update({"Hostname": "CONTOSO-WEB01", "maat.sender.device": "CONTOSO-WEB01"})
+    for token, n in ((own, 1), (other, 2)):
+        body = sysmon(n).replace(b'"WS1"', b'"CONTOSO-WEB01"')
+        response = client.post("/v1/events", content=body,
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert response.status_code == 200, response.text
+    response = client.post("/v1/events", content=orjson.dumps(forged), headers=agent(platform))
+    assert response.status_code == 200, response.text
+    telemetry.drain()
+    rows = telemetry.lake.query(
+        "SELECT json_extract_string(fields, '$.\"maat.sender.device\"') AS sender, "
+        "json_extract_string(fields, '$.\"process.pid\"') AS pid FROM events ORDER BY pid"
+    ).rows
+    assert list(rows) == [("CONTOSO-WEB01", "1"), ("OFF-WS01", "2"), (None, "7")]

@@ -23,3 +23,38 @@ def test_schema_is_at_head_after_migrate(platform: Platform) -> None:
 
 def test_migrate_twice_is_harmless(platform: Platform) -> None:
     assert platform.store.migrate() == platform.store.expected_revision()
+
+
+def test_breach_alerts_stored_before_0013_no_longer_lock_out_what_is_in_reach(
+    platform: Platform,
+) -> None:
+    """0013 renames the in-reach entities of stored vendor breach alerts (ADR 0014), so a
+    desk merely running the vendor's software is not read as compromised after upgrading."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from maat.core.ids import new_id
+    from maat.detect.records import AlertRecord
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    old = AlertRecord(id=new_id("alr"), rule_id="maat.vendors.breach", level="critical",
+                      title="Vendor breach recorded: Contoso ERP", created_at=now,
+                      entities={"vendors": ["Contoso ERP"], "hosts": ["OFF-WS01"],
+                                "users": ["contoso.support"]})  # fmt: skip
+    other = AlertRecord(id=new_id("alr"), rule_id="web-shell", level="high", title="w",
+                        created_at=now, entities={"hosts": ["CONTOSO-WEB01"]})  # fmt: skip
+    config = platform.store._alembic_config()
+    with platform.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    with platform.transaction() as uow:
+        uow.alerts.add(old)
+        uow.alerts.add(other)
+    platform.store.migrate()
+    with platform.transaction(write=False) as uow:
+        stored = {a.id: a.entities for a in uow.alerts.list(limit=10)}
+        assert uow.alerts.open_naming("hosts", "OFF-WS01", ["critical"]) == []
+    assert stored[old.id] == {"vendors": ["Contoso ERP"], "reach_hosts": ["OFF-WS01"],
+                              "reach_users": ["contoso.support"]}  # fmt: skip
+    assert stored[other.id] == {"hosts": ["CONTOSO-WEB01"]}

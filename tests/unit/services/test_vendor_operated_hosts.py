@@ -26,11 +26,16 @@ from maat_testkit import FakeClock, open_platform
 pytestmark = pytest.mark.filterwarnings("ignore::maat.errors.UnsafeOptionWarning")
 
 
-def _hit(host: str, level: str, rule: str = "web-shell") -> dict[str, Any]:
-    return {"rule.id": rule, "rule.title": f"{rule} on {host}", "rule.level": level,
+def _hit(
+    host: str, level: str, rule: str = "web-shell", sender: str | None = "own"
+) -> dict[str, Any]:
+    line = {"rule.id": rule, "rule.title": f"{rule} on {host}", "rule.level": level,
             "rule.techniques": ["T1505.003"], "rule.route": "process_creation",
             "event.id": f"{rule}-{host}-{level}", "@timestamp": "2024-05-08T02:00:00Z",
             "host.name": host}  # fmt: skip
+    if sender is not None:  # the enrolled device whose own agent sent the event
+        line["maat.sender.device"] = host if sender == "own" else sender
+    return line
 
 
 def _supplier(platform: Platform) -> None:
@@ -46,6 +51,7 @@ def test_venom_web_shell_on_the_suppliers_server_records_its_breach_once(
     assert outcome.breaches == ["Contoso ERP"]
     [breach] = list_alerts(platform, rule_id="maat.vendors.breach")
     assert "Contoso ERP" in breach.title
+    assert breach in outcome.new  # so it is forwarded like any new alert
     # The vendor now operates the host in the trust graph, and is named on the alert.
     assert "CONTOSO-WEB01" in blast_radius(platform, "vendor", "Contoso ERP").nodes["host"]
     assert "-operates->" in blast_radius(platform, "vendor", "Contoso ERP").explain(
@@ -57,6 +63,20 @@ def test_venom_web_shell_on_the_suppliers_server_records_its_breach_once(
     again = AlertSink(platform).record([_hit("CONTOSO-WEB01", "critical", "frp")])
     assert again.breaches == []
     assert len(list_alerts(platform, rule_id="maat.vendors.breach")) == 1
+
+
+def test_an_agent_naming_the_suppliers_host_in_its_events_cannot_record_a_breach(
+    platform: Platform,
+) -> None:
+    """A desk's agent (or a collector) sends a web-shell event claiming host.name
+    CONTOSO-WEB01: it names the vendor, but it is no evidence about the vendor's host."""
+    _supplier(platform)
+    sink = AlertSink(platform)
+    assert sink.record([_hit("CONTOSO-WEB01", "critical", sender="OFF-WS01")]).breaches == []
+    assert sink.record([_hit("CONTOSO-WEB01", "critical", "frp", sender=None)]).breaches == []
+    assert list_alerts(platform, rule_id="maat.vendors.breach") == []
+    [hit] = list_alerts(platform, rule_id="web-shell")
+    assert hit.entities["vendors"] == ["Contoso ERP"]  # still named, for the analyst
 
 
 def test_a_medium_alert_or_a_host_the_vendor_does_not_run_records_no_breach(
@@ -121,10 +141,15 @@ def test_trojanised_delivery_signed_by_the_supplier_is_blocked_and_raises_an_ale
                 vendor="Contoso ERP")  # fmt: skip
     execution.load_policy_text(signer, "soc", POLICY, source="erp.yml")
 
-    def ask(data: bytes, name: str) -> Any:
-        sighted = execution.Sighted("OFF-WS01", hashlib.sha256(data).hexdigest(),
-                                    f"C:/Program Files/Contoso/ERP/{name}", "office")  # fmt: skip
+    def ask(data: bytes, name: str, group: str = "office", host: str = "OFF-WS01") -> Any:
+        sighted = execution.Sighted(host, hashlib.sha256(data).hexdigest(),
+                                    f"C:/Program Files/Contoso/ERP/{name}", group)  # fmt: skip
         return execution.decide(signer, sighted)
+
+    # A declared file refused for another reason (no policy for the group) is no supply-chain
+    # signal: blocked, but no alert naming the vendor.
+    assert ask(client, "ErpClient.exe", group="lab").action == "block"
+    assert list_alerts(signer, rule_id=execution.VENDOR_FILE_RULE) == []
 
     assert ask(client, "ErpClient.exe").action == "run"
     assert list_alerts(signer, rule_id=execution.VENDOR_FILE_RULE) == []
@@ -135,3 +160,9 @@ def test_trojanised_delivery_signed_by_the_supplier_is_blocked_and_raises_an_ale
     assert alert.level == "high" and alert.entities["vendors"] == ["Contoso ERP"]
     assert alert.entities["hosts"] == ["OFF-WS01"]
     assert alert.entities["artifacts"] == [hashlib.sha256(trojan).hexdigest()]
+    # In audit mode the same file runs, and the alert says it would have been blocked.
+    execution.load_policy_text(signer, "soc", POLICY.replace("enforce", "audit").replace(
+        "version: 1", "version: 2"), source="erp.yml")  # fmt: skip
+    assert ask(trojan, "ErpUpdater.exe", host="OFF-WS02").action == "run"
+    audit = [a for a in list_alerts(signer, rule_id=execution.VENDOR_FILE_RULE) if a.id != alert.id]
+    assert [a.level for a in audit] == ["medium"] and "would be blocked" in audit[0].title

@@ -186,7 +186,8 @@ class SqlAlerts(Repo):
         self, *, rule_id: str | None = None, host: str | None = None, level: str | None = None,
         limit: int = 100,
     ) -> list[AlertRecord]:  # fmt: skip
-        """Newest alerts first; ``host`` filters on the hosts in the entities."""
+        """Newest alerts first; ``host`` filters on the hosts in the entities (a vendor
+        breach's hosts in reach included)."""
         query = select(AlertRow).order_by(AlertRow.created_at.desc(), AlertRow.id.desc())
         if rule_id is not None:
             query = query.where(AlertRow.rule_id == rule_id)
@@ -200,7 +201,8 @@ class SqlAlerts(Repo):
         # JSON containment differs between SQLite and PostgreSQL: filter here, bounded.
         out = []
         for record in rows:
-            if host in (record.entities.get("hosts") or ()):
+            named = (record.entities.get("hosts") or (), record.entities.get("reach_hosts") or ())
+            if any(host in names for names in named):  # a breach names its reach apart
                 out.append(record)
                 if len(out) >= limit:
                     break

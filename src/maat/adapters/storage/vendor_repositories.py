@@ -76,10 +76,11 @@ class SqlVendors:
             update(VendorRow).where(VendorRow.id == vendor.id).values(**_values(vendor))
         )
 
-    def by_name(self, name: str) -> VendorRecord | None:
-        """The vendor with this name (case-insensitive), or None."""
+    def by_name(self, name: str, *, for_update: bool = False) -> VendorRecord | None:
+        """The vendor with this name (case-insensitive), or None; ``for_update`` locks the
+        row until the transaction ends."""
         query = select(VendorRow).where(func.lower(VendorRow.name) == name.lower())
-        row = self._s.scalars(query).first()
+        row = self._s.scalars(query.with_for_update() if for_update else query).first()
         return _record(row) if row is not None else None
 
     def list(self) -> Sequence[VendorRecord]:

@@ -12,7 +12,7 @@ from maat.api.security import platform_of, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
 from maat.errors import InvalidInput, PayloadTooLarge, Unavailable
-from maat.services.devices import heartbeat
+from maat.services.devices import heartbeat, sending_device
 from maat.services.telemetry import Telemetry
 
 router = APIRouter(prefix="/v1", tags=["telemetry"])
@@ -56,11 +56,15 @@ async def ingest_events(
             "(telemetry.max_request_bytes)"
         )
     path = f"POST /v1/events by {caller.actor}"
+    platform = platform_of(request)
+    device = None
+    if caller.via_token:  # a device's own agent: its events are vouched for by the device
+        device = await run_in_threadpool(sending_device, platform, caller)
     report = await run_in_threadpool(
-        telemetry.ingest, body, path=path, source=source, max_events=limits.max_batch_events
-    )
-    if caller.via_token:  # a device's agent sending events is alive: that is its heartbeat
-        platform = platform_of(request)
+        telemetry.ingest, body, path=path, source=source, max_events=limits.max_batch_events,
+        sender=device.host if device is not None else None,
+    )  # fmt: skip
+    if device is not None:  # a device's agent sending events is alive: that is its heartbeat
         interval = float(platform.settings.access.heartbeat_write_interval)
         token_id = caller.credential.partition(":")[2]
         await run_in_threadpool(heartbeat, platform, token_id, min_interval=interval)

@@ -13,6 +13,7 @@ from maat.api.security import platform_of, public, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
 from maat.services import execution, revocation, signing
+from maat.services.devices import sending_device
 
 router = APIRouter(tags=["signing"])
 
@@ -34,12 +35,15 @@ def decide(
     caller: Principal = Depends(requirement(Permission.EXEC_DECIDE)),
 ) -> dict[str, Any]:
     """Run or block, with the rule and reasons that decided; the sighting is recorded."""
+    platform = platform_of(request)
+    device = sending_device(platform, caller)
     decision = execution.decide(
-        platform_of(request),
+        platform,
         execution.Sighted(
-            body.host, body.sha256, body.path, body.host_group, body.signer_fingerprint
+            body.host, body.sha256, body.path, body.host_group, body.signer_fingerprint,
+            sender=device.host if device is not None else None,
         ),
-    )
+    )  # fmt: skip
     return {
         "action": decision.action,
         "would_block": decision.would_block,
