@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from maat.telemetry.auditd import EXECVE_ARGS
 from maat.telemetry.zeek import raw_field_keys
 
 __all__ = [
@@ -245,6 +246,40 @@ _DNS_SERVER = {"query": "dns.question.name", "answer": "dns.answers",
                "record_type": "dns.question.type"}  # fmt: skip
 _DEFENDER = "microsoft-windows-windows defender/operational"
 
+# Forward-proxy log names (Sigma's proxy category, W3C-style) -> the ECS fields Maat's HTTP
+# events share: Zeek http (what the wire shows) and web access logs (a proxy's or gateway's).
+_PROXY = {
+    "c-uri": "url.original", "cs-uri": "url.original", "c-uri-query": "url.query",
+    "cs-uri-query": "url.query", "c-uri-stem": "url.path", "cs-uri-stem": "url.path",
+    "c-uri-extension": "url.extension", "c-useragent": "user_agent.original",
+    "cs-user-agent": "user_agent.original", "cs-host": "url.domain", "r-dns": "url.domain",
+    "cs-method": "http.request.method", "sc-status": "http.response.status_code",
+    "cs-referrer": "http.request.referrer", "cs-referer": "http.request.referrer",
+    "dst_ip": "destination.ip", "r-ip": "destination.ip", "c-ip": "source.ip",
+    "src_ip": "source.ip", "cs-bytes": "http.request.body.bytes",
+    "sc-bytes": "http.response.body.bytes", "cs-username": "user.name",
+}  # fmt: skip
+_HTTP_EVENTS: tuple[RouteKey, ...] = (
+    ("ds:zeek.http", None),
+    *((f"ds:access_log.{s}", None) for s in _ACCESS_LOGS),
+)
+
+# Sigma's auditd rules read each audit *record*'s fields; Maat joins the records of one
+# audit event (SYSCALL, EXECVE, PATH, ...) into one event, so ``type`` is any of its record
+# types and ``name`` any of its paths. AUOMS records (``AUOMS_EXECVE``) have other type
+# names and no a0..aN: the route is raw audit.log only.
+_AUDITD = {
+    "type": "auditd.record_types", "name": "auditd.paths", "nametype": "auditd.nametypes",
+    "SYSCALL": "auditd.syscall", "syscall": "auditd.syscall", "exe": "process.executable",
+    "comm": "process.name", "key": "auditd.key", "uid": "user.id", "euid": "user.effective.id",
+    "auid": "user.audit.id", "gid": "group.id", "cwd": "process.working_directory",
+    "proctitle": "process.title", "unit": "service.name", "pid": "process.pid",
+    "ppid": "process.parent.pid", "exit": "auditd.exit", "tty": "auditd.tty",
+    "ses": "auditd.session", "arch": "auditd.arch", "terminal": "auditd.terminal",
+    "addr": "source.ip", "hostname": "source.domain", "acct": "user.name",
+    **{f"a{i}": f"auditd.a{i}" for i in range(EXECVE_ARGS)},
+}  # fmt: skip
+
 
 def _zeek(log: str, extra: Mapping[str, str] | None = None) -> Route:
     fields = {**raw_field_keys(log), **(extra or {})}
@@ -252,17 +287,43 @@ def _zeek(log: str, extra: Mapping[str, str] | None = None) -> Route:
                  system={}, fields=fields)  # fmt: skip
 
 
+# Cloud and SaaS audit logs keep their own field names under their dataset's prefix
+# (maat.telemetry.cloud_audit), which is how SigmaHQ's rules name them.
+_CLOUD_AUDIT = {
+    ("aws", "cloudtrail"): ("aws.cloudtrail", "aws.cloudtrail."),
+    ("okta", "okta"): ("okta.system", "okta."),
+    ("github", "audit"): ("github.audit", "github."),
+    ("kubernetes", "audit"): ("kubernetes.audit", "kubernetes.audit."),
+}
+
+
 def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
     """Routes of log sources read by Maat's non-Windows parsers."""
+    cloud = _CLOUD_AUDIT.get((product, service))
+    if cloud is not None and category in ("", "application"):
+        dataset, prefix = cloud
+        return (Route(f"{product}/{service}", ((f"ds:{dataset}", None),), prefix=prefix,
+                      system={}),)  # fmt: skip
     if product == "zeek" and service in _ZEEK_LOGS:
         return (_zeek(service),)
+    if category == "proxy" and not service:
+        return (Route("http/proxy", _HTTP_EVENTS, prefix="http.", system={}, fields=_PROXY,
+                      known=frozenset(_PROXY)),)  # fmt: skip
+    if product == "linux" and service == "auditd" and not category:
+        return (Route("linux/auditd", (("ds:auditd.log", None),), prefix="auditd.", system={},
+                      fields=_AUDITD, known=frozenset(_AUDITD)),)  # fmt: skip
+    if product == "linux" and not service and not category:
+        # Any Linux log: keyword rules search every Linux event Maat reads.
+        keys: tuple[RouteKey, ...] = (("ds:auditd.log", None), ("ds:auditd.auoms", None),
+                                      (_LINUX_SYSMON, None))  # fmt: skip
+        return (Route("linux/any", keys, prefix="", system={}, known=frozenset()),)
     if category == "webserver" and product in ("", "apache", "nginx", "envoy"):
         shapes: tuple[RouteKey, ...] = tuple((f"ds:access_log.{s}", None) for s in _ACCESS_LOGS)
         return (Route("web/access", shapes, prefix="access_log.", system={}, fields=_W3C),)
     if category == "dns" and not product:
         return (_zeek("dns", _DNS_SERVER),)
     if category == "antivirus" and product in ("", "windows"):
-        keys: tuple[RouteKey, ...] = tuple((_DEFENDER, i) for i in (1006, 1015, 1116, 1117))
+        keys = tuple((_DEFENDER, i) for i in (1006, 1015, 1116, 1117))
         names = {"Signature": "Threat Name", "Filename": "Path"}
         return (Route("windows/antivirus", keys, renames=names, spaced=True),)
     return ()

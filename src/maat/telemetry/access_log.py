@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event, iso_utc
+from maat.telemetry.model import Event, iso_utc, set_url_path
 
 __all__ = [
     "JSON_SOURCES",
@@ -206,7 +206,7 @@ def _url(out: Event, uri: str, authority: str | None = None) -> None:
         except ValueError:  # a bracket or port that is not one: keep the original only
             return
         out["url.scheme"] = parts.scheme
-        out["url.path"] = parts.path or "/"
+        set_url_path(out, parts.path or "/")
         if parts.query:
             out["url.query"] = parts.query
         if host:
@@ -215,7 +215,7 @@ def _url(out: Event, uri: str, authority: str | None = None) -> None:
             out["url.port"] = port
         return
     path, sep, query = uri.partition("?")
-    out["url.path"] = path
+    set_url_path(out, path)
     if sep and query:
         out["url.query"] = query
     if authority:

@@ -45,6 +45,7 @@ _ARG = re.compile(r"a(\d{1,5})(?:\[(\d{1,5})\])?", re.A)
 _ENCODED = frozenset(
     {"comm", "exe", "cwd", "name", "proctitle", "key", "path", "acct", "cmd", "new", "old", "dir"}
 )
+EXECVE_ARGS = 10  # a0..a9 are also kept as auditd.a0..auditd.a9
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last time ISO 8601 can write
 _UNSET_ID = "4294967295"  # (uid_t)-1: the login uid of a process never logged in
 # User-space records (pam, sshd, useradd, systemd, auditd itself) are events of one record.
@@ -269,6 +270,7 @@ _SUBJECT = (
     ("addr", "source.ip"),
     ("terminal", "auditd.terminal"),
     ("op", "auditd.op"),
+    ("unit", "service.name"),  # SERVICE_START / SERVICE_STOP: the systemd unit
 )
 
 
@@ -350,6 +352,7 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
     out["event.dataset"] = "auditd.log"
     syscall: str | None = None
     paths: list[str] = []
+    nametypes: list[str] = []
     args: list[str] | None = None
     title: list[str] | None = None
     primary = types[0]
@@ -360,14 +363,20 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
             _set_subject(out, f)
         elif rtype == "EXECVE":
             args = _args(f)
+            # The first arguments by their record names too: Sigma's auditd rules read them.
+            for index, arg in enumerate(args[:EXECVE_ARGS]):
+                out[f"auditd.a{index}"] = arg
         elif rtype == "CWD":
             cwd = _text(f, "cwd")
             if cwd is not None:
                 out["process.working_directory"] = cwd
         elif rtype == "PATH":
             name = _text(f, "name")
-            if name is not None and f.get("nametype") != "PARENT":
+            nametype = f.get("nametype")
+            if name is not None and nametype != "PARENT":
                 paths.append(name)
+            if nametype is not None and nametype not in nametypes:
+                nametypes.append(nametype)
         elif rtype == "PROCTITLE":
             proctitle = _text(f, "proctitle")
             if proctitle is not None:
@@ -389,6 +398,8 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
     if paths:
         out["file.path"] = paths[0]
         out["auditd.paths"] = paths
+    if nametypes:
+        out["auditd.nametypes"] = nametypes
     _categorise(out, syscall, primary)
     return out
 

@@ -15,6 +15,7 @@ from maat.telemetry import (
     access_log,
     auditd,
     azure_monitor,
+    cloud_audit,
     falco,
     osquery,
     windows,
@@ -33,6 +34,7 @@ JSON_SOURCES: tuple[JsonSource, ...] = (
     *falco.JSON_SOURCES,
     *zeek.JSON_SOURCES,
     *azure_monitor.JSON_SOURCES,
+    *cloud_audit.JSON_SOURCES,
     *access_log.JSON_SOURCES,
 )
 TEXT_SOURCES: tuple[TextSource, ...] = (*zeek_tsv.TEXT_SOURCES, *auditd.TEXT_SOURCES)

@@ -48,6 +48,7 @@ __all__ = [
     "event_id",
     "finish",
     "iso_utc",
+    "set_url_path",
 ]
 
 Event = dict[str, Any]
@@ -108,6 +109,16 @@ class TextSource(Protocol):
         format spreads one event over several).
         """
         ...
+
+
+def set_url_path(out: Event, path: str) -> None:
+    """``url.path`` and, when its last segment has one, ``url.extension`` (ECS: without the
+    dot, as written; what proxy rules call ``c-uri-extension``)."""
+    out["url.path"] = path
+    name = path.rsplit("/", 1)[-1]
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and extension and len(extension) <= 16:
+        out["url.extension"] = extension
 
 
 def event_id(module: str, raw: bytes) -> str:

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event, epoch_utc, iso_utc
+from maat.telemetry.model import Event, epoch_utc, iso_utc, set_url_path
 
 __all__ = ["JSON_SOURCES", "ZeekJson", "log_type", "raw_field_keys"]
 
@@ -360,7 +360,7 @@ def _http(out: Event, r: Record) -> None:
     if uri:
         out["url.original"] = uri
         path, sep, query = uri.partition("?")
-        out["url.path"] = path
+        set_url_path(out, path)
         if sep and query:
             out["url.query"] = query
     _copy(out, r, _HTTP_INT, _int)

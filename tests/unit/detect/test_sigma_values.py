@@ -273,12 +273,12 @@ def test_a_broken_rule_is_reported_with_its_file_and_the_others_load() -> None:
 
 def test_a_rule_for_a_log_source_maat_has_no_route_for_is_listed() -> None:
     text = (
-        "title: okta\nlogsource: {product: okta, service: okta}\n"
+        "title: salesforce\nlogsource: {product: salesforce, service: audit}\n"
         "detection:\n    sel:\n        eventtype: x\n    condition: sel\n"
     )
-    rules = load_rules([("okta.yml", text)])
+    rules = load_rules([("salesforce.yml", text)])
     assert not rules.rules
-    assert "no Maat log source for product=okta service=okta" in rules.problems[0].reason
+    assert "no Maat log source for product=salesforce service=audit" in rules.problems[0].reason
 
 
 def test_a_filter_on_a_field_security_4688_lacks_cannot_turn_into_a_false_positive() -> None:

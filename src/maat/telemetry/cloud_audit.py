@@ -1,0 +1,275 @@
+"""Cloud and SaaS audit logs: AWS CloudTrail, the Okta System Log, GitHub's audit log and
+Kubernetes API server audit events, as the JSON each service exports.
+
+A supplier's intrusion often goes through its cloud and code-hosting accounts before it
+reaches a customer (VENOM stole credentials; a build or release account is the next step).
+These records keep their own field names: each is flattened into dotted keys under its
+dataset's prefix (``aws.cloudtrail.userIdentity.arn``), which is how SigmaHQ's rules name
+them, and the usual ECS fields are set beside (time, action, user, source address, user
+agent, outcome). A nested object is also kept whole as compact JSON text under its own key,
+so a rule may search it (``requestParameters|contains``); lists of objects become lists of
+their members' values. Flattening is bounded (depth and keys): what lies beyond stays in
+``event.original``.
+
+A CloudTrail log file (``{"Records": [...]}``) gives one event per record.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import orjson
+
+from maat.errors import InvalidInput
+from maat.telemetry.model import Event, epoch_utc
+
+__all__ = ["JSON_SOURCES", "CloudTrail", "GitHubAudit", "KubernetesAudit", "OktaSystemLog"]
+
+MAX_DEPTH = 8
+MAX_KEYS = 400
+MAX_TEXT = 8192  # a nested object's JSON text beyond this is not kept as text
+
+
+def flatten(record: dict[str, Any], prefix: str) -> Event:
+    """``record``'s fields as ``prefix + dotted.path`` keys (bounded, see the module)."""
+    out: Event = {}
+    _walk(record, prefix, out, 0)
+    return out
+
+
+def _put(out: Event, key: str, value: Any) -> None:
+    if len(out) >= MAX_KEYS and key not in out:
+        return
+    have = out.get(key)
+    if have is None:
+        out[key] = value
+    elif isinstance(have, list):
+        have.extend(value if isinstance(value, list) else [value])
+    else:
+        out[key] = [have, *(value if isinstance(value, list) else [value])]
+
+
+def _walk(value: Any, prefix: str, out: Event, depth: int) -> None:
+    if isinstance(value, dict):
+        if depth > 0:
+            text = orjson.dumps(value).decode()
+            if len(text) <= MAX_TEXT:
+                _put(out, prefix[:-1], text)
+        if depth >= MAX_DEPTH:
+            return
+        for key, item in value.items():
+            if isinstance(key, str) and key:
+                _walk(item, f"{prefix}{key}.", out, depth + 1)
+    elif isinstance(value, list):
+        scalars = [v for v in value if isinstance(v, str | int | float | bool)]
+        if scalars:
+            _put(out, prefix[:-1], scalars)
+        for item in value:
+            if isinstance(item, dict | list) and depth < MAX_DEPTH:
+                _walk(item, prefix, out, depth + 1)
+    elif isinstance(value, str | int | float | bool):
+        _put(out, prefix[:-1], value)
+
+
+def _text(record: dict[str, Any], *path: str) -> str | None:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _address(out: Event, text: str | None) -> None:
+    """``source.ip`` for an address, ``source.domain`` for a service name (CloudTrail writes
+    ``ec2.amazonaws.com`` when AWS itself called)."""
+    if not text:
+        return
+    try:
+        out["source.ip"] = str(ipaddress.ip_address(text))
+    except ValueError:
+        out["source.domain"] = text
+
+
+def _stamp(out: Event, value: Any) -> None:
+    if value is not None:
+        out["@timestamp"] = value
+
+
+class _Audit:
+    name = ""
+    dataset = ""
+    prefix = ""
+
+    def _base(self, record: dict[str, Any]) -> Event:
+        out = flatten(record, self.prefix)
+        out["event.dataset"] = self.dataset
+        out["event.kind"] = "event"
+        return out
+
+
+class CloudTrail(_Audit):
+    """AWS CloudTrail records (``eventVersion``, ``eventSource``, ``eventName``), alone or
+    as a log file's ``Records``."""
+
+    name = "cloudtrail"
+    dataset = "aws.cloudtrail"
+    prefix = "aws.cloudtrail."
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """A CloudTrail record, or a file of them."""
+        if "eventSource" in record and "eventName" in record and "eventVersion" in record:
+            return True
+        records = record.get("Records")
+        return (
+            isinstance(records, list)
+            and bool(records)
+            and isinstance(records[0], dict)
+            and "eventSource" in records[0]
+        )
+
+    def normalise(self, record: dict[str, Any]) -> Event | list[Event]:
+        """One event per CloudTrail record."""
+        records = record.get("Records")
+        if isinstance(records, list):
+            out = []
+            for index, item in enumerate(records):
+                if not isinstance(item, dict):
+                    raise InvalidInput("a CloudTrail record must be an object",
+                                       field=f"Records[{index}]")  # fmt: skip
+                out.append(self._one(item))
+            return out
+        return self._one(record)
+
+    def _one(self, record: dict[str, Any]) -> Event:
+        out = self._base(record)
+        _stamp(out, record.get("eventTime"))
+        out["cloud.provider"] = "aws"
+        for key, field in (("eventName", "event.action"), ("eventSource", "event.provider"),
+                           ("awsRegion", "cloud.region"), ("recipientAccountId",
+                           "cloud.account.id"), ("userAgent", "user_agent.original")):  # fmt: skip
+            value = _text(record, key)
+            if value is not None:
+                out[field] = value
+        _address(out, _text(record, "sourceIPAddress"))
+        user = _text(record, "userIdentity", "userName") or _text(
+            record, "userIdentity", "sessionContext", "sessionIssuer", "userName"
+        )
+        if user is not None:
+            out["user.name"] = user
+        out["event.outcome"] = "failure" if record.get("errorCode") else "success"
+        return out
+
+
+class OktaSystemLog(_Audit):
+    """Okta System Log events (``uuid``, ``published``, ``eventType``)."""
+
+    name = "okta"
+    dataset = "okta.system"
+    prefix = "okta."
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """An Okta System Log event."""
+        return "eventType" in record and "uuid" in record and "published" in record
+
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """The event with its actor, client and outcome in ECS."""
+        out = self._base(record)
+        _stamp(out, record.get("published"))
+        action = _text(record, "eventType")
+        if action is not None:
+            out["event.action"] = action
+        user = _text(record, "actor", "alternateId")
+        if user is not None:
+            out["user.name"] = user
+        _address(out, _text(record, "client", "ipAddress"))
+        agent = _text(record, "client", "userAgent", "rawUserAgent")
+        if agent is not None:
+            out["user_agent.original"] = agent
+        result = (_text(record, "outcome", "result") or "").lower()
+        if result in ("success", "failure"):
+            out["event.outcome"] = result
+        return out
+
+
+class GitHubAudit(_Audit):
+    """GitHub audit log events (organisation or enterprise), as streamed or exported."""
+
+    name = "github"
+    dataset = "github.audit"
+    prefix = "github."
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """``action`` and ``actor`` with an organisation, enterprise or document id."""
+        return (
+            isinstance(record.get("action"), str)
+            and "actor" in record
+            and ("_document_id" in record or "org" in record or "business" in record)
+            and ("@timestamp" in record or "created_at" in record)
+        )
+
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """The event with its actor and address in ECS."""
+        out = self._base(record)
+        stamp = record.get("@timestamp", record.get("created_at"))
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            try:
+                stamp = epoch_utc(stamp / 1000)  # milliseconds since the epoch
+            except InvalidInput:
+                raise InvalidInput("@timestamp is out of range", field="@timestamp") from None
+        _stamp(out, stamp)
+        out["event.action"] = record["action"]
+        actor = _text(record, "actor")
+        if actor is not None:
+            out["user.name"] = actor
+        _address(out, _text(record, "actor_ip"))
+        return out
+
+
+class KubernetesAudit(_Audit):
+    """Kubernetes API server audit events (``kind: Event``, ``audit.k8s.io``)."""
+
+    name = "kubernetes"
+    dataset = "kubernetes.audit"
+    prefix = "kubernetes.audit."
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """A Kubernetes audit event."""
+        version = record.get("apiVersion")
+        return (
+            record.get("kind") == "Event"
+            and isinstance(version, str)
+            and version.startswith("audit.k8s.io/")
+        )
+
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """The event with its verb, user, source and outcome in ECS."""
+        out = self._base(record)
+        _stamp(out, record.get("requestReceivedTimestamp") or record.get("stageTimestamp"))
+        verb = _text(record, "verb")
+        if verb is not None:
+            out["event.action"] = verb
+        user = _text(record, "user", "username")
+        if user is not None:
+            out["user.name"] = user
+        sources = record.get("sourceIPs")
+        if isinstance(sources, list) and sources and isinstance(sources[0], str):
+            _address(out, sources[0])
+        for key, field in (("userAgent", "user_agent.original"), ("requestURI", "url.original")):
+            value = _text(record, key)
+            if value is not None:
+                out[field] = value
+        code = record.get("responseStatus", {}).get("code") if isinstance(
+            record.get("responseStatus"), dict) else None  # fmt: skip
+        if isinstance(code, int) and not isinstance(code, bool):
+            out["event.outcome"] = "success" if code < 400 else "failure"
+        return out
+
+
+JSON_SOURCES: tuple[CloudTrail | OktaSystemLog | GitHubAudit | KubernetesAudit, ...] = (
+    CloudTrail(),
+    OktaSystemLog(),
+    GitHubAudit(),
+    KubernetesAudit(),
+)

@@ -1,0 +1,123 @@
+"""SigmaHQ's Linux auditd, Linux keyword and web-proxy rules run on Maat's events: raw
+audit.log (records of one audit event joined), Zeek http and web access logs. Each case is
+an attack the real rule is written for, next to the benign look-alike it must not flag."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from maat.detect.sigma import Engine
+from maat.services.detection import load_rule_files
+from maat.telemetry.pipeline import parse_bytes
+from telemetry_kit import SHARED
+
+RULES = SHARED / "sigma" / "rules"
+
+
+def _engine(*relative: str) -> Engine:
+    paths = [RULES / r for r in relative]
+    if not all(p.exists() for p in paths):
+        pytest.skip(f"{RULES} is absent (see shared/data/SOURCES.md)")
+    engine = load_rule_files(paths)[1]
+    assert engine.problems == [] and len(engine.rules) == len(relative)
+    return engine
+
+
+def _titles(engine: Engine, data: bytes, path: str) -> list[str]:
+    outcome = parse_bytes(data, path=path, received="2026-11-26T00:00:00Z", max_event_bytes=65536)
+    assert outcome.errors == []
+    return [hit.rule.title for event in outcome.events for hit in engine.match(event)]
+
+
+def _audit(seq: int, *records: str) -> bytes:
+    stamp = f"msg=audit(1764115200.{seq:03d}:{seq})"
+    lines = [r.replace("msg=audit()", stamp) for r in records]
+    lines.append(f"type=EOE {stamp}: ")
+    return "\n".join(lines).encode() + b"\n"
+
+
+SYSCALL = ("type=SYSCALL msg=audit(): arch=c000003e syscall=59 success=yes exit=0 ppid=900 "
+           "pid=901 auid=1000 uid=1000 gid=1000 euid=1000 ses=3 comm=\"{comm}\" "
+           "exe=\"{exe}\" key=\"exec\"")  # fmt: skip
+
+
+def test_audio_capture_by_arecord_on_a_linux_server_is_caught_from_auditd() -> None:
+    engine = _engine("linux/auditd/lnx_auditd_audio_capture.yml")
+    capture = _audit(1, SYSCALL.format(comm="arecord", exe="/usr/bin/arecord"),
+                     'type=EXECVE msg=audit(): argc=3 a0="arecord" a1="-vv" a2="-fdat"')  # fmt: skip
+    playback = _audit(2, SYSCALL.format(comm="arecord", exe="/usr/bin/arecord"),
+                      'type=EXECVE msg=audit(): argc=2 a0="arecord" a1="-l"')  # fmt: skip
+    assert _titles(engine, capture + playback, "audit.log") == ["Audio Capture"]
+
+
+def test_changes_to_the_audit_configuration_and_new_systemd_units_are_caught() -> None:
+    engine = _engine("linux/auditd/path/lnx_auditd_auditing_config_change.yml",
+                     "linux/auditd/path/lnx_auditd_systemd_service_creation.yml")  # fmt: skip
+    open_write = SYSCALL.format(comm="vi", exe="/usr/bin/vi").replace("syscall=59", "syscall=257")
+    tamper = _audit(3, open_write,
+                    'type=PATH msg=audit(): item=0 name="/etc/audit/" nametype=PARENT',
+                    'type=PATH msg=audit(): item=1 name="/etc/audit/auditd.conf" nametype=NORMAL')  # fmt: skip
+    unit = _audit(4, open_write,
+                  'type=PATH msg=audit(): item=0 name="/etc/systemd/system/" nametype=PARENT',
+                  'type=PATH msg=audit(): item=1 name="/etc/systemd/system/frpc.service" '
+                  "nametype=CREATE")  # fmt: skip
+    benign = _audit(5, open_write,
+                    'type=PATH msg=audit(): item=0 name="/home/dev/notes.txt" nametype=NORMAL')  # fmt: skip
+    assert _titles(engine, tamper, "audit.log") == ["Auditing Configuration Changes on Linux Host"]
+    assert _titles(engine, unit, "audit.log") == ["Systemd Service Creation"]
+    assert _titles(engine, benign, "audit.log") == []
+
+
+def test_the_firewall_stopped_on_a_linux_host_is_caught_from_a_service_stop_record() -> None:
+    engine = _engine("linux/auditd/service_stop/lnx_auditd_disable_system_firewall.yml")
+    stop = ("type=SERVICE_STOP msg=audit(1764115201.000:9): pid=1 uid=0 auid=4294967295 "
+            "ses=4294967295 msg='unit=firewalld comm=\"systemd\" exe=\"/usr/lib/systemd/systemd\" "
+            "hostname=? addr=? terminal=? res=success'\n")  # fmt: skip
+    cron = stop.replace("firewalld", "cron").replace(":9)", ":10)")
+    assert _titles(engine, (stop + cron).encode(), "audit.log") == ["Disable System Firewall"]
+
+
+def test_clearing_shell_history_is_caught_by_the_linux_keyword_rule() -> None:
+    engine = _engine("linux/builtin/lnx_shell_clear_cmd_history.yml")
+    wipe = _audit(11, SYSCALL.format(comm="bash", exe="/usr/bin/bash"),
+                  'type=EXECVE msg=audit(): argc=3 a0="bash" a1="-c" a2="history -c"')  # fmt: skip
+    listing = _audit(12, SYSCALL.format(comm="ls", exe="/usr/bin/ls"),
+                     'type=EXECVE msg=audit(): argc=2 a0="ls" a1="-la"')  # fmt: skip
+    assert _titles(engine, wipe + listing, "audit.log") == ["Linux Command History Tampering"]
+
+
+def test_rclone_exfiltration_and_scripts_from_suspicious_tlds_are_caught_in_http_logs() -> None:
+    engine = _engine("web/proxy_generic/proxy_ua_rclone.yml",
+                     "web/proxy_generic/proxy_download_susp_tlds_blacklist.yml")  # fmt: skip
+    zeek = [
+        {"ts": 1764115200.0, "uid": "C1", "id.orig_h": "10.20.1.10", "id.orig_p": 50000,
+         "id.resp_h": "45.121.50.185", "id.resp_p": 80, "method": "PUT", "host": "drop.example",
+         "uri": "/upload/cap0001.png", "user_agent": "rclone/v1.66.0", "status_code": 200,
+         "_path": "http"},
+        {"ts": 1764115201.0, "uid": "C2", "id.orig_h": "10.20.1.10", "id.orig_p": 50001,
+         "id.resp_h": "10.30.1.13", "id.resp_p": 80, "method": "GET", "host": "intranet.example",
+         "uri": "/index.html", "user_agent": "Mozilla/5.0", "status_code": 200, "_path": "http"},
+    ]  # fmt: skip
+    nginx = [
+        {"time_iso8601": "2026-11-26T00:00:02+00:00", "remote_addr": "10.20.1.10",
+         "request": "GET http://cdn.update.top/stage2.ps1 HTTP/1.1", "status": 200,
+         "http_user_agent": "Mozilla/5.0"},
+        {"time_iso8601": "2026-11-26T00:00:03+00:00", "remote_addr": "10.20.1.10",
+         "request": "GET http://www.example.com/setup.ps1 HTTP/1.1", "status": 200,
+         "http_user_agent": "Mozilla/5.0"},
+    ]  # fmt: skip
+    zeek_titles = _titles(engine, b"\n".join(json.dumps(r).encode() for r in zeek), "http.log")
+    assert zeek_titles == ["Rclone Activity via Proxy"]
+    proxy_titles = _titles(engine, b"\n".join(json.dumps(r).encode() for r in nginx), "p.log")
+    assert proxy_titles == ["Download From Suspicious TLD - Blacklist"]
+
+
+def test_every_auditd_and_proxy_rule_of_sigmahq_now_has_a_route() -> None:
+    paths = [RULES / "linux" / "auditd", RULES / "web" / "proxy_generic"]
+    if not all(p.exists() for p in paths):
+        pytest.skip(f"{RULES} is absent (see shared/data/SOURCES.md)")
+    engine = load_rule_files(paths)[1]
+    assert [p for p in engine.problems if "no Maat log source" in p.reason] == []
+    assert len(engine.rules) > 60

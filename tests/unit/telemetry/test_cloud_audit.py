@@ -1,0 +1,125 @@
+"""Cloud and SaaS audit logs (CloudTrail, Okta, GitHub, Kubernetes) are read as their
+services export them, keep their own field names for SigmaHQ's rules, and raise those rules
+on the attacks they describe: a supplier's trail switched off, a console login without MFA,
+secret scanning disabled, a shell opened in a pod, an account created behind our back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from maat.services.detection import load_rule_files
+from maat.telemetry.cloud_audit import MAX_KEYS, flatten
+from maat.telemetry.pipeline import parse_bytes
+from telemetry_kit import SHARED
+
+RULES = SHARED / "sigma" / "rules"
+
+
+def _parse(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    data = b"\n".join(json.dumps(r).encode() for r in records)
+    outcome = parse_bytes(data, path="audit.json", received="2026-11-26T00:00:00Z",
+                          max_event_bytes=1 << 20)  # fmt: skip
+    assert outcome.errors == []
+    return outcome.events
+
+
+TRAIL = {"eventVersion": "1.08", "eventTime": "2026-11-20T03:04:05Z",
+         "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+         "awsRegion": "ap-northeast-1", "sourceIPAddress": "203.0.113.7",
+         "userAgent": "aws-cli/2.15.0", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "userName": "ci-release",
+                          "arn": "arn:aws:iam::111122223333:user/ci-release"},
+         "requestParameters": {"name": "org-trail", "tags": [{"key": "team", "value": "sec"},
+                                                              {"key": "env", "value": "prod"}]}}  # fmt: skip
+
+
+def test_a_cloudtrail_file_gives_one_event_per_record_with_its_own_field_names() -> None:
+    second = dict(TRAIL, eventName="DescribeTrails", sourceIPAddress="cloudtrail.amazonaws.com",
+                  errorCode="AccessDenied")  # fmt: skip
+    first, other = _parse({"Records": [TRAIL, second]})
+    assert first["event.module"] == "cloudtrail" and first["event.dataset"] == "aws.cloudtrail"
+    assert first["@timestamp"].startswith("2026-11-20T03:04:05")
+    assert first["aws.cloudtrail.eventName"] == "StopLogging" == first["event.action"]
+    assert first["aws.cloudtrail.userIdentity.arn"].endswith("user/ci-release")
+    assert first["user.name"] == "ci-release" and first["source.ip"] == "203.0.113.7"
+    assert json.loads(first["aws.cloudtrail.requestParameters"])["name"] == "org-trail"
+    assert first["aws.cloudtrail.requestParameters.tags.key"] == ["team", "env"]
+    assert first["event.outcome"] == "success" and other["event.outcome"] == "failure"
+    assert other["source.domain"] == "cloudtrail.amazonaws.com"
+    assert first["event.id"] != other["event.id"]
+
+
+def test_flattening_is_bounded_and_keeps_the_rest_in_the_original() -> None:
+    wide = {f"k{i}": i for i in range(MAX_KEYS * 2)}
+    assert len(flatten({"a": wide}, "x.")) <= MAX_KEYS
+    deep: dict[str, Any] = {"v": 1}
+    for _ in range(20):
+        deep = {"d": deep}
+    assert not any(k.endswith(".v") for k in flatten(deep, "x."))
+
+
+def test_each_service_is_recognised_and_access_logs_are_not_taken() -> None:
+    okta = {"uuid": "u1", "published": "2026-11-20T03:04:05.000Z",
+            "eventType": "user.lifecycle.create", "actor": {"alternateId": "admin@supplier.example"},
+            "client": {"ipAddress": "198.51.100.4", "userAgent": {"rawUserAgent": "curl/8"}},
+            "outcome": {"result": "SUCCESS"}}  # fmt: skip
+    github = {"@timestamp": 1763607845000, "action": "secret_scanning.disable",
+              "actor": "release-bot", "org": "contoso", "_document_id": "d1",
+              "actor_ip": "198.51.100.9"}  # fmt: skip
+    k8s = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "a1", "stage":
+           "ResponseComplete", "verb": "create", "requestURI": "/api/v1/namespaces/erp/pods/"
+           "web-0/exec?command=sh", "user": {"username": "dev@contoso"}, "sourceIPs":
+           ["10.30.1.12"], "objectRef": {"resource": "pods", "subresource": "exec",
+           "namespace": "erp"}, "responseStatus": {"code": 101},
+           "requestReceivedTimestamp": "2026-11-20T03:04:05.123456Z"}  # fmt: skip
+    nginx = {"time_iso8601": "2026-11-20T03:04:05+00:00", "remote_addr": "10.0.0.1",
+             "request": "GET / HTTP/1.1", "status": 200}  # fmt: skip
+    events = _parse(okta, github, k8s, nginx)
+    assert [e["event.module"] for e in events] == ["okta", "github", "kubernetes", "access_log"]
+    o, g, k, _ = events
+    assert o["okta.actor.alternateId"] == "admin@supplier.example" == o["user.name"]
+    assert o["event.outcome"] == "success" and o["user_agent.original"] == "curl/8"
+    assert g["@timestamp"].startswith("2025-11-20T") and g["github.action"] == g["event.action"]
+    assert k["kubernetes.audit.objectRef.subresource"] == "exec" and k["source.ip"] == "10.30.1.12"
+    assert k["event.outcome"] == "success" and k["user.name"] == "dev@contoso"
+
+
+RULE_CASES = [
+    ("cloud/aws/cloudtrail/aws_cloudtrail_disable_logging.yml", TRAIL,
+     dict(TRAIL, eventName="DescribeTrails")),
+    ("cloud/aws/cloudtrail/aws_cloudtrail_console_login_success_without_mfa.yml",
+     dict(TRAIL, eventSource="signin.amazonaws.com", eventName="ConsoleLogin",
+          additionalEventData={"MFAUsed": "No"}, responseElements={"ConsoleLogin": "Success"}),
+     dict(TRAIL, eventSource="signin.amazonaws.com", eventName="ConsoleLogin",
+          additionalEventData={"MFAUsed": "Yes"}, responseElements={"ConsoleLogin": "Success"})),
+    ("identity/okta/okta_user_created.yml",
+     {"uuid": "u2", "published": "2026-11-20T03:04:05Z", "eventType": "user.lifecycle.create"},
+     {"uuid": "u3", "published": "2026-11-20T03:04:05Z", "eventType": "user.session.start"}),
+    ("application/github/audit/github_secret_scanning_feature_disabled.yml",
+     {"@timestamp": 1763607845000, "action": "secret_scanning.disable", "actor": "x",
+      "_document_id": "d2"},
+     {"@timestamp": 1763607845000, "action": "secret_scanning.enable", "actor": "x",
+      "_document_id": "d3"}),
+    ("application/kubernetes/audit/kubernetes_audit_exec_into_container.yml",
+     {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "create",
+      "objectRef": {"resource": "pods", "subresource": "exec"}},
+     {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "get",
+      "objectRef": {"resource": "pods", "subresource": "log"}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "attack", "benign"), RULE_CASES, ids=[c[0] for c in RULE_CASES])
+def test_sigmahq_cloud_rules_fire_on_the_attack_and_not_on_its_look_alike(
+    rule: str, attack: dict[str, Any], benign: dict[str, Any]
+) -> None:
+    path = RULES / rule
+    if not path.exists():
+        pytest.skip(f"{path} is absent (see shared/data/SOURCES.md)")
+    engine = load_rule_files([path])[1]
+    assert engine.problems == [] and len(engine.rules) == 1
+    hit, miss = _parse(attack, benign)
+    assert [h.rule.path for h in engine.match(hit)] == [str(path)]
+    assert engine.match(miss) == []
