@@ -67,9 +67,13 @@ class Route:
     known: frozenset[str] | None = None
     """When set, the only Sigma fields this source has; a rule naming another field does
     not run on this route (its filters on that field would always pass here)."""
+    casefold: bool = False
+    """Field paths are lower-cased in these events (Azure's), so the rule's are too."""
 
     def event_key(self, sigma_field: str) -> str:
         """The event key holding ``sigma_field`` on this route."""
+        if self.casefold:
+            return self.prefix + sigma_field.lower()
         mapped = self.fields.get(sigma_field)
         if mapped is not None:
             return mapped
@@ -294,11 +298,17 @@ _CLOUD_AUDIT = {
     ("okta", "okta"): ("okta.system", "okta."),
     ("github", "audit"): ("github.audit", "github."),
     ("kubernetes", "audit"): ("kubernetes.audit", "kubernetes.audit."),
+    ("m365", "audit"): ("m365.audit", "m365."),
 }
+# Azure's field paths are lower-cased by the parser: its exports spell them both ways.
+_AZURE_SERVICES = frozenset({"signinlogs", "auditlogs", "activitylogs", "riskdetection"})
 
 
 def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
     """Routes of log sources read by Maat's non-Windows parsers."""
+    if product == "azure" and service in _AZURE_SERVICES and not category:
+        return (Route(f"azure/{service}", ((f"ds:azure.{service}", None),), prefix="azure.",
+                      system={}, casefold=True),)  # fmt: skip
     cloud = _CLOUD_AUDIT.get((product, service))
     if cloud is not None and category in ("", "application"):
         dataset, prefix = cloud

@@ -1,5 +1,6 @@
-"""Cloud and SaaS audit logs: AWS CloudTrail, the Okta System Log, GitHub's audit log and
-Kubernetes API server audit events, as the JSON each service exports.
+"""Cloud and SaaS audit logs: AWS CloudTrail, the Okta System Log, GitHub's audit log,
+Kubernetes API server audit events, Azure (Entra ID sign-in, audit and risk logs, the
+activity log) and the Microsoft 365 unified audit log, as the JSON each service exports.
 
 A supplier's intrusion often goes through its cloud and code-hosting accounts before it
 reaches a customer (VENOM stole credentials; a build or release account is the next step).
@@ -22,19 +23,34 @@ from typing import Any
 import orjson
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import Event, epoch_utc
+from maat.telemetry.model import Event, JsonSource, epoch_utc
 
-__all__ = ["JSON_SOURCES", "CloudTrail", "GitHubAudit", "KubernetesAudit", "OktaSystemLog"]
+__all__ = [
+    "JSON_SOURCES",
+    "AzureMonitorLog",
+    "CloudTrail",
+    "GitHubAudit",
+    "KubernetesAudit",
+    "M365Audit",
+    "OktaSystemLog",
+]
 
 MAX_DEPTH = 8
 MAX_KEYS = 400
 MAX_TEXT = 8192  # a nested object's JSON text beyond this is not kept as text
 
 
-def flatten(record: dict[str, Any], prefix: str) -> Event:
-    """``record``'s fields as ``prefix + dotted.path`` keys (bounded, see the module)."""
+def flatten(record: dict[str, Any], prefix: str, *, casefold: bool = False) -> Event:
+    """``record``'s fields as ``prefix + dotted.path`` keys (bounded, see the module);
+    with ``casefold`` the paths are lower-cased (Azure's exports spell one field
+    ``operationName`` or ``OperationName`` depending on the route it took)."""
     out: Event = {}
     _walk(record, prefix, out, 0)
+    if casefold:
+        folded: Event = {}
+        for key, value in out.items():
+            _put(folded, key.lower(), value)
+        return folded
     return out
 
 
@@ -267,9 +283,114 @@ class KubernetesAudit(_Audit):
         return out
 
 
-JSON_SOURCES: tuple[CloudTrail | OktaSystemLog | GitHubAudit | KubernetesAudit, ...] = (
+# Azure log categories (Event Hub and storage exports) and Log Analytics table names.
+_AZURE_KINDS = {
+    "signinlogs": "signinlogs", "noninteractiveusersigninlogs": "signinlogs",
+    "serviceprincipalsigninlogs": "signinlogs", "managedidentitysigninlogs": "signinlogs",
+    "aadnoninteractiveusersigninlogs": "signinlogs", "aadserviceprincipalsigninlogs": "signinlogs",
+    "aadmanagedidentitysigninlogs": "signinlogs",
+    "auditlogs": "auditlogs",
+    "userriskevents": "riskdetection", "riskyusers": "riskdetection",
+    "aaduserriskevents": "riskdetection", "aadriskyusers": "riskdetection",
+    "riskyserviceprincipals": "riskdetection", "serviceprincipalriskevents": "riskdetection",
+    "azureactivity": "activitylogs", "administrative": "activitylogs", "security":
+    "activitylogs", "policy": "activitylogs", "autoscale": "activitylogs", "alert":
+    "activitylogs", "recommendation": "activitylogs", "servicehealth": "activitylogs",
+    "resourcehealth": "activitylogs",
+}  # fmt: skip
+
+
+class AzureMonitorLog(_Audit):
+    """Entra ID sign-in, audit and risk logs and the Azure activity log, as diagnostic
+    settings export them (``category``, ``operationName``, ``properties``) or as Log
+    Analytics tables (``Type``, ``OperationName``, columns). Field paths are lower-cased:
+    SigmaHQ's Azure rules use both spellings. The members of ``properties`` are also kept
+    at the top, where the table columns have them."""
+
+    name = "azure"
+    prefix = "azure."
+
+    def _kind(self, record: dict[str, Any]) -> str | None:
+        for key in ("category", "Category", "Type"):
+            value = record.get(key)
+            if isinstance(value, str):
+                kind = _AZURE_KINDS.get(value.lower())
+                if kind is not None:
+                    return kind
+        return None
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """An Azure Monitor record of a known category or table."""
+        identified = ("operationName" in record or "OperationName" in record
+                      or "OperationNameValue" in record or "riskEventType" in record)  # fmt: skip
+        return (
+            identified
+            and ("time" in record or "TimeGenerated" in record)
+            and bool(self._kind(record))
+        )
+
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """The record, flattened and lower-cased, with its time, action and caller in ECS."""
+        kind = self._kind(record) or "unknown"
+        out = flatten(record, self.prefix, casefold=True)
+        properties = record.get("properties")
+        if isinstance(properties, dict):
+            for key, value in flatten(properties, self.prefix, casefold=True).items():
+                out.setdefault(key, value)
+        out["event.dataset"] = f"azure.{kind}"
+        out["event.kind"] = "event"
+        out["cloud.provider"] = "azure"
+        _stamp(out, record.get("time") or record.get("TimeGenerated"))
+        action = out.get("azure.operationname")
+        if isinstance(action, str):
+            out["event.action"] = action
+        for key, field in (("azure.callerIpAddress", "source.ip"),
+                           ("azure.ipaddress", "source.ip"),
+                           ("azure.identity", "user.name"),
+                           ("azure.userprincipalname", "user.name")):  # fmt: skip
+            value = out.get(key.lower())
+            if isinstance(value, str) and value and field not in out:
+                if field == "source.ip":
+                    _address(out, value)
+                else:
+                    out[field] = value
+        return out
+
+
+class M365Audit(_Audit):
+    """Microsoft 365 unified audit log records (the Management Activity API's
+    ``CreationTime``, ``Operation``, ``Workload``, ``RecordType``)."""
+
+    name = "m365"
+    dataset = "m365.audit"
+    prefix = "m365."
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """A unified audit log record."""
+        return "Operation" in record and "Workload" in record and "CreationTime" in record
+
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """The record with its time, operation, user and client address in ECS."""
+        out = self._base(record)
+        _stamp(out, record.get("CreationTime"))
+        out["event.action"] = record.get("Operation")
+        user = _text(record, "UserId")
+        if user is not None:
+            out["user.name"] = user
+        _address(out, _text(record, "ClientIP"))
+        status = (_text(record, "ResultStatus") or "").lower()
+        if status in ("success", "succeeded", "true"):
+            out["event.outcome"] = "success"
+        elif status in ("failed", "failure", "false"):
+            out["event.outcome"] = "failure"
+        return out
+
+
+JSON_SOURCES: tuple[JsonSource, ...] = (
     CloudTrail(),
     OktaSystemLog(),
     GitHubAudit(),
     KubernetesAudit(),
+    AzureMonitorLog(),
+    M365Audit(),
 )

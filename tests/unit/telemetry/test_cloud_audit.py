@@ -108,6 +108,34 @@ RULE_CASES = [
       "objectRef": {"resource": "pods", "subresource": "exec"}},
      {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "get",
       "objectRef": {"resource": "pods", "subresource": "log"}}),
+    # Azure: diagnostic-settings exports (category, operationName, properties) and Log
+    # Analytics rows (Type, OperationName, columns) alike.
+    ("cloud/azure/identity_protection/azure_identity_protection_atypical_travel.yml",
+     {"time": "2026-11-20T03:04:05Z", "category": "UserRiskEvents",
+      "operationName": "User Risk Detection", "properties": {"riskEventType": "unlikelyTravel"}},
+     {"time": "2026-11-20T03:04:05Z", "category": "UserRiskEvents",
+      "operationName": "User Risk Detection", "properties": {"riskEventType": "anonymizedIPAddress"}}),
+    ("cloud/azure/activity_logs/azure_new_cloudshell_created.yml",
+     {"time": "2026-11-20T03:04:05Z", "category": "Administrative", "resourceId": "/subs/1",
+      "operationName": "Microsoft.Portal/consoles/write", "callerIpAddress": "198.51.100.4"},
+     {"time": "2026-11-20T03:04:05Z", "category": "Administrative", "resourceId": "/subs/1",
+      "operationName": "Microsoft.Compute/virtualMachines/read"}),
+    ("cloud/azure/audit_logs/azure_app_owner_added.yml",
+     {"time": "2026-11-20T03:04:05Z", "category": "AuditLogs",
+      "operationName": "Add owner to application",
+      "properties": {"message": "Add owner to application"}},
+     {"time": "2026-11-20T03:04:05Z", "category": "AuditLogs",
+      "operationName": "Update application", "properties": {"message": "Update application"}}),
+    ("cloud/azure/signin_logs/azure_ad_azurehound_discovery.yml",
+     {"TimeGenerated": "2026-11-20T03:04:05Z", "Type": "SigninLogs", "OperationName":
+      "Sign-in activity", "UserAgent": "azurehound/v2.1.0", "ResultType": "0"},
+     {"TimeGenerated": "2026-11-20T03:04:05Z", "Type": "SigninLogs", "OperationName":
+      "Sign-in activity", "UserAgent": "azurehound/v2.1.0", "ResultType": "50126"}),
+    ("cloud/m365/audit/microsoft365_disabling_mfa.yml",
+     {"CreationTime": "2026-11-20T03:04:05", "Operation": "Disable Strong Authentication.",
+      "Workload": "AzureActiveDirectory", "RecordType": 8, "UserId": "admin@supplier.example"},
+     {"CreationTime": "2026-11-20T03:04:05", "Operation": "Enable Strong Authentication.",
+      "Workload": "AzureActiveDirectory", "RecordType": 8, "UserId": "admin@supplier.example"}),
 ]  # fmt: skip
 
 
