@@ -196,6 +196,36 @@ def anchors_of(node: Any, resolve: Callable[[str], str]) -> Anchors:
     return None  # NOT, and anything else: no literal is necessary
 
 
+def required_numbers(node: Any, key: str, resolve: Callable[[str], str]) -> frozenset[int] | None:
+    """The whole numbers event key ``key`` must equal for ``node`` to match (``EventID:
+    4728`` or a list of them, in every alternative), or None when any value could. The
+    engine files such a rule under those event ids only, not under its whole channel."""
+    if isinstance(node, ConditionAND):
+        best: frozenset[int] | None = None
+        for arg in node.args:
+            found = required_numbers(arg, key, resolve)
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+        return best
+    if isinstance(node, ConditionOR):
+        union: set[int] = set()
+        for arg in node.args:
+            found = required_numbers(arg, key, resolve)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if isinstance(node, ConditionFieldEqualsValueExpression) and resolve(node.field) == key:
+        value = node.value
+        if isinstance(value, SigmaNumber) and type(value.number) is int:
+            return frozenset({value.number})
+        if isinstance(value, SigmaString) and not value.contains_special():
+            text = str(value)
+            if text.isdecimal() and len(text) < 7:
+                return frozenset({int(text)})
+    return None  # NOT, a modifier, a wildcard, another field: no requirement known
+
+
 def _value_anchors(key: str, value: Any) -> Anchors:
     if isinstance(value, SigmaExpansion):
         union: set[tuple[str, str]] = set()
