@@ -299,6 +299,9 @@ _CLOUD_AUDIT = {
     ("github", "audit"): ("github.audit", "github."),
     ("kubernetes", "audit"): ("kubernetes.audit", "kubernetes.audit."),
     ("m365", "audit"): ("m365.audit", "m365."),
+    ("bitbucket", "audit"): ("bitbucket.audit", "bitbucket."),
+    ("gcp", "gcp.audit"): ("gcp.audit", "gcp."),
+    ("opencanary", ""): ("opencanary.event", "opencanary."),
 }
 # Azure's field paths are lower-cased by the parser: its exports spell them both ways.
 _AZURE_SERVICES = frozenset({"signinlogs", "auditlogs", "activitylogs", "riskdetection"})
@@ -306,14 +309,20 @@ _AZURE_SERVICES = frozenset({"signinlogs", "auditlogs", "activitylogs", "riskdet
 
 def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
     """Routes of log sources read by Maat's non-Windows parsers."""
+    if product == "rpc_firewall" and category == "application":
+        # RPC Firewall writes its audit events to the Windows event log "RPCFW".
+        system = {**_WINDOWS_SYSTEM, "EventLog": "winlog.channel"}
+        return (Route("windows/rpcfw", (("rpcfw", None),), system=system),)
     if product == "azure" and service in _AZURE_SERVICES and not category:
         return (Route(f"azure/{service}", ((f"ds:azure.{service}", None),), prefix="azure.",
                       system={}, casefold=True),)  # fmt: skip
     cloud = _CLOUD_AUDIT.get((product, service))
     if cloud is not None and category in ("", "application"):
         dataset, prefix = cloud
-        return (Route(f"{product}/{service}", ((f"ds:{dataset}", None),), prefix=prefix,
-                      system={}),)  # fmt: skip
+        # SigmaHQ's GCP rules also name the method as Filebeat's ECS field does.
+        fields = {"gcp.audit.method_name": "gcp.audit.method_name"} if product == "gcp" else {}
+        return (Route(f"{product}/{service or category}", ((f"ds:{dataset}", None),),
+                      prefix=prefix, system={}, fields=fields),)  # fmt: skip
     if product == "zeek" and service in _ZEEK_LOGS:
         return (_zeek(service),)
     if category == "proxy" and not service:

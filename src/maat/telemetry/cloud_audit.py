@@ -27,12 +27,17 @@ from maat.telemetry.model import Event, JsonSource, epoch_utc
 
 __all__ = [
     "JSON_SOURCES",
+    "AuditSource",
     "AzureMonitorLog",
     "CloudTrail",
     "GitHubAudit",
     "KubernetesAudit",
     "M365Audit",
     "OktaSystemLog",
+    "flatten",
+    "set_address",
+    "set_time",
+    "text_at",
 ]
 
 MAX_DEPTH = 8
@@ -88,7 +93,8 @@ def _walk(value: Any, prefix: str, out: Event, depth: int) -> None:
         _put(out, prefix[:-1], value)
 
 
-def _text(record: dict[str, Any], *path: str) -> str | None:
+def text_at(record: dict[str, Any], *path: str) -> str | None:
+    """The non-empty text at ``path`` in nested objects, or None."""
     value: Any = record
     for key in path:
         if not isinstance(value, dict):
@@ -97,7 +103,7 @@ def _text(record: dict[str, Any], *path: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _address(out: Event, text: str | None) -> None:
+def set_address(out: Event, text: str | None) -> None:
     """``source.ip`` for an address, ``source.domain`` for a service name (CloudTrail writes
     ``ec2.amazonaws.com`` when AWS itself called)."""
     if not text:
@@ -108,24 +114,28 @@ def _address(out: Event, text: str | None) -> None:
         out["source.domain"] = text
 
 
-def _stamp(out: Event, value: Any) -> None:
+def set_time(out: Event, value: Any) -> None:
+    """``@timestamp`` from ``value`` when there is one (the pipeline reads its form)."""
     if value is not None:
         out["@timestamp"] = value
 
 
-class _Audit:
+class AuditSource:
+    """What the audit-log sources share: their module name, dataset and key prefix."""
+
     name = ""
     dataset = ""
     prefix = ""
 
-    def _base(self, record: dict[str, Any]) -> Event:
+    def base(self, record: dict[str, Any]) -> Event:
+        """``record`` flattened under the prefix, with its dataset."""
         out = flatten(record, self.prefix)
         out["event.dataset"] = self.dataset
         out["event.kind"] = "event"
         return out
 
 
-class CloudTrail(_Audit):
+class CloudTrail(AuditSource):
     """AWS CloudTrail records (``eventVersion``, ``eventSource``, ``eventName``), alone or
     as a log file's ``Records``."""
 
@@ -159,17 +169,17 @@ class CloudTrail(_Audit):
         return self._one(record)
 
     def _one(self, record: dict[str, Any]) -> Event:
-        out = self._base(record)
-        _stamp(out, record.get("eventTime"))
+        out = self.base(record)
+        set_time(out, record.get("eventTime"))
         out["cloud.provider"] = "aws"
         for key, field in (("eventName", "event.action"), ("eventSource", "event.provider"),
                            ("awsRegion", "cloud.region"), ("recipientAccountId",
                            "cloud.account.id"), ("userAgent", "user_agent.original")):  # fmt: skip
-            value = _text(record, key)
+            value = text_at(record, key)
             if value is not None:
                 out[field] = value
-        _address(out, _text(record, "sourceIPAddress"))
-        user = _text(record, "userIdentity", "userName") or _text(
+        set_address(out, text_at(record, "sourceIPAddress"))
+        user = text_at(record, "userIdentity", "userName") or text_at(
             record, "userIdentity", "sessionContext", "sessionIssuer", "userName"
         )
         if user is not None:
@@ -178,7 +188,7 @@ class CloudTrail(_Audit):
         return out
 
 
-class OktaSystemLog(_Audit):
+class OktaSystemLog(AuditSource):
     """Okta System Log events (``uuid``, ``published``, ``eventType``)."""
 
     name = "okta"
@@ -191,25 +201,25 @@ class OktaSystemLog(_Audit):
 
     def normalise(self, record: dict[str, Any]) -> Event:
         """The event with its actor, client and outcome in ECS."""
-        out = self._base(record)
-        _stamp(out, record.get("published"))
-        action = _text(record, "eventType")
+        out = self.base(record)
+        set_time(out, record.get("published"))
+        action = text_at(record, "eventType")
         if action is not None:
             out["event.action"] = action
-        user = _text(record, "actor", "alternateId")
+        user = text_at(record, "actor", "alternateId")
         if user is not None:
             out["user.name"] = user
-        _address(out, _text(record, "client", "ipAddress"))
-        agent = _text(record, "client", "userAgent", "rawUserAgent")
+        set_address(out, text_at(record, "client", "ipAddress"))
+        agent = text_at(record, "client", "userAgent", "rawUserAgent")
         if agent is not None:
             out["user_agent.original"] = agent
-        result = (_text(record, "outcome", "result") or "").lower()
+        result = (text_at(record, "outcome", "result") or "").lower()
         if result in ("success", "failure"):
             out["event.outcome"] = result
         return out
 
 
-class GitHubAudit(_Audit):
+class GitHubAudit(AuditSource):
     """GitHub audit log events (organisation or enterprise), as streamed or exported."""
 
     name = "github"
@@ -227,23 +237,23 @@ class GitHubAudit(_Audit):
 
     def normalise(self, record: dict[str, Any]) -> Event:
         """The event with its actor and address in ECS."""
-        out = self._base(record)
+        out = self.base(record)
         stamp = record.get("@timestamp", record.get("created_at"))
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
             try:
                 stamp = epoch_utc(stamp / 1000)  # milliseconds since the epoch
             except InvalidInput:
                 raise InvalidInput("@timestamp is out of range", field="@timestamp") from None
-        _stamp(out, stamp)
+        set_time(out, stamp)
         out["event.action"] = record["action"]
-        actor = _text(record, "actor")
+        actor = text_at(record, "actor")
         if actor is not None:
             out["user.name"] = actor
-        _address(out, _text(record, "actor_ip"))
+        set_address(out, text_at(record, "actor_ip"))
         return out
 
 
-class KubernetesAudit(_Audit):
+class KubernetesAudit(AuditSource):
     """Kubernetes API server audit events (``kind: Event``, ``audit.k8s.io``)."""
 
     name = "kubernetes"
@@ -261,19 +271,19 @@ class KubernetesAudit(_Audit):
 
     def normalise(self, record: dict[str, Any]) -> Event:
         """The event with its verb, user, source and outcome in ECS."""
-        out = self._base(record)
-        _stamp(out, record.get("requestReceivedTimestamp") or record.get("stageTimestamp"))
-        verb = _text(record, "verb")
+        out = self.base(record)
+        set_time(out, record.get("requestReceivedTimestamp") or record.get("stageTimestamp"))
+        verb = text_at(record, "verb")
         if verb is not None:
             out["event.action"] = verb
-        user = _text(record, "user", "username")
+        user = text_at(record, "user", "username")
         if user is not None:
             out["user.name"] = user
         sources = record.get("sourceIPs")
         if isinstance(sources, list) and sources and isinstance(sources[0], str):
-            _address(out, sources[0])
+            set_address(out, sources[0])
         for key, field in (("userAgent", "user_agent.original"), ("requestURI", "url.original")):
-            value = _text(record, key)
+            value = text_at(record, key)
             if value is not None:
                 out[field] = value
         code = record.get("responseStatus", {}).get("code") if isinstance(
@@ -300,7 +310,7 @@ _AZURE_KINDS = {
 }  # fmt: skip
 
 
-class AzureMonitorLog(_Audit):
+class AzureMonitorLog(AuditSource):
     """Entra ID sign-in, audit and risk logs and the Azure activity log, as diagnostic
     settings export them (``category``, ``operationName``, ``properties``) or as Log
     Analytics tables (``Type``, ``OperationName``, columns). Field paths are lower-cased:
@@ -340,7 +350,7 @@ class AzureMonitorLog(_Audit):
         out["event.dataset"] = f"azure.{kind}"
         out["event.kind"] = "event"
         out["cloud.provider"] = "azure"
-        _stamp(out, record.get("time") or record.get("TimeGenerated"))
+        set_time(out, record.get("time") or record.get("TimeGenerated"))
         action = out.get("azure.operationname")
         if isinstance(action, str):
             out["event.action"] = action
@@ -351,13 +361,13 @@ class AzureMonitorLog(_Audit):
             value = out.get(key.lower())
             if isinstance(value, str) and value and field not in out:
                 if field == "source.ip":
-                    _address(out, value)
+                    set_address(out, value)
                 else:
                     out[field] = value
         return out
 
 
-class M365Audit(_Audit):
+class M365Audit(AuditSource):
     """Microsoft 365 unified audit log records (the Management Activity API's
     ``CreationTime``, ``Operation``, ``Workload``, ``RecordType``)."""
 
@@ -371,14 +381,14 @@ class M365Audit(_Audit):
 
     def normalise(self, record: dict[str, Any]) -> Event:
         """The record with its time, operation, user and client address in ECS."""
-        out = self._base(record)
-        _stamp(out, record.get("CreationTime"))
+        out = self.base(record)
+        set_time(out, record.get("CreationTime"))
         out["event.action"] = record.get("Operation")
-        user = _text(record, "UserId")
+        user = text_at(record, "UserId")
         if user is not None:
             out["user.name"] = user
-        _address(out, _text(record, "ClientIP"))
-        status = (_text(record, "ResultStatus") or "").lower()
+        set_address(out, text_at(record, "ClientIP"))
+        status = (text_at(record, "ResultStatus") or "").lower()
         if status in ("success", "succeeded", "true"):
             out["event.outcome"] = "success"
         elif status in ("failed", "failure", "false"):

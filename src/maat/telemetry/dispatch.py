@@ -18,6 +18,7 @@ from maat.telemetry import (
     cloud_audit,
     falco,
     osquery,
+    service_audit,
     windows,
     zeek,
     zeek_tsv,
@@ -35,6 +36,7 @@ JSON_SOURCES: tuple[JsonSource, ...] = (
     *zeek.JSON_SOURCES,
     *azure_monitor.JSON_SOURCES,
     *cloud_audit.JSON_SOURCES,
+    *service_audit.JSON_SOURCES,
     *access_log.JSON_SOURCES,
 )
 TEXT_SOURCES: tuple[TextSource, ...] = (*zeek_tsv.TEXT_SOURCES, *auditd.TEXT_SOURCES)

@@ -121,3 +121,20 @@ def test_every_auditd_and_proxy_rule_of_sigmahq_now_has_a_route() -> None:
     engine = load_rule_files(paths)[1]
     assert [p for p in engine.problems if "no Maat log source" in p.reason] == []
     assert len(engine.rules) > 60
+
+
+def test_dcom_lateral_movement_is_caught_from_the_rpc_firewall_event_log() -> None:
+    engine = _engine("application/rpc_firewall/rpc_firewall_remote_dcom_or_wmi.yml")
+
+    def rpcfw(event_id: int, interface: str) -> bytes:
+        return json.dumps({"@timestamp": "2026-11-26T00:00:00.000Z", "EventID": event_id,
+                           "Channel": "RPCFW", "SourceName": "RPCFW", "Hostname": "ENG-WS05",
+                           "InterfaceUuid": interface, "OpNum": "3",
+                           "SourceNetworkAddress": "10.20.1.10"}).encode()  # fmt: skip
+
+    dcom = rpcfw(3, "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57")
+    other_interface = rpcfw(3, "12345778-1234-abcd-ef00-0123456789ab")
+    other_event = rpcfw(1, "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57")
+    assert _titles(engine, b"\n".join([dcom, other_interface, other_event]), "rpcfw.json") == [
+        "Remote DCOM/WMI Lateral Movement"
+    ]

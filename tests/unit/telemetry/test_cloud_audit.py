@@ -136,6 +136,33 @@ RULE_CASES = [
       "Workload": "AzureActiveDirectory", "RecordType": 8, "UserId": "admin@supplier.example"},
      {"CreationTime": "2026-11-20T03:04:05", "Operation": "Enable Strong Authentication.",
       "Workload": "AzureActiveDirectory", "RecordType": 8, "UserId": "admin@supplier.example"}),
+    ("application/bitbucket/audit/bitbucket_audit_unauthorized_full_data_export_triggered.yml",
+     {"auditType": {"category": "Data pipeline", "action":
+      "Unauthorized full data export triggered"}, "author": {"name": "svc-build"},
+      "timestamp": {"epochSecond": 1763607845, "nano": 0}, "source": "203.0.113.20"},
+     {"auditType": {"category": "Data pipeline", "action": "Full data export triggered"},
+      "author": {"name": "admin"}, "timestamp": {"epochSecond": 1763607845, "nano": 0}}),
+    ("cloud/gcp/audit/gcp_access_policy_deleted.yml",
+     {"data": {"protoPayload": {"methodName": "AccessContextManager.DeleteAccessPolicy",
+      "serviceName": "accesscontextmanager.googleapis.com", "authorizationInfo": [
+      {"permission": "accesscontextmanager.accessPolicies.delete", "granted": True}]},
+      "timestamp": "2026-11-20T03:04:05Z"}},
+     {"data": {"protoPayload": {"methodName": "AccessContextManager.GetAccessPolicy",
+      "serviceName": "accesscontextmanager.googleapis.com", "authorizationInfo": [
+      {"permission": "accesscontextmanager.accessPolicies.get", "granted": True}]},
+      "timestamp": "2026-11-20T03:04:05Z"}}),
+    ("cloud/gcp/audit/gcp_dlp_re_identifies_sensitive_information.yml",
+     {"protoPayload": {"methodName": "projects.content.reidentify", "serviceName":
+      "dlp.googleapis.com"}, "timestamp": "2026-11-20T03:04:05Z"},
+     {"protoPayload": {"methodName": "projects.content.inspect", "serviceName":
+      "dlp.googleapis.com"}, "timestamp": "2026-11-20T03:04:05Z"}),
+    ("application/opencanary/opencanary_vnc_connection_attempt.yml",
+     {"dst_host": "10.40.1.50", "dst_port": 5900, "local_time": "2026-11-20 03:04:05.123456",
+      "utc_time": "2026-11-20 03:04:05.123456", "logdata": {}, "logtype": 12001,
+      "node_id": "ot-canary-1", "src_host": "10.20.1.10", "src_port": 51000},
+     {"dst_host": "10.40.1.50", "dst_port": 5900, "local_time": "2026-11-20 03:04:05.123456",
+      "utc_time": "2026-11-20 03:04:05.123456", "logdata": {}, "logtype": 1001,
+      "node_id": "ot-canary-1", "src_host": "", "src_port": -1}),
 ]  # fmt: skip
 
 
