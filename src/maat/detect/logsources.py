@@ -291,6 +291,9 @@ def _zeek(log: str, extra: Mapping[str, str] | None = None) -> Route:
                  system={}, fields=fields)  # fmt: skip
 
 
+_MACOS_PROCESS = {"Image": "process.executable", "CommandLine": "process.command_line",
+                  "User": "user.name"}  # fmt: skip
+
 # Cloud and SaaS audit logs keep their own field names under their dataset's prefix
 # (maat.telemetry.cloud_audit), which is how SigmaHQ's rules name them.
 _CLOUD_AUDIT = {
@@ -369,6 +372,12 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
                 route = Route(route.name, route.keys, spaced=True)
             return (route,)
         return ()
+    if product == "macos" and category == "process_creation":
+        # Process starts seen on macOS (osquery's EndpointSecurity table); the parent's
+        # path is not in them, so rules reading ParentImage do not run here.
+        keys: tuple[RouteKey, ...] = ((MACOS_PROCESS_START, None),)
+        return (Route("macos/process_creation", keys, prefix="process.", system={},
+                      fields=_MACOS_PROCESS, known=frozenset(_MACOS_PROCESS)),)  # fmt: skip
     if product == "linux" and category in _LINUX_CATEGORIES:
         return (
             Route(
@@ -379,13 +388,22 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
     return ()
 
 
+MACOS_PROCESS_START = "macos:process_creation"
+"""The route key of a process start on macOS, whichever source saw it."""
+
+
 def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
     """The route keys an event is indexed under: a Windows event's ``(channel, id)`` and
-    ``(channel, None)``, another event's ``("ds:<dataset>", None)``; None without either."""
+    ``(channel, None)``, another event's ``("ds:<dataset>", None)`` (and a macOS process
+    start's :data:`MACOS_PROCESS_START`); None without either."""
     channel = event.get("winlog.channel")
     if not isinstance(channel, str):
         dataset = event.get("event.dataset")
-        return ((f"ds:{dataset}", None),) if isinstance(dataset, str) else None
+        if not isinstance(dataset, str):
+            return None
+        if event.get("host.os.type") == "macos" and "start" in (event.get("event.type") or ()):
+            return (f"ds:{dataset}", None), (MACOS_PROCESS_START, None)
+        return ((f"ds:{dataset}", None),)
     low = channel.lower()
     event_id = event.get("winlog.event_id")
     if isinstance(event_id, str) and event_id.isdecimal() and len(event_id) < 7:

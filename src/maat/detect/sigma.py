@@ -291,6 +291,17 @@ def applicable_routes(rule: LoadedRule) -> tuple[Route, ...]:
     )
 
 
+def _unanswerable(rule: LoadedRule) -> str:
+    """Why no route of the rule's log source can run it: the fields each one lacks."""
+    fields = {f for c in rule.sigma.detection.parsed_condition for f in _sigma_fields(c.parsed)}
+    missing = [
+        f"{route.name} has no {', '.join(sorted(fields - route.known))}"
+        for route in routes_for(rule.sigma.logsource)
+        if route.known is not None and not fields <= route.known
+    ]
+    return "no Maat log source has every field the rule reads: " + "; ".join(missing)
+
+
 def _sigma_fields(node: Any) -> set[str]:
     """Every Sigma field name a condition tree reads."""
     return _used_keys(node, lambda name: name) - {FULLTEXT}
@@ -327,6 +338,10 @@ class Engine:
             except (InvalidInput, SigmaError) as exc:
                 reason = exc.diagnostics() if isinstance(exc, MaatError) else str(exc)
                 self.problems.append(RuleProblem(rule.path, rule.title, reason))
+                continue
+            if not compiled:  # every route lacks a field the rule reads: never run, say so
+                self.problems.append(RuleProblem(rule.path, rule.title, _unanswerable(rule),
+                                                 severity="warning"))  # fmt: skip
                 continue
             self.rules.append(rule)
             for route, test, anchors, used, ids in compiled:

@@ -51,6 +51,11 @@ _PROCESS_TEXT = (
     ("gid", "group.id"),
     ("auid", "user.audit.id"),
 )
+# Columns only osquery's es_process_events table (macOS EndpointSecurity) has.
+_ENDPOINT_SECURITY = ("cdhash", "signing_id", "platform_binary", "team_id")
+# A new program is an exec (what Sysmon's process creation reports); a fork runs the
+# parent's image on, so it is not reported as a start.
+_ES_EVENT = {"exec": "start", "exit": "end"}
 _HASHES = (("md5", "file.hash.md5"), ("sha1", "file.hash.sha1"), ("sha256", "file.hash.sha256"))
 
 
@@ -200,7 +205,17 @@ def _process(out: Event, c: dict[str, Any]) -> None:
         except InvalidInput:
             raise InvalidInput("start_time is out of range", field="start_time") from None
     out.setdefault("event.category", ["process"])
-    if "syscall" in c or "time" in c:  # process_events: an execution was seen
+    if any(k in c for k in _ENDPOINT_SECURITY):
+        # es_process_events: macOS's EndpointSecurity, which says what happened.
+        out["host.os.type"] = "macos"
+        kind = _text(c, "event_type")
+        out.setdefault("event.type", [_ES_EVENT.get(kind or "", "info")])
+        for key, field in (("signing_id", "process.code_signature.signing_id"),
+                           ("team_id", "process.code_signature.team_id")):  # fmt: skip
+            value = _text(c, key)
+            if value is not None:
+                out[field] = value
+    elif "syscall" in c or "time" in c:  # process_events: an execution was seen
         out.setdefault("event.type", ["start"])
     else:  # processes: the state of a running process
         out.setdefault("event.type", ["info"])

@@ -5,6 +5,7 @@ an attack the real rule is written for, next to the benign look-alike it must no
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,11 @@ def test_every_auditd_and_proxy_rule_of_sigmahq_now_has_a_route() -> None:
     if not all(p.exists() for p in paths):
         pytest.skip(f"{RULES} is absent (see shared/data/SOURCES.md)")
     engine = load_rule_files(paths)[1]
-    assert [p for p in engine.problems if "no Maat log source" in p.reason] == []
+    assert [p for p in engine.problems if "no Maat log source for" in p.reason] == []
+    # A rule reading a field no HTTP log here has is reported, not run to never match.
+    assert [(Path(p.path).name, p.reason.rsplit(": ", 1)[-1]) for p in engine.problems] == [
+        ("proxy_hktl_cobalt_strike_malleable_c2_requests.yml", "http/proxy has no cs-cookie")
+    ]
     assert len(engine.rules) > 60
 
 
@@ -138,3 +143,24 @@ def test_dcom_lateral_movement_is_caught_from_the_rpc_firewall_event_log() -> No
     assert _titles(engine, b"\n".join([dcom, other_interface, other_event]), "rpcfw.json") == [
         "Remote DCOM/WMI Lateral Movement"
     ]
+
+
+def test_a_fake_password_prompt_on_a_developers_mac_is_caught_from_osquery() -> None:
+    """osquery's EndpointSecurity table on macOS: a process start is judged by SigmaHQ's
+    macOS rules (and a fork, which starts no new program, is not)."""
+    engine = _engine("macos/process_creation/proc_creation_macos_gui_input_capture.yml")
+
+    def row(event_type: str, cmdline: str) -> bytes:
+        return json.dumps({
+            "name": "es_process_events", "hostIdentifier": "dev-mbp-07",
+            "unixTime": 1764115200, "action": "added",
+            "columns": {"pid": "4242", "parent": "4200", "path": "/usr/bin/osascript",
+                        "cmdline": cmdline, "event_type": event_type, "cdhash": "ab12",
+                        "signing_id": "com.apple.osascript", "platform_binary": "1",
+                        "username": "dev", "time": "1764115200"},
+        }).encode()  # fmt: skip
+
+    prompt = ('osascript -e display dialog "macOS needs your password to unlock" '
+              "default answer \"\" with hidden answer")  # fmt: skip
+    lines = [row("exec", prompt), row("fork", prompt), row("exec", "osascript -e 'beep'")]
+    assert _titles(engine, b"\n".join(lines), "osquery.log") == ["GUI Input Capture - macOS"]
