@@ -250,8 +250,9 @@ _DNS_SERVER = {"query": "dns.question.name", "answer": "dns.answers",
                "record_type": "dns.question.type"}  # fmt: skip
 _DEFENDER = "microsoft-windows-windows defender/operational"
 
-# Forward-proxy log names (Sigma's proxy category, W3C-style) -> the ECS fields Maat's HTTP
-# events share: Zeek http (what the wire shows) and web access logs (a proxy's or gateway's).
+# Forward-proxy log names (Sigma's proxy category, W3C-style) -> the ECS fields of Zeek http,
+# which sees the requests on the wire with their destination. Web access logs are not used:
+# they are a server's inbound requests, with no destination address for the rules' filters.
 _PROXY = {
     "c-uri": "url.original", "cs-uri": "url.original", "c-uri-query": "url.query",
     "cs-uri-query": "url.query", "c-uri-stem": "url.path", "cs-uri-stem": "url.path",
@@ -263,10 +264,7 @@ _PROXY = {
     "src_ip": "source.ip", "cs-bytes": "http.request.body.bytes",
     "sc-bytes": "http.response.body.bytes", "cs-username": "user.name",
 }  # fmt: skip
-_HTTP_EVENTS: tuple[RouteKey, ...] = (
-    ("ds:zeek.http", None),
-    *((f"ds:access_log.{s}", None) for s in _ACCESS_LOGS),
-)
+_HTTP_EVENTS: tuple[RouteKey, ...] = (("ds:zeek.http", None),)
 
 # Sigma's auditd rules read each audit *record*'s fields; Maat joins the records of one
 # audit event (SYSCALL, EXECVE, PATH, ...) into one event, so ``type`` is any of its record
@@ -291,6 +289,11 @@ def _zeek(log: str, extra: Mapping[str, str] | None = None) -> Route:
                  system={}, fields=fields)  # fmt: skip
 
 
+# Names some SigmaHQ cloud rules use beside the records' own paths.
+_CLOUD_FIELDS = {
+    "gcp": {"gcp.audit.method_name": "gcp.audit.method_name"},  # Filebeat's ECS name
+    "kubernetes": {"apiGroup": "kubernetes.audit.objectRef.apiGroup"},
+}
 _MACOS_PROCESS = {"Image": "process.executable", "CommandLine": "process.command_line",
                   "User": "user.name"}  # fmt: skip
 
@@ -323,7 +326,7 @@ def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...
     if cloud is not None and category in ("", "application"):
         dataset, prefix = cloud
         # SigmaHQ's GCP rules also name the method as Filebeat's ECS field does.
-        fields = {"gcp.audit.method_name": "gcp.audit.method_name"} if product == "gcp" else {}
+        fields = _CLOUD_FIELDS.get(product, {})
         return (Route(f"{product}/{service or category}", ((f"ds:{dataset}", None),),
                       prefix=prefix, system={}, fields=fields),)  # fmt: skip
     if product == "zeek" and service in _ZEEK_LOGS:

@@ -71,11 +71,18 @@ _SYSCALLS = {
         165: "mount", 175: "init_module", 176: "delete_module", 257: "openat",
         263: "unlinkat", 264: "renameat", 268: "fchmodat", 288: "accept4",
         313: "finit_module", 316: "renameat2", 319: "memfd_create", 322: "execveat",
+        44: "sendto", 46: "sendmsg", 54: "setsockopt", 63: "uname", 91: "fchmod", 93: "fchown",
+        94: "lchown", 99: "sysinfo", 103: "syslog", 106: "setgid", 113: "setreuid",
+        117: "setresuid", 133: "mknod", 135: "personality", 157: "prctl", 161: "chroot",
+        169: "reboot", 246: "kexec_load", 259: "mknodat", 272: "unshare", 308: "setns",
+        317: "seccomp", 321: "bpf",
     },
     "c00000b7": {  # aarch64
         56: "openat", 35: "unlinkat", 38: "renameat", 53: "fchmodat", 198: "socket",
         200: "bind", 202: "accept", 203: "connect", 220: "clone", 221: "execve",
         242: "accept4", 279: "memfd_create", 281: "execveat", 117: "ptrace",
+        33: "mknodat", 92: "personality", 116: "syslog", 179: "sysinfo", 51: "chroot",
+        97: "unshare", 268: "setns", 277: "seccomp", 280: "bpf",
     },
 }  # fmt: skip
 _ARCHES = {"c000003e": "x86_64", "c00000b7": "aarch64", "40000003": "i386"}
@@ -354,6 +361,7 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
     paths: list[str] = []
     nametypes: list[str] = []
     args: list[str] | None = None
+    call_args: list[str] = []
     title: list[str] | None = None
     primary = types[0]
     for rtype, f in records:
@@ -361,6 +369,7 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
             primary = rtype
             syscall = _set_syscall(out, f) or f.get("syscall")
             _set_subject(out, f)
+            call_args = [f.get(f"a{i}", "") for i in range(4)]
         elif rtype == "EXECVE":
             args = _args(f)
             # The first arguments by their record names too: Sigma's auditd rules read them.
@@ -387,6 +396,12 @@ def _build(records: list[tuple[str, dict[str, str]]], stamp: str, seq: str) -> E
                 _sockaddr(out, saddr)
         elif rtype != "EOE":
             _set_subject(out, f)
+    if args is None:
+        # No EXECVE: a0..a3 are the call's own arguments (hex in the log; decimal here, as
+        # rules write them: syslog's action 4, socket's family 38).
+        for index, value in enumerate(call_args):
+            if value and len(value) <= 16 and all(c in "0123456789abcdefABCDEF" for c in value):
+                out[f"auditd.a{index}"] = str(int(value, 16))
     if args is None and title:
         args = title
     if args:

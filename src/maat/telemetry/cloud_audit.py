@@ -12,7 +12,8 @@ so a rule may search it (``requestParameters|contains``); lists of objects becom
 their members' values. Flattening is bounded (depth and keys): what lies beyond stays in
 ``event.original``.
 
-A CloudTrail log file (``{"Records": [...]}``) gives one event per record.
+A CloudTrail log file (``{"Records": [...]}``) is read record by record by the pipeline:
+each record is an event with its own original text and id.
 """
 
 from __future__ import annotations
@@ -42,26 +43,37 @@ __all__ = [
 
 MAX_DEPTH = 8
 MAX_KEYS = 400
-MAX_TEXT = 8192  # a nested object's JSON text beyond this is not kept as text
+MAX_TEXT = 8192  # an object's JSON text beyond this is not kept as text
+TEXT_DEPTH = 2  # objects (and lists of them) this deep are also kept whole as JSON text
+MAX_CHARS = 64 * 1024  # text kept per event in all; the rest stays in event.original
+_SCALARS = (str, int, float, bool)
 
 
 def flatten(record: dict[str, Any], prefix: str, *, casefold: bool = False) -> Event:
-    """``record``'s fields as ``prefix + dotted.path`` keys (bounded, see the module);
-    with ``casefold`` the paths are lower-cased (Azure's exports spell one field
-    ``operationName`` or ``OperationName`` depending on the route it took)."""
+    """``record``'s fields as ``prefix + dotted.path`` keys, bounded: top-level values
+    first (a padded nested object cannot crowd them out), at most :data:`MAX_KEYS` keys and
+    :data:`MAX_CHARS` characters of text, :data:`MAX_DEPTH` levels; an object (or a list
+    of them) down to :data:`TEXT_DEPTH` is also kept whole as JSON text. With ``casefold``
+    the paths are lower-cased (Azure's exports spell one field ``operationName`` or
+    ``OperationName`` by the route it took)."""
     out: Event = {}
-    _walk(record, prefix, out, 0)
-    if casefold:
-        folded: Event = {}
-        for key, value in out.items():
-            _put(folded, key.lower(), value)
-        return folded
+    budget = [MAX_CHARS]
+    fold = str.lower if casefold else str
+    for key, value in record.items():
+        if isinstance(key, str) and key and isinstance(value, _SCALARS):
+            _put(out, fold(prefix + key), value, budget)
+    for key, value in record.items():
+        if isinstance(key, str) and key and isinstance(value, dict | list):
+            _walk(value, f"{prefix}{key}.", out, 1, budget, fold)
     return out
 
 
-def _put(out: Event, key: str, value: Any) -> None:
-    if len(out) >= MAX_KEYS and key not in out:
+def _put(out: Event, key: str, value: Any, budget: list[int]) -> None:
+    items = value if isinstance(value, list) else [value]
+    size = sum(len(v) if isinstance(v, str) else 8 for v in items)
+    if budget[0] < size or (len(out) >= MAX_KEYS and key not in out):
         return
+    budget[0] -= size
     have = out.get(key)
     if have is None:
         out[key] = value
@@ -71,26 +83,35 @@ def _put(out: Event, key: str, value: Any) -> None:
         out[key] = [have, *(value if isinstance(value, list) else [value])]
 
 
-def _walk(value: Any, prefix: str, out: Event, depth: int) -> None:
+def _walk(
+    value: Any, prefix: str, out: Event, depth: int, budget: list[int], fold: Any,
+    whole: bool = True,
+) -> None:  # fmt: skip
+    """Flatten ``value`` under ``prefix``; ``whole``: also keep it as JSON text (not for
+    the members of a list, whose list is kept whole already)."""
+    container = isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict) for v in value)
+    )
+    if container and whole and depth <= TEXT_DEPTH:
+        text = orjson.dumps(value).decode()
+        if len(text) <= MAX_TEXT:
+            _put(out, fold(prefix[:-1]), text, budget)
     if isinstance(value, dict):
-        if depth > 0:
-            text = orjson.dumps(value).decode()
-            if len(text) <= MAX_TEXT:
-                _put(out, prefix[:-1], text)
         if depth >= MAX_DEPTH:
             return
         for key, item in value.items():
             if isinstance(key, str) and key:
-                _walk(item, f"{prefix}{key}.", out, depth + 1)
+                _walk(item, f"{prefix}{key}.", out, depth + 1, budget, fold)
     elif isinstance(value, list):
-        scalars = [v for v in value if isinstance(v, str | int | float | bool)]
+        scalars = [v for v in value if isinstance(v, _SCALARS)]
         if scalars:
-            _put(out, prefix[:-1], scalars)
-        for item in value:
+            _put(out, fold(prefix[:-1]), scalars, budget)
+        for item in value:  # members sit at the list's own path depth
             if isinstance(item, dict | list) and depth < MAX_DEPTH:
-                _walk(item, prefix, out, depth + 1)
-    elif isinstance(value, str | int | float | bool):
-        _put(out, prefix[:-1], value)
+                deeper = depth + 1 if isinstance(item, list) else depth
+                _walk(item, prefix, out, deeper, budget, fold, whole=False)
+    elif isinstance(value, _SCALARS):
+        _put(out, fold(prefix[:-1]), value, budget)
 
 
 def text_at(record: dict[str, Any], *path: str) -> str | None:
@@ -144,31 +165,18 @@ class CloudTrail(AuditSource):
     prefix = "aws.cloudtrail."
 
     def accepts(self, record: dict[str, Any]) -> bool:
-        """A CloudTrail record, or a file of them."""
-        if "eventSource" in record and "eventName" in record and "eventVersion" in record:
-            return True
-        records = record.get("Records")
+        """A CloudTrail record (an AWS service's ``eventSource``; S3 or SQS notifications,
+        which also come in ``Records``, are not)."""
+        source = record.get("eventSource")
         return (
-            isinstance(records, list)
-            and bool(records)
-            and isinstance(records[0], dict)
-            and "eventSource" in records[0]
+            isinstance(source, str)
+            and source.endswith(".amazonaws.com")
+            and "eventName" in record
+            and "eventVersion" in record
         )
 
-    def normalise(self, record: dict[str, Any]) -> Event | list[Event]:
-        """One event per CloudTrail record."""
-        records = record.get("Records")
-        if isinstance(records, list):
-            out = []
-            for index, item in enumerate(records):
-                if not isinstance(item, dict):
-                    raise InvalidInput("a CloudTrail record must be an object",
-                                       field=f"Records[{index}]")  # fmt: skip
-                out.append(self._one(item))
-            return out
-        return self._one(record)
-
-    def _one(self, record: dict[str, Any]) -> Event:
+    def normalise(self, record: dict[str, Any]) -> Event:
+        """One CloudTrail record (a log file's ``Records`` are read one by one upstream)."""
         out = self.base(record)
         set_time(out, record.get("eventTime"))
         out["cloud.provider"] = "aws"
@@ -241,7 +249,8 @@ class GitHubAudit(AuditSource):
         stamp = record.get("@timestamp", record.get("created_at"))
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
             try:
-                stamp = epoch_utc(stamp / 1000)  # milliseconds since the epoch
+                # Streams send milliseconds, exports may send seconds.
+                stamp = epoch_utc(stamp / 1000 if stamp > 1e11 else stamp)
             except InvalidInput:
                 raise InvalidInput("@timestamp is out of range", field="@timestamp") from None
         set_time(out, stamp)
@@ -315,13 +324,15 @@ class AzureMonitorLog(AuditSource):
     settings export them (``category``, ``operationName``, ``properties``) or as Log
     Analytics tables (``Type``, ``OperationName``, columns). Field paths are lower-cased:
     SigmaHQ's Azure rules use both spellings. The members of ``properties`` are also kept
-    at the top, where the table columns have them."""
+    at the top, where the table columns have them, and win over a top-level field of the
+    same name (an exported audit record's ``category`` is "AuditLogs"; the table's
+    ``Category`` column is ``properties.category``, "UserManagement")."""
 
     name = "azure"
     prefix = "azure."
 
     def _kind(self, record: dict[str, Any]) -> str | None:
-        for key in ("category", "Category", "Type"):
+        for key in ("Type", "category", "Category"):  # a table row's Type says what it is
             value = record.get(key)
             if isinstance(value, str):
                 kind = _AZURE_KINDS.get(value.lower())
@@ -345,8 +356,7 @@ class AzureMonitorLog(AuditSource):
         out = flatten(record, self.prefix, casefold=True)
         properties = record.get("properties")
         if isinstance(properties, dict):
-            for key, value in flatten(properties, self.prefix, casefold=True).items():
-                out.setdefault(key, value)
+            out.update(flatten(properties, self.prefix, casefold=True))
         out["event.dataset"] = f"azure.{kind}"
         out["event.kind"] = "event"
         out["cloud.provider"] = "azure"
@@ -354,17 +364,36 @@ class AzureMonitorLog(AuditSource):
         action = out.get("azure.operationname")
         if isinstance(action, str):
             out["event.action"] = action
-        for key, field in (("azure.callerIpAddress", "source.ip"),
-                           ("azure.ipaddress", "source.ip"),
-                           ("azure.identity", "user.name"),
-                           ("azure.userprincipalname", "user.name")):  # fmt: skip
-            value = out.get(key.lower())
-            if isinstance(value, str) and value and field not in out:
-                if field == "source.ip":
-                    set_address(out, value)
-                else:
-                    out[field] = value
+        for key in ("azure.calleripaddress", "azure.ipaddress"):
+            address = out.get(key)
+            if (
+                isinstance(address, str)
+                and address not in ("", "<null>")
+                and "source.ip" not in out
+            ):
+                set_address(out, address)
+        user = _azure_user(record)
+        if user is not None:
+            out["user.name"] = user
         return out
+
+
+_UPN_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+
+
+def _azure_user(record: dict[str, Any]) -> str | None:
+    """Who acted: the sign-in's or table row's user principal name, the caller, or the
+    activity log's identity claims (``identity`` is an object there)."""
+    for key in ("userPrincipalName", "UserPrincipalName", "caller", "Caller"):
+        value = record.get(key)
+        if isinstance(value, str) and value and value != "<null>":
+            return value
+    properties = record.get("properties")
+    if isinstance(properties, dict):
+        value = properties.get("userPrincipalName")
+        if isinstance(value, str) and value:
+            return value
+    return text_at(record, "identity", "claims", _UPN_CLAIM)
 
 
 class M365Audit(AuditSource):
@@ -380,8 +409,17 @@ class M365Audit(AuditSource):
         return "Operation" in record and "Workload" in record and "CreationTime" in record
 
     def normalise(self, record: dict[str, Any]) -> Event:
-        """The record with its time, operation, user and client address in ECS."""
+        """The record with its time, operation, user and client address in ECS; the
+        Name/Value pairs of ``ExtendedProperties``, ``Parameters`` and
+        ``ModifiedProperties`` also become fields of their own (``m365.RequestType``)."""
         out = self.base(record)
+        for block in ("ExtendedProperties", "Parameters", "ModifiedProperties"):
+            pairs = record.get(block)
+            for pair in pairs if isinstance(pairs, list) else ():
+                name = pair.get("Name") if isinstance(pair, dict) else None
+                value = pair.get("Value", pair.get("NewValue")) if isinstance(pair, dict) else None
+                if isinstance(name, str) and name and isinstance(value, _SCALARS):
+                    out.setdefault(f"{self.prefix}{name}", value)
         set_time(out, record.get("CreationTime"))
         out["event.action"] = record.get("Operation")
         user = text_at(record, "UserId")

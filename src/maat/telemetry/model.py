@@ -117,7 +117,7 @@ def set_url_path(out: Event, path: str) -> None:
     out["url.path"] = path
     name = path.rsplit("/", 1)[-1]
     stem, dot, extension = name.rpartition(".")
-    if dot and stem and extension and len(extension) <= 16:
+    if dot and stem and extension and len(extension) <= 16 and extension.isalnum():
         out["url.extension"] = extension
 
 

@@ -304,7 +304,10 @@ def _parse_json_lines(
 ) -> ParseOutcome:
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, line in _chain(first, rest):
-        if len(line) > limit:
+        # A log file in an envelope (CloudTrail's one-line {"Records": [...]}) is bounded
+        # per record, not as one line.
+        envelope = line.startswith(_ENVELOPE) and len(line) <= MAX_ENVELOPE_BYTES
+        if len(line) > limit and not envelope:
             out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
             continue
         try:
@@ -312,8 +315,29 @@ def _parse_json_lines(
         except decode_error as exc:
             out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
             continue
+        records = _enveloped(record)
+        if records is not None:
+            _parse_records(out, records, dispatcher, path, received, limit,
+                           numbers=[number] * len(records))  # fmt: skip
+            continue
+        if len(line) > limit:
+            out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
+            continue
         _emit(out, dispatcher, record, line, number, path, received)
     return out
+
+
+_ENVELOPE = b'{"Records":'
+MAX_ENVELOPE_BYTES = 256 << 20  # a CloudTrail log file holds up to a few thousand records
+
+
+def _enveloped(record: object) -> list[Any] | None:
+    """The records of ``{"Records": [...]}`` (a CloudTrail log file), read one by one."""
+    if type(record) is dict and len(record) == 1:
+        records = record.get("Records")
+        if isinstance(records, list):
+            return records
+    return None
 
 
 def _chain(
@@ -336,7 +360,16 @@ def _parse_records(
     # "line" is the record's position in an array, or the line a document starts on.
     for index, record in enumerate(records):
         number = numbers[index] if numbers is not None else index + 1
-        raw = orjson.dumps(record)
+        inner = _enveloped(record)
+        if inner is not None:
+            _parse_records(out, inner, dispatcher, path, received, limit,
+                           numbers=[number] * len(inner))  # fmt: skip
+            continue
+        try:
+            raw = orjson.dumps(record)
+        except (orjson.JSONEncodeError, TypeError) as exc:  # e.g. an integer beyond 64 bits
+            out.errors.append(ParseError(path, number, f"cannot be read: {exc}"))
+            continue
         problem = _too_big(raw, limit)
         if problem is not None:
             out.errors.append(ParseError(path, number, problem))

@@ -89,30 +89,45 @@ def test_clearing_shell_history_is_caught_by_the_linux_keyword_rule() -> None:
     assert _titles(engine, wipe + listing, "audit.log") == ["Linux Command History Tampering"]
 
 
-def test_rclone_exfiltration_and_scripts_from_suspicious_tlds_are_caught_in_http_logs() -> None:
+def test_rclone_exfiltration_and_scripts_from_suspicious_tlds_are_caught_in_zeek_http() -> None:
     engine = _engine("web/proxy_generic/proxy_ua_rclone.yml",
                      "web/proxy_generic/proxy_download_susp_tlds_blacklist.yml")  # fmt: skip
-    zeek = [
-        {"ts": 1764115200.0, "uid": "C1", "id.orig_h": "10.20.1.10", "id.orig_p": 50000,
-         "id.resp_h": "45.121.50.185", "id.resp_p": 80, "method": "PUT", "host": "drop.example",
-         "uri": "/upload/cap0001.png", "user_agent": "rclone/v1.66.0", "status_code": 200,
-         "_path": "http"},
-        {"ts": 1764115201.0, "uid": "C2", "id.orig_h": "10.20.1.10", "id.orig_p": 50001,
-         "id.resp_h": "10.30.1.13", "id.resp_p": 80, "method": "GET", "host": "intranet.example",
-         "uri": "/index.html", "user_agent": "Mozilla/5.0", "status_code": 200, "_path": "http"},
-    ]  # fmt: skip
-    nginx = [
-        {"time_iso8601": "2026-11-26T00:00:02+00:00", "remote_addr": "10.20.1.10",
-         "request": "GET http://cdn.update.top/stage2.ps1 HTTP/1.1", "status": 200,
-         "http_user_agent": "Mozilla/5.0"},
-        {"time_iso8601": "2026-11-26T00:00:03+00:00", "remote_addr": "10.20.1.10",
-         "request": "GET http://www.example.com/setup.ps1 HTTP/1.1", "status": 200,
-         "http_user_agent": "Mozilla/5.0"},
-    ]  # fmt: skip
-    zeek_titles = _titles(engine, b"\n".join(json.dumps(r).encode() for r in zeek), "http.log")
-    assert zeek_titles == ["Rclone Activity via Proxy"]
-    proxy_titles = _titles(engine, b"\n".join(json.dumps(r).encode() for r in nginx), "p.log")
-    assert proxy_titles == ["Download From Suspicious TLD - Blacklist"]
+
+    def http(uid: str, host: str, uri: str, agent: str, target: str = "45.121.50.185") -> bytes:
+        return json.dumps({"ts": 1764115200.0, "uid": uid, "id.orig_h": "10.20.1.10",
+                           "id.orig_p": 50000, "id.resp_h": target, "id.resp_p": 80,
+                           "method": "GET", "host": host, "uri": uri, "user_agent": agent,
+                           "status_code": 200, "_path": "http"}).encode()  # fmt: skip
+
+    rclone = http("C1", "drop.example", "/upload/cap0001.png", "rclone/v1.66.0")
+    stage2 = http("C2", "cdn.update.top", "/stage2.ps1", "Mozilla/5.0")
+    benign = http("C3", "intranet.example", "/setup.ps1", "Mozilla/5.0", "10.30.1.13")
+    titles = _titles(engine, b"\n".join([rclone, stage2, benign]), "http.log")
+    assert titles == ["Rclone Activity via Proxy", "Download From Suspicious TLD - Blacklist"]
+
+
+def test_proxy_rules_do_not_judge_a_web_servers_inbound_requests() -> None:
+    """An access log is a server's inbound requests, with no destination for the rules'
+    "not a private address" filters: a scanner's request is not our desk downloading."""
+    engine = _engine("web/proxy_generic/proxy_download_susp_tlds_blacklist.yml")
+    inbound = {"time_iso8601": "2026-11-26T00:00:02+00:00", "remote_addr": "198.51.100.4",
+               "request": "GET http://cdn.update.top/stage2.ps1 HTTP/1.1", "status": 404,
+               "http_user_agent": "Mozilla/5.0"}  # fmt: skip
+    assert _titles(engine, json.dumps(inbound).encode(), "access.log") == []
+
+
+def test_clearing_the_kernel_ring_buffer_is_caught_from_the_syscall_arguments() -> None:
+    """No EXECVE record: a0..a3 are the syslog call's own (hex in audit.log)."""
+    engine = _engine("linux/auditd/syscall/lnx_auditd_clean_disable_dmesg_logs_via_syslog.yml")
+
+    def syslog(seq: int, action: str) -> bytes:
+        return _audit(seq, f"type=SYSCALL msg=audit(): arch=c000003e syscall=103 success=yes "
+                           f"exit=0 a0={action} a1=0 a2=0 a3=0 ppid=1 pid=77 auid=0 uid=0 "
+                           'gid=0 euid=0 comm="dmesg" exe="/usr/bin/dmesg" key="dmesg"')  # fmt: skip
+
+    assert _titles(engine, syslog(21, "5") + syslog(22, "3"), "audit.log") == [
+        "Clear or Disable Kernel Ring Buffer Logs via Syslog Syscall"
+    ]
 
 
 def test_every_auditd_and_proxy_rule_of_sigmahq_now_has_a_route() -> None:

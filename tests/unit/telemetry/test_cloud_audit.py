@@ -39,7 +39,7 @@ TRAIL = {"eventVersion": "1.08", "eventTime": "2026-11-20T03:04:05Z",
 def test_a_cloudtrail_file_gives_one_event_per_record_with_its_own_field_names() -> None:
     second = dict(TRAIL, eventName="DescribeTrails", sourceIPAddress="cloudtrail.amazonaws.com",
                   errorCode="AccessDenied")  # fmt: skip
-    first, other = _parse({"Records": [TRAIL, second]})
+    first, other, again = _parse({"Records": [TRAIL, second, TRAIL]})
     assert first["event.module"] == "cloudtrail" and first["event.dataset"] == "aws.cloudtrail"
     assert first["@timestamp"].startswith("2026-11-20T03:04:05")
     assert first["aws.cloudtrail.eventName"] == "StopLogging" == first["event.action"]
@@ -49,7 +49,37 @@ def test_a_cloudtrail_file_gives_one_event_per_record_with_its_own_field_names()
     assert first["aws.cloudtrail.requestParameters.tags.key"] == ["team", "env"]
     assert first["event.outcome"] == "success" and other["event.outcome"] == "failure"
     assert other["source.domain"] == "cloudtrail.amazonaws.com"
-    assert first["event.id"] != other["event.id"]
+    # Each record is its own original, and the same record delivered twice is one event.
+    assert json.loads(first["event.original"]) == TRAIL
+    assert first["event.id"] == again["event.id"] != other["event.id"]
+
+
+def test_a_cloudtrail_file_larger_than_one_event_is_read_record_by_record() -> None:
+    records = [dict(TRAIL, eventID=f"e{i}", requestParameters={"pad": "x" * 900})
+               for i in range(400)]  # fmt: skip
+    data = json.dumps({"Records": records}).encode()
+    outcome = parse_bytes(data, path="trail.json", received="2026-11-26T00:00:00Z",
+                          max_event_bytes=4096)  # fmt: skip
+    assert len(data) > 100 * 4096 and outcome.errors == [] and len(outcome.events) == 400
+    assert max(len(e["event.original"]) for e in outcome.events) < 4096
+    assert len({e["event.id"] for e in outcome.events}) == 400
+
+
+def test_s3_notifications_in_records_are_not_cloudtrail() -> None:
+    [event] = _parse({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+                                   "eventName": "ObjectCreated:Put"}]})  # fmt: skip
+    assert event["event.module"] != "cloudtrail"
+
+
+def test_a_padded_request_cannot_crowd_out_the_fields_a_rule_reads() -> None:
+    padded = dict(TRAIL, errorCode="AccessDenied",
+                  requestParameters={f"p{i}": "v" * 100 for i in range(2000)})  # fmt: skip
+    [event] = _parse(padded)
+    assert event["aws.cloudtrail.errorCode"] == "AccessDenied"
+    assert event["aws.cloudtrail.eventName"] == "StopLogging"
+    assert len(event) <= MAX_KEYS + 20
+    flat = [v for k, v in event.items() if k.startswith("aws.cloudtrail.")]
+    assert sum(len(v) for v in flat if isinstance(v, str)) <= 64 * 1024
 
 
 def test_flattening_is_bounded_and_keeps_the_rest_in_the_original() -> None:
@@ -83,6 +113,8 @@ def test_each_service_is_recognised_and_access_logs_are_not_taken() -> None:
     assert o["okta.actor.alternateId"] == "admin@supplier.example" == o["user.name"]
     assert o["event.outcome"] == "success" and o["user_agent.original"] == "curl/8"
     assert g["@timestamp"].startswith("2025-11-20T") and g["github.action"] == g["event.action"]
+    [seconds] = _parse(dict(github, **{"@timestamp": 1763607845}))  # an export's seconds
+    assert seconds["@timestamp"].startswith("2025-11-20T")
     assert k["kubernetes.audit.objectRef.subresource"] == "exec" and k["source.ip"] == "10.30.1.12"
     assert k["event.outcome"] == "success" and k["user.name"] == "dev@contoso"
 
@@ -163,6 +195,41 @@ RULE_CASES = [
      {"dst_host": "10.40.1.50", "dst_port": 5900, "local_time": "2026-11-20 03:04:05.123456",
       "utc_time": "2026-11-20 03:04:05.123456", "logdata": {}, "logtype": 1001,
       "node_id": "ot-canary-1", "src_host": "", "src_port": -1}),
+    # An Entra ID audit record as Event Hub exports it: properties.category ("UserManagement")
+    # is the table's Category column, not the record's category ("AuditLogs").
+    ("cloud/azure/audit_logs/azure_user_account_mfa_disable.yml",
+     {"time": "2026-11-20T03:04:05Z", "category": "AuditLogs", "operationName": "Update user",
+      "properties": {"category": "UserManagement", "loggedByService": "Core Directory",
+                     "operationName": "Update user", "targetResources": [
+                         {"modifiedProperties": [{"displayName": "StrongAuthenticationRequirement",
+                                                  "newValue": "[{\"State\":0}]"}]}]}},
+     {"time": "2026-11-20T03:04:05Z", "category": "AuditLogs", "operationName": "Update user",
+      "properties": {"category": "UserManagement", "loggedByService": "Core Directory",
+                     "operationName": "Update user", "targetResources": [
+                         {"modifiedProperties": [{"displayName": "StrongAuthenticationRequirement",
+                                                  "newValue": "[{\"State\":1}]"}]}]}}),
+    # A Log Analytics AuditLogs row whose Category is "Policy" is still an audit log.
+    ("cloud/azure/audit_logs/azure_ad_certificate_based_authencation_enabled.yml",
+     {"TimeGenerated": "2026-11-20T03:04:05Z", "Type": "AuditLogs", "Category": "Policy",
+      "OperationName": "Authentication Methods Policy Update", "TargetResources": [
+          {"modifiedProperties": [{"displayName": "AuthenticationMethodsPolicy"}]}]},
+     {"TimeGenerated": "2026-11-20T03:04:05Z", "Type": "AuditLogs", "Category": "Policy",
+      "OperationName": "Update policy", "TargetResources": [
+          {"modifiedProperties": [{"displayName": "ConditionalAccessPolicy"}]}]}),
+    ("cloud/m365/audit/microsoft365_bypass_conditional_access.yml",
+     {"CreationTime": "2026-11-20T03:04:05", "Operation": "UserLoggedIn", "Workload":
+      "AzureActiveDirectory", "RecordType": 15, "ResultStatus": "Success",
+      "ApplicationId": "9ba1a5c7-f17a-4de9-a1f1-6178c8d51223", "ObjectId": "x",
+      "ExtendedProperties": [{"Name": "RequestType", "Value": "Cmsi:Cmsi"}]},
+     {"CreationTime": "2026-11-20T03:04:05", "Operation": "UserLoggedIn", "Workload":
+      "AzureActiveDirectory", "RecordType": 15, "ResultStatus": "Success",
+      "ApplicationId": "9ba1a5c7-f17a-4de9-a1f1-6178c8d51223", "ObjectId": "x",
+      "ExtendedProperties": [{"Name": "RequestType", "Value": "OAuth2:Authorize"}]}),
+    ("application/kubernetes/audit/kubernetes_audit_rbac_permisions_listing.yml",
+     {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "create", "objectRef":
+      {"resource": "selfsubjectrulesreviews", "apiGroup": "authorization.k8s.io"}},
+     {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "create", "objectRef":
+      {"resource": "selfsubjectaccessreviews", "apiGroup": "authorization.k8s.io"}}),
 ]  # fmt: skip
 
 
