@@ -36,7 +36,9 @@ __all__ = [
     "M365Audit",
     "OktaSystemLog",
     "flatten",
+    "int_at",
     "set_address",
+    "set_text",
     "set_time",
     "text_at",
 ]
@@ -122,6 +124,23 @@ def text_at(record: dict[str, Any], *path: str) -> str | None:
             return None
         value = value.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def set_text(out: Event, field: str, record: dict[str, Any], *path: str) -> None:
+    """``out[field]`` from the non-empty text at ``path``, if there is one."""
+    value = text_at(record, *path)
+    if value is not None:
+        out[field] = value
+
+
+def int_at(record: dict[str, Any], *path: str) -> int | None:
+    """The whole number at ``path`` in nested objects (not a boolean), or None."""
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def set_address(out: Event, text: str | None) -> None:
@@ -211,16 +230,10 @@ class OktaSystemLog(AuditSource):
         """The event with its actor, client and outcome in ECS."""
         out = self.base(record)
         set_time(out, record.get("published"))
-        action = text_at(record, "eventType")
-        if action is not None:
-            out["event.action"] = action
-        user = text_at(record, "actor", "alternateId")
-        if user is not None:
-            out["user.name"] = user
+        set_text(out, "event.action", record, "eventType")
+        set_text(out, "user.name", record, "actor", "alternateId")
         set_address(out, text_at(record, "client", "ipAddress"))
-        agent = text_at(record, "client", "userAgent", "rawUserAgent")
-        if agent is not None:
-            out["user_agent.original"] = agent
+        set_text(out, "user_agent.original", record, "client", "userAgent", "rawUserAgent")
         result = (text_at(record, "outcome", "result") or "").lower()
         if result in ("success", "failure"):
             out["event.outcome"] = result
@@ -255,9 +268,7 @@ class GitHubAudit(AuditSource):
                 raise InvalidInput("@timestamp is out of range", field="@timestamp") from None
         set_time(out, stamp)
         out["event.action"] = record["action"]
-        actor = text_at(record, "actor")
-        if actor is not None:
-            out["user.name"] = actor
+        set_text(out, "user.name", record, "actor")
         set_address(out, text_at(record, "actor_ip"))
         return out
 
@@ -282,12 +293,8 @@ class KubernetesAudit(AuditSource):
         """The event with its verb, user, source and outcome in ECS."""
         out = self.base(record)
         set_time(out, record.get("requestReceivedTimestamp") or record.get("stageTimestamp"))
-        verb = text_at(record, "verb")
-        if verb is not None:
-            out["event.action"] = verb
-        user = text_at(record, "user", "username")
-        if user is not None:
-            out["user.name"] = user
+        set_text(out, "event.action", record, "verb")
+        set_text(out, "user.name", record, "user", "username")
         sources = record.get("sourceIPs")
         if isinstance(sources, list) and sources and isinstance(sources[0], str):
             set_address(out, sources[0])
@@ -295,9 +302,8 @@ class KubernetesAudit(AuditSource):
             value = text_at(record, key)
             if value is not None:
                 out[field] = value
-        code = record.get("responseStatus", {}).get("code") if isinstance(
-            record.get("responseStatus"), dict) else None  # fmt: skip
-        if isinstance(code, int) and not isinstance(code, bool):
+        code = int_at(record, "responseStatus", "code")
+        if code is not None:
             out["event.outcome"] = "success" if code < 400 else "failure"
         return out
 
@@ -422,9 +428,7 @@ class M365Audit(AuditSource):
                     out.setdefault(f"{self.prefix}{name}", value)
         set_time(out, record.get("CreationTime"))
         out["event.action"] = record.get("Operation")
-        user = text_at(record, "UserId")
-        if user is not None:
-            out["user.name"] = user
+        set_text(out, "user.name", record, "UserId")
         set_address(out, text_at(record, "ClientIP"))
         status = (text_at(record, "ResultStatus") or "").lower()
         if status in ("success", "succeeded", "true"):

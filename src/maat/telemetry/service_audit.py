@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from maat.errors import InvalidInput
-from maat.telemetry.cloud_audit import AuditSource, set_address, set_time, text_at
+from maat.telemetry.cloud_audit import AuditSource, int_at, set_address, set_text, set_time, text_at
 from maat.telemetry.model import Event, JsonSource, epoch_utc
 
 __all__ = ["JSON_SOURCES", "BitbucketAudit", "GcpAudit", "OpenCanary"]
@@ -49,12 +49,8 @@ class BitbucketAudit(AuditSource):
             else:
                 stamp = None
         set_time(out, stamp)
-        action = text_at(record, "auditType", "action")
-        if action is not None:
-            out["event.action"] = action
-        author = text_at(record, "author", "name")
-        if author is not None:
-            out["user.name"] = author
+        set_text(out, "event.action", record, "auditType", "action")
+        set_text(out, "user.name", record, "author", "name")
         set_address(out, text_at(record, "source"))
         return out
 
@@ -88,19 +84,14 @@ class GcpAudit(AuditSource):
             raise InvalidInput("not a Cloud audit log entry", field="protoPayload")
         out = self.base({"data": entry})
         payload = entry["protoPayload"]
-        method = text_at(payload, "methodName")
-        if method is not None:
-            out["gcp.audit.method_name"] = method
-            out["event.action"] = method
+        set_text(out, "gcp.audit.method_name", payload, "methodName")
+        set_text(out, "event.action", payload, "methodName")
         set_time(out, entry.get("timestamp") or entry.get("receiveTimestamp"))
-        user = text_at(payload, "authenticationInfo", "principalEmail")
-        if user is not None:
-            out["user.name"] = user
+        set_text(out, "user.name", payload, "authenticationInfo", "principalEmail")
         set_address(out, text_at(payload, "requestMetadata", "callerIp"))
         out["cloud.provider"] = "gcp"
-        code = payload.get("status", {}).get("code") if isinstance(
-            payload.get("status"), dict) else None  # fmt: skip
-        if isinstance(code, int) and not isinstance(code, bool):
+        code = int_at(payload, "status", "code")
+        if code is not None:
             out["event.outcome"] = "success" if code == 0 else "failure"
         return out
 
@@ -127,16 +118,12 @@ class OpenCanary(AuditSource):
         out = self.base(record)
         set_time(out, record.get("utc_time") or record.get("local_time"))
         set_address(out, text_at(record, "src_host"))
-        target = text_at(record, "dst_host")
-        if target is not None:
-            out["destination.address"] = target
+        set_text(out, "destination.address", record, "dst_host")
         for key, field in (("src_port", "source.port"), ("dst_port", "destination.port")):
             value = record.get(key)
             if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 65536:
                 out[field] = value
-        node = text_at(record, "node_id")
-        if node is not None:
-            out["observer.name"] = node
+        set_text(out, "observer.name", record, "node_id")
         out["event.action"] = str(record["logtype"])
         return out
 
