@@ -111,12 +111,27 @@ _AUDIT_KNOWN = frozenset(
      "MandatoryLabel", "TargetUserName", "TargetDomainName", "TargetUserSid", "TargetLogonId"}
 )  # fmt: skip
 
+# SigmaHQ's file_access rules are written for the Kernel-File ETW provider (FileName,
+# Image); Security 4663 ("an attempt was made to access an object", with a SACL on the
+# files) records the same access as ObjectName and ProcessName.
+_OBJECT_ACCESS = {"FileName": "ObjectName", "Image": "ProcessName"}
+_OBJECT_ACCESS_KNOWN = frozenset(
+    {"FileName", "Image", "EventID", "Channel", "Provider_Name", "Computer", "Hostname",
+     "ObjectName", "ProcessName", "ObjectType", "AccessMask", "AccessList", "SubjectUserName",
+     "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "HandleId", "ProcessId"}
+)  # fmt: skip
+
 _CATEGORIES: dict[str, tuple[Route, ...]] = {
     "process_creation": (
         _sysmon("process_creation", 1),
         Route("security/4688", ((SECURITY, 4688),), renames=_AUDIT_PROCESS, known=_AUDIT_KNOWN),
     ),
     "file_change": (_sysmon("file_change", 2),),
+    "file_access": (
+        Route(
+            "security/4663", ((SECURITY, 4663),), renames=_OBJECT_ACCESS, known=_OBJECT_ACCESS_KNOWN
+        ),
+    ),
     "network_connection": (_sysmon("network_connection", 3),),
     "sysmon_status": (_sysmon("sysmon_status", 4, 16),),
     "sysmon_error": (_sysmon("sysmon_error", 255),),

@@ -179,3 +179,23 @@ def test_a_fake_password_prompt_on_a_developers_mac_is_caught_from_osquery() -> 
               "default answer \"\" with hidden answer")  # fmt: skip
     lines = [row("exec", prompt), row("fork", prompt), row("exec", "osascript -e 'beep'")]
     assert _titles(engine, b"\n".join(lines), "osquery.log") == ["GUI Input Capture - macOS"]
+
+
+def test_a_dpapi_master_key_read_by_an_unknown_tool_is_caught_from_object_access_auditing() -> None:
+    """SigmaHQ's file_access rules (written for Kernel-File ETW) run on Security 4663."""
+    engine = _engine("windows/file/file_access/file_access_win_susp_dpapi_master_key_access.yml")
+
+    def access(process: str, name: str) -> bytes:
+        return json.dumps({"@timestamp": "2026-11-26T00:00:00.000Z", "EventID": 4663,
+                           "Channel": "Security", "SourceName": "Microsoft-Windows-Security-"
+                           "Auditing", "Hostname": "OFF-WS01", "ObjectType": "File",
+                           "ObjectName": name, "ProcessName": process,
+                           "AccessMask": "0x1"}).encode()  # fmt: skip
+
+    key = "C:\\Users\\bo.huang\\AppData\\Roaming\\Microsoft\\Protect\\S-1-5-21-1004-1105\\a1b2"
+    stolen = access("C:\\Users\\bo.huang\\AppData\\Local\\Temp\\ErpUpdate\\winword.exe", key)
+    system = access("C:\\Windows\\System32\\lsass.exe", key)
+    other = access("C:\\Users\\bo.huang\\AppData\\Local\\Temp\\x.exe", "C:\\Temp\\notes.txt")
+    assert _titles(engine, b"\n".join([stolen, system, other]), "security.json") == [
+        "Access To Windows DPAPI Master Keys By Uncommon Applications"
+    ]
