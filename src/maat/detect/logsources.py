@@ -114,12 +114,16 @@ _AUDIT_KNOWN = frozenset(
 # SigmaHQ's file_access rules are written for the Kernel-File ETW provider (FileName,
 # Image); Security 4663 ("an attempt was made to access an object", with a SACL on the
 # files) records the same access as ObjectName and ProcessName.
+# Only 4663 events about files: registry keys and processes are audited by 4663 too.
 _OBJECT_ACCESS = {"FileName": "ObjectName", "Image": "ProcessName"}
+# Not ProcessId or HandleId: hex in 4663, so their values would not compare.
 _OBJECT_ACCESS_KNOWN = frozenset(
     {"FileName", "Image", "EventID", "Channel", "Provider_Name", "Computer", "Hostname",
      "ObjectName", "ProcessName", "ObjectType", "AccessMask", "AccessList", "SubjectUserName",
-     "SubjectDomainName", "SubjectUserSid", "SubjectLogonId", "HandleId", "ProcessId"}
+     "SubjectDomainName", "SubjectUserSid", "SubjectLogonId"}
 )  # fmt: skip
+FILE_ACCESS = "security:file-object"
+"""The route key of a Security 4663 event about a file."""
 
 _CATEGORIES: dict[str, tuple[Route, ...]] = {
     "process_creation": (
@@ -129,7 +133,10 @@ _CATEGORIES: dict[str, tuple[Route, ...]] = {
     "file_change": (_sysmon("file_change", 2),),
     "file_access": (
         Route(
-            "security/4663", ((SECURITY, 4663),), renames=_OBJECT_ACCESS, known=_OBJECT_ACCESS_KNOWN
+            "security/4663-file",
+            ((FILE_ACCESS, None),),
+            renames=_OBJECT_ACCESS,
+            known=_OBJECT_ACCESS_KNOWN,
         ),
     ),
     "network_connection": (_sysmon("network_connection", 3),),
@@ -406,6 +413,7 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
     return ()
 
 
+_OBJECT_TYPE = EVENT_DATA + "ObjectType"
 MACOS_PROCESS_START = "macos:process_creation"
 """The route key of a process start on macOS, whichever source saw it."""
 
@@ -427,5 +435,7 @@ def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
     if isinstance(event_id, str) and event_id.isdecimal() and len(event_id) < 7:
         event_id = int(event_id)  # from a source that kept it as text
     if isinstance(event_id, int) and not isinstance(event_id, bool):
+        if event_id == 4663 and low == SECURITY and event.get(_OBJECT_TYPE) == "File":
+            return (low, event_id), (low, None), (FILE_ACCESS, None)
         return (low, event_id), (low, None)
     return ((low, None),)

@@ -348,8 +348,9 @@ class Engine:
                 for key in route.keys:
                     # A rule on a whole channel that names its event ids is filed under
                     # those ids: the other events of the channel never see it.
+                    # Channels only: "ds:..." and other derived keys carry no event id.
                     narrowed = [(key[0], i) for i in sorted(ids)] if ids and key[1] is None \
-                        and not key[0].startswith("ds:") else [key]  # fmt: skip
+                        and ":" not in key[0] else [key]  # fmt: skip
                     for filed in narrowed:
                         bucket = buckets.setdefault(filed, _Bucket())
                         bucket.members.append((_Compiled(rule, route, test), anchors, used))

@@ -50,12 +50,14 @@ _PROCESS_TEXT = (
     ("euid", "user.effective.id"),
     ("gid", "group.id"),
     ("auid", "user.audit.id"),
+    ("username", "user.name"),  # es_process_events
 )
 # Columns only osquery's es_process_events table (macOS EndpointSecurity) has.
 _ENDPOINT_SECURITY = ("cdhash", "signing_id", "platform_binary", "team_id")
 # A new program is an exec (what Sysmon's process creation reports); a fork runs the
 # parent's image on, so it is not reported as a start.
 _ES_EVENT = {"exec": "start", "exit": "end"}
+_ES_TYPES = frozenset({"exec", "fork", "exit"})  # es_process_events' event_type values
 _HASHES = (("md5", "file.hash.md5"), ("sha1", "file.hash.sha1"), ("sha256", "file.hash.sha256"))
 
 
@@ -205,7 +207,7 @@ def _process(out: Event, c: dict[str, Any]) -> None:
         except InvalidInput:
             raise InvalidInput("start_time is out of range", field="start_time") from None
     out.setdefault("event.category", ["process"])
-    if any(k in c for k in _ENDPOINT_SECURITY):
+    if any(k in c for k in _ENDPOINT_SECURITY) or _text(c, "event_type") in _ES_TYPES:
         # es_process_events: macOS's EndpointSecurity, which says what happened.
         out["host.os.type"] = "macos"
         kind = _text(c, "event_type")

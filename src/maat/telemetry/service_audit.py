@@ -19,7 +19,9 @@ __all__ = ["JSON_SOURCES", "BitbucketAudit", "GcpAudit", "OpenCanary"]
 
 
 class BitbucketAudit(AuditSource):
-    """Bitbucket Data Center audit events (``auditType``, ``author``, ``timestamp``)."""
+    """Bitbucket Data Center audit events (``auditType``, ``author``, ``timestamp``).
+    Jira and Confluence Data Center write the same Atlassian shape: theirs are read here
+    too, and Bitbucket's rules, which name Bitbucket's own actions, do not match them."""
 
     name = "bitbucket"
     dataset = "bitbucket.audit"
@@ -84,6 +86,7 @@ class GcpAudit(AuditSource):
             raise InvalidInput("not a Cloud audit log entry", field="protoPayload")
         out = self.base({"data": entry})
         payload = entry["protoPayload"]
+        _pair_grants(out, payload.get("authorizationInfo"))
         set_text(out, "gcp.audit.method_name", payload, "methodName")
         set_text(out, "event.action", payload, "methodName")
         set_time(out, entry.get("timestamp") or entry.get("receiveTimestamp"))
@@ -94,6 +97,25 @@ class GcpAudit(AuditSource):
         if code is not None:
             out["event.outcome"] = "success" if code == 0 else "failure"
         return out
+
+
+_AUTHZ = "gcp.data.protoPayload.authorizationInfo."
+
+
+def _pair_grants(out: Event, infos: Any) -> None:
+    """Flattened, a call's permission checks lose which permission was granted: a denied
+    ``accessPolicies.delete`` beside a granted ``get`` would read as a granted delete. When
+    the grants differ, ``permission`` keeps the granted ones (``granted`` is then true) and
+    the denied ones move to ``denied_permission``."""
+    if not isinstance(infos, list):
+        return
+    checks = [i for i in infos if isinstance(i, dict) and isinstance(i.get("permission"), str)]
+    granted = [i["permission"] for i in checks if i.get("granted") is True]
+    denied = [i["permission"] for i in checks if i.get("granted") is not True]
+    if granted and denied:
+        out[_AUTHZ + "permission"] = granted
+        out[_AUTHZ + "granted"] = [True]
+        out[_AUTHZ + "denied_permission"] = denied
 
 
 class OpenCanary(AuditSource):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from maat.detect.sigma import Engine
+from maat.detect.sigma import Engine, load_rules
 from maat.services.detection import load_rule_files
 from maat.telemetry.pipeline import parse_bytes
 from telemetry_kit import SHARED
@@ -181,14 +181,36 @@ def test_a_fake_password_prompt_on_a_developers_mac_is_caught_from_osquery() -> 
     assert _titles(engine, b"\n".join(lines), "osquery.log") == ["GUI Input Capture - macOS"]
 
 
+def test_macos_rules_read_the_user_and_narrow_endpoint_security_queries() -> None:
+    """A rule on the user runs (es_process_events' username), and a query selecting only
+    pid, path, cmdline, event_type and time is still known for macOS: its forks are not
+    starts."""
+    text = ("title: root osascript\nlogsource: {product: macos, category: process_creation}\n"
+            "detection:\n  sel:\n    Image|endswith: /osascript\n    User: root\n"
+            "  condition: sel\n")  # fmt: skip
+    engine = Engine(load_rules([("root.yml", text)]))
+    assert engine.problems == []
+
+    def row(event_type: str, user: str | None) -> bytes:
+        columns = {"pid": "9", "path": "/usr/bin/osascript", "cmdline": "osascript -e x",
+                   "event_type": event_type, "time": "1764115200"}  # fmt: skip
+        if user is not None:
+            columns["username"] = user
+        return json.dumps({"name": "es", "hostIdentifier": "mbp", "unixTime": 1764115200,
+                           "action": "added", "columns": columns}).encode()  # fmt: skip
+
+    lines = [row("exec", "root"), row("exec", "dev"), row("fork", "root")]
+    assert _titles(engine, b"\n".join(lines), "osquery.log") == ["root osascript"]
+
+
 def test_a_dpapi_master_key_read_by_an_unknown_tool_is_caught_from_object_access_auditing() -> None:
     """SigmaHQ's file_access rules (written for Kernel-File ETW) run on Security 4663."""
     engine = _engine("windows/file/file_access/file_access_win_susp_dpapi_master_key_access.yml")
 
-    def access(process: str, name: str) -> bytes:
+    def access(process: str, name: str, kind: str = "File") -> bytes:
         return json.dumps({"@timestamp": "2026-11-26T00:00:00.000Z", "EventID": 4663,
                            "Channel": "Security", "SourceName": "Microsoft-Windows-Security-"
-                           "Auditing", "Hostname": "OFF-WS01", "ObjectType": "File",
+                           "Auditing", "Hostname": "OFF-WS01", "ObjectType": kind,
                            "ObjectName": name, "ProcessName": process,
                            "AccessMask": "0x1"}).encode()  # fmt: skip
 
@@ -196,6 +218,8 @@ def test_a_dpapi_master_key_read_by_an_unknown_tool_is_caught_from_object_access
     stolen = access("C:\\Users\\bo.huang\\AppData\\Local\\Temp\\ErpUpdate\\winword.exe", key)
     system = access("C:\\Windows\\System32\\lsass.exe", key)
     other = access("C:\\Users\\bo.huang\\AppData\\Local\\Temp\\x.exe", "C:\\Temp\\notes.txt")
-    assert _titles(engine, b"\n".join([stolen, system, other]), "security.json") == [
+    # 4663 also audits registry keys: a key's access is no file access.
+    key_access = access("C:\\Temp\\x.exe", key, kind="Key")
+    assert _titles(engine, b"\n".join([stolen, system, other, key_access]), "s.json") == [
         "Access To Windows DPAPI Master Keys By Uncommon Applications"
     ]

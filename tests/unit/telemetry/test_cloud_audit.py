@@ -183,6 +183,19 @@ RULE_CASES = [
       "serviceName": "accesscontextmanager.googleapis.com", "authorizationInfo": [
       {"permission": "accesscontextmanager.accessPolicies.get", "granted": True}]},
       "timestamp": "2026-11-20T03:04:05Z"}}),
+    # A denied delete beside a granted read is no granted delete.
+    ("cloud/gcp/audit/gcp_access_policy_deleted.yml",
+     {"protoPayload": {"methodName": "AccessContextManager.DeleteAccessPolicy",
+      "serviceName": "accesscontextmanager.googleapis.com", "authorizationInfo": [
+      {"permission": "accesscontextmanager.accessPolicies.get", "granted": True},
+      {"permission": "accesscontextmanager.accessPolicies.delete", "granted": True}]},
+      "timestamp": "2026-11-20T03:04:05Z"},
+     {"protoPayload": {"methodName": "AccessContextManager.DeleteAccessPolicy",
+      "serviceName": "accesscontextmanager.googleapis.com", "status": {"code": 7},
+      "authorizationInfo": [
+      {"permission": "accesscontextmanager.accessPolicies.delete", "granted": False},
+      {"permission": "accesscontextmanager.accessPolicies.get", "granted": True}]},
+      "timestamp": "2026-11-20T03:04:05Z"}),
     ("cloud/gcp/audit/gcp_dlp_re_identifies_sensitive_information.yml",
      {"protoPayload": {"methodName": "projects.content.reidentify", "serviceName":
       "dlp.googleapis.com"}, "timestamp": "2026-11-20T03:04:05Z"},
