@@ -29,6 +29,8 @@ import orjson
 
 from maat.adapters.bus.spool import SpoolBus
 from maat.adapters.lake.parquet import ParquetLake
+from maat.config import Settings
+from maat.services.telemetry import tune_collector
 from maat.telemetry.pipeline import parse_bytes
 
 MORDOR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mordor" / "unzipped"
@@ -67,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
+    tune_collector(Settings.from_mapping({}))  # as `maat serve`, `ingest` and `detect` do
     lines = sysmon_lines(args.events)
     size = sum(len(line) for line in lines)
     print(f"{len(lines):,} Sysmon events, {size / len(lines):,.0f} bytes on average")

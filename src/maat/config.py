@@ -160,6 +160,10 @@ class TelemetrySettings:
     lake_batch_rows: int = 100_000  # rows per Parquet file at most
     retention_days: int = 180  # never less than 180 without --force
     lake_flush_interval: Seconds = Seconds(1)  # how often an idle lake writer looks again
+    # Python's first-generation collection threshold in processes that run the pipeline
+    # (serve, ingest, detect); 0 keeps Python's 700. Parsing makes some 40 short-lived
+    # objects per event, so the default collects every few events and rescans the rules.
+    gc_threshold: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "telemetry.lake_batch_rows": (1, None),
     "telemetry.retention_days": (1, None),
     "telemetry.lake_flush_interval": (0.01, 3600),
+    "telemetry.gc_threshold": (0, 10_000_000),
     "detect.alert_group_window": (0, None),
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),

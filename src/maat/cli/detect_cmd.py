@@ -22,7 +22,7 @@ from maat.services.detection import (
     regression_cases,
 )
 from maat.services.event_files import parse_event_file
-from maat.services.telemetry import read_inputs
+from maat.services.telemetry import read_inputs, tune_collector
 
 rules_app = typer.Typer(
     help="Sigma rules: check, list, and test against cases.", no_args_is_help=True
@@ -57,6 +57,8 @@ def detect(
     if not rules and not iocs:
         raise InvalidInput("give --rules, --iocs or both", field="rules")
     err = console(stderr=True)
+    state: CliState = ctx.obj
+    tune_collector(state.settings())
     engine = load_rule_files(rules)[1] if rules else None
     for problem in engine.problems if engine is not None else ():
         if problem.severity == "error":

@@ -18,6 +18,7 @@ batch whose positions the lake's commit already covers, so no event is written t
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -101,6 +102,17 @@ def open_bus(settings: Settings) -> EventBus:
         min_free_bytes=int(telemetry.min_free_disk_bytes),
         dedupe_window=telemetry.dedupe_window,
     )
+
+
+def tune_collector(settings: Settings) -> None:
+    """Set this process's first-generation garbage-collection threshold to
+    ``telemetry.gc_threshold`` (0 leaves Python's). Called once by the commands that run
+    the pipeline: with Python's 700, parsing triggers a collection every few events, and
+    the older generations' collections rescan every compiled rule."""
+    threshold = int(settings.telemetry.gc_threshold)
+    if threshold:
+        _, second, third = gc.get_threshold()
+        gc.set_threshold(threshold, second, third)
 
 
 def _utc_now() -> datetime:
