@@ -432,11 +432,17 @@ class Lake(Protocol):
     """
 
     def write_batch(
-        self, events: Sequence[Mapping[str, Any]], *, commit: Mapping[str, Any] | None = None
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        commit: Mapping[str, Any] | None = None,
+        fields: Sequence[bytes | memoryview] | None = None,
     ) -> int:
         """Write ``events`` (normalised, :mod:`maat.telemetry.model`) as Parquet files, fsync
         them, then append their manifest entries, the last one carrying ``commit`` (e.g. the
-        bus position the batch ends at). Returns the number of rows written."""
+        bus position the batch ends at). Returns the number of rows written. ``fields`` is
+        each event's JSON without ``event.original`` when the caller has it already (the bus
+        message's, :mod:`maat.telemetry.wire`)."""
         ...
 
     def last_commit(self) -> Mapping[str, Any] | None:

@@ -36,6 +36,9 @@ def _ingest_files(
             progress.update(task, description=f"ingesting {path.name}")
             outcome = _parse_file(telemetry, path, source)
             report.add(telemetry.publish(outcome, path=str(path)))
+            del outcome
+            if telemetry.handoff.full:  # write what was handed over before it is dropped
+                telemetry.drain()
             progress.advance(task)
 
 

@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import accumulate
 from typing import Any, Literal
 
 import orjson
@@ -36,6 +37,7 @@ __all__ = [
     "empty_select",
     "fields_buffer",
     "fields_json",
+    "join_fields",
     "partition_of",
     "to_columns",
     "valid_day",
@@ -137,6 +139,12 @@ def fields_buffer(events: Sequence[Mapping[str, Any]]) -> tuple[bytearray, array
             buffer += fields_json(event)
         append(len(buffer))
     return buffer, offsets
+
+
+def join_fields(texts: Sequence[bytes | memoryview]) -> tuple[bytes, array[int]]:
+    """The ``fields`` column from texts made already (as :func:`fields_buffer` returns it):
+    one buffer and the int64 offsets."""
+    return b"".join(texts), array("q", accumulate(map(len, texts), initial=0))
 
 
 def to_columns(

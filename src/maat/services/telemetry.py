@@ -18,12 +18,13 @@ batch whose positions the lake's commit already covers, so no event is written t
 
 from __future__ import annotations
 
+import base64
 import gc
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +39,10 @@ from maat.errors import InvalidInput, MaatError, Unavailable
 from maat.ports import BusMessage, EventBus
 from maat.services.platform import read_master_secret
 from maat.telemetry.enrich import Facts, enrich
+from maat.telemetry.handoff import Handoff
 from maat.telemetry.model import ParseError
 from maat.telemetry.pipeline import ParseOutcome, parse_bytes
+from maat.telemetry.wire import decode_event, encode_event, fields_of, read_event
 
 __all__ = ["IngestReport", "Telemetry", "open_bus", "read_inputs", "received_now"]
 
@@ -158,6 +161,9 @@ class Telemetry:
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self.writer_error: MaatError | None = None
+        self.handoff = Handoff(
+            limit=settings.telemetry.handoff_events, consumers=1 if detector is None else 2
+        )
 
     @classmethod
     def open(
@@ -226,33 +232,35 @@ class Telemetry:
                 event[SENDER] = sender
         if self.facts is not None:
             enrich(outcome.events, self.facts)
-        for subject, messages in self._by_subject(outcome.events, report, path).items():
-            stored = self.bus.publish(subject, messages)
-            report.accepted += len(messages)
-            report.duplicates += len(messages) - stored
+        for subject, published in self._by_subject(outcome.events, report, path).items():
+            stored = self.bus.publish(subject, [(msg_id, data) for msg_id, data, _ in published])
+            self.handoff.put(published)
+            report.accepted += len(published)
+            report.duplicates += len(published) - stored
         return report
 
     def _by_subject(
         self, events: Iterable[dict[str, Any]], report: IngestReport, path: str
-    ) -> dict[str, list[tuple[str, bytes]]]:
+    ) -> dict[str, list[tuple[str, bytes, dict[str, Any]]]]:
+        """``(event id, message bytes, event)`` of each event that can be stored, by the
+        subject it goes to; the others are rejected in ``report``."""
         nats = self.settings.telemetry.bus == "nats"
         if nats:
             from maat.adapters.bus.partition import subject_for
         prefix = self.settings.telemetry.nats_subject_prefix
         partitions = self.settings.telemetry.nats_partitions
-        grouped: dict[str, list[tuple[str, bytes]]] = {}
-        dumps, encode_error = orjson.dumps, orjson.JSONEncodeError
+        grouped: dict[str, list[tuple[str, bytes, dict[str, Any]]]] = {}
         for event in events:
             try:
-                data = dumps(event)
-            except encode_error as exc:  # e.g. an integer beyond 64 bits: this event only
+                data = encode_event(event)
+            except InvalidInput as exc:  # e.g. an integer beyond 64 bits: this event only
                 report.rejected += 1
-                reason = f"event {event.get('event.id')} cannot be stored: {exc}"
+                reason = f"event {event.get('event.id')}: {exc.message}"
                 report.errors.append(ParseError(path, 0, reason))
                 continue
             host = str(event.get("host.name", ""))
             subject = subject_for(prefix, host, partitions) if nats else SPOOL_SUBJECT
-            grouped.setdefault(subject, []).append((event["event.id"], data))
+            grouped.setdefault(subject, []).append((event["event.id"], data, event))
         return grouped
 
     # --- lake writer ------------------------------------------------------------------------
@@ -286,13 +294,33 @@ class Telemetry:
     def _write(self, messages: list[BusMessage], commit: dict[str, Any]) -> int:
         """Write one batch; a batch the lake refuses as data (``InvalidInput``) is written
         without the events it cannot take, which go to the dead-letter folder with the
-        reason, so that one bad event can neither block the writer nor be lost silently."""
-        events = [orjson.loads(m.data) for m in messages]
+        reason, so that one bad event can neither block the writer nor be lost silently.
+        A message that is not an event at all goes there too."""
+        kept: list[BusMessage] = []
+        events: list[dict[str, Any]] = []
+        fields: list[memoryview | bytes] = []
+        older = False  # an older Maat's messages carry no fields JSON: the lake makes it
+        for message, handed in zip(messages, self.handoff.take(messages), strict=True):
+            try:
+                if handed is None:
+                    event, made = read_event(message.data)
+                else:  # published by this process just now, with exactly these bytes
+                    event, made = handed, fields_of(message.data)
+            except InvalidInput as bad:
+                self._dead_letter(message, bad.diagnostics())
+                self.writer_error = bad
+                continue
+            kept.append(message)
+            events.append(event)
+            if made is None:
+                older = True
+            else:
+                fields.append(made)
         try:
-            return self.lake.write_batch(events, commit=commit)
+            return self.lake.write_batch(events, commit=commit, fields=None if older else fields)
         except InvalidInput as exc:
             good: list[dict[str, Any]] = []
-            for message, event in zip(messages, events, strict=True):
+            for message, event in zip(kept, events, strict=True):
                 try:
                     self._probe.write_batch([event])
                     good.append(event)
@@ -314,8 +342,13 @@ class Telemetry:
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             record = {"reason": reason, "position": message.position, "msg_id": message.msg_id}
+            try:  # the event as one JSON line, or the message itself when it is not one
+                kept = orjson.dumps(decode_event(message.data))
+            except (InvalidInput, orjson.JSONEncodeError):
+                record["data_base64"] = base64.b64encode(message.data).decode("ascii")
+                kept = b""
             with (folder / "events.ndjson").open("ab") as fh:
-                fh.write(orjson.dumps(record) + b"\n" + message.data + b"\n")
+                fh.write(orjson.dumps(record) + b"\n" + (kept + b"\n" if kept else b""))
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
@@ -351,7 +384,7 @@ class Telemetry:
             messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
             if not messages:
                 return 0
-            self.detector.run([orjson.loads(m.data) for m in messages])
+            self.detector.run(list(_decodable(messages, self.handoff.take(messages))))
             self.bus.ack(DETECT_CONSUMER, messages)
             return len(messages)
 
@@ -386,6 +419,22 @@ class Telemetry:
         if self._probe_lake is not None:
             shutil.rmtree(self._probe_lake.root, ignore_errors=True)
             self._probe_lake = None
+
+
+def _decodable(
+    messages: Iterable[BusMessage], handed: Iterable[dict[str, Any] | None]
+) -> Iterator[dict[str, Any]]:
+    """The events of ``messages`` (those ``handed`` over as they are, the others decoded);
+    one that is not an event is passed over here (the lake writer puts it in the
+    dead-letter folder with the reason)."""
+    for message, event in zip(messages, handed, strict=True):
+        if event is not None:
+            yield event
+            continue
+        try:
+            yield decode_event(message.data)
+        except InvalidInput:
+            continue
 
 
 def read_inputs(paths: Iterable[Path]) -> Iterable[Path]:

@@ -12,6 +12,7 @@ from maat.config import Settings
 from maat.errors import Unavailable
 from maat.services.platform import Platform
 from maat.services.telemetry import LAKE_CONSUMER, Telemetry
+from maat.telemetry.wire import decode_event
 from maat_testkit import make_settings
 
 
@@ -67,7 +68,7 @@ def test_crash_between_lake_write_and_bus_ack_writes_nothing_twice(tmp_path: Pat
     first = Telemetry.open(settings)
     first.ingest(body(0, 300), path="a")
     messages = first.bus.fetch(LAKE_CONSUMER, max_messages=1000, timeout=0)
-    events = [orjson.loads(m.data) for m in messages]
+    events = [decode_event(m.data) for m in messages]
     first.lake.write_batch(
         events, commit={"bus": first.bus.identity, "position": messages[-1].position}
     )
@@ -119,11 +120,11 @@ def test_a_failed_lake_write_is_retried_not_skipped(
         real = telemetry.lake.write_batch
         calls = {"n": 0}
 
-        def flaky(events: object, *, commit: object = None) -> int:
+        def flaky(events: object, **kw: object) -> int:
             calls["n"] += 1
             if calls["n"] == 1:
                 raise Unavailable("disk full")
-            return real(events, commit=commit)  # type: ignore[arg-type]
+            return real(events, **kw)  # type: ignore[arg-type]
 
         monkeypatch.setattr(telemetry.lake, "write_batch", flaky)
         with pytest.raises(Unavailable):
@@ -202,3 +203,76 @@ def test_the_pipeline_commands_collect_garbage_less_often_as_configured(tmp_path
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)
+
+
+def lake_rows(telemetry: Telemetry) -> list[tuple[object, ...]]:
+    sql = "SELECT event_id, host_name, fields, original FROM events ORDER BY event_id"
+    return [tuple(row) for row in telemetry.lake.query(sql).rows]
+
+
+def test_a_message_that_is_not_an_event_is_dead_lettered_and_the_rest_written(
+    tmp_path: Path,
+) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.bus.publish("events", [("garbage-1", b"\x00MW1\xff\xff")])  # damaged on disk
+        telemetry.ingest(body(0, 30), path="a")
+        telemetry.drain()
+        assert count(telemetry) == 30
+        letters = (tmp_path / "dead-letter" / "events.ndjson").read_bytes().splitlines()
+        record = orjson.loads(letters[0])
+        assert record["msg_id"] == "garbage-1" and "truncated" in record["reason"]
+        assert record["data_base64"] == "AE1XMf//"
+        assert telemetry.writer_error is not None
+    finally:
+        telemetry.close()
+
+
+def test_a_spool_written_by_an_older_maat_still_reaches_the_lake(tmp_path: Path) -> None:
+    """Older versions published each event as one JSON object; after an upgrade the spool
+    still holds such messages, and they must reach the lake exactly as new ones do."""
+    new_dir, old_dir = tmp_path / "new", tmp_path / "old"
+    new, old = Telemetry.open(settings_in(new_dir)), Telemetry.open(settings_in(old_dir))
+    try:
+        new.ingest(body(0, 40), path="a")
+        outcome = old.parse(body(0, 40), path="a")
+        old.bus.publish("events", [(e["event.id"], orjson.dumps(e)) for e in outcome.events])
+        new.drain()
+        old.drain()
+        assert count(old) == 40
+        assert lake_rows(old) == lake_rows(new)
+    finally:
+        new.close()
+        old.close()
+
+
+def test_the_lake_holds_the_same_rows_with_and_without_the_handoff(tmp_path: Path) -> None:
+    handed = Telemetry.open(settings_in(tmp_path / "on"))
+    decoded = Telemetry.open(settings_in(tmp_path / "off", handoff_events=0))
+    try:
+        for telemetry in (handed, decoded):
+            telemetry.ingest(body(0, 120) + b"\n" + sysmon(7, host="WS2"), path="a")
+            telemetry.drain()
+        assert len(handed.handoff) == 0 and len(decoded.handoff) == 0
+        assert count(handed) == 121
+        assert lake_rows(handed) == lake_rows(decoded)
+    finally:
+        handed.close()
+        decoded.close()
+
+
+def test_a_replay_from_another_device_cannot_restamp_events_before_the_lake_writes_them(
+    tmp_path: Path,
+) -> None:
+    """The vendor's own agent sends its events; an attacker's device replays the same
+    records before the lake writer runs. The bus keeps the first; the lake must too."""
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.ingest(body(0, 10), path="a", sender="VENDOR-HOST")
+        again = telemetry.ingest(body(0, 10), path="b", sender="ATTACKER-DESK")
+        assert again.duplicates == 10
+        telemetry.drain()
+        senders = {orjson.loads(str(row[2]))["maat.sender.device"] for row in lake_rows(telemetry)}
+        assert senders == {"VENDOR-HOST"}
+    finally:
+        telemetry.close()

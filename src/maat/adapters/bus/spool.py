@@ -78,25 +78,27 @@ def _frames(blob: bytes, base: int) -> Iterator[tuple[int, int, BusMessage | Non
     """``(start, end, message)`` per frame of ``blob``; ``message`` is None where the frame
     is torn or corrupt (and iteration stops there)."""
     offset, size = 0, len(blob)
+    view = memoryview(blob)  # checksums and headers read in place: only the data is copied
+    subjects: dict[bytes, str] = {}  # a chunk's frames mostly share one subject
     while offset < size:
         if size - offset < _HEAD.size:
             yield offset, size, None
             return
         magic, length, crc = _HEAD.unpack_from(blob, offset)
-        end = offset + _HEAD.size + length
-        if magic != _MAGIC or end > size:
+        start = offset + _HEAD.size
+        end = start + length
+        if magic != _MAGIC or end > size or zlib.crc32(view[start:end]) != crc:
             yield offset, size, None
             return
-        body = blob[offset + _HEAD.size : end]
-        if zlib.crc32(body) != crc:
-            yield offset, size, None
-            return
-        (id_len,) = _SHORT.unpack_from(body, 0)
-        ident = body[2 : 2 + id_len].decode()
-        (subj_len,) = _SHORT.unpack_from(body, 2 + id_len)
-        subj_start = 4 + id_len
-        subject = body[subj_start : subj_start + subj_len].decode()
-        data = body[subj_start + subj_len :]
+        (id_len,) = _SHORT.unpack_from(blob, start)
+        ident = str(view[start + 2 : start + 2 + id_len], "utf-8")
+        subj_start = start + 4 + id_len
+        (subj_len,) = _SHORT.unpack_from(blob, subj_start - 2)
+        raw_subject = blob[subj_start : subj_start + subj_len]
+        subject = subjects.get(raw_subject)
+        if subject is None:
+            subject = subjects[raw_subject] = raw_subject.decode()
+        data = blob[subj_start + subj_len : end]
         yield offset, end, BusMessage(subject, ident, data, base + end)
         offset = end
 

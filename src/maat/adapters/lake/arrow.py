@@ -22,7 +22,15 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from maat.errors import InvalidInput, Unavailable
-from maat.lake.schema import COLUMNS, as_int, as_text, fields_buffer, to_columns, valid_module
+from maat.lake.schema import (
+    COLUMNS,
+    as_int,
+    as_text,
+    fields_buffer,
+    join_fields,
+    to_columns,
+    valid_module,
+)
 
 __all__ = ["SCHEMA", "EncodedFile", "encode_batch", "iso", "partitions", "to_table"]
 
@@ -65,15 +73,21 @@ _SOURCES = pa.struct(
 )
 
 
-def to_table(events: Sequence[Mapping[str, Any]], *, first_row: int = 0) -> Any:
+def to_table(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    first_row: int = 0,
+    fields: Sequence[bytes | memoryview] | None = None,
+) -> Any:
     """The Arrow table of ``events`` in the lake's schema.
 
     Fast path: Arrow converts the events as structs of the source keys. When a value has
     another type than the plan expects (``event.code`` as a number, a category that is not
     a list), the column-wise path coerces it instead. A missing or unreadable ``@timestamp``
-    is ``InvalidInput`` naming the event.
+    is ``InvalidInput`` naming the event. ``fields``, when given, is each event's ``fields``
+    JSON made already (the bus message's, :mod:`maat.telemetry.wire`), used as it is.
     """
-    buffer, offsets = fields_buffer(events)
+    buffer, offsets = fields_buffer(events) if fields is None else join_fields(fields)
     fields = pa.LargeStringArray.from_buffers(
         len(events), pa.py_buffer(offsets), pa.py_buffer(buffer)
     )
@@ -240,12 +254,17 @@ def encode_batch(
     batch_rows: int,
     chunk: int = CONVERT_CHUNK,
     row_group: int = ROW_GROUP_ROWS,
+    fields: Sequence[bytes | memoryview] | None = None,
 ) -> list[EncodedFile]:
     """Parquet files (in memory) for ``events``; see :func:`_encode_batch`. Arrow's own
     errors become ``InvalidInput`` (the events could not be encoded), running out of memory
-    ``Unavailable``."""
+    ``Unavailable``. ``fields``: each event's ``fields`` JSON, when made already."""
+    if fields is not None and len(fields) != len(events):
+        raise InvalidInput(f"{len(fields)} fields texts for {len(events)} events")
     try:
-        return _encode_batch(events, batch_rows=batch_rows, chunk=chunk, row_group=row_group)
+        return _encode_batch(
+            events, batch_rows=batch_rows, chunk=chunk, row_group=row_group, fields=fields
+        )
     except _ARROW_ERRORS as exc:
         raise InvalidInput(f"the events cannot be encoded as Parquet: {exc}") from None
     except MemoryError:
@@ -253,7 +272,12 @@ def encode_batch(
 
 
 def _encode_batch(
-    events: Sequence[Mapping[str, Any]], *, batch_rows: int, chunk: int, row_group: int
+    events: Sequence[Mapping[str, Any]],
+    *,
+    batch_rows: int,
+    chunk: int,
+    row_group: int,
+    fields: Sequence[bytes | memoryview] | None,
 ) -> list[EncodedFile]:
     """Parquet files (in memory) for ``events``: one or more per (day, module), each of at
     most ``batch_rows`` rows.
@@ -276,7 +300,9 @@ def _encode_batch(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="maat-lake-encode") as pool:
         try:
             for start in range(0, len(events), chunk):
-                table = to_table(events[start : start + chunk], first_row=start)
+                end = start + chunk
+                made = None if fields is None else fields[start:end]
+                table = to_table(events[start:end], first_row=start, fields=made)
                 for day, module, part in partitions(table, first_row=start):
                     offset = 0
                     while offset < part.num_rows:

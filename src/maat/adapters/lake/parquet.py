@@ -264,7 +264,11 @@ class ParquetLake:
     # --- the Lake port ------------------------------------------------------------------
 
     def write_batch(
-        self, events: Sequence[Mapping[str, Any]], *, commit: Mapping[str, Any] | None = None
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        commit: Mapping[str, Any] | None = None,
+        fields: Sequence[bytes | memoryview] | None = None,
     ) -> int:
         """Write ``events`` as Parquet files by day and module and list them in the manifest.
 
@@ -276,11 +280,12 @@ class ParquetLake:
         5. On an I/O error (disk full) remove the files written: ``Unavailable``, nothing
            listed, nothing to acknowledge.
 
-        An empty batch writes nothing and records no commit.
+        An empty batch writes nothing and records no commit. ``fields``, when given, is each
+        event's ``fields`` JSON as the bus carried it (:mod:`maat.telemetry.wire`).
         """
         if not events:
             return 0
-        encoded = encode_batch(events, batch_rows=self._batch_rows)
+        encoded = encode_batch(events, batch_rows=self._batch_rows, fields=fields)
         written: list[Path] = []
         with self._locked(exclusive=True):
             self._refresh()
