@@ -38,3 +38,16 @@ def sibling(name: str) -> ModuleType:
 def pick(event: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``event`` that ``expected`` names (missing ones as None), to compare."""
     return {k: event.get(k) for k in expected}
+
+
+def sigma_engine(root: Path, *relative: str) -> Any:
+    """An engine of the SigmaHQ rules at ``root / relative`` (each must load and route),
+    or a skip with the reason when the shared data is absent."""
+    from maat.services.detection import load_rule_files
+
+    paths = [root / r for r in relative]
+    if not all(p.exists() for p in paths):
+        pytest.skip(f"{root} is absent (see shared/data/SOURCES.md)")
+    engine = load_rule_files(paths)[1]
+    assert engine.problems == [] and len(engine.rules) == len(relative)
+    return engine

@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from maat.telemetry.app_log import APPLICATIONS
 from maat.telemetry.auditd import EXECVE_ARGS
+from maat.telemetry.syslog import AUTH_PROGRAMS, FIREWALL_BLOCKED
 from maat.telemetry.zeek import raw_field_keys
 
 __all__ = [
@@ -330,13 +332,107 @@ _CLOUD_AUDIT = {
     ("bitbucket", "audit"): ("bitbucket.audit", "bitbucket."),
     ("gcp", "gcp.audit"): ("gcp.audit", "gcp."),
     ("opencanary", ""): ("opencanary.event", "opencanary."),
+    ("onelogin", "onelogin.events"): ("onelogin.events", "onelogin."),
+    ("cisco", "duo"): ("duo.authentication", "duo."),
+    ("azure", "pim"): ("azure.pim", "azure.pim."),
 }
 # Azure's field paths are lower-cased by the parser: its exports spell them both ways.
 _AZURE_SERVICES = frozenset({"signinlogs", "auditlogs", "activitylogs", "riskdetection"})
 
 
+# Syslog events are indexed by what sent them (event_route_keys): the program of a host's
+# message, "auth" for the auth facility, the vendor of a network device's message, "os" for
+# any message not from a device. Linux services are programs.
+_SYSLOG_OS: RouteKey = ("syslog:os", None)
+_LINUX_PROGRAMS = {
+    "sshd": ("sshd", "sshd-session"),
+    "sudo": ("sudo",),
+    "cron": ("cron", "crond", "anacron"),
+    "vsftpd": ("vsftpd",),
+    "clamav": ("clamd", "freshclam", "clamscan", "clamonacc", "clamav-milter"),
+    "guacamole": ("guacd",),  # "(n users now present)" is guacd's
+}
+_SUDO = {"USER": "sudo.USER", "TTY": "sudo.TTY", "PWD": "sudo.PWD", "COMMAND": "sudo.COMMAND"}
+# Network devices' syslog: Cisco IOS and Huawei VRP mark their own messages; Juniper's BGP
+# messages come from its routing daemon, rpd.
+_DEVICE_SYSLOG: dict[tuple[str, str], RouteKey] = {
+    ("cisco", "aaa"): ("syslog:cisco", None),
+    ("cisco", "syslog"): ("syslog:cisco", None),
+    ("cisco", "bgp"): ("syslog:cisco", None),
+    ("cisco", "ldp"): ("syslog:cisco", None),
+    ("huawei", "bgp"): ("syslog:huawei", None),
+    ("juniper", "bgp"): ("syslog:rpd", None),
+}
+_FORTIGATE: RouteKey = ("ds:fortinet.fortigate", None)
+# Firewall rules (no product) on firewalls' traffic logs: FortiGate's, in ECS.
+_FIREWALL: RouteKey = ("firewall:traffic", None)
+_FIREWALL_FIELDS = {"src_ip": "source.ip", "dst_ip": "destination.ip",
+                    "src_port": "source.port", "dst_port": "destination.port",
+                    "action": "event.action", "blocked": FIREWALL_BLOCKED}  # fmt: skip
+# Microsoft 365 alerts and Exchange admin actions in the unified audit log, under the names
+# SigmaHQ's rules use (Elastic's: event.provider, rule.name or event.action, event.outcome).
+_M365_ALERT = {"eventSource": "m365.Workload", "eventName": "m365.Name",
+               "status": "event.outcome"}  # fmt: skip
+_M365_EXCHANGE = {**_M365_ALERT, "eventName": "m365.Operation"}
+# Google Workspace activity shared with Cloud Logging (maat.telemetry.service_audit).
+_WORKSPACE = {
+    "eventService": "gcp.data.protoPayload.serviceName",
+    "eventName": "gcp.data.protoPayload.metadata.event.eventName",
+    "protoPayload.Servicename": "gcp.data.protoPayload.serviceName",  # so spelt in SigmaHQ
+}
+
+
+def _keywords(name: str, *keys: RouteKey, fields: Mapping[str, str] | None = None) -> Route:
+    """A route whose rules search the events' text (and read only ``fields``)."""
+    known = frozenset(fields or ())
+    return Route(name, keys, prefix="", system={}, fields=fields or {}, known=known)
+
+
+def _text_log_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
+    """Routes of syslog, network devices', web servers' error and applications' logs."""
+    if category == "firewall" and not product and not service:
+        return (Route("firewall/traffic", (_FIREWALL,), prefix="", system={},
+                      fields=_FIREWALL_FIELDS, known=frozenset(_FIREWALL_FIELDS)),)  # fmt: skip
+    if (category == "application" and product in APPLICATIONS) or (
+        category == "database" and not product
+    ):
+        name = product or "database"
+        return (_keywords(f"app/{name}", (f"ds:application.{name}", None)),)
+    if category:
+        return ()
+    if product == "linux" and service in _LINUX_PROGRAMS:
+        keys = tuple((f"syslog:{program}", None) for program in _LINUX_PROGRAMS[service])
+        fields = _SUDO if service == "sudo" else None
+        return (_keywords(f"syslog/{service}", *keys, fields=fields),)
+    if product == "linux" and service == "auth":
+        return (_keywords("syslog/auth", ("syslog:auth", None)),)
+    if product == "linux" and service == "syslog":
+        return (_keywords("syslog/linux", _SYSLOG_OS),)
+    device = _DEVICE_SYSLOG.get((product, service))
+    if device is not None:
+        return (_keywords(f"syslog/{product}-{service}", device),)
+    if product in ("fortigate", "fortios"):
+        return (Route(f"fortinet/{service}", (_FORTIGATE,), prefix="fortinet.fortigate.",
+                      system={}),)  # fmt: skip
+    if not product and service in ("apache", "nginx"):
+        return (_keywords(f"web/{service}-error", (f"ds:{service}.error", None)),)
+    if product == "m365" and service in ("threat_management", "threat_detection", "exchange"):
+        fields = _M365_EXCHANGE if service == "exchange" else _M365_ALERT
+        return (Route(f"m365/{service}", (("ds:m365.audit", None),), prefix="m365.",
+                      system={}, fields=fields),)  # fmt: skip
+    if product == "gcp" and service in ("google_workspace.admin", "google_workspace.login"):
+        # The login rules name protoPayload.* paths; the admin rules the parameters' names.
+        prefix = "gcp.data." if service.endswith("login") else "gcp.workspace."
+        return (Route(f"gcp/{service}", (("ds:gcp.audit", None),), prefix=prefix, system={},
+                      fields=_WORKSPACE),)  # fmt: skip
+    return ()
+
+
 def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...]:
     """Routes of log sources read by Maat's non-Windows parsers."""
+    text = _text_log_routes(product, category, service)
+    if text:
+        return text
     if product == "rpc_firewall" and category == "application":
         # RPC Firewall writes its audit events to the Windows event log "RPCFW".
         system = {**_WINDOWS_SYSTEM, "EventLog": "winlog.channel"}
@@ -362,7 +458,7 @@ def _other_routes(product: str, category: str, service: str) -> tuple[Route, ...
     if product == "linux" and not service and not category:
         # Any Linux log: keyword rules search every Linux event Maat reads.
         keys: tuple[RouteKey, ...] = (("ds:auditd.log", None), ("ds:auditd.auoms", None),
-                                      (_LINUX_SYSMON, None))  # fmt: skip
+                                      (_LINUX_SYSMON, None), _SYSLOG_OS)  # fmt: skip
         return (Route("linux/any", keys, prefix="", system={}, known=frozenset()),)
     if category == "webserver" and product in ("", "apache", "nginx", "envoy"):
         shapes: tuple[RouteKey, ...] = tuple((f"ds:access_log.{s}", None) for s in _ACCESS_LOGS)
@@ -403,6 +499,11 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
         keys: tuple[RouteKey, ...] = ((MACOS_PROCESS_START, None),)
         return (Route("macos/process_creation", keys, prefix="process.", system={},
                       fields=_MACOS_PROCESS, known=frozenset(_MACOS_PROCESS)),)  # fmt: skip
+    if product == "macos" and category == "file_event":
+        # Files written on macOS (osquery's EndpointSecurity file events).
+        fields = {"TargetFilename": "file.path", "Image": "process.executable"}
+        return (Route("macos/file_event", ((MACOS_FILE_EVENT, None),), prefix="file.",
+                      system={}, fields=fields, known=frozenset(fields)),)  # fmt: skip
     if product == "linux" and category in _LINUX_CATEGORIES:
         return (
             Route(
@@ -414,6 +515,8 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
 
 
 _OBJECT_TYPE = EVENT_DATA + "ObjectType"
+MACOS_FILE_EVENT = "macos:file_event"
+"""The route key of a file created or changed on macOS."""
 MACOS_PROCESS_START = "macos:process_creation"
 """The route key of a process start on macOS, whichever source saw it."""
 
@@ -427,8 +530,16 @@ def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
         dataset = event.get("event.dataset")
         if not isinstance(dataset, str):
             return None
-        if event.get("host.os.type") == "macos" and "start" in (event.get("event.type") or ()):
-            return (f"ds:{dataset}", None), (MACOS_PROCESS_START, None)
+        if dataset == "syslog":
+            return _syslog_keys(event)
+        if FIREWALL_BLOCKED in event:
+            return (f"ds:{dataset}", None), _FIREWALL
+        if event.get("host.os.type") == "macos":
+            kinds = event.get("event.type") or ()
+            if "start" in kinds:
+                return (f"ds:{dataset}", None), (MACOS_PROCESS_START, None)
+            if "creation" in kinds or "change" in kinds:
+                return (f"ds:{dataset}", None), (MACOS_FILE_EVENT, None)
         return ((f"ds:{dataset}", None),)
     low = channel.lower()
     event_id = event.get("winlog.event_id")
@@ -439,3 +550,23 @@ def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
             return (low, event_id), (low, None), (FILE_ACCESS, None)
         return (low, event_id), (low, None)
     return ((low, None),)
+
+
+_AUTH_FACILITIES = (4, 10)  # auth, authpriv
+
+
+def _syslog_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...]:
+    """A syslog event's keys: the dataset's, its program's, ``auth`` when it is an
+    authentication message, and its device vendor's (``os`` when no device wrote it)."""
+    keys: list[RouteKey] = [("ds:syslog", None)]
+    program = event.get("process.name")
+    if isinstance(program, str) and program:
+        keys.append((f"syslog:{program.lower()}", None))
+    facility = event.get("log.syslog.facility.code")
+    if facility in _AUTH_FACILITIES or (
+        facility is None and isinstance(program, str) and program.lower() in AUTH_PROGRAMS
+    ):
+        keys.append(("syslog:auth", None))
+    vendor = event.get("observer.vendor")
+    keys.append((f"syslog:{vendor}", None) if isinstance(vendor, str) else _SYSLOG_OS)
+    return tuple(keys)

@@ -13,6 +13,7 @@ tuple, equality lists are set lookups.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -103,9 +104,11 @@ def _list_test(key: str, kind: str, literals: list[str]) -> Test:
 
 
 def _keyword(value: Any) -> Test:
-    """A field-less search, value by value over the event's text fields: a plain string is
-    a substring of some value (case-insensitive unless ``|cased``), a string with wildcards
-    matches a whole value, a regex is searched in each value, a number is its text."""
+    """A field-less search, value by value over the event's text fields: a string, with or
+    without wildcards, is found anywhere in some value (``Trojan*FOUND`` in ``x.jsp:
+    Trojan.Agent FOUND``; case-insensitive unless ``|cased``), a regex is searched in each
+    value, a number is its text. Full-text backends (and pySigma's SQLite one) read
+    keywords so."""
     if isinstance(value, SigmaNumber):
         value = SigmaString(str(value.number))
     if isinstance(value, SigmaString):
@@ -115,10 +118,23 @@ def _keyword(value: Any) -> Test:
             text = "".join(p for p in value.s if isinstance(p, str))  # escapes already undone
             needle = text if cased else text.lower()
             return on_lowered(key, lambda item: needle in item)
-        return on_lowered(key, string_check(value, cased))
+        return on_lowered(key, string_check(_unanchored(value), cased))
     if isinstance(value, SigmaRegularExpression):
         return on_lowered(FULLTEXT_RAW, regex_check(value))
     raise InvalidInput(f"keyword of type {type(value).__name__} is not supported")
+
+
+def _unanchored(value: SigmaString) -> SigmaString:
+    """``value`` with a ``*`` at each end it lacks (a keyword is found anywhere)."""
+    multi = SpecialChars.WILDCARD_MULTI
+    parts = list(value.s)
+    if not parts or parts[0] is not multi:
+        parts.insert(0, multi)
+    if parts[-1] is not multi:
+        parts.append(multi)
+    wrapped = copy.copy(value)
+    wrapped.s = parts
+    return wrapped
 
 
 def compile_condition(node: Any, resolve: Callable[[str], str]) -> Test:

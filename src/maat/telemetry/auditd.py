@@ -447,7 +447,7 @@ class AuditdText:
         return first_line.startswith((b"type=", b"node=")) and b" msg=audit(" in first_line[:200]
 
     def parse_lines(
-        self, lines: Iterable[tuple[int, bytes]]
+        self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
     ) -> Iterator[tuple[int, Event | str, bytes]]:
         """Events grouped by audit id; a line that is not an audit record is an error."""
         pending: dict[str, _Pending] = {}  # insertion order is arrival order

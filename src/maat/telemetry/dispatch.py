@@ -13,12 +13,15 @@ from typing import Any
 from maat.errors import InvalidInput
 from maat.telemetry import (
     access_log,
+    app_log,
     auditd,
     azure_monitor,
     cloud_audit,
+    error_log,
     falco,
     osquery,
     service_audit,
+    syslog,
     windows,
     zeek,
     zeek_tsv,
@@ -39,7 +42,14 @@ JSON_SOURCES: tuple[JsonSource, ...] = (
     *service_audit.JSON_SOURCES,
     *access_log.JSON_SOURCES,
 )
-TEXT_SOURCES: tuple[TextSource, ...] = (*zeek_tsv.TEXT_SOURCES, *auditd.TEXT_SOURCES)
+# Syslog last: its BSD time stamp is the loosest of the text formats' marks.
+TEXT_SOURCES: tuple[TextSource, ...] = (
+    *zeek_tsv.TEXT_SOURCES,
+    *auditd.TEXT_SOURCES,
+    *error_log.TEXT_SOURCES,
+    *syslog.TEXT_SOURCES,
+    *app_log.TEXT_SOURCES,  # never sniffed: named with --source app.<name>
+)
 
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "TimeGenerated", "EventTime", "date")
 

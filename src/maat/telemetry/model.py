@@ -101,9 +101,11 @@ class TextSource(Protocol):
         ...
 
     def parse_lines(
-        self, lines: Iterable[tuple[int, bytes]]
+        self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
     ) -> Iterator[tuple[int, Event | str, bytes]]:
         """Events from numbered lines: ``(first line number, fields or error reason, raw)``.
+        ``received`` (ISO UTC) is when the lines arrived, for formats whose times lack a
+        part (syslog's BSD times have no year).
 
         ``raw`` is the original text of the event (several lines joined by ``\\n`` when the
         format spreads one event over several).

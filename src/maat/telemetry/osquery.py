@@ -16,6 +16,7 @@ it is recognised by its distinctive columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +88,14 @@ def _int(columns: dict[str, Any], key: str) -> int | None:
         except ValueError:
             pass
     raise InvalidInput(f"column {key} is not an integer: {str(value)[:40]!r}", field=key)
+
+
+def _copy_texts(out: Event, c: dict[str, Any], pairs: Iterable[tuple[str, str]]) -> None:
+    """Each present column of ``pairs`` (column, ECS field) into ``out`` as text."""
+    for key, field in pairs:
+        value = _text(c, key)
+        if value is not None:
+            out[field] = value
 
 
 def _base_name(path: str) -> str:
@@ -171,15 +180,14 @@ def _map(out: Event, c: dict[str, Any]) -> None:
         _network(out, c)
     if "target_path" in c or (("sha256" in c or "md5" in c or "sha1" in c) and "pid" not in c):
         _file(out, c)
+    elif "filename" in c and "pid" in c and "event_type" in c:
+        _es_file(out, c)
     elif "pid" in c:
         _process(out, c)
     elif "username" in c and "uid" in c:
         out["event.category"] = ["iam"]
         out["event.type"] = ["user", "info"]
-        for key, field in (("username", "user.name"), ("uid", "user.id"), ("gid", "group.id")):
-            value = _text(c, key)
-            if value is not None:
-                out[field] = value
+        _copy_texts(out, c, (("username", "user.name"), ("uid", "user.id"), ("gid", "group.id")))
         full_name = _text(c, "description")
         if full_name is not None:
             out["user.full_name"] = full_name
@@ -194,10 +202,7 @@ def _process(out: Event, c: dict[str, Any]) -> None:
         parent = _int(c, "ppid")
     if parent is not None:
         out["process.parent.pid"] = parent
-    for key, field in _PROCESS_TEXT:
-        value = _text(c, key)
-        if value is not None:
-            out[field] = value
+    _copy_texts(out, c, _PROCESS_TEXT)
     if "process.name" not in out and "process.executable" in out:
         out["process.name"] = _base_name(out["process.executable"])
     start = _int(c, "start_time")
@@ -212,11 +217,8 @@ def _process(out: Event, c: dict[str, Any]) -> None:
         out["host.os.type"] = "macos"
         kind = _text(c, "event_type")
         out.setdefault("event.type", [_ES_EVENT.get(kind or "", "info")])
-        for key, field in (("signing_id", "process.code_signature.signing_id"),
-                           ("team_id", "process.code_signature.team_id")):  # fmt: skip
-            value = _text(c, key)
-            if value is not None:
-                out[field] = value
+        _copy_texts(out, c, (("signing_id", "process.code_signature.signing_id"),
+                             ("team_id", "process.code_signature.team_id")))  # fmt: skip
     elif "syscall" in c or "time" in c:  # process_events: an execution was seen
         out.setdefault("event.type", ["start"])
     else:  # processes: the state of a running process
@@ -263,20 +265,41 @@ def _file(out: Event, c: dict[str, Any]) -> None:
     directory = _text(c, "directory")
     if directory is not None:
         out["file.directory"] = directory
-    for key, field in _HASHES:
-        value = _text(c, key)
-        if value is not None:
-            out[field] = value
+    _copy_texts(out, c, _HASHES)
     size = _int(c, "size")
     if size is not None:
         out["file.size"] = size
-    for key, field in (("uid", "file.uid"), ("gid", "file.gid"), ("mode", "file.mode")):
-        value = _text(c, key)
-        if value is not None:
-            out[field] = value
+    _copy_texts(out, c, (("uid", "file.uid"), ("gid", "file.gid"), ("mode", "file.mode")))
     out["event.category"] = ["file"]
     action = _text(c, "action")
     out["event.type"] = list(_FILE_ACTION.get(action or "", ["info"]))
+
+
+# es_process_file_events' event_type -> ECS event.type.
+_ES_FILE_TYPES = {"create": "creation", "write": "change", "truncate": "change",
+                  "rename": "change", "link": "creation", "unlink": "deletion",
+                  "open": "access", "close": "access"}  # fmt: skip
+
+
+def _es_file(out: Event, c: dict[str, Any]) -> None:
+    """es_process_file_events (macOS EndpointSecurity): which process did what to which
+    file; a rename names the new path in ``dest_filename``."""
+    for key, field in (("pid", "process.pid"), ("parent", "process.parent.pid")):
+        value = _int(c, key)
+        if value is not None:
+            out[field] = value
+    executable = _text(c, "path")
+    if executable is not None:
+        out["process.executable"] = executable
+        out["process.name"] = _base_name(executable)
+    kind = _text(c, "event_type") or ""
+    target = (_text(c, "dest_filename") if kind == "rename" else None) or _text(c, "filename")
+    if target is not None:
+        out["file.path"] = target
+        out["file.name"] = _base_name(target)
+    out["host.os.type"] = "macos"
+    out["event.category"] = ["file"]
+    out["event.type"] = [_ES_FILE_TYPES.get(kind, "info")]
 
 
 class OsqueryResult:

@@ -406,7 +406,7 @@ def _parse_text(
         out.errors.extend(oversized)
         return out
     try:
-        for number, result, raw in text.parse_lines(bounded()):
+        for number, result, raw in text.parse_lines(bounded(), received=received):
             if isinstance(result, str):
                 out.errors.append(ParseError(path, number, result))
                 continue

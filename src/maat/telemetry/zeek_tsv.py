@@ -139,7 +139,7 @@ class ZeekTsv:
         return first_line.startswith(b"#separator ")
 
     def parse_lines(
-        self, lines: Iterable[tuple[int, bytes]]
+        self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
     ) -> Iterator[tuple[int, Event | str, bytes]]:
         """Events from the data lines; header lines set the columns; bad lines are errors."""
         header: _Header | None = None

@@ -12,17 +12,13 @@ import pytest
 from maat.detect.sigma import Engine, load_rules
 from maat.services.detection import load_rule_files
 from maat.telemetry.pipeline import parse_bytes
-from telemetry_kit import SHARED
+from telemetry_kit import SHARED, sigma_engine
 
 RULES = SHARED / "sigma" / "rules"
 
 
 def _engine(*relative: str) -> Engine:
-    paths = [RULES / r for r in relative]
-    if not all(p.exists() for p in paths):
-        pytest.skip(f"{RULES} is absent (see shared/data/SOURCES.md)")
-    engine = load_rule_files(paths)[1]
-    assert engine.problems == [] and len(engine.rules) == len(relative)
+    engine: Engine = sigma_engine(RULES, *relative)
     return engine
 
 
@@ -223,3 +219,27 @@ def test_a_dpapi_master_key_read_by_an_unknown_tool_is_caught_from_object_access
     assert _titles(engine, b"\n".join([stolen, system, other, key_access]), "s.json") == [
         "Access To Windows DPAPI Master Keys By Uncommon Applications"
     ]
+
+
+def test_a_startup_item_written_on_a_mac_is_caught_from_endpoint_security_file_events() -> None:
+    """osquery's es_process_file_events: a file created or renamed into place is judged by
+    SigmaHQ's macOS file_event rules; a read of the same path is not."""
+    engine = _engine("macos/file_event/file_event_macos_susp_startup_item_created.yml")
+
+    def row(event_type: str, filename: str, dest: str = "") -> bytes:
+        return json.dumps({
+            "name": "es_process_file_events", "hostIdentifier": "dev-mbp-07",
+            "unixTime": 1764115200, "action": "added",
+            "columns": {"pid": "4242", "parent": "1", "path": "/Users/Shared/.agent/agent",
+                        "filename": filename, "dest_filename": dest,
+                        "event_type": event_type, "time": "1764115200"},
+        }).encode()  # fmt: skip
+
+    item = "/Library/StartupItems/Updater/StartupParameters.plist"
+    created = row("create", item)
+    renamed = row("rename", "/Users/Shared/x.plist", item)
+    read = row("open", item)
+    other = row("create", "/Users/dev/notes.plist")
+    assert _titles(engine, created, "osquery.log") == ["Startup Item File Created - MacOS"]
+    assert _titles(engine, renamed, "osquery.log") == ["Startup Item File Created - MacOS"]
+    assert _titles(engine, read + b"\n" + other, "osquery.log") == []

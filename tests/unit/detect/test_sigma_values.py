@@ -226,6 +226,16 @@ def test_keywords_search_every_event_data_value() -> None:
     assert not fires(built, event(CommandLine="whoami"))
 
 
+def test_a_keyword_with_wildcards_is_found_anywhere_in_a_value_as_full_text_search_does() -> None:
+    """ClamAV's ``Trojan*FOUND`` must hit ``x.jsp: Trojan.Agent FOUND``: pySigma's SQLite
+    backend (the differential oracle) reads it as ``LIKE '%Trojan%FOUND%'``."""
+    built = engine("    keywords:\n        - 'Trojan*FOUND'\n        - 'a?c'\n    condition: keywords")
+    assert fires(built, event(CommandLine="/srv/x.jsp: Trojan.Agent FOUND in upload"))
+    assert fires(built, event(CommandLine="xx abc yy"))
+    assert not fires(built, event(CommandLine="FOUND Trojan"))
+    assert not fires(built, event(CommandLine="ac"))
+
+
 def test_one_of_and_all_of_with_wildcards_and_not() -> None:
     built = engine(
         "    sel_a:\n        Image|endswith: '\\a.exe'\n"

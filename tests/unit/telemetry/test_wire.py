@@ -121,6 +121,15 @@ def _every_source_sample() -> list[dict[str, Any]]:
                  "test_osquery", "test_zeek"):  # fmt: skip
         for record in sibling(name).SAMPLES:
             events.extend(_parsed(orjson.dumps(record)))
+    for text in (
+        b"<86>Nov 26 09:00:02 erp01 sudo: alice : TTY=pts/0 ; USER=root ; COMMAND=/bin/id",
+        b'date=2026-11-26 time=10:05:00 devname="FGT" devid="F1" logid="01" action="Add"',
+        b"2026/11/26 09:06:02 [alert] 900#0: worker process 901 exited on signal 6",
+        b'{"txid": "t", "event_type": "authentication", "factor": "bypass_code", "timestamp": 1}',
+        b'{"id": 1, "account_id": 9, "event_type_id": 3, "created_at": "2026-11-26T09:12:00Z"}',
+        b'date=2026-11-26 time=1:00:00 devid="F" logid="1" type="traffic" dstport=21 action=deny',
+    ):
+        events.extend(_parsed(text))
     return events
 
 
@@ -139,7 +148,7 @@ def test_every_parser_makes_events_the_message_gives_back_unchanged() -> None:
     for path in _real_files():
         events.extend(_parsed(path.read_bytes()))
     modules = {e["event.module"] for e in events}
-    assert len(events) > 100 and len(modules) >= 6, modules
+    assert len(events) > 100 and len(modules) >= 8, modules
     for event in events:
         decoded = decode_event(encode_event(dict(event)))
         assert decoded == event

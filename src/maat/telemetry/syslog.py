@@ -1,0 +1,278 @@
+"""Syslog lines: BSD (RFC 3164) and RFC 5424, network devices' messages, FortiGate logs.
+
+Linux servers (a supplier's ERP host, a jump host) and network gear report through syslog,
+and SigmaHQ has rules for both: keyword rules over sshd, sudo, cron, vsftpd or ClamAV
+messages, Cisco IOS commands and BGP authentication failures, FortiGate configuration
+changes. Each line is one event (module ``syslog``):
+
+- ``<PRI>`` (optional) gives ``log.syslog.facility.code`` and ``log.syslog.severity.code``;
+- the time is RFC 5424's ISO time, an ISO time (rsyslog's precise format) or the BSD
+  ``Mmm dd HH:MM:SS``. BSD times have no year and no zone: they are read as UTC in the year
+  that puts them at most a day after the time the line was received;
+- then the host (``host.name``), the tag ``program[pid]:`` (``process.name``,
+  ``process.pid``) and the message (``message``).
+
+Messages of network devices are recognised by their own marks: Cisco IOS
+``%FACILITY-SEVERITY-MNEMONIC:`` (``observer.vendor: cisco``, ``event.code`` the mnemonic;
+the device's sequence number and own time stamp are kept in the message) and Huawei VRP
+``%%01MODULE/severity/MNEMONIC``. ``sudo`` messages also give their ``KEY=value`` parts as
+``sudo.<KEY>``. A FortiGate log (``date=… time=… devid=… logid=…``, with or without a syslog
+header) becomes a ``fortinet.fortigate`` event with every ``key=value`` under
+``fortinet.fortigate.<key>``.
+
+A line with no syslog header in a syslog file (a continued message) is kept as an event with
+the whole line as its message, received now.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from maat.errors import InvalidInput
+from maat.telemetry.model import Event, epoch_utc, iso_utc
+
+__all__ = [
+    "AUTH_PROGRAMS",
+    "FIREWALL_BLOCKED",
+    "MONTHS",
+    "TEXT_SOURCES",
+    "SyslogText",
+    "parse_line",
+]
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+"""Month abbreviations of BSD and web-server times -> month numbers."""
+_PRI = re.compile(r"<(\d{1,3})>")
+_RFC5424 = re.compile(r"1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(.*)", re.S)
+# Optional device sequence number and "*"/"." (clock not synchronised), then the time.
+_BSD_TIME = re.compile(
+    r"(?:\d+: )?[*.]?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2})"
+    r"(?: (\d{4}))? (\d\d):(\d\d):(\d\d)(\.\d{1,6})?(?: [A-Z]{2,5})?:? "
+)
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) ")
+_TAG = re.compile(r"([^\s:\[\]]{1,64})(?:\[(\d{1,10})\])?: ?")
+_CISCO = re.compile(r"(\d{1,10}: )?(%[A-Z0-9_]{1,32}-\d-[A-Z0-9_]{1,48}):")
+_HUAWEI = re.compile(r"%%\d\d([A-Z0-9_]{1,32})/(\d)/([A-Z0-9_]{1,48})")
+_FORTI_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]{0,63})=("(?:[^"\\]|\\.)*"|\S*)')
+_SUDO_PAIR = re.compile(r"([A-Z]{2,16})=([^;]*?)\s*(?:;|$)")
+_YEARLESS_SLACK = timedelta(days=1)
+
+AUTH_PROGRAMS = frozenset(
+    {"sshd", "sudo", "su", "pkexec", "login", "systemd-logind", "polkitd", "passwd", "useradd",
+     "usermod", "userdel", "groupadd", "groupdel", "chpasswd", "chage", "gpasswd",
+     "unix_chkpwd", "sshd-session"}
+)  # fmt: skip
+"""Programs whose messages go to the ``auth``/``authpriv`` facility (``/var/log/auth.log``)."""
+
+
+def _received_moment(received: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(received.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _bsd_time(match: re.Match[str], received: datetime | None) -> str:
+    """The UTC time of a BSD stamp; without a year, the year putting it at most a day
+    after ``received`` (a December line read in January is last year's)."""
+    month, day, year, hour, minute, second, fraction = match.groups()
+    micro = int((fraction or ".0")[1:].ljust(6, "0")[:6])
+    parts = (MONTHS[month], int(day), int(hour), int(minute), int(second), micro)
+    try:
+        if year:
+            return iso_utc(datetime(int(year), *parts, tzinfo=UTC))
+        if received is None:
+            raise InvalidInput("a syslog time without a year needs the time it was received")
+        moment = datetime(received.year, *parts, tzinfo=UTC)
+        if moment > received + _YEARLESS_SLACK:
+            moment = moment.replace(year=received.year - 1)
+    except ValueError as exc:  # Feb 30, hour 25; Feb 29 of a year without one
+        raise InvalidInput(f"not a valid syslog time: {match.group(0).strip()!r}") from exc
+    return iso_utc(moment)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _fortigate(text: str, out: Event) -> bool:
+    """``key=value`` pairs of a FortiGate log into ``out``; False when it is not one."""
+    pairs = {key: _unquote(value) for key, value in _FORTI_PAIR.findall(text)}
+    if "logid" not in pairs or not ("devid" in pairs or "devname" in pairs):
+        return False
+    out["event.dataset"] = "fortinet.fortigate"
+    out["observer.vendor"] = "fortinet"
+    for key, value in pairs.items():
+        out[f"fortinet.fortigate.{key}"] = value
+    if pairs.get("devname"):
+        out["observer.name"] = pairs["devname"]
+        out.setdefault("host.name", pairs["devname"])
+    for key, ecs in (("action", "event.action"), ("user", "user.name"), ("srcip", "source.ip"),
+                     ("dstip", "destination.ip"), ("msg", "message")):  # fmt: skip
+        if pairs.get(key):
+            out[ecs] = pairs[key]
+    out["event.code"] = pairs["logid"]
+    if pairs.get("type") == "traffic":
+        _forti_traffic(pairs, out)
+    moment = _forti_time(pairs)
+    if moment is not None:
+        out["@timestamp"] = moment
+    return True
+
+
+FIREWALL_BLOCKED = "maat.firewall.blocked"
+"""``"true"`` or ``"false"``: whether a firewall's traffic log says the session was refused
+(what SigmaHQ's firewall rules call ``blocked``)."""
+_FORTI_REFUSED = frozenset({"deny", "blocked", "dropped"})  # the others end allowed sessions
+
+
+def _forti_traffic(pairs: dict[str, str], out: Event) -> None:
+    """A traffic log's ports (numbers) and whether the session was refused."""
+    for key, ecs in (("srcport", "source.port"), ("dstport", "destination.port")):
+        value = pairs.get(key, "")
+        if value.isdigit() and int(value) < 65536:
+            out[ecs] = int(value)
+    out["event.category"] = ["network"]
+    out[FIREWALL_BLOCKED] = "true" if pairs.get("action") in _FORTI_REFUSED else "false"
+
+
+def _forti_time(pairs: dict[str, str]) -> str | None:
+    """``eventtime`` (epoch seconds to nanoseconds, FortiOS 6.2+), else ``date`` and ``time``
+    with ``tz`` when given (without it, the device clock is read as UTC)."""
+    epoch = pairs.get("eventtime", "")
+    if epoch.isdigit() and len(epoch) in (10, 13, 16, 19):
+        return epoch_utc(int(epoch) / 10 ** (len(epoch) - 10))
+    if pairs.get("date") and pairs.get("time"):
+        zone = pairs.get("tz", "")
+        zone = zone if re.fullmatch(r"[+-]\d\d:?\d\d", zone) else "Z"
+        try:
+            return iso_utc(f"{pairs['date']}T{pairs['time']}{zone}")
+        except InvalidInput:
+            return None
+    return None
+
+
+def _device_message(rest: str, out: Event) -> bool:
+    """A Cisco or Huawei message (their own marks, not a program tag)."""
+    cisco = _CISCO.match(rest)
+    if cisco is not None:
+        out["observer.vendor"] = "cisco"
+        out["event.code"] = cisco.group(2)[1:]
+        out["message"] = rest[cisco.start(2) :]
+        return True
+    huawei = _HUAWEI.match(rest)
+    if huawei is not None:
+        out["observer.vendor"] = "huawei"
+        out["event.code"] = f"{huawei.group(1)}/{huawei.group(2)}/{huawei.group(3)}"
+        out["message"] = rest
+        return True
+    return False
+
+
+def _program_message(rest: str, out: Event) -> None:
+    tag = _TAG.match(rest)
+    if tag is None:
+        out["message"] = rest
+        return
+    program, pid = tag.group(1), tag.group(2)
+    out["process.name"] = program
+    if pid:
+        out["process.pid"] = int(pid)
+    message = rest[tag.end() :]
+    out["message"] = message
+    if program == "sudo":
+        user, sep, detail = message.partition(" : ")
+        if sep:
+            out["user.name"] = user.strip()
+            for key, value in _SUDO_PAIR.findall(detail):
+                out[f"sudo.{key}"] = value.strip()
+
+
+def parse_line(text: str, received: datetime | None) -> Event:
+    """The event of one syslog line (see the module)."""
+    out: Event = {"event.dataset": "syslog"}
+    rest = text
+    pri = _PRI.match(rest)
+    if pri is not None and int(pri.group(1)) <= 191:
+        code = int(pri.group(1))
+        out["log.syslog.facility.code"] = code >> 3
+        out["log.syslog.severity.code"] = code & 7
+        rest = rest[pri.end() :]
+    if _fortigate(rest, out):
+        return out
+    rfc5424 = _RFC5424.match(rest) if pri is not None else None
+    if rfc5424 is not None:
+        stamp, host, app, procid, msgid, _, message = rfc5424.groups()
+        if stamp != "-":
+            out["@timestamp"] = iso_utc(stamp)
+        for key, value in (("host.name", host), ("process.name", app),
+                           ("log.syslog.msgid", msgid)):  # fmt: skip
+            if value != "-":
+                out[key] = value
+        if procid.isdigit() and len(procid) <= 10:
+            out["process.pid"] = int(procid)
+        rest = message.removeprefix("\ufeff")
+        if not _device_message(rest, out):
+            out["message"] = rest
+        return out
+    iso = _ISO_TIME.match(rest)
+    bsd = None if iso is not None else _BSD_TIME.match(rest)
+    if iso is not None:
+        out["@timestamp"] = iso_utc(iso.group(1))
+        rest = rest[iso.end() :]
+    elif bsd is not None:
+        out["@timestamp"] = _bsd_time(bsd, received)
+        rest = rest[bsd.end() :]
+    else:
+        out["message"] = text  # no header: a continued message, kept whole
+        return out
+    if rest.startswith("%") and _device_message(rest, out):  # a device, without a host field
+        return out
+    host, _, after = rest.partition(" ")
+    if host and after:
+        out["host.name"] = host
+        inner = _BSD_TIME.match(after)  # a relay's header before the device's own
+        if _device_message(after[inner.end() :] if inner else after, out):
+            return out
+        _program_message(after, out)
+    else:
+        out["message"] = rest
+    return out
+
+
+class SyslogText:
+    """Syslog files and streams, one event a line (see the module)."""
+
+    name = "syslog"
+
+    def sniff(self, first_line: bytes) -> bool:
+        """A first line with a syslog header or a FortiGate log."""
+        text = first_line[:512].decode("utf-8", "replace")
+        pri = _PRI.match(text)
+        rest = text[pri.end() :] if pri else text
+        if b"logid=" in first_line and (b"devid=" in first_line or b"devname=" in first_line):
+            return True
+        if pri is not None and _RFC5424.match(rest):
+            return True
+        return bool(_BSD_TIME.match(rest) or (pri is not None and _ISO_TIME.match(rest)))
+
+    def parse_lines(
+        self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
+    ) -> Iterator[tuple[int, Event | str, bytes]]:
+        """One event per line; a line with an impossible time is an error."""
+        moment = _received_moment(received)
+        for number, line in lines:
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            try:
+                yield number, parse_line(text, moment), line
+            except InvalidInput as exc:
+                yield number, exc.message, line
+
+
+TEXT_SOURCES: tuple[SyslogText, ...] = (SyslogText(),)
