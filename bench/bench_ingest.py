@@ -4,7 +4,8 @@
 
 Events are the Sysmon records of the Mordor datasets in ../shared/data (replayed in a loop,
 each copy made unique), or generated Sysmon-like records when that data is absent. The
-pipeline runs as ``maat serve`` runs it, in batches of 10,000 streamed through one
+pipeline runs as ``maat serve`` runs ingest and its lake writer (no detector: that is
+``bench_detect.py``), in batches of 10,000 streamed through one
 :class:`~maat.services.telemetry.Telemetry` (the single-node spool and the Parquet lake):
 
 0. the floor: ``orjson.loads`` of every line;
@@ -101,7 +102,7 @@ class Stages:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--handoff", type=int, default=None, help="telemetry.handoff_events")
+    parser.add_argument("--handoff", default=None, help="telemetry.handoff_bytes (0: off)")
     args = parser.parse_args()
     lines = sysmon_lines(args.events)
     size = sum(len(line) for line in lines)
@@ -119,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         options: dict[str, object] = {"data_dir": tmp}
         if args.handoff is not None:
-            options["telemetry"] = {"handoff_events": args.handoff}
+            options["telemetry"] = {"handoff_bytes": args.handoff}
         settings = Settings.from_mapping(options)
         read_master_secret(settings.effective_secret_key_file, create=True)
         tune_collector(settings)  # as `maat serve`, `ingest` and `detect` do

@@ -164,9 +164,10 @@ class TelemetrySettings:
     # (serve, ingest, detect); 0 keeps Python's 700. Parsing makes some 40 short-lived
     # objects per event, so the default collects every few events and rescans the rules.
     gc_threshold: int = 100_000
-    # Events just published are handed to this process's own lake writer and detector as
-    # they are instead of being decoded again from the bus (0: always decode).
-    handoff_events: int = 50_000
+    # Events just published to the spool are handed to this process's own lake writer and
+    # detector as they are, instead of being decoded again; this many message bytes at most
+    # (the events themselves take two to three times as much; 0: always decode).
+    handoff_bytes: Bytes = Bytes(128 * 1024**2)
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "telemetry.retention_days": (1, None),
     "telemetry.lake_flush_interval": (0.01, 3600),
     "telemetry.gc_threshold": (0, 10_000_000),
-    "telemetry.handoff_events": (0, 10_000_000),
+    "telemetry.handoff_bytes": (0, None),
     "detect.alert_group_window": (0, None),
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),

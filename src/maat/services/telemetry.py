@@ -161,9 +161,12 @@ class Telemetry:
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self.writer_error: MaatError | None = None
-        self.handoff = Handoff(
-            limit=settings.telemetry.handoff_events, consumers=1 if detector is None else 2
-        )
+        # The hand-off serves consumers in this process: the spool's. JetStream's consumers
+        # may be other nodes, and only the spool says which ids of a batch it stored.
+        self._publish_stored = getattr(bus, "publish_stored", None)
+        limit = int(settings.telemetry.handoff_bytes) if self._publish_stored else 0
+        self.handoff = Handoff(limit_bytes=limit, consumers=1 if detector is None else 2)
+        self._lettered: set[tuple[str, int]] | None = None  # dead-lettered (id, position)
 
     @classmethod
     def open(
@@ -218,7 +221,9 @@ class Telemetry:
     def publish(
         self, outcome: ParseOutcome, *, path: str = "", sender: str | None = None
     ) -> IngestReport:
-        """Steps 2-3 for parsed events. Raises ``Unavailable`` when they cannot be stored."""
+        """Steps 2-3 for parsed events. Raises ``Unavailable`` when they cannot be stored.
+        The events belong to the pipeline from here (this process's consumers may be handed
+        them as they are): nothing may change them afterwards."""
         report = IngestReport(
             rejected=len(outcome.errors), errors=outcome.errors[:MAX_REPORTED_ERRORS]
         )
@@ -233,11 +238,25 @@ class Telemetry:
         if self.facts is not None:
             enrich(outcome.events, self.facts)
         for subject, published in self._by_subject(outcome.events, report, path).items():
-            stored = self.bus.publish(subject, [(msg_id, data) for msg_id, data, _ in published])
-            self.handoff.put(published)
+            stored = self._store(subject, published)
             report.accepted += len(published)
             report.duplicates += len(published) - stored
         return report
+
+    def _store(self, subject: str, published: list[tuple[str, bytes, dict[str, Any]]]) -> int:
+        """Publish one subject's messages; how many were new. The hand-off holds them
+        from before the bus stores them (a consumer can fetch them only after) and keeps
+        only those the bus stored: the replays it refused are never fetched."""
+        pairs = [(msg_id, data) for msg_id, data, _ in published]
+        if self._publish_stored is None:
+            return self.bus.publish(subject, pairs)
+        added = self.handoff.put(published)
+        stored: set[str] = set()
+        try:
+            stored = self._publish_stored(subject, pairs)
+        finally:
+            self.handoff.settle(added, stored)
+        return len(stored)
 
     def _by_subject(
         self, events: Iterable[dict[str, Any]], report: IngestReport, path: str
@@ -338,7 +357,13 @@ class Telemetry:
         return self._probe_lake
 
     def _dead_letter(self, message: BusMessage, reason: str) -> None:
+        """Keep ``message`` in ``dead-letter/events.ndjson`` with the reason, once: a batch
+        retried after a failed write, or read again after a restart, is not recorded twice."""
         folder = self.settings.data_dir / "dead-letter"
+        if self._lettered is None:
+            self._lettered = _lettered(folder / "events.ndjson")
+        if (message.msg_id, message.position) in self._lettered:
+            return
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             record = {"reason": reason, "position": message.position, "msg_id": message.msg_id}
@@ -353,6 +378,7 @@ class Telemetry:
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise Unavailable(f"cannot write the dead-letter file: {exc.strerror}") from exc
+        self._lettered.add((message.msg_id, message.position))
 
     def _compact(self) -> None:
         compact = getattr(self.bus, "compact", None)  # the spool's; JetStream has limits
@@ -419,6 +445,27 @@ class Telemetry:
         if self._probe_lake is not None:
             shutil.rmtree(self._probe_lake.root, ignore_errors=True)
             self._probe_lake = None
+
+
+def _lettered(path: Path) -> set[tuple[str, int]]:
+    """The ``(msg_id, position)`` of the messages a dead-letter file holds already."""
+    found: set[tuple[str, int]] = set()
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return found
+    except OSError as exc:
+        raise Unavailable(f"cannot read the dead-letter file: {exc.strerror}") from exc
+    for line in lines:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and {"reason", "msg_id", "position"} <= record.keys():
+            msg_id, position = record["msg_id"], record["position"]
+            if isinstance(msg_id, str) and isinstance(position, int):
+                found.add((msg_id, position))
+    return found
 
 
 def _decodable(

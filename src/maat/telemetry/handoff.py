@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from maat.ports import BusMessage
@@ -22,12 +22,19 @@ __all__ = ["Handoff"]
 
 
 class Handoff:
-    """Published events by message id, for ``consumers`` consumers, at most ``limit``."""
+    """Published events by message id, for ``consumers`` consumers, holding at most
+    ``limit_bytes`` of message bytes (oldest dropped first; 0 turns it off).
 
-    def __init__(self, *, limit: int, consumers: int) -> None:
-        self._limit = limit
+    Use: :meth:`put` the batch before the bus stores it (a consumer can only fetch it
+    after), then :meth:`settle` with the ids the bus stored, which drops the duplicates it
+    refused (no consumer will ever fetch them), or with none when the bus failed.
+    """
+
+    def __init__(self, *, limit_bytes: int, consumers: int) -> None:
+        self._limit = limit_bytes
         self._consumers = consumers
         self._entries: OrderedDict[str, list[Any]] = OrderedDict()  # id -> [event, data, left]
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -36,25 +43,43 @@ class Handoff:
     @property
     def full(self) -> bool:
         """Whether more events would push the oldest out before their consumers took them."""
-        return self._limit > 0 and len(self._entries) >= self._limit
+        return self._limit > 0 and self._bytes >= self._limit
 
-    def put(self, published: Iterable[tuple[str, bytes, dict[str, Any]]]) -> None:
-        """Keep ``(message id, message bytes, event)`` of messages the bus accepted. An id
-        kept already keeps its first event (the bus, too, keeps the first of an id)."""
+    def put(self, published: Iterable[tuple[str, bytes, dict[str, Any]]]) -> list[str]:
+        """Keep ``(message id, message bytes, event)`` of a batch about to be published;
+        the ids added (an id kept already keeps its first event, as the bus keeps the first
+        message of an id)."""
         if self._limit <= 0:
-            return
+            return []
+        added: list[str] = []
         with self._lock:
             entries = self._entries
             for msg_id, data, event in published:
                 if msg_id not in entries:
                     entries[msg_id] = [event, data, self._consumers]
-            while len(entries) > self._limit:
-                entries.popitem(last=False)
+                    self._bytes += len(data)
+                    added.append(msg_id)
+            while self._bytes > self._limit and entries:
+                self._bytes -= len(entries.popitem(last=False)[1][1])
+        return added
+
+    def settle(self, added: Iterable[str], stored: Collection[str]) -> None:
+        """Forget the ``added`` ids the bus did not store (duplicates, or all on failure)."""
+        with self._lock:
+            for msg_id in added:
+                if msg_id not in stored:
+                    self._forget(msg_id)
+
+    def _forget(self, msg_id: str) -> None:
+        entry = self._entries.pop(msg_id, None)
+        if entry is not None:
+            self._bytes -= len(entry[1])
 
     def take(self, messages: Sequence[BusMessage]) -> list[dict[str, Any] | None]:
         """The published event of each message, or ``None`` where there is none with these
         exact bytes (the caller decodes it). Each consumer takes an event once; it is
-        forgotten when all have."""
+        forgotten when all have. The events are shared: nothing may change them once
+        published."""
         if not self._entries:
             return [None] * len(messages)
         out: list[dict[str, Any] | None] = []
@@ -68,5 +93,5 @@ class Handoff:
                 out.append(entry[0])
                 entry[2] -= 1
                 if entry[2] <= 0:
-                    del entries[message.msg_id]
+                    self._forget(message.msg_id)
         return out

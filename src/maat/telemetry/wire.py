@@ -32,6 +32,7 @@ __all__ = [
 MAGIC = b"\x00MW1"  # no JSON text starts with NUL
 _HEAD = len(MAGIC) + 5
 _ORIGINAL = "event.original"
+_ABSENT = object()  # no event.original key at all (None is a value, and refused)
 
 WireParts = tuple[memoryview | bytes, memoryview | bytes | None]
 """``(fields JSON, original UTF-8 or None)`` of one message."""
@@ -41,18 +42,18 @@ def encode_event(event: dict[str, Any]) -> bytes:
     """The message bytes of ``event``. Raises ``InvalidInput`` for a value JSON cannot hold
     (an integer beyond 64 bits, a lone surrogate); ``event`` is left as it was, except
     that ``event.original`` becomes its last key."""
-    original = event.pop(_ORIGINAL, None)
+    original = event.pop(_ORIGINAL, _ABSENT)
     try:
         fields = orjson.dumps(event)
         raw = original.encode("utf-8") if isinstance(original, str) else b""
     except (orjson.JSONEncodeError, TypeError, UnicodeEncodeError) as exc:
         raise InvalidInput(f"the event cannot be stored: {exc}") from None
     finally:
-        if original is not None:
+        if original is not _ABSENT:
             event[_ORIGINAL] = original
-    if original is not None and not isinstance(original, str):
+    if original is not _ABSENT and not isinstance(original, str):
         raise InvalidInput("event.original is not text", field=_ORIGINAL)
-    flag = b"\x01" if original is not None else b"\x00"
+    flag = b"\x00" if original is _ABSENT else b"\x01"
     return b"".join((MAGIC, len(fields).to_bytes(4, "little"), flag, fields, raw))
 
 

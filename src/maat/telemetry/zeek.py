@@ -19,7 +19,9 @@ the rest under ``zeek.<log>.<field>``.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -112,13 +114,14 @@ def _float(r: Record, key: str) -> float | None:
     value = r.get(key)
     if value is None:
         return None
+    number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if number is not None and math.isfinite(number):  # JSON has no NaN or infinity
+        return number
     raise InvalidInput(f"{key} must be a number: {str(value)[:40]!r}", field=key)
 
 

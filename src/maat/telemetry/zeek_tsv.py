@@ -9,6 +9,7 @@ then mapped to ECS exactly as a JSON record of the same log (:mod:`.zeek`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 
@@ -85,7 +86,7 @@ class _Header:
                     record[name] = int(value)
             for name in self._floats:
                 if (value := get(name)) is not None:
-                    record[name] = float(value)
+                    record[name] = _finite(float(value))
         except ValueError:
             problem = f"column {name} is not a number: {str(record[name])[:40]!r}"
             raise InvalidInput(problem, field=name) from None
@@ -120,10 +121,18 @@ def _kind_of(zeek_type: str) -> str:
     return "str"
 
 
+def _finite(number: float) -> float:
+    """``number``, refused (``ValueError``) when it is NaN or infinite: JSON has no such
+    values, so the bus would carry another event than the one read."""
+    if math.isfinite(number):
+        return number
+    raise ValueError(number)
+
+
 def _typed(name: str, kind: str, value: str) -> int | float:
     """``value`` of column ``name`` read as a number of ``kind`` (``int`` or ``float``)."""
     try:
-        number: int | float = int(value) if kind == "int" else float(value)
+        number: int | float = int(value) if kind == "int" else _finite(float(value))
     except ValueError:
         raise InvalidInput(f"column {name} is not a number: {value[:40]!r}", field=name) from None
     return number

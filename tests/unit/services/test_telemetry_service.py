@@ -248,7 +248,7 @@ def test_a_spool_written_by_an_older_maat_still_reaches_the_lake(tmp_path: Path)
 
 def test_the_lake_holds_the_same_rows_with_and_without_the_handoff(tmp_path: Path) -> None:
     handed = Telemetry.open(settings_in(tmp_path / "on"))
-    decoded = Telemetry.open(settings_in(tmp_path / "off", handoff_events=0))
+    decoded = Telemetry.open(settings_in(tmp_path / "off", handoff_bytes=0))
     try:
         for telemetry in (handed, decoded):
             telemetry.ingest(body(0, 120) + b"\n" + sysmon(7, host="WS2"), path="a")
@@ -261,18 +261,69 @@ def test_the_lake_holds_the_same_rows_with_and_without_the_handoff(tmp_path: Pat
         decoded.close()
 
 
+class Recorder:
+    """A detector that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+
+    def run(self, events: list[dict[str, object]]) -> None:
+        self.events.extend(events)
+
+
 def test_a_replay_from_another_device_cannot_restamp_events_before_the_lake_writes_them(
     tmp_path: Path,
 ) -> None:
     """The vendor's own agent sends its events; an attacker's device replays the same
-    records before the lake writer runs. The bus keeps the first; the lake must too."""
-    telemetry = Telemetry.open(settings_in(tmp_path))
+    records before the lake writer and the detector run. The bus keeps the first; the lake
+    and the detector must see only that, and the refused replay must not stay in memory."""
+    detector = Recorder()
+    telemetry = Telemetry.open(settings_in(tmp_path), detector=detector)
     try:
         telemetry.ingest(body(0, 10), path="a", sender="VENDOR-HOST")
         again = telemetry.ingest(body(0, 10), path="b", sender="ATTACKER-DESK")
         assert again.duplicates == 10
+        assert len(telemetry.handoff) == 10  # the first batch only, for its two consumers
         telemetry.drain()
         senders = {orjson.loads(str(row[2]))["maat.sender.device"] for row in lake_rows(telemetry)}
         assert senders == {"VENDOR-HOST"}
+        assert {e["maat.sender.device"] for e in detector.events} == {"VENDOR-HOST"}
+        assert len(detector.events) == 10 and len(telemetry.handoff) == 0
     finally:
         telemetry.close()
+
+
+def test_a_bad_message_is_dead_lettered_once_across_retries_and_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_in(tmp_path)
+    telemetry = Telemetry.open(settings)
+    letters = tmp_path / "dead-letter" / "events.ndjson"
+    try:
+        telemetry.ingest(body(0, 5), path="a")
+        telemetry.drain()  # the lake's commit: the restart below reads on from here
+        telemetry.bus.publish("events", [("garbage-1", b"\x00MW1\xff\xff")])
+        real = telemetry.lake.write_batch
+        calls = {"n": 0}
+
+        def flaky(events: object, **kw: object) -> int:
+            calls["n"] += 1
+            if calls["n"] <= 2:
+                raise Unavailable("disk full")
+            return real(events, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(telemetry.lake, "write_batch", flaky)
+        for _ in range(2):
+            with pytest.raises(Unavailable):
+                telemetry.write_once()
+        telemetry.drain()
+    finally:
+        telemetry.close()
+    again = Telemetry.open(settings)  # the batch had no event: the lake has no commit for it
+    try:
+        again.drain()  # so the garbage is read again
+        assert count(again) == 5
+    finally:
+        again.close()
+    records = [orjson.loads(line) for line in letters.read_bytes().splitlines()]
+    assert [r["msg_id"] for r in records if "msg_id" in r] == ["garbage-1"]

@@ -52,6 +52,13 @@ def test_an_event_without_an_original_round_trips_without_one() -> None:
     assert parts is not None and parts[1] is None
 
 
+def test_an_original_of_none_is_refused_and_kept_in_the_event() -> None:
+    event = {**EVENT, "event.original": None}
+    with pytest.raises(InvalidInput, match="not text"):
+        encode_event(event)
+    assert "event.original" in event and event["event.original"] is None
+
+
 def test_a_message_written_by_an_older_maat_is_still_read() -> None:
     old = orjson.dumps(EVENT)  # one JSON object, as earlier versions published it
     assert split_event(old) is None and fields_of(old) is None

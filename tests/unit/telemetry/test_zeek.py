@@ -454,6 +454,20 @@ def test_bad_value_names_its_column_and_later_lines_still_parse() -> None:
     assert isinstance(results[2][1], dict)
 
 
+@pytest.mark.parametrize("odd", ["nan", "inf", "-inf"])
+def test_a_non_finite_number_is_refused_at_its_column(odd: str) -> None:
+    """JSON has no NaN or infinity: an event holding one would reach the bus as null, and
+    the detector would judge another value than the one read."""
+    good = TSV_LOGS["conn"][2][0]
+    results = parse_tsv(tsv("conn", [good.replace(" 12.345678 ", f" {odd} ", 1), good]))
+    assert isinstance(results[0][1], str) and "duration" in results[0][1]
+    assert isinstance(results[1][1], dict)
+    with pytest.raises(InvalidInput, match="duration"):
+        json_event({"_path": "conn", "ts": 1700000000.1, "uid": "C1", "duration": odd,
+                    "id.orig_h": "10.0.0.1", "id.orig_p": 1, "id.resp_h": "10.0.0.2",
+                    "id.resp_p": 2})  # fmt: skip
+
+
 def test_data_before_fields_and_after_close_are_errors() -> None:
     text = "#separator \\x09\n1700000000.1\tCx\n"
     ((number, reason, _),) = parse_tsv(text)

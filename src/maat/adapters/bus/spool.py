@@ -91,13 +91,27 @@ def _frames(blob: bytes, base: int) -> Iterator[tuple[int, int, BusMessage | Non
             yield offset, size, None
             return
         (id_len,) = _SHORT.unpack_from(blob, start)
-        ident = str(view[start + 2 : start + 2 + id_len], "utf-8")
         subj_start = start + 4 + id_len
+        if subj_start > end:  # lengths that leave the frame: corrupt, whatever the checksum
+            yield offset, size, None
+            return
         (subj_len,) = _SHORT.unpack_from(blob, subj_start - 2)
+        if subj_start + subj_len > end:
+            yield offset, size, None
+            return
+        try:
+            ident = str(view[start + 2 : start + 2 + id_len], "utf-8")
+        except UnicodeDecodeError:
+            yield offset, size, None
+            return
         raw_subject = blob[subj_start : subj_start + subj_len]
         subject = subjects.get(raw_subject)
         if subject is None:
-            subject = subjects[raw_subject] = raw_subject.decode()
+            try:
+                subject = subjects[raw_subject] = raw_subject.decode()
+            except UnicodeDecodeError:
+                yield offset, size, None
+                return
         data = blob[subj_start + subj_len : end]
         yield offset, end, BusMessage(subject, ident, data, base + end)
         offset = end
@@ -273,6 +287,10 @@ class SpoolBus:
     def publish(self, subject: str, messages: Sequence[tuple[str, bytes]]) -> int:
         """Store ``messages`` durably (steps 1-4 of the module documentation); how many were
         new. Raises ``Unavailable`` when the spool is full or the disk fails or fills."""
+        return len(self.publish_stored(subject, messages))
+
+    def publish_stored(self, subject: str, messages: Sequence[tuple[str, bytes]]) -> set[str]:
+        """As :meth:`publish`, returning the ids stored (the others were replays)."""
         with self._lock:
             self._check_open()
             self._check_capacity()
@@ -285,7 +303,7 @@ class SpoolBus:
                 batch_ids.add(msg_id)
                 fresh.append((msg_id, data))
             if not fresh:
-                return 0
+                return batch_ids
             parts: list[bytes] = []
             for msg_id, data in fresh:
                 parts.append(_frame_head(msg_id, subject, data))
@@ -300,7 +318,7 @@ class SpoolBus:
             if self._size >= self._segment_bytes:
                 self._rotate()
             self._changed.notify_all()
-            return len(fresh)
+            return batch_ids
 
     def _check_open(self) -> None:
         if self._closed:
