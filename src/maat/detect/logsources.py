@@ -22,7 +22,7 @@ from typing import Any
 
 from maat.telemetry.app_log import APPLICATIONS
 from maat.telemetry.auditd import EXECVE_ARGS
-from maat.telemetry.syslog import AUTH_PROGRAMS, FIREWALL_BLOCKED
+from maat.telemetry.syslog import AUTH_PROGRAMS, CISCO_COMMANDS, FIREWALL_BLOCKED
 from maat.telemetry.zeek import raw_field_keys
 
 __all__ = [
@@ -340,28 +340,31 @@ _CLOUD_AUDIT = {
 _AZURE_SERVICES = frozenset({"signinlogs", "auditlogs", "activitylogs", "riskdetection"})
 
 
-# Syslog events are indexed by what sent them (event_route_keys): the program of a host's
-# message, "auth" for the auth facility, the vendor of a network device's message, "os" for
-# any message not from a device. Linux services are programs.
-_SYSLOG_OS: RouteKey = ("syslog:os", None)
+# Syslog events are indexed by what sent them (event_route_keys), each kind of key under a
+# prefix of its own: the program of a host's message ("syslog-prog:"), the auth facility
+# ("syslog-fac:auth"), the vendor of a network device's message ("syslog-dev:"), and
+# "syslog-os" for any message no device wrote. Linux services are programs.
+_SYSLOG_OS: RouteKey = ("syslog-os", None)
+_SYSLOG_AUTH: RouteKey = ("syslog-fac:auth", None)
+_CISCO_COMMAND: RouteKey = ("syslog-dev:cisco-command", None)
 _LINUX_PROGRAMS = {
     "sshd": ("sshd", "sshd-session"),
     "sudo": ("sudo",),
-    "cron": ("cron", "crond", "anacron"),
+    "cron": ("cron", "crond", "anacron", "crontab"),  # crontab itself logs REPLACE
     "vsftpd": ("vsftpd",),
     "clamav": ("clamd", "freshclam", "clamscan", "clamonacc", "clamav-milter"),
     "guacamole": ("guacd",),  # "(n users now present)" is guacd's
 }
 _SUDO = {"USER": "sudo.USER", "TTY": "sudo.TTY", "PWD": "sudo.PWD", "COMMAND": "sudo.COMMAND"}
-# Network devices' syslog: Cisco IOS and Huawei VRP mark their own messages; Juniper's BGP
-# messages come from its routing daemon, rpd.
+# Network devices' syslog. Cisco's "aaa" rules search the commands administrators typed
+# (command accounting), which only command-log messages hold.
 _DEVICE_SYSLOG: dict[tuple[str, str], RouteKey] = {
-    ("cisco", "aaa"): ("syslog:cisco", None),
-    ("cisco", "syslog"): ("syslog:cisco", None),
-    ("cisco", "bgp"): ("syslog:cisco", None),
-    ("cisco", "ldp"): ("syslog:cisco", None),
-    ("huawei", "bgp"): ("syslog:huawei", None),
-    ("juniper", "bgp"): ("syslog:rpd", None),
+    ("cisco", "aaa"): _CISCO_COMMAND,
+    ("cisco", "syslog"): ("syslog-dev:cisco", None),
+    ("cisco", "bgp"): ("syslog-dev:cisco", None),
+    ("cisco", "ldp"): ("syslog-dev:cisco", None),
+    ("huawei", "bgp"): ("syslog-dev:huawei", None),
+    ("juniper", "bgp"): ("syslog-dev:juniper", None),
 }
 _FORTIGATE: RouteKey = ("ds:fortinet.fortigate", None)
 # Firewall rules (no product) on firewalls' traffic logs: FortiGate's, in ECS.
@@ -401,11 +404,11 @@ def _text_log_routes(product: str, category: str, service: str) -> tuple[Route, 
     if category:
         return ()
     if product == "linux" and service in _LINUX_PROGRAMS:
-        keys = tuple((f"syslog:{program}", None) for program in _LINUX_PROGRAMS[service])
+        keys = tuple((f"syslog-prog:{program}", None) for program in _LINUX_PROGRAMS[service])
         fields = _SUDO if service == "sudo" else None
         return (_keywords(f"syslog/{service}", *keys, fields=fields),)
     if product == "linux" and service == "auth":
-        return (_keywords("syslog/auth", ("syslog:auth", None)),)
+        return (_keywords("syslog/auth", _SYSLOG_AUTH),)
     if product == "linux" and service == "syslog":
         return (_keywords("syslog/linux", _SYSLOG_OS),)
     device = _DEVICE_SYSLOG.get((product, service))
@@ -556,17 +559,26 @@ _AUTH_FACILITIES = (4, 10)  # auth, authpriv
 
 
 def _syslog_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...]:
-    """A syslog event's keys: the dataset's, its program's, ``auth`` when it is an
-    authentication message, and its device vendor's (``os`` when no device wrote it)."""
+    """A syslog event's keys: the dataset's, its program's, the auth facility's when it is
+    an authentication message, and its device vendor's (``syslog-os`` when no device wrote
+    it); a Cisco message logging a typed command also gets the command key."""
     keys: list[RouteKey] = [("ds:syslog", None)]
     program = event.get("process.name")
     if isinstance(program, str) and program:
-        keys.append((f"syslog:{program.lower()}", None))
+        keys.append((f"syslog-prog:{program.lower()}", None))
     facility = event.get("log.syslog.facility.code")
     if facility in _AUTH_FACILITIES or (
         facility is None and isinstance(program, str) and program.lower() in AUTH_PROGRAMS
     ):
-        keys.append(("syslog:auth", None))
+        keys.append(_SYSLOG_AUTH)
     vendor = event.get("observer.vendor")
-    keys.append((f"syslog:{vendor}", None) if isinstance(vendor, str) else _SYSLOG_OS)
+    if not isinstance(vendor, str):
+        keys.append(_SYSLOG_OS)
+        return tuple(keys)
+    keys.append((f"syslog-dev:{vendor}", None))
+    code = event.get("event.code")
+    if vendor == "cisco" and isinstance(code, str):
+        facility_name, _, rest = code.partition("-")
+        if (facility_name, rest.partition("-")[2]) in CISCO_COMMANDS:
+            keys.append(_CISCO_COMMAND)
     return tuple(keys)

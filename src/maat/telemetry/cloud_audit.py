@@ -430,8 +430,10 @@ class M365Audit(AuditSource):
         out["event.action"] = record.get("Operation")
         set_text(out, "user.name", record, "UserId")
         set_address(out, text_at(record, "ClientIP"))
+        # As Elastic's Microsoft 365 integration reads it (whose names SigmaHQ's M365 rules
+        # use): no ResultStatus (alerts have none) and PartiallySucceeded are success.
         status = (text_at(record, "ResultStatus") or "").lower()
-        if status in ("success", "succeeded", "true"):
+        if status in ("", "success", "succeeded", "partiallysucceeded", "true"):
             out["event.outcome"] = "success"
         elif status in ("failed", "failure", "false"):
             out["event.outcome"] = "failure"

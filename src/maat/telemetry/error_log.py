@@ -13,6 +13,7 @@ nginx: ``2026/11/25 10:00:00 [alert] 1234#0: *5 worker process 5678 exited on si
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ _APACHE = re.compile(
     r" (\d{4})\] \[(?:([\w-]{1,64}):)?(\w{1,16})\] ?(.*)"
 )
 _APACHE_PID = re.compile(r"\[pid (\d{1,10})(?::tid \d+)?\] ?")
-_APACHE_CLIENT = re.compile(r"\[(?:client|remote) ([0-9A-Fa-f:.]{2,45}?)(?::\d{1,5})?\] ?")
+_APACHE_CLIENT = re.compile(r"\[(?:client|remote) ([0-9A-Fa-f:.\[\]]{2,55})\] ?")
 _NGINX = re.compile(
     r"(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) \[(\w{1,16})\] (\d{1,10})#\d+: (.*)"
 )
@@ -37,6 +38,18 @@ def _moment(year: str, month: int, day: str, clock: tuple[str, str, str], micro:
     hour, minute, second = (int(part) for part in clock)
     return iso_utc(datetime(int(year), month, int(day), hour, minute, second,
                             int(micro.ljust(6, "0")), tzinfo=UTC))  # fmt: skip
+
+
+def _address(text: str) -> str | None:
+    """The address of ``1.2.3.4``, ``1.2.3.4:5050``, ``2001:db8::1`` or ``[2001:db8::1]:5050``
+    (Apache writes the port after the address, IPv6 included)."""
+    for candidate in (text, text.rpartition(":")[0]):
+        candidate = candidate.strip("[]")
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def parse_line(text: str) -> Event | str:
@@ -53,7 +66,9 @@ def parse_line(text: str) -> Event | str:
             rest = rest[found.end() :]
         client = _APACHE_CLIENT.match(rest)
         if client is not None:
-            out["source.ip"] = client.group(1)
+            address = _address(client.group(1))
+            if address is not None:
+                out["source.ip"] = address
             rest = rest[client.end() :]
         out["message"] = rest
         try:
@@ -93,7 +108,10 @@ class WebErrorLog:
         dataset = ""
         for number, line in lines:
             text = line.decode("utf-8", "replace").rstrip("\r\n")
-            event = parse_line(text)
+            try:
+                event = parse_line(text)
+            except Exception as exc:  # a parser's bug must cost this line only, and be said
+                event = f"the parser failed on this line ({type(exc).__name__})"
             if isinstance(event, dict):
                 dataset = event["event.dataset"]
             elif dataset and event.startswith("not an"):

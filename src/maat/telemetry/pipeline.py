@@ -112,7 +112,7 @@ def parse_bytes(
     first = next(lines, None)
     if first is None:
         return out
-    if dispatcher is not None and _looks_like_json_lines(first[1], data, source):
+    if dispatcher is not None and _looks_like_json_lines(first[1], data):
         return _parse_json_lines(out, first, lines, dispatcher, path, received, max_event_bytes)
     text = text_source(first[1], source)
     if text is None and source not in ("auto", UNKNOWN.name):
@@ -123,13 +123,12 @@ def parse_bytes(
 _BOM = b"\xef\xbb\xbf"
 
 
-def _looks_like_json_lines(first: bytes, data: bytes, source: str) -> bool:
-    """JSON lines when the first line is an object, or when it is broken but most of the
-    next lines are objects (a bad first line must be reported, not turn the file to text)."""
+def _looks_like_json_lines(first: bytes, data: bytes) -> bool:
+    """JSON lines when the first line is an object, or when it is not but most of the next
+    lines are objects: a bad or banner first line must be reported, not turn the file to
+    text, even when a text format would claim that one line."""
     if first.lstrip().startswith(b"{"):
         return True
-    if text_source(first, source) is not None:
-        return False
     sample = [line.lstrip() for line in data[:65536].split(b"\n")[1:9] if line.strip()]
     return bool(sample) and sum(line.startswith(b"{") for line in sample) * 2 > len(sample)
 

@@ -130,7 +130,8 @@ def _pair_grants(out: Event, infos: Any) -> None:
 
 WORKSPACE = "gcp.workspace."
 """Where a Google Workspace activity's parameters go, by their lower-cased names."""
-_PARAMETER_VALUES = ("value", "intValue", "boolValue", "multiValue")
+_PARAMETER_VALUES = ("value", "intValue", "boolValue", "multiValue", "multiStrValue",
+                     "multiIntValue")  # fmt: skip
 
 
 def _workspace_parameters(out: Event, metadata: Any) -> None:
@@ -246,8 +247,10 @@ class DuoAuthentication(AuditSource):
         set_text(out, "user.name", record, "user", "name")
         set_address(out, text_at(record, "access_device", "ip"))
         result = (text_at(record, "result") or "").lower()
-        if result in ("success", "failure"):
-            out["event.outcome"] = result
+        if result == "success":
+            out["event.outcome"] = "success"
+        elif result in ("failure", "denied", "fraud", "error"):
+            out["event.outcome"] = "failure"
         return out
 
 
@@ -281,8 +284,8 @@ class PimAlertIncident(AuditSource):
         set_text(out, "user.name", record, "assigneeUserPrincipalName")
         set_text(out, "user.id", record, "assigneeId")
         set_text(out, "event.action", record, "roleDisplayName")
-        set_time(out, record.get("assignmentCreatedDateTime") or record.get(
-            "lastActivationDateTime") or record.get("sequenceEndDateTime"))  # fmt: skip
+        # No time of its own: the assignment and activation times it names can be years
+        # old, so the receive time stands (those stay as fields).
         return out
 
 

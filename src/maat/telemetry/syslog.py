@@ -12,12 +12,15 @@ changes. Each line is one event (module ``syslog``):
 - then the host (``host.name``), the tag ``program[pid]:`` (``process.name``,
   ``process.pid``) and the message (``message``).
 
-Messages of network devices are recognised by their own marks: Cisco IOS
-``%FACILITY-SEVERITY-MNEMONIC:`` (``observer.vendor: cisco``, ``event.code`` the mnemonic;
-the device's sequence number and own time stamp are kept in the message) and Huawei VRP
-``%%01MODULE/severity/MNEMONIC``. ``sudo`` messages also give their ``KEY=value`` parts as
-``sudo.<KEY>``. A FortiGate log (``date=… time=… devid=… logid=…``, with or without a syslog
-header) becomes a ``fortinet.fortigate`` event with every ``key=value`` under
+Messages of network devices are recognised by their own marks: Cisco IOS and ASA
+``%FACILITY-SEVERITY-MNEMONIC:`` (``observer.vendor: cisco``, ``event.code`` the mnemonic,
+the message from the mark on; an origin id or ASA device id is the host) and Huawei VRP
+``%%01MODULE/severity/MNEMONIC`` (BSD times with a year and offset, or V8's ISO form);
+messages of daemons only Junos runs (``rpd``, ``mgd``…) or with Juniper's structured data
+are ``observer.vendor: juniper``. ``sudo`` messages also give their ``KEY=value`` parts as
+``sudo.<KEY>`` (the first of each; ``COMMAND`` is the rest of the line). A FortiGate log
+(starting ``date=`` or ``logver=``, with ``devid``, ``logid`` and ``type``; after a syslog
+header or not) becomes a ``fortinet.fortigate`` event with every ``key=value`` under
 ``fortinet.fortigate.<key>``.
 
 A line with no syslog header in a syslog file (a continued message) is kept as an event with
@@ -28,13 +31,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from maat.errors import InvalidInput
 from maat.telemetry.model import Event, epoch_utc, iso_utc
 
 __all__ = [
     "AUTH_PROGRAMS",
+    "CISCO_COMMANDS",
     "FIREWALL_BLOCKED",
     "MONTHS",
     "TEXT_SOURCES",
@@ -47,18 +51,32 @@ MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
 """Month abbreviations of BSD and web-server times -> month numbers."""
 _PRI = re.compile(r"<(\d{1,3})>")
 _RFC5424 = re.compile(r"1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(.*)", re.S)
-# Optional device sequence number and "*"/"." (clock not synchronised), then the time.
+# Optional device sequence number, Cisco's origin id ("router1: ") and "*"/"." (clock not
+# synchronised), then the time; Huawei VRP adds the year and may add a UTC offset.
 _BSD_TIME = re.compile(
-    r"(?:\d+: )?[*.]?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2})"
-    r"(?: (\d{4}))? (\d\d):(\d\d):(\d\d)(\.\d{1,6})?(?: [A-Z]{2,5})?:? "
+    r"(?:\d{1,10}: )?(?:([\w.-]{1,64}): )?[*.]?"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2})"
+    r"(?: (\d{4}))? (\d\d):(\d\d):(\d\d)(\.\d{1,6})?([+-]\d\d:\d\d)?(?: [A-Z]{2,5})?:? "
 )
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) ")
-_TAG = re.compile(r"([^\s:\[\]]{1,64})(?:\[(\d{1,10})\])?: ?")
-_CISCO = re.compile(r"(\d{1,10}: )?(%[A-Z0-9_]{1,32}-\d-[A-Z0-9_]{1,48}):")
+# Huawei VRP V8's default: "2026-11-26 09:00:00[+08:00] HOST %%01MODULE/4/MNEMONIC(l):".
+_VRP_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d{1,6})?([+-]\d\d:\d\d)? (?=\S+ %%\d\d)"
+)
+_TAG = re.compile(r"([^\s:\[\]]{1,64})(?:\[([0-9]{1,10})\])?: ?")
+_HOST_TAG = re.compile(r"\S{1,255} [^\s:\[\]]{1,64}(?:\[[0-9]{1,10}\])?: ")
+_CISCO = re.compile(r"(\d{1,10}: )?(%[A-Z0-9_]{1,32}-\d-[A-Z0-9_]{1,48}) ?:")
 _HUAWEI = re.compile(r"%%\d\d([A-Z0-9_]{1,32})/(\d)/([A-Z0-9_]{1,48})")
 _FORTI_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]{0,63})=("(?:[^"\\]|\\.)*"|\S*)')
-_SUDO_PAIR = re.compile(r"([A-Z]{2,16})=([^;]*?)\s*(?:;|$)")
+_FORTI_START = ("date=", "logver=")  # FortiOS writes one of these first
+_SUDO_KEY = re.compile(r"[A-Z]{2,16}")
 _YEARLESS_SLACK = timedelta(days=1)
+# Daemons only Junos runs: their messages are the router's.
+_JUNOS_PROGRAMS = frozenset({"rpd", "mgd", "chassisd", "dcd", "jdhcpd", "l2ald"})
+CISCO_COMMANDS = frozenset({("PARSER", "CFGLOG_LOGGEDCMD"), ("ASA", "111008"),
+                            ("ASA", "111009"), ("ASA", "111010")})  # fmt: skip
+"""Cisco messages (facility, mnemonic) that log a command an administrator typed: what
+Cisco's AAA command accounting records, and SigmaHQ's ``aaa`` rules read."""
 
 AUTH_PROGRAMS = frozenset(
     {"sshd", "sudo", "su", "pkexec", "login", "systemd-logind", "polkitd", "passwd", "useradd",
@@ -77,22 +95,40 @@ def _received_moment(received: str) -> datetime | None:
 
 
 def _bsd_time(match: re.Match[str], received: datetime | None) -> str:
-    """The UTC time of a BSD stamp; without a year, the year putting it at most a day
-    after ``received`` (a December line read in January is last year's)."""
-    month, day, year, hour, minute, second, fraction = match.groups()
+    """The UTC time of a BSD stamp (its offset applied when it has one, else read as UTC);
+    without a year, the latest year that puts it at most a day after ``received`` (a
+    December line read in January is last year's; Feb 29 goes back to a leap year)."""
+    _, month, day, year, hour, minute, second, fraction, offset = match.groups()
     micro = int((fraction or ".0")[1:].ljust(6, "0")[:6])
     parts = (MONTHS[month], int(day), int(hour), int(minute), int(second), micro)
+    zone = UTC if offset is None else _offset(offset)
+    if year:
+        return _moment(match, int(year), parts, zone)
+    if received is None:
+        raise InvalidInput("a syslog time without a year needs the time it was received")
+    latest = received + _YEARLESS_SLACK
+    for candidate in range(received.year, received.year - 9, -1):  # Feb 29: up to 8 back
+        month, day, hour, minute, second, micro = parts
+        try:
+            moment = datetime(candidate, month, day, hour, minute, second, micro, tzinfo=zone)
+        except ValueError:
+            continue
+        if moment <= latest:
+            return iso_utc(moment)
+    raise InvalidInput(f"not a valid syslog time: {match.group(0).strip()!r}")
+
+
+def _moment(match: re.Match[str], year: int, parts: tuple[int, ...], zone: tzinfo) -> str:
+    month, day, hour, minute, second, micro = parts
     try:
-        if year:
-            return iso_utc(datetime(int(year), *parts, tzinfo=UTC))
-        if received is None:
-            raise InvalidInput("a syslog time without a year needs the time it was received")
-        moment = datetime(received.year, *parts, tzinfo=UTC)
-        if moment > received + _YEARLESS_SLACK:
-            moment = moment.replace(year=received.year - 1)
-    except ValueError as exc:  # Feb 30, hour 25; Feb 29 of a year without one
+        return iso_utc(datetime(year, month, day, hour, minute, second, micro, tzinfo=zone))
+    except ValueError as exc:  # Feb 30, hour 25
         raise InvalidInput(f"not a valid syslog time: {match.group(0).strip()!r}") from exc
-    return iso_utc(moment)
+
+
+def _offset(text: str) -> tzinfo:
+    sign = -1 if text[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
 
 
 def _unquote(value: str) -> str:
@@ -102,9 +138,16 @@ def _unquote(value: str) -> str:
 
 
 def _fortigate(text: str, out: Event) -> bool:
-    """``key=value`` pairs of a FortiGate log into ``out``; False when it is not one."""
-    pairs = {key: _unquote(value) for key, value in _FORTI_PAIR.findall(text)}
-    if "logid" not in pairs or not ("devid" in pairs or "devname" in pairs):
+    """``key=value`` pairs of a FortiGate log into ``out``; False when it is not one. Only
+    a text that starts as FortiOS writes its logs counts, with its device id, log id and
+    type: a syslog message that merely mentions ``logid=`` (an attacker's user name in an
+    sshd line) stays that program's message."""
+    if not text.startswith(_FORTI_START):
+        return False
+    pairs: dict[str, str] = {}
+    for key, value in _FORTI_PAIR.findall(text):
+        pairs.setdefault(key, _unquote(value))  # the first of a key: FortiOS writes each once
+    if not {"logid", "devid", "type"} <= pairs.keys():
         return False
     out["event.dataset"] = "fortinet.fortigate"
     out["observer.vendor"] = "fortinet"
@@ -136,7 +179,7 @@ def _forti_traffic(pairs: dict[str, str], out: Event) -> None:
     """A traffic log's ports (numbers) and whether the session was refused."""
     for key, ecs in (("srcport", "source.port"), ("dstport", "destination.port")):
         value = pairs.get(key, "")
-        if value.isdigit() and int(value) < 65536:
+        if _digits(value) and int(value) < 65536:
             out[ecs] = int(value)
     out["event.category"] = ["network"]
     out[FIREWALL_BLOCKED] = "true" if pairs.get("action") in _FORTI_REFUSED else "false"
@@ -146,8 +189,9 @@ def _forti_time(pairs: dict[str, str]) -> str | None:
     """``eventtime`` (epoch seconds to nanoseconds, FortiOS 6.2+), else ``date`` and ``time``
     with ``tz`` when given (without it, the device clock is read as UTC)."""
     epoch = pairs.get("eventtime", "")
-    if epoch.isdigit() and len(epoch) in (10, 13, 16, 19):
-        return epoch_utc(int(epoch) / 10 ** (len(epoch) - 10))
+    if _digits(epoch) and len(epoch) in (10, 13, 16, 19) and int(epoch) > 0:
+        seconds, fraction = divmod(int(epoch), 10 ** (len(epoch) - 10))
+        return epoch_utc(seconds + fraction / 10 ** (len(epoch) - 10))
     if pairs.get("date") and pairs.get("time"):
         zone = pairs.get("tz", "")
         zone = zone if re.fullmatch(r"[+-]\d\d:?\d\d", zone) else "Z"
@@ -158,13 +202,18 @@ def _forti_time(pairs: dict[str, str]) -> str | None:
     return None
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _device_message(rest: str, out: Event) -> bool:
     """A Cisco or Huawei message (their own marks, not a program tag)."""
     cisco = _CISCO.match(rest)
     if cisco is not None:
         out["observer.vendor"] = "cisco"
         out["event.code"] = cisco.group(2)[1:]
-        out["message"] = rest[cisco.start(2) :]
+        out["message"] = rest[cisco.start(2) :]  # from the mark: "%SYS-5-CONFIG_I: ..."
         return True
     huawei = _HUAWEI.match(rest)
     if huawei is not None:
@@ -173,6 +222,26 @@ def _device_message(rest: str, out: Event) -> bool:
         out["message"] = rest
         return True
     return False
+
+
+def _sudo(message: str, out: Event) -> None:
+    """``user : TTY=pts/0 ; PWD=/x ; USER=root ; COMMAND=/bin/id a ; b`` as ``sudo.<KEY>``:
+    the first value of a key counts, and ``COMMAND`` is the rest of the line (its arguments
+    are the user's own text, which must not set ``USER``)."""
+    user, sep, detail = message.partition(" : ")
+    if not sep:
+        return
+    out["user.name"] = user.strip()
+    parts = detail.split(" ; ")
+    for index, part in enumerate(parts):
+        key, equals, value = part.partition("=")
+        key = key.strip()
+        if not equals or not _SUDO_KEY.fullmatch(key):
+            continue  # "3 incorrect password attempts"
+        if key == "COMMAND":
+            out["sudo.COMMAND"] = " ; ".join([value, *parts[index + 1 :]]).strip()
+            return
+        out.setdefault(f"sudo.{key}", value.strip())
 
 
 def _program_message(rest: str, out: Event) -> None:
@@ -187,11 +256,27 @@ def _program_message(rest: str, out: Event) -> None:
     message = rest[tag.end() :]
     out["message"] = message
     if program == "sudo":
-        user, sep, detail = message.partition(" : ")
-        if sep:
-            out["user.name"] = user.strip()
-            for key, value in _SUDO_PAIR.findall(detail):
-                out[f"sudo.{key}"] = value.strip()
+        _sudo(message, out)
+    elif program in _JUNOS_PROGRAMS:
+        out["observer.vendor"] = "juniper"
+
+
+def _rfc5424(match: re.Match[str], out: Event) -> Event:
+    stamp, host, app, procid, msgid, data, message = match.groups()
+    if stamp != "-":
+        out["@timestamp"] = iso_utc(stamp)
+    for key, value in (("host.name", host), ("process.name", app), ("log.syslog.msgid", msgid)):
+        if value != "-":
+            out[key] = value
+    if _digits(procid) and len(procid) <= 10:
+        out["process.pid"] = int(procid)
+    rest = message.removeprefix("\ufeff")
+    if _fortigate(rest, out) or _device_message(rest, out):
+        return out
+    out["message"] = rest
+    if "@2636" in data or app in _JUNOS_PROGRAMS:  # Juniper's enterprise number
+        out["observer.vendor"] = "juniper"
+    return out
 
 
 def parse_line(text: str, received: datetime | None) -> Event:
@@ -208,26 +293,21 @@ def parse_line(text: str, received: datetime | None) -> Event:
         return out
     rfc5424 = _RFC5424.match(rest) if pri is not None else None
     if rfc5424 is not None:
-        stamp, host, app, procid, msgid, _, message = rfc5424.groups()
-        if stamp != "-":
-            out["@timestamp"] = iso_utc(stamp)
-        for key, value in (("host.name", host), ("process.name", app),
-                           ("log.syslog.msgid", msgid)):  # fmt: skip
-            if value != "-":
-                out[key] = value
-        if procid.isdigit() and len(procid) <= 10:
-            out["process.pid"] = int(procid)
-        rest = message.removeprefix("\ufeff")
-        if not _device_message(rest, out):
-            out["message"] = rest
-        return out
+        return _rfc5424(rfc5424, out)
     iso = _ISO_TIME.match(rest)
-    bsd = None if iso is not None else _BSD_TIME.match(rest)
+    vrp = None if iso is not None else _VRP_TIME.match(rest)
+    bsd = None if iso is not None or vrp is not None else _BSD_TIME.match(rest)
     if iso is not None:
         out["@timestamp"] = iso_utc(iso.group(1))
         rest = rest[iso.end() :]
+    elif vrp is not None:
+        day, clock, offset = vrp.groups()
+        out["@timestamp"] = iso_utc(f"{day}T{clock}{offset or 'Z'}")
+        rest = rest[vrp.end() :]
     elif bsd is not None:
         out["@timestamp"] = _bsd_time(bsd, received)
+        if bsd.group(1):  # Cisco's origin id: the device's name
+            out["host.name"] = bsd.group(1)
         rest = rest[bsd.end() :]
     else:
         out["message"] = text  # no header: a continued message, kept whole
@@ -235,14 +315,15 @@ def parse_line(text: str, received: datetime | None) -> Event:
     if rest.startswith("%") and _device_message(rest, out):  # a device, without a host field
         return out
     host, _, after = rest.partition(" ")
-    if host and after:
-        out["host.name"] = host
-        inner = _BSD_TIME.match(after)  # a relay's header before the device's own
-        if _device_message(after[inner.end() :] if inner else after, out):
-            return out
-        _program_message(after, out)
-    else:
+    if not (host and after):
         out["message"] = rest
+        return out
+    out.setdefault("host.name", host)
+    after = after.removeprefix(": ")  # ASA's "logging device-id": "asa1 : %ASA-..."
+    inner = _BSD_TIME.match(after)  # a relay's header before the device's own
+    if _device_message(after[inner.end() :] if inner else after, out) or _fortigate(after, out):
+        return out
+    _program_message(after, out)
     return out
 
 
@@ -252,15 +333,20 @@ class SyslogText:
     name = "syslog"
 
     def sniff(self, first_line: bytes) -> bool:
-        """A first line with a syslog header or a FortiGate log."""
+        """A first line with a syslog header or a FortiGate log. A bare ISO time claims the
+        line only with a host and a program tag after it (an application's own log starts
+        with a time too)."""
         text = first_line[:512].decode("utf-8", "replace")
         pri = _PRI.match(text)
         rest = text[pri.end() :] if pri else text
-        if b"logid=" in first_line and (b"devid=" in first_line or b"devname=" in first_line):
+        if rest.startswith(_FORTI_START) and "logid=" in text and "devid=" in text:
             return True
         if pri is not None and _RFC5424.match(rest):
             return True
-        return bool(_BSD_TIME.match(rest) or (pri is not None and _ISO_TIME.match(rest)))
+        iso = _ISO_TIME.match(rest)
+        if iso is not None:
+            return pri is not None or _HOST_TAG.match(rest, iso.end()) is not None
+        return bool(_BSD_TIME.match(rest) or _VRP_TIME.match(rest))
 
     def parse_lines(
         self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
@@ -273,6 +359,8 @@ class SyslogText:
                 yield number, parse_line(text, moment), line
             except InvalidInput as exc:
                 yield number, exc.message, line
+            except Exception as exc:  # a parser's bug must cost this line only, and be said
+                yield number, f"the parser failed on this line ({type(exc).__name__})", line
 
 
 TEXT_SOURCES: tuple[SyslogText, ...] = (SyslogText(),)

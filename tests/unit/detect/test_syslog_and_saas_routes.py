@@ -66,12 +66,11 @@ def test_crontab_replaced_clamav_trojans_and_vsftpd_errors_are_caught_per_servic
         "rules/linux/builtin/clamav/lnx_clamav_relevant_message.yml",
         "rules/linux/builtin/vsftpd/lnx_vsftpd_susp_error_messages.yml",
     )
+    # crontab(1) itself logs REPLACE when a user installs a new crontab.
     assert _titles(engine, "Nov 26 09:01:00 erp01 crontab[90]: (www-data) REPLACE (www-data)\n"
                            "Nov 26 09:01:01 erp01 CRON[91]: (root) CMD (run-parts /etc/cron.hourly)"
-                   ) == []  # crontab's own program is not cron's  # fmt: skip
-    assert _titles(engine, "Nov 26 09:01:02 erp01 cron[92]: (www-data) REPLACE (www-data)") == [
-        "Modifying Crontab"
-    ]
+                   ) == ["Modifying Crontab"]  # fmt: skip
+    assert _titles(engine, "Nov 26 09:01:02 erp01 webapp[92]: (www-data) REPLACE (www-data)") == []
     found = "Nov 26 09:01:03 erp01 clamd[93]: /srv/erp/upload/x.jsp: Webshell.JSP.Agent FOUND"
     clean = "Nov 26 09:01:04 erp01 clamd[93]: /srv/erp/upload/y.pdf: OK"
     assert _titles(engine, found + "\n" + clean) == ["Relevant ClamAV Message"]
@@ -109,6 +108,33 @@ def test_cisco_crypto_key_export_and_the_ios_xe_implant_cve_2023_20198_are_caugh
     assert _titles(engine, "Nov 26 09:03:03 erp01 logger[5]: crypto pki export TP pem") == []
 
 
+def test_cisco_command_rules_judge_typed_commands_not_every_device_message() -> None:
+    """SigmaHQ's ``aaa`` rules search command accounting; an ASA's access-list message or
+    a reload notice holds their words ("access-list", "shutdown") without anyone typing."""
+    engine = _engine("rules/network/cisco/aaa/cisco_cli_modify_config.yml",
+                     "rules/network/cisco/aaa/cisco_cli_dos.yml")  # fmt: skip
+    typed = ("<189>1236: *Nov 26 09:03:04.000: %PARSER-5-CFGLOG_LOGGEDCMD: User:admin  "
+             "logged command:access-list 101 permit ip any any")  # fmt: skip
+    asa_typed = ("<189>Nov 26 2026 09:03:05 asa1 : %ASA-5-111008: User 'admin' executed the "
+                 "'shutdown' command.")  # fmt: skip
+    acl = ("<166>Nov 26 2026 09:03:06 asa1 : %ASA-6-106100: access-list inside permitted tcp "
+           "inside/10.0.0.5(5000) -> outside/203.0.113.9(443) hit-cnt 1")  # fmt: skip
+    reload = "<189>88: *Nov 26 09:03:07.000: %SYS-5-RELOAD: Reload requested by admin. shutdown"
+    assert len(_titles(engine, typed)) == 1
+    assert len(_titles(engine, asa_typed)) == 1
+    assert _titles(engine, acl + "\n" + reload) == []
+
+
+def test_a_juniper_routers_bgp_failure_is_caught_and_not_judged_as_a_linux_host() -> None:
+    engine = _engine("rules/network/juniper/bgp/juniper_bgp_missing_md5.yml",
+                     "rules/linux/builtin/syslog/lnx_syslog_security_tools_disabling_syslog.yml")  # fmt: skip
+    missing = ("<28>Nov 26 09:04:02 edge-mx rpd[1456]: bgp_read_v4_message:10930: NOTIFICATION "
+               "received from 10.1.1.1:179 (External AS 65001): missing MD5 digest")  # fmt: skip
+    assert _titles(engine, missing) == ["Juniper BGP Missing MD5"]
+    stopping = "<30>Nov 26 09:04:03 edge-mx mgd[77]: stopping firewalld for maintenance"
+    assert _titles(engine, stopping) == []  # a router's daemon, not a Linux host's
+
+
 def test_bgp_authentication_failures_of_huawei_routers_are_caught() -> None:
     engine = _engine("rules/network/huawei/bgp/huawei_bgp_auth_failed.yml")
     failed = ("<187>Nov 26 2026 09:04:00 CORE-RTR %%01BGP/3/BGP_AUTH_FAILED(l)[12]:BGP "
@@ -132,6 +158,29 @@ def test_a_new_local_admin_on_the_fortigate_is_caught_from_its_event_log() -> No
     event = parse_bytes(added.encode(), path="fgt", received=RECEIVED, max_event_bytes=65536)
     assert event.events[0]["@timestamp"] == "2026-11-26T09:05:00.000000Z"
     assert event.events[0]["event.dataset"] == "fortinet.fortigate"
+
+
+def test_logid_and_devid_in_an_sshd_message_do_not_make_it_a_fortigate_event() -> None:
+    """A remote client chooses the user name sshd logs: it must not turn the line into a
+    firewall log that hides it from the sshd rules and fires the firewall ones."""
+    engine = _engine("rules/linux/builtin/sshd/lnx_sshd_susp_ssh.yml",
+                     "rules/network/firewall/net_firewall_cleartext_protocols.yml")  # fmt: skip
+    line = ("Nov 26 09:05:01 erp01 sshd[4242]: Corrupted MAC on input. user logid=1 devid=x "
+            "type=traffic dstport=21 action=accept eventtime=1000000000")  # fmt: skip
+    assert _titles(engine, line) == ["Suspicious OpenSSH Daemon Error"]
+    event = parse_bytes(line.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
+    assert (event["event.dataset"], event["@timestamp"]) == ("syslog", "2026-11-26T09:05:01.000000Z")
+
+
+def test_sudo_arguments_cannot_overwrite_the_target_user_cve_2019_14287() -> None:
+    engine = _engine(
+        "rules-emerging-threats/2019/Exploits/CVE-2019-14287/lnx_sudo_exploit_cve_2019_14287.yml"
+    )
+    line = ("<85>Nov 26 09:05:02 erp01 sudo:  mallory : TTY=pts/1 ; PWD=/tmp ; USER=#-1 ; "
+            "COMMAND=/usr/bin/bash -c id ; USER=root")  # fmt: skip
+    assert len(_titles(engine, line)) == 1
+    event = parse_bytes(line.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
+    assert event["sudo.USER"] == "#-1" and event["sudo.COMMAND"] == "/usr/bin/bash -c id ; USER=root"
 
 
 def test_web_server_crashes_are_caught_from_apache_and_nginx_error_logs() -> None:
@@ -166,6 +215,12 @@ def test_microsoft_365_ransomware_alerts_and_a_federated_domain_are_caught() -> 
     assert _titles(engine, other) == []
     assert _titles(engine, federated) == ["New Federated Domain Added - Exchange"]
     assert _titles(engine, json.dumps(failed)) == []
+    # Security & Compliance alerts carry no ResultStatus: read as success, as Elastic's
+    # Microsoft 365 integration (whose names the rules use) reads them.
+    alert = json.loads(ransom)
+    del alert["ResultStatus"]
+    alert["Status"] = "Active"
+    assert _titles(engine, json.dumps(alert)) == ["Microsoft 365 - Potential Ransomware Activity"]
 
 
 def _workspace(service: str, event_name: str, **parameters: str) -> str:
@@ -280,3 +335,4 @@ def test_a_privileged_role_activated_without_mfa_is_caught_from_pim_alert_incide
     event = parse_bytes(json.dumps(stale).encode(), path="pim", received=RECEIVED,
                         max_event_bytes=65536).events[0]  # fmt: skip
     assert (event["event.module"], event["user.name"]) == ("azure_pim", "old@skyward.example")
+    assert event["@timestamp"] == RECEIVED  # an incident has no time of its own

@@ -159,3 +159,64 @@ def test_an_application_log_is_read_only_when_named_one_event_a_line() -> None:
         ("application.spring", "app.spring", RECEIVED, None),
     ]  # fmt: skip
     assert out.events[0]["message"] == "2026-11-26 09:09:00,123456789 WARN pool exhausted"
+
+
+def test_more_device_and_daemon_headers() -> None:
+    rsyslog = one("2026-11-26T09:00:07.123456+01:00 erp01 sshd[5]: Accepted key for deploy")
+    assert pick(rsyslog, {"@timestamp": 0, "host.name": 0, "process.name": 0}) == {
+        "@timestamp": "2026-11-26T08:00:07.123456Z", "host.name": "erp01", "process.name": "sshd"}
+    vrp = one("2026-11-26 09:00:08+08:00 CORE-RTR %%01BGP/3/BGP_AUTH_FAILED(l):failed")
+    assert pick(vrp, {"@timestamp": 0, "host.name": 0, "observer.vendor": 0}) == {
+        "@timestamp": "2026-11-26T01:00:08.000000Z", "host.name": "CORE-RTR",
+        "observer.vendor": "huawei"}  # fmt: skip
+    vrp_bsd = one("<187>Nov 26 2026 09:00:09+07:00 CORE-RTR %%01SHELL/5/CMDRECORD(s):x")
+    assert vrp_bsd["@timestamp"] == "2026-11-26T02:00:09.000000Z"
+    origin = one("<189>123: router1: *Nov 26 09:00:10.000: %SYS-5-CONFIG_I: Configured")
+    assert pick(origin, {"host.name": 0, "event.code": 0}) == {
+        "host.name": "router1", "event.code": "SYS-5-CONFIG_I"}
+    asa = one("<166>Nov 26 2026 09:00:11 asa1 : %ASA-6-106100: access-list inside permitted")
+    assert pick(asa, {"host.name": 0, "observer.vendor": 0, "event.code": 0}) == {
+        "host.name": "asa1", "observer.vendor": "cisco", "event.code": "ASA-6-106100"}
+    junos = one("<28>Nov 26 09:00:12 edge-mx rpd[1456]: bgp: missing MD5 digest")
+    assert junos["observer.vendor"] == "juniper"
+    assert "observer.vendor" not in one("Nov 26 09:00:13 erp01 sshd[5]: hello")
+
+
+def test_an_iso_time_alone_does_not_make_an_application_log_syslog() -> None:
+    assert text_source(b"2026-11-26T09:00:00.123Z INFO starting worker pool") is None
+    assert isinstance(text_source(b"2026-11-26T09:00:00.123Z erp01 sshd[5]: x"), SyslogText)
+
+
+def test_feb_29_without_a_year_goes_back_to_a_leap_year() -> None:
+    event = one("Feb 29 10:00:00 erp01 cron[1]: x", "2027-03-01T00:00:00Z")
+    assert event["@timestamp"] == "2024-02-29T10:00:00.000000Z"
+
+
+def test_digits_from_other_scripts_are_not_numbers_and_never_abort_the_input() -> None:
+    out = parse_bytes("<13>1 2026-11-26T09:00:00Z h app ² - - msg\n"
+                      'date=2026-11-26 time=09:00:00 devid="F" logid="1" type="traffic" '
+                      "srcport=²² eventtime=¹²³⁴⁵⁶⁷⁸⁹⁰\n".encode(),
+                      path="s", received=RECEIVED, max_event_bytes=65536)  # fmt: skip
+    assert out.errors == [] and len(out.events) == 2
+    assert "process.pid" not in out.events[0] and "source.port" not in out.events[1]
+
+
+def test_a_sudo_line_of_a_long_run_of_blanks_is_read_at_once() -> None:
+    """The old KEY=value regex backtracked quadratically on blanks: 64 KiB took 40 s."""
+    event = one("Nov 26 09:00:14 h sudo: bob : AB=" + " " * 60000 + "x ; USER=root")
+    assert event["sudo.USER"] == "root" and event["sudo.AB"] == "x"
+
+
+def test_a_banner_line_before_json_lines_is_an_error_not_a_syslog_file() -> None:
+    record = '{"eventVersion": "1.08", "eventSource": "iam.amazonaws.com", "eventName": "X", "eventTime": "2026-11-26T09:00:00Z"}'
+    text = "Nov 26 09:00:00 exported by collector\n" + "\n".join([record] * 4)
+    out = parse_bytes(text.encode(), path="ct", received=RECEIVED, max_event_bytes=65536)
+    assert [e.line for e in out.errors] == [1]
+    assert {e["event.module"] for e in out.events} == {"cloudtrail"} and len(out.events) == 4
+
+
+def test_an_apache_client_address_of_either_family_with_or_without_a_port() -> None:
+    for client, address in (("203.0.113.4:5050", "203.0.113.4"), ("2001:db8::1", "2001:db8::1"),
+                            ("[2001:db8::2]:443", "2001:db8::2"), ("10.0.0.1", "10.0.0.1")):  # fmt: skip
+        event = one(f"[Wed Oct 11 14:32:52 2000] [error] [client {client}] denied")
+        assert event["source.ip"] == address and event["message"] == "denied"
