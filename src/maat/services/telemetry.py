@@ -163,10 +163,10 @@ class Telemetry:
         self.writer_error: MaatError | None = None
         # The hand-off serves consumers in this process: the spool's. JetStream's consumers
         # may be other nodes, and only the spool says which ids of a batch it stored.
-        self._publish_stored = getattr(bus, "publish_stored", None)
-        limit = int(settings.telemetry.handoff_bytes) if self._publish_stored else 0
+        spooled = callable(getattr(bus, "publish_stored", None))
+        limit = int(settings.telemetry.handoff_bytes) if spooled else 0
         self.handoff = Handoff(limit_bytes=limit, consumers=1 if detector is None else 2)
-        self._lettered: set[tuple[str, int]] | None = None  # dead-lettered (id, position)
+        self._lettered: set[tuple[str, str, int]] | None = None  # (bus, msg_id, position)
 
     @classmethod
     def open(
@@ -248,12 +248,13 @@ class Telemetry:
         from before the bus stores them (a consumer can fetch them only after) and keeps
         only those the bus stored: the replays it refused are never fetched."""
         pairs = [(msg_id, data) for msg_id, data, _ in published]
-        if self._publish_stored is None:
+        publish_stored = getattr(self.bus, "publish_stored", None)
+        if publish_stored is None:
             return self.bus.publish(subject, pairs)
         added = self.handoff.put(published)
         stored: set[str] = set()
         try:
-            stored = self._publish_stored(subject, pairs)
+            stored = publish_stored(subject, pairs)
         finally:
             self.handoff.settle(added, stored)
         return len(stored)
@@ -362,23 +363,31 @@ class Telemetry:
         folder = self.settings.data_dir / "dead-letter"
         if self._lettered is None:
             self._lettered = _lettered(folder / "events.ndjson")
-        if (message.msg_id, message.position) in self._lettered:
+        key = (self.bus.identity, message.msg_id, message.position)
+        if key in self._lettered:
             return
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            record = {"reason": reason, "position": message.position, "msg_id": message.msg_id}
+            record = {"reason": reason, "bus": key[0], "position": key[2], "msg_id": key[1]}
             try:  # the event as one JSON line, or the message itself when it is not one
                 kept = orjson.dumps(decode_event(message.data))
             except (InvalidInput, orjson.JSONEncodeError):
                 record["data_base64"] = base64.b64encode(message.data).decode("ascii")
                 kept = b""
-            with (folder / "events.ndjson").open("ab") as fh:
+            with (folder / "events.ndjson").open("ab+") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell():  # a line torn by a crash must not swallow this record
+                    fh.seek(-1, os.SEEK_END)
+                    torn = fh.read(1) != b"\n"
+                    fh.seek(0, os.SEEK_END)
+                    if torn:
+                        fh.write(b"\n")
                 fh.write(orjson.dumps(record) + b"\n" + (kept + b"\n" if kept else b""))
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise Unavailable(f"cannot write the dead-letter file: {exc.strerror}") from exc
-        self._lettered.add((message.msg_id, message.position))
+        self._lettered.add(key)
 
     def _compact(self) -> None:
         compact = getattr(self.bus, "compact", None)  # the spool's; JetStream has limits
@@ -447,24 +456,29 @@ class Telemetry:
             self._probe_lake = None
 
 
-def _lettered(path: Path) -> set[tuple[str, int]]:
-    """The ``(msg_id, position)`` of the messages a dead-letter file holds already."""
-    found: set[tuple[str, int]] = set()
+_RECORD_START = b'{"reason":'  # how _dead_letter's record lines begin (event lines never)
+
+
+def _lettered(path: Path) -> set[tuple[str, str, int]]:
+    """The ``(bus, msg_id, position)`` of the messages a dead-letter file holds already,
+    read line by line (event lines are passed over unparsed)."""
+    found: set[tuple[str, str, int]] = set()
     try:
-        lines = path.read_bytes().splitlines()
+        with path.open("rb") as fh:
+            for line in fh:
+                if not line.startswith(_RECORD_START):
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # a torn last line
+                bus, msg_id, position = (record.get(k) for k in ("bus", "msg_id", "position"))
+                if isinstance(msg_id, str) and isinstance(position, int):
+                    found.add((bus if isinstance(bus, str) else "", msg_id, position))
     except FileNotFoundError:
         return found
     except OSError as exc:
         raise Unavailable(f"cannot read the dead-letter file: {exc.strerror}") from exc
-    for line in lines:
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and {"reason", "msg_id", "position"} <= record.keys():
-            msg_id, position = record["msg_id"], record["position"]
-            if isinstance(msg_id, str) and isinstance(position, int):
-                found.add((msg_id, position))
     return found
 
 

@@ -432,12 +432,28 @@ class M365Audit(AuditSource):
         set_address(out, text_at(record, "ClientIP"))
         # As Elastic's Microsoft 365 integration reads it (whose names SigmaHQ's M365 rules
         # use): no ResultStatus (alerts have none) and PartiallySucceeded are success.
-        status = (text_at(record, "ResultStatus") or "").lower()
-        if status in ("", "success", "succeeded", "partiallysucceeded", "true"):
-            out["event.outcome"] = "success"
-        elif status in ("failed", "failure", "false"):
-            out["event.outcome"] = "failure"
+        outcome = _m365_outcome(record)
+        if outcome is not None:
+            out["event.outcome"] = outcome
         return out
+
+
+def _m365_outcome(record: dict[str, Any]) -> str | None:
+    """``ResultStatus`` as success or failure; None when it says neither (a number, null,
+    an empty or unknown text)."""
+    if "ResultStatus" not in record:
+        return "success"
+    status = record["ResultStatus"]
+    if isinstance(status, bool):
+        return "success" if status else "failure"
+    if not isinstance(status, str):
+        return None
+    status = status.lower()
+    if status in ("success", "succeeded", "partiallysucceeded", "true"):
+        return "success"
+    if status in ("failed", "failure", "false"):
+        return "failure"
+    return None
 
 
 JSON_SOURCES: tuple[JsonSource, ...] = (

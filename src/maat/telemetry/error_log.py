@@ -43,7 +43,10 @@ def _moment(year: str, month: int, day: str, clock: tuple[str, str, str], micro:
 def _address(text: str) -> str | None:
     """The address of ``1.2.3.4``, ``1.2.3.4:5050``, ``2001:db8::1`` or ``[2001:db8::1]:5050``
     (Apache writes the port after the address, IPv6 included)."""
-    for candidate in (text, text.rpartition(":")[0]):
+    stem, _, port = text.rpartition(":")
+    # Apache 2.4 always writes the port, without brackets around an IPv6 address.
+    candidates = (stem, text) if port.isascii() and port.isdigit() and len(port) <= 5 else (text,)
+    for candidate in candidates:
         candidate = candidate.strip("[]")
         try:
             return str(ipaddress.ip_address(candidate))

@@ -61,14 +61,17 @@ _BSD_TIME = re.compile(
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) ")
 # Huawei VRP V8's default: "2026-11-26 09:00:00[+08:00] HOST %%01MODULE/4/MNEMONIC(l):".
 _VRP_TIME = re.compile(
-    r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d{1,6})?([+-]\d\d:\d\d)? (?=\S+ %%\d\d)"
+    r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d{1,6})?([+-]\d\d:\d\d)? (?=\S+ %%\d\d)"
 )
 _TAG = re.compile(r"([^\s:\[\]]{1,64})(?:\[([0-9]{1,10})\])?: ?")
-_HOST_TAG = re.compile(r"\S{1,255} [^\s:\[\]]{1,64}(?:\[[0-9]{1,10}\])?: ")
+_HOST_TAG = re.compile(r"(\S{1,255}) [^\s:\[\]]{1,64}(?:\[[0-9]{1,10}\])?: ")
+# An application's own log: "2026-11-26T10:00:00Z INFO main: started" has a level, not a host.
+_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR",
+                     "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG"})  # fmt: skip
 _CISCO = re.compile(r"(\d{1,10}: )?(%[A-Z0-9_]{1,32}-\d-[A-Z0-9_]{1,48}) ?:")
 _HUAWEI = re.compile(r"%%\d\d([A-Z0-9_]{1,32})/(\d)/([A-Z0-9_]{1,48})")
 _FORTI_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]{0,63})=("(?:[^"\\]|\\.)*"|\S*)')
-_FORTI_START = ("date=", "logver=")  # FortiOS writes one of these first
+_FORTI_START = ("date=", "logver=", "itime=")  # FortiOS (itime: FortiAnalyzer) first
 _SUDO_KEY = re.compile(r"[A-Z]{2,16}")
 _YEARLESS_SLACK = timedelta(days=1)
 # Daemons only Junos runs: their messages are the router's.
@@ -127,8 +130,17 @@ def _moment(match: re.Match[str], year: int, parts: tuple[int, ...], zone: tzinf
 
 
 def _offset(text: str) -> tzinfo:
+    hours, minutes = int(text[1:3]), int(text[4:6])
+    if hours > 23 or minutes > 59:
+        raise InvalidInput(f"not a valid UTC offset: {text!r}")
     sign = -1 if text[0] == "-" else 1
-    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _origin_ok(bsd: re.Match[str], rest: str) -> bool:
+    """An origin id before the time is Cisco's only: a Cisco mark must follow (else
+    ``ERROR: Nov 26 10:00:00 …`` of an application would read as a host)."""
+    return not bsd.group(1) or rest[bsd.end() :].startswith("%")
 
 
 def _unquote(value: str) -> str:
@@ -225,23 +237,28 @@ def _device_message(rest: str, out: Event) -> bool:
 
 
 def _sudo(message: str, out: Event) -> None:
-    """``user : TTY=pts/0 ; PWD=/x ; USER=root ; COMMAND=/bin/id a ; b`` as ``sudo.<KEY>``:
-    the first value of a key counts, and ``COMMAND`` is the rest of the line (its arguments
-    are the user's own text, which must not set ``USER``)."""
+    """``user : TTY=pts/0 ; PWD=/x ; USER=root ; COMMAND=/bin/id`` as ``sudo.<KEY>``. The
+    working directory and the command's arguments are the user's own text and may hold
+    `` ; USER=…``: a key written more than once keeps every value (a list), so a rule on
+    ``USER`` sees the real one wherever it stands; each ``COMMAND=`` is read to the end of
+    the line."""
     user, sep, detail = message.partition(" : ")
     if not sep:
         return
     out["user.name"] = user.strip()
     parts = detail.split(" ; ")
+    found: dict[str, list[str]] = {}
     for index, part in enumerate(parts):
         key, equals, value = part.partition("=")
         key = key.strip()
         if not equals or not _SUDO_KEY.fullmatch(key):
             continue  # "3 incorrect password attempts"
-        if key == "COMMAND":
-            out["sudo.COMMAND"] = " ; ".join([value, *parts[index + 1 :]]).strip()
-            return
-        out.setdefault(f"sudo.{key}", value.strip())
+        if key == "COMMAND":  # the rest of the line: the command's own " ; " included
+            value = " ; ".join([value, *parts[index + 1 :]])
+        found.setdefault(key, []).append(value.strip())
+    for key, values in found.items():
+        unique = list(dict.fromkeys(values))
+        out[f"sudo.{key}"] = unique[0] if len(unique) == 1 else unique
 
 
 def _program_message(rest: str, out: Event) -> None:
@@ -301,10 +318,10 @@ def parse_line(text: str, received: datetime | None) -> Event:
         out["@timestamp"] = iso_utc(iso.group(1))
         rest = rest[iso.end() :]
     elif vrp is not None:
-        day, clock, offset = vrp.groups()
-        out["@timestamp"] = iso_utc(f"{day}T{clock}{offset or 'Z'}")
+        day, clock, fraction, offset = vrp.groups()
+        out["@timestamp"] = iso_utc(f"{day}T{clock}{fraction or ''}{offset or 'Z'}")
         rest = rest[vrp.end() :]
-    elif bsd is not None:
+    elif bsd is not None and _origin_ok(bsd, rest):
         out["@timestamp"] = _bsd_time(bsd, received)
         if bsd.group(1):  # Cisco's origin id: the device's name
             out["host.name"] = bsd.group(1)
@@ -313,6 +330,8 @@ def parse_line(text: str, received: datetime | None) -> Event:
         out["message"] = text  # no header: a continued message, kept whole
         return out
     if rest.startswith("%") and _device_message(rest, out):  # a device, without a host field
+        return out
+    if _fortigate(rest, out):  # a FortiGate log after a bare time stamp
         return out
     host, _, after = rest.partition(" ")
     if not (host and after):
@@ -345,8 +364,12 @@ class SyslogText:
             return True
         iso = _ISO_TIME.match(rest)
         if iso is not None:
-            return pri is not None or _HOST_TAG.match(rest, iso.end()) is not None
-        return bool(_BSD_TIME.match(rest) or _VRP_TIME.match(rest))
+            if pri is not None:
+                return True
+            host = _HOST_TAG.match(rest, iso.end())
+            return host is not None and host.group(1).upper() not in _LEVELS
+        bsd = _BSD_TIME.match(rest)
+        return bool((bsd is not None and _origin_ok(bsd, rest)) or _VRP_TIME.match(rest))
 
     def parse_lines(
         self, lines: Iterable[tuple[int, bytes]], *, received: str = ""

@@ -106,6 +106,7 @@ def test_full_spool_answers_503_and_acknowledges_nothing(
         raise Unavailable("disk full", retry_after=30)
 
     monkeypatch.setattr(telemetry.bus, "publish", full)
+    monkeypatch.setattr(telemetry.bus, "publish_stored", full)  # the spool's own path
     response = client.post("/v1/events", content=sysmon(1), headers=agent(platform))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"

@@ -180,7 +180,14 @@ def test_sudo_arguments_cannot_overwrite_the_target_user_cve_2019_14287() -> Non
             "COMMAND=/usr/bin/bash -c id ; USER=root")  # fmt: skip
     assert len(_titles(engine, line)) == 1
     event = parse_bytes(line.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
-    assert event["sudo.USER"] == "#-1" and event["sudo.COMMAND"] == "/usr/bin/bash -c id ; USER=root"
+    assert event["sudo.USER"] == ["#-1", "root"]  # ambiguous: every value kept
+    assert event["sudo.COMMAND"] == "/usr/bin/bash -c id ; USER=root"
+    # The working directory comes before USER and is the user's to name.
+    hidden = line.replace("PWD=/tmp ; USER=#-1 ; COMMAND=/usr/bin/bash -c id ; USER=root",
+                          "PWD=/tmp/x ; USER=root ; USER=#-1 ; COMMAND=/bin/id")  # fmt: skip
+    assert len(_titles(engine, hidden)) == 1
+    event = parse_bytes(hidden.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
+    assert event["sudo.USER"] == ["root", "#-1"]
 
 
 def test_web_server_crashes_are_caught_from_apache_and_nginx_error_logs() -> None:
@@ -336,3 +343,36 @@ def test_a_privileged_role_activated_without_mfa_is_caught_from_pim_alert_incide
                         max_event_bytes=65536).events[0]  # fmt: skip
     assert (event["event.module"], event["user.name"]) == ("azure_pim", "old@skyward.example")
     assert event["@timestamp"] == RECEIVED  # an incident has no time of its own
+
+
+def _event(record: dict[str, object]) -> dict[str, object]:
+    out = parse_bytes(json.dumps(record).encode(), path="r", received=RECEIVED,
+                      max_event_bytes=65536)  # fmt: skip
+    assert out.errors == []
+    return out.events[0]
+
+
+def test_outcomes_and_parameters_of_m365_duo_workspace_and_pim_records() -> None:
+    m365 = json.loads(_m365("Exchange", "Set-Mailbox"))
+    outcomes = {}
+    for status in ("PartiallySucceeded", "Failed", True, False, None, 0, ""):
+        outcomes[repr(status)] = _event({**m365, "ResultStatus": status}).get("event.outcome")
+    assert outcomes == {"'PartiallySucceeded'": "success", "'Failed'": "failure",
+                        "True": "success", "False": "failure", "None": None, "0": None,
+                        "''": None}  # fmt: skip
+    duo = {"txid": "t", "event_type": "authentication", "factor": "duo_push",
+           "isotimestamp": "2026-11-26T09:11:00Z"}  # fmt: skip
+    assert [_event({**duo, "result": r}).get("event.outcome")
+            for r in ("success", "denied", "fraud", "error", "unknown")] == [
+        "success", "failure", "failure", "failure", None]  # fmt: skip
+    workspace = json.loads(_workspace("admin.googleapis.com", "CHANGE_GROUP_SETTING"))
+    workspace["protoPayload"]["metadata"]["event"][0]["parameter"] = [
+        {"name": "GROUP_EMAIL", "multiStrValue": ["a@x", "b@x"]},
+        {"name": "COUNT", "multiIntValue": [1, 2]}]  # fmt: skip
+    got = _event(workspace)
+    assert (got["gcp.workspace.group_email"], got["gcp.workspace.count"]) == (
+        ["a@x", "b@x"], ["1", "2"])  # fmt: skip
+    pim = {"@odata.type": "#microsoft.graph.staleSignInAlertIncident", "id": "x",
+           "assignmentCreatedDateTime": "2019-01-01T00:00:00Z",
+           "lastSignInDateTime": "2019-06-01T00:00:00Z"}  # fmt: skip
+    assert _event(pim)["@timestamp"] == RECEIVED  # not the years-old assignment

@@ -327,3 +327,75 @@ def test_a_bad_message_is_dead_lettered_once_across_retries_and_restarts(
         again.close()
     records = [orjson.loads(line) for line in letters.read_bytes().splitlines()]
     assert [r["msg_id"] for r in records if "msg_id" in r] == ["garbage-1"]
+
+
+def test_a_writer_that_fetches_the_moment_the_spool_stores_still_gets_the_hand_off(
+    tmp_path: Path,
+) -> None:
+    """The lake writer runs in its own thread: it may fetch a batch before publish()
+    returns. The hand-off must hold the events by then, or it keeps them forever."""
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        real = telemetry.bus.publish_stored  # type: ignore[attr-defined]
+        handed: list[int] = []
+
+        def racing(subject: str, messages: list[tuple[str, bytes]]) -> set[str]:
+            stored = real(subject, messages)
+            fetched = telemetry.bus.fetch(LAKE_CONSUMER, max_messages=1000, timeout=0)
+            handed.append(sum(e is not None for e in telemetry.handoff.take(fetched)))
+            telemetry.bus.seek(LAKE_CONSUMER, 0)  # let the real writer read them again
+            return set(stored)
+
+        telemetry.bus.publish_stored = racing  # type: ignore[attr-defined]
+        telemetry.ingest(body(0, 30), path="a")
+        assert handed == [30]
+        telemetry.drain()
+        assert count(telemetry) == 30 and len(telemetry.handoff) == 0
+    finally:
+        telemetry.close()
+
+
+class PlainBus:
+    """A bus that says only how many messages it stored (as JetStream's adapter does)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def publish(self, subject: str, messages: list[tuple[str, bytes]]) -> int:
+        return int(self._inner.publish(subject, messages))  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        if name == "publish_stored":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_the_hand_off_is_off_on_a_bus_whose_consumers_may_be_other_nodes(tmp_path: Path) -> None:
+    opened = Telemetry.open(settings_in(tmp_path))
+    telemetry = Telemetry(opened.settings, PlainBus(opened.bus), opened.lake)  # type: ignore[arg-type]
+    try:
+        report = telemetry.ingest(body(0, 20), path="a")
+        assert report.accepted == 20 and len(telemetry.handoff) == 0
+        assert not telemetry.handoff.put([("x", b"y", {})])  # limit 0: keeps nothing
+        telemetry.drain()
+        assert count(telemetry) == 20
+    finally:
+        opened.close()
+
+
+def test_two_bad_messages_with_one_id_are_both_dead_lettered(tmp_path: Path) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.bus.publish("events", [("same-id", b"\x00MW1\xff")])
+        telemetry.drain()
+        spool = telemetry.bus
+        # The dedupe window would drop a second "same-id": write it past the window.
+        spool._recent.clear()  # type: ignore[attr-defined]
+        spool.publish("events", [("same-id", b"\x00MW1\xfe")])
+        telemetry.drain()
+    finally:
+        telemetry.close()
+    records = [orjson.loads(line) for line in
+               (tmp_path / "dead-letter" / "events.ndjson").read_bytes().splitlines()]  # fmt: skip
+    assert [r["msg_id"] for r in records] == ["same-id", "same-id"]
+    assert len({r["position"] for r in records}) == 2 and all(r["bus"] for r in records)

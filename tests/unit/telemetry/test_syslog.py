@@ -220,3 +220,56 @@ def test_an_apache_client_address_of_either_family_with_or_without_a_port() -> N
                             ("[2001:db8::2]:443", "2001:db8::2"), ("10.0.0.1", "10.0.0.1")):  # fmt: skip
         event = one(f"[Wed Oct 11 14:32:52 2000] [error] [client {client}] denied")
         assert event["source.ip"] == address and event["message"] == "denied"
+
+
+def test_fortigate_needs_its_own_first_key_device_log_id_and_type() -> None:
+    base = 'date=2026-11-26 time=10:05:00 devid="FGT60E" logid="0100044547" type="event"'
+    assert one(base)["event.dataset"] == "fortinet.fortigate"
+    for missing in ('devid="FGT60E" ', 'type="event"'):
+        assert one(base.replace(missing, "")).get("event.dataset") != "fortinet.fortigate"
+    first = one(base + ' action="Add" action="Delete" user="admin"')
+    assert first["fortinet.fortigate.action"] == "Add"  # a key written twice: the first
+    zero = one(base + " eventtime=0000000000")
+    assert zero["@timestamp"] == "2026-11-26T10:05:00Z"  # its date and time, not 1970
+    after_time = one("<190>Nov 26 10:05:01 " + base)
+    assert after_time["event.dataset"] == "fortinet.fortigate"
+    in_5424 = one("<189>1 2026-11-26T10:05:02Z fgt - - - - " + base)
+    assert in_5424["event.dataset"] == "fortinet.fortigate"
+
+
+def test_juniper_in_rfc_5424_and_offsets_west_of_utc() -> None:
+    junos = one('<28>1 2026-11-26T09:00:00Z edge-mx rpd 1456 - [junos@2636.1.1.1.2.9 a="b"] '
+                "bgp: missing MD5 digest")  # fmt: skip
+    assert junos["observer.vendor"] == "juniper"
+    west = one("<187>Nov 26 2026 09:00:09-05:00 CORE-RTR %%01SHELL/5/CMDRECORD(s):x")
+    assert west["@timestamp"] == "2026-11-26T14:00:09.000000Z"
+    out = parse_bytes(b"<187>Nov 26 2026 09:00:09+25:00 R %%01SHELL/5/CMDRECORD(s):x",
+                      path="s", received=RECEIVED, max_event_bytes=65536)  # fmt: skip
+    assert [e.reason for e in out.errors] == ["not a valid UTC offset: '+25:00'"]
+
+
+def test_an_origin_id_needs_a_cisco_mark_and_a_level_word_is_not_a_host() -> None:
+    assert text_source(b"ERROR: Nov 26 10:00:00 job failed") is None
+    assert text_source(b"2026-11-26T10:00:00Z INFO main: service started") is None
+    assert text_source(b"2026-11-26T10:00:00Z WARNING urllib3.connectionpool: retry") is None
+    kept = events("Nov 26 10:00:00 erp01 app[1]: start\nworker-1: Nov 26 10:00:01 job done")
+    assert kept[1]["message"] == "worker-1: Nov 26 10:00:01 job done"
+    assert kept[1].get("host.name") is None
+
+
+def test_a_parser_bug_costs_its_line_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import maat.telemetry.syslog as syslog
+
+    real = syslog.parse_line
+
+    def buggy(text: str, received: Any) -> dict[str, Any]:
+        if "boom" in text:
+            raise RuntimeError("a bug")
+        return real(text, received)
+
+    monkeypatch.setattr(syslog, "parse_line", buggy)
+    out = parse_bytes(b"Nov 26 10:00:00 h a: ok\nNov 26 10:00:01 h a: boom\nNov 26 10:00:02 h a: ok",
+                      path="s", received=RECEIVED, max_event_bytes=65536)  # fmt: skip
+    assert [(e.line, e.reason) for e in out.errors] == [
+        (2, "the parser failed on this line (RuntimeError)")]
+    assert len(out.events) == 2

@@ -87,7 +87,7 @@ def _frames(blob: bytes, base: int) -> Iterator[tuple[int, int, BusMessage | Non
         magic, length, crc = _HEAD.unpack_from(blob, offset)
         start = offset + _HEAD.size
         end = start + length
-        if magic != _MAGIC or end > size or zlib.crc32(view[start:end]) != crc:
+        if magic != _MAGIC or length < 4 or end > size or zlib.crc32(view[start:end]) != crc:
             yield offset, size, None
             return
         (id_len,) = _SHORT.unpack_from(blob, start)
