@@ -129,7 +129,8 @@ def _looks_like_json_lines(first: bytes, data: bytes) -> bool:
     text, even when a text format would claim that one line."""
     if first.lstrip().startswith(b"{"):
         return True
-    sample = [line.lstrip() for line in data[:65536].split(b"\n")[1:9] if line.strip()]
+    # The lines after the first non-empty one (the data may start with blank lines).
+    sample = [line.lstrip() for line in data[:65536].lstrip().split(b"\n")[1:9] if line.strip()]
     return bool(sample) and sum(line.startswith(b"{") for line in sample) * 2 > len(sample)
 
 

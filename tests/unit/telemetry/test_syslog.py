@@ -213,6 +213,9 @@ def test_a_banner_line_before_json_lines_is_an_error_not_a_syslog_file() -> None
     out = parse_bytes(text.encode(), path="ct", received=RECEIVED, max_event_bytes=65536)
     assert [e.line for e in out.errors] == [1]
     assert {e["event.module"] for e in out.events} == {"cloudtrail"} and len(out.events) == 4
+    blank_first = parse_bytes(("\n" * 8 + text).encode(), path="ct", received=RECEIVED,
+                              max_event_bytes=65536)  # fmt: skip
+    assert [e.line for e in blank_first.errors] == [9] and len(blank_first.events) == 4
 
 
 def test_an_apache_client_address_of_either_family_with_or_without_a_port() -> None:
