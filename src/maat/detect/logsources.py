@@ -71,6 +71,9 @@ class Route:
     not run on this route (its filters on that field would always pass here)."""
     casefold: bool = False
     """Field paths are lower-cased in these events (Azure's), so the rule's are too."""
+    needs: frozenset[str] = frozenset()
+    """When set, only rules reading one of these Sigma fields run here: the log source's
+    other route runs the rest, on events that may lack these fields."""
 
     def event_key(self, sigma_field: str) -> str:
         """The event key holding ``sigma_field`` on this route."""
@@ -497,11 +500,16 @@ def routes_for(logsource: Any) -> tuple[Route, ...]:
             return (route,)
         return ()
     if product == "macos" and category == "process_creation":
-        # Process starts seen on macOS (osquery's EndpointSecurity table); the parent's
-        # path is not in them, so rules reading ParentImage do not run here.
+        # Process starts seen on macOS (osquery's and eslogger's EndpointSecurity events).
+        # Only eslogger's name the parent's image: rules reading ParentImage run on those
+        # (their filters on it would always pass on osquery's), the others on every start.
         keys: tuple[RouteKey, ...] = ((MACOS_PROCESS_START, None),)
+        with_parent = {**_MACOS_PROCESS, "ParentImage": "process.parent.executable"}
         return (Route("macos/process_creation", keys, prefix="process.", system={},
-                      fields=_MACOS_PROCESS, known=frozenset(_MACOS_PROCESS)),)  # fmt: skip
+                      fields=_MACOS_PROCESS, known=frozenset(_MACOS_PROCESS)),
+                Route("macos/process_creation+parent", ((MACOS_PROCESS_PARENT, None),),
+                      prefix="process.", system={}, fields=with_parent,
+                      known=frozenset(with_parent), needs=frozenset({"ParentImage"})))  # fmt: skip
     if product == "macos" and category == "file_event":
         # Files written on macOS (osquery's EndpointSecurity file events).
         fields = {"TargetFilename": "file.path", "Image": "process.executable"}
@@ -522,6 +530,8 @@ MACOS_FILE_EVENT = "macos:file_event"
 """The route key of a file created or changed on macOS."""
 MACOS_PROCESS_START = "macos:process_creation"
 """The route key of a process start on macOS, whichever source saw it."""
+MACOS_PROCESS_PARENT = "macos:process_creation+parent"
+"""The route key of a process start on macOS whose parent's image is known."""
 
 
 def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
@@ -540,6 +550,9 @@ def event_route_keys(event: Mapping[str, Any]) -> tuple[RouteKey, ...] | None:
         if event.get("host.os.type") == "macos":
             kinds = event.get("event.type") or ()
             if "start" in kinds:
+                if isinstance(event.get("process.parent.executable"), str):
+                    return ((f"ds:{dataset}", None), (MACOS_PROCESS_START, None),
+                            (MACOS_PROCESS_PARENT, None))  # fmt: skip
                 return (f"ds:{dataset}", None), (MACOS_PROCESS_START, None)
             if "creation" in kinds or "change" in kinds:
                 return (f"ds:{dataset}", None), (MACOS_FILE_EVENT, None)

@@ -44,10 +44,12 @@ from maat.detect.sigma_compile import (
     FULLTEXT,
     FULLTEXT_RAW,
     Anchors,
-    anchors_of,
+    Group,
+    by_selectivity,
     compile_condition,
     lowered,
     required_numbers,
+    requirements_of,
 )
 from maat.detect.sigma_values import Test
 from maat.errors import InvalidInput, MaatError
@@ -69,6 +71,9 @@ _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Thousands of literals per field need more than RE2's default 8 MiB of DFA memory.
 _SET_OPTIONS = re2.Options()
 _SET_OPTIONS.max_mem = 1 << 30
+_FEW_LITERALS = 4
+
+
 LEVELS = ("informational", "low", "medium", "high", "critical")
 
 
@@ -233,36 +238,84 @@ class Hit:
     correlation: Fired | None = None
 
 
+Confirm = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+"""A rule's other necessary literal groups: each group as ``(key, literals)`` pairs, of
+which the event's lowercased values must contain one before the rule is run."""
+_MAX_CONFIRM_GROUPS = 3  # the most selective; each costs a few substring tests
+_MAX_CONFIRM_LITERALS = 8  # a longer group is cheaper left to the rule itself
+
+
 @dataclass(slots=True)
 class _Compiled:
     rule: LoadedRule
     route: Route
     test: Test
+    confirm: Confirm = ()
+
+
+def _confirm_groups(groups: list[Group]) -> Confirm:
+    """The groups worth checking before a rule runs, by key, most selective first."""
+    out = []
+    for group in groups:
+        if len(group) > _MAX_CONFIRM_LITERALS:
+            continue
+        by_key: dict[str, list[str]] = {}
+        for key, literal in sorted(group):
+            by_key.setdefault(key, []).append(literal)
+        out.append(tuple((key, tuple(literals)) for key, literals in by_key.items()))
+        if len(out) == _MAX_CONFIRM_GROUPS:
+            break
+    return tuple(out)
+
+
+def _confirmed(confirm: Confirm, low: Mapping[str, Any]) -> bool:
+    """Whether every group has a literal in its key's lowercased value (list items and
+    keyword values one by one)."""
+    for group in confirm:  # noqa: SIM110 - a loop is twice as fast as all(genexpr)
+        if not _any_literal(group, low):
+            return False
+    return True
+
+
+def _any_literal(group: tuple[tuple[str, tuple[str, ...]], ...], low: Mapping[str, Any]) -> bool:
+    for key, literals in group:
+        text = low[key]
+        if text is None:
+            continue
+        for item in (text,) if type(text) is str else text:
+            for literal in literals:
+                if literal in item:
+                    return True
+    return False
 
 
 class _Bucket:
     """The rules of one route key, with their anchor index."""
 
     def __init__(self) -> None:
-        self.members: list[tuple[_Compiled, Anchors, frozenset[str]]] = []
+        self.members: list[tuple[_Compiled, Anchors]] = []
         self.rules: list[_Compiled] = []
         self.always: list[int] = []
         self.sets: list[tuple[str, Any, list[list[int]]]] = []
-        self.keys: frozenset[str] = frozenset()
-        self.fulltext = False
+        self.few: list[tuple[str, tuple[tuple[str, list[int]], ...]]] = []
 
     def build(self) -> None:
+        """Index the anchors: an RE2 set per key over the literals about it, or, for a
+        key with a few literals, the literals themselves (a substring test costs a tenth
+        of a set's call). One set over all keys' tagged values was tried: its DFA outgrows
+        RE2's cache on the process creation bucket, 1 ms a search."""
         by_key: dict[str, dict[str, list[int]]] = {}
-        keys: set[str] = set()
-        for index, (compiled, anchors, used) in enumerate(self.members):
+        for index, (compiled, anchors) in enumerate(self.members):
             self.rules.append(compiled)
-            keys |= used
             if anchors is None:
                 self.always.append(index)
                 continue
             for key, literal in anchors:
                 by_key.setdefault(key, {}).setdefault(literal, []).append(index)
         for key, literals in sorted(by_key.items()):
+            if len(literals) <= _FEW_LITERALS:
+                self.few.append((key, tuple(literals.items())))
+                continue
             matcher = re2.Set.SearchSet(_SET_OPTIONS)
             owners: list[list[int]] = []
             for literal, indices in literals.items():
@@ -274,9 +327,29 @@ class _Bucket:
             raw = getattr(matcher, "_set", None)
             search = raw.Match if raw is not None else matcher.Match
             self.sets.append((key, search, owners))
-        self.fulltext = FULLTEXT in keys
-        self.keys = frozenset(keys - {FULLTEXT})
         self.members = []
+
+
+class _Lowered(dict[str, Any]):
+    """An event's values as matchers compare them (lowercased; keywords' text values),
+    each computed the first time a rule reads it: most rules never run on an event."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+    def __missing__(self, key: str) -> Any:
+        if key == FULLTEXT_RAW:
+            value: Any = _text_values(self.event)
+        elif key == FULLTEXT:
+            value = tuple(item.lower() for item in self[FULLTEXT_RAW])
+        else:
+            raw = self.event.get(key)
+            value = raw.lower() if type(raw) is str else lowered(raw)
+        self[key] = value
+        return value
 
 
 def applicable_routes(rule: LoadedRule) -> tuple[Route, ...]:
@@ -287,7 +360,8 @@ def applicable_routes(rule: LoadedRule) -> tuple[Route, ...]:
     return tuple(
         route
         for route in routes_for(rule.sigma.logsource)
-        if route.known is None or fields <= route.known
+        if (route.known is None or fields <= route.known)
+        and (not route.needs or not fields.isdisjoint(route.needs))
     )
 
 
@@ -344,7 +418,7 @@ class Engine:
                                                  severity="warning"))  # fmt: skip
                 continue
             self.rules.append(rule)
-            for route, test, anchors, used, ids in compiled:
+            for route, test, anchors, confirm, ids in compiled:
                 for key in route.keys:
                     # A rule on a whole channel that names its event ids is filed under
                     # those ids: the other events of the channel never see it.
@@ -353,7 +427,7 @@ class Engine:
                         and ":" not in key[0] else [key]  # fmt: skip
                     for filed in narrowed:
                         bucket = buckets.setdefault(filed, _Bucket())
-                        bucket.members.append((_Compiled(rule, route, test), anchors, used))
+                        bucket.members.append((_Compiled(rule, route, test, confirm), anchors))
         for bucket in buckets.values():
             bucket.build()
         self._buckets = buckets
@@ -385,24 +459,27 @@ class Engine:
     @staticmethod
     def _compile(
         rule: LoadedRule,
-    ) -> list[tuple[Route, Test, Anchors, frozenset[str], frozenset[int] | None]]:
+    ) -> list[tuple[Route, Test, Anchors, Confirm, frozenset[int] | None]]:
         out = []
+        conditions = rule.sigma.detection.parsed_condition
         for route in applicable_routes(rule):
             resolve = route.event_key
             parts: list[Test] = []
             anchors: Anchors = frozenset()
-            used: set[str] = set()
+            confirm: Confirm = ()
             ids: frozenset[int] | None = frozenset()
-            for condition in rule.sigma.detection.parsed_condition:
+            for condition in conditions:
                 tree = condition.parsed
                 parts.append(compile_condition(tree, resolve))
-                found = anchors_of(tree, resolve)
+                groups = by_selectivity(requirements_of(tree, resolve))
+                found = groups[0] if groups else None
                 anchors = None if found is None or anchors is None else anchors | found
-                used |= _used_keys(tree, resolve)
+                if len(conditions) == 1:  # several conditions: any of them, no AND to check
+                    confirm = _confirm_groups(groups[1:])
                 needed = required_numbers(tree, EVENT_ID, resolve)
                 ids = None if needed is None or ids is None else ids | needed
             test = parts[0] if len(parts) == 1 else _any(parts)
-            out.append((route, test, anchors or None, frozenset(used), ids or None))
+            out.append((route, test, anchors or None, confirm, ids or None))
         return out
 
     def match(self, event: Mapping[str, Any]) -> list[Hit]:
@@ -413,7 +490,7 @@ class Engine:
         if keys is None:
             return []
         matched: list[_Compiled] = []
-        low: dict[str, Any] = {}  # lowercased values, shared by the event's buckets
+        low = _Lowered(event)  # shared by the event's buckets
         for key in keys:
             bucket = self._buckets.get(key)
             if bucket is not None:
@@ -428,20 +505,25 @@ class Engine:
 
     @staticmethod
     def _match_bucket(
-        bucket: _Bucket, event: Mapping[str, Any], matched: list[_Compiled], low: dict[str, Any]
+        bucket: _Bucket, event: Mapping[str, Any], matched: list[_Compiled], low: _Lowered
     ) -> None:
-        # The keys this bucket's rules read that the event has and another bucket has not
-        # lowered yet (set operations in C: an event has 30-80 keys, a bucket reads a few).
-        for key in (bucket.keys & event.keys()) - low.keys():
-            value = event[key]
-            low[key] = value.lower() if type(value) is str else lowered(value)
-        if bucket.fulltext:
-            raw = _text_values(event)
-            low[FULLTEXT_RAW] = raw
-            low[FULLTEXT] = tuple(value.lower() for value in raw)
         candidates = set(bucket.always)
+        for key, pairs in bucket.few:
+            if key not in event and key[0] != "\x00":
+                continue
+            text = low[key]
+            if text is None:
+                continue
+            items = (text,) if type(text) is str else text
+            for literal, indices in pairs:
+                for item in items:
+                    if literal in item:
+                        candidates.update(indices)
+                        break
         for key, matcher, owners in bucket.sets:
-            text = low.get(key)
+            if key not in event and key[0] != "\x00":  # keywords' pseudo-keys: always there
+                continue
+            text = low[key]
             if text is None:
                 continue
             for item in (text,) if type(text) is str else text:
@@ -452,6 +534,8 @@ class Engine:
         rules = bucket.rules
         for index in sorted(candidates):
             compiled = rules[index]
+            if compiled.confirm and not _confirmed(compiled.confirm, low):
+                continue
             if compiled.test(event, low):
                 matched.append(compiled)
 

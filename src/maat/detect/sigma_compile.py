@@ -14,7 +14,7 @@ tuple, equality lists are set lookups.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sigma.conditions import (
@@ -36,15 +36,28 @@ from sigma.types import (
 from maat.detect.sigma_values import (
     Test,
     anchor_of,
+    any_literal,
     compile_value,
     on_lowered,
+    on_raw,
+    regex_anchors,
     regex_check,
+    regexes_check,
     string_check,
     text_of,
 )
 from maat.errors import InvalidInput
 
-__all__ = ["FULLTEXT", "FULLTEXT_RAW", "Anchors", "anchors_of", "compile_condition"]
+__all__ = [
+    "FULLTEXT",
+    "FULLTEXT_RAW",
+    "Anchors",
+    "Group",
+    "anchors_of",
+    "by_selectivity",
+    "compile_condition",
+    "requirements_of",
+]
 
 FULLTEXT = "\x00fulltext"
 """The pseudo-key keywords search: the event's text values (its event data on Windows),
@@ -52,7 +65,8 @@ lowercased, as a tuple."""
 FULLTEXT_RAW = "\x00fulltext-raw"
 """The same values as they are (``|cased`` and regex keywords)."""
 
-Anchors = frozenset[tuple[str, str]] | None
+Group = frozenset[tuple[str, str]]
+Anchors = Group | None
 
 
 def _simple_kind(value: Any) -> tuple[str, str] | None:
@@ -74,32 +88,32 @@ def _simple_kind(value: Any) -> tuple[str, str] | None:
     return None
 
 
+_MANY_NEEDLES = 12
+
+
 def _list_test(key: str, kind: str, literals: list[str]) -> Test:
     """One test for several literals of one kind on one key (an OR of list items)."""
+    check: Callable[[str], bool]
     if kind == "eq":
-        wanted = frozenset(literals)
-
-        def check(text: str) -> bool:
-            return text in wanted
+        check = frozenset(literals).__contains__
     elif kind == "prefix":
         prefixes = tuple(literals)
-
-        def check(text: str) -> bool:
-            return text.startswith(prefixes)
+        check = lambda text: text.startswith(prefixes)  # noqa: E731
     elif kind == "suffix":
         suffixes = tuple(literals)
-
-        def check(text: str) -> bool:
-            return text.endswith(suffixes)
+        check = lambda text: text.endswith(suffixes)  # noqa: E731
+    elif len(literals) > _MANY_NEEDLES:  # one RE2 pass, not one scan per needle
+        check = any_literal(literals)
     else:
         needles = tuple(literals)
 
-        def check(text: str) -> bool:
+        def contains(text: str) -> bool:
             for needle in needles:  # noqa: SIM110 - a loop is twice as fast as any(genexpr)
                 if needle in text:
                     return True
             return False
 
+        check = contains
     return on_lowered(key, check)
 
 
@@ -164,8 +178,14 @@ def compile_condition(node: Any, resolve: Callable[[str], str]) -> Test:
 
 def _compile_or(args: list[Any], resolve: Callable[[str], str]) -> Test:
     grouped: dict[tuple[str, str], list[str]] = {}
+    regexes: dict[str, list[SigmaRegularExpression]] = {}
     others: list[Test] = []
     for arg in args:
+        if isinstance(arg, ConditionFieldEqualsValueExpression) and isinstance(
+            arg.value, SigmaRegularExpression
+        ):  # several regexes on one field: one RE2 pass
+            regexes.setdefault(resolve(arg.field), []).append(arg.value)
+            continue
         simple = (
             _simple_kind(arg.value)
             if isinstance(arg, ConditionFieldEqualsValueExpression)
@@ -175,7 +195,9 @@ def _compile_or(args: list[Any], resolve: Callable[[str], str]) -> Test:
             others.append(compile_condition(arg, resolve))
         else:
             grouped.setdefault((resolve(arg.field), simple[0]), []).append(simple[1])
-    parts = [_list_test(key, kind, lits) for (key, kind), lits in grouped.items()] + others
+    parts = [_list_test(key, kind, lits) for (key, kind), lits in grouped.items()]
+    parts += [on_raw(key, regexes_check(values)) for key, values in regexes.items()]
+    parts += others
     if len(parts) == 1:
         return parts[0]
     if len(parts) == 2:
@@ -190,26 +212,55 @@ def _compile_or(args: list[Any], resolve: Callable[[str], str]) -> Test:
 
 def anchors_of(node: Any, resolve: Callable[[str], str]) -> Anchors:
     """``(key, literal)`` pairs of which every match contains at least one, or None."""
+    return _best(requirements_of(node, resolve))
+
+
+def requirements_of(node: Any, resolve: Callable[[str], str]) -> tuple[Group, ...]:
+    """Groups of ``(key, literal)`` pairs such that every match contains a literal of *each*
+    group (an AND's items each bring theirs; an OR gives one group, the union of its
+    items' best), or ``()`` when no literal is known to be necessary.
+
+    The engine files a rule under its best group and checks the others on the event
+    before running the rule: ``TargetImage|endswith: \\lsass.exe`` filed alone makes the
+    rule a candidate on every LSASS access, its ``GrantedAccess: '0x1440'`` beside it
+    rarely holds.
+    """
     if isinstance(node, ConditionAND):
-        best: Anchors = None
+        groups: list[Group] = []
         for arg in node.args:
-            found = anchors_of(arg, resolve)
-            if found is not None and (best is None or _better(found, best)):
-                best = found
-        return best
+            for group in requirements_of(arg, resolve):
+                if group not in groups:
+                    groups.append(group)
+        return tuple(groups)
     if isinstance(node, ConditionOR):
         union: set[tuple[str, str]] = set()
         for arg in node.args:
-            found = anchors_of(arg, resolve)
-            if found is None:
-                return None
-            union |= found
-        return frozenset(union)
+            best = _best(requirements_of(arg, resolve))
+            if best is None:
+                return ()
+            union |= best
+        return (frozenset(union),)
+    found: Anchors = None
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _value_anchors(resolve(node.field), node.value)
-    if isinstance(node, ConditionValueExpression):
-        return _value_anchors(FULLTEXT, node.value)
-    return None  # NOT, and anything else: no literal is necessary
+        found = _value_anchors(resolve(node.field), node.value)
+    elif isinstance(node, ConditionValueExpression):
+        found = _value_anchors(FULLTEXT, node.value)
+    return () if found is None else (found,)  # NOT, and anything else: nothing necessary
+
+
+def _best(groups: Sequence[Group]) -> Anchors:
+    """The group that makes the fewest false candidates: fewest alternatives, then the
+    longest shortest literal (the first of equals)."""
+    best: Anchors = None
+    for group in groups:
+        if best is None or _better(group, best):
+            best = group
+    return best
+
+
+def by_selectivity(groups: Sequence[Group]) -> list[Group]:
+    """``groups`` best first (as :func:`_best` ranks them)."""
+    return sorted(groups, key=lambda g: (len(g), -min(len(lit) for _, lit in g)))
 
 
 def required_numbers(node: Any, key: str, resolve: Callable[[str], str]) -> frozenset[int] | None:
@@ -251,6 +302,9 @@ def _value_anchors(key: str, value: Any) -> Anchors:
                 return None
             union |= found
         return frozenset(union)
+    if isinstance(value, SigmaRegularExpression):
+        literals = regex_anchors(value)
+        return None if literals is None else frozenset((key, lit) for lit in literals)
     literal = anchor_of(value)
     return None if literal is None else frozenset({(key, literal)})
 

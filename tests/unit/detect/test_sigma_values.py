@@ -4,42 +4,11 @@ checked on hand-made Sysmon events (Sigma's case-insensitive default included)."
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import pytest
 
 from maat.detect.sigma import Engine, load_rules
-
-SYSMON = "Microsoft-Windows-Sysmon/Operational"
-
-
-def event(event_id: int = 1, **data: Any) -> dict[str, Any]:
-    """A normalised Sysmon event with ``data`` as its event data."""
-    out: dict[str, Any] = {f"winlog.event_data.{k}": v for k, v in data.items()}
-    out.update({"winlog.channel": SYSMON, "winlog.event_id": event_id, "host.name": "ws1"})
-    return out
-
-
-def engine(detection: str, category: str = "process_creation") -> Engine:
-    text = f"""
-title: test rule
-id: 11111111-2222-3333-4444-555555555555
-status: test
-level: high
-logsource:
-    product: windows
-    category: {category}
-detection:
-{detection}
-"""
-    rules = load_rules([("rule.yml", text)])
-    built = Engine(rules)
-    assert not built.problems, built.problems
-    return built
-
-
-def fires(built: Engine, ev: dict[str, Any]) -> bool:
-    return bool(built.match(ev))
+from sigma_kit import engine, event, fires
 
 
 def test_plain_strings_compare_case_insensitively_as_sigma_requires() -> None:
@@ -229,7 +198,9 @@ def test_keywords_search_every_event_data_value() -> None:
 def test_a_keyword_with_wildcards_is_found_anywhere_in_a_value_as_full_text_search_does() -> None:
     """ClamAV's ``Trojan*FOUND`` must hit ``x.jsp: Trojan.Agent FOUND``: pySigma's SQLite
     backend (the differential oracle) reads it as ``LIKE '%Trojan%FOUND%'``."""
-    built = engine("    keywords:\n        - 'Trojan*FOUND'\n        - 'a?c'\n    condition: keywords")
+    built = engine(
+        "    keywords:\n        - 'Trojan*FOUND'\n        - 'a?c'\n    condition: keywords"
+    )
     assert fires(built, event(CommandLine="/srv/x.jsp: Trojan.Agent FOUND in upload"))
     assert fires(built, event(CommandLine="xx abc yy"))
     assert not fires(built, event(CommandLine="FOUND Trojan"))
