@@ -70,27 +70,49 @@ _LITERAL_SET_OPTIONS.max_mem = 64 << 20
 
 def any_pattern(patterns: Sequence[str], *, whole: bool = False) -> Callable[[str], bool]:
     """Whether any of the RE2 ``patterns`` is found in a text (or, ``whole``, matches all
-    of it), in one pass: one RE2 program with each pattern an alternative in its own group
-    (its inline flags stay its own). Raises ``re2.error`` for a pattern RE2 cannot run.
+    of it), in one pass where possible: one RE2 program with each pattern an alternative in
+    its own group (its inline flags stay its own). Raises ``re2.error`` for a pattern RE2
+    cannot run.
 
-    The compiled program is called with UTF-8 bytes (a value's lone surrogates are bytes
-    like any other, not an encoding error) through RE2's own ``Match``, which falls back to
-    its NFA when the DFA runs out of memory; an RE2 *set* would answer "no match" then, and
-    a crafted text could hide a match that way.
+    A pattern holding ``\\Q`` runs alone: its quoting would run on into the next one. When
+    the joined program is too large for RE2, each pattern runs alone.
+
+    Programs are called with UTF-8 bytes (a value's lone surrogates are bytes like any
+    other, not an encoding error) through RE2's own ``Match``, which falls back to its NFA
+    when the DFA runs out of memory; an RE2 *set* would answer "no match" then, and a
+    crafted text could hide a match that way.
     """
-    source = "|".join(f"(?:{p})" for p in patterns) if len(patterns) > 1 else patterns[0]
-    compiled = re2.compile(source, options=_RE2_OPTIONS)
+    quoted = [p for p in patterns if "\\Q" in p]
+    joinable = [p for p in patterns if "\\Q" not in p]
+    programs: list[Callable[[bytes], bool]] = []
+    if len(joinable) > 1:
+        try:
+            programs.append(_program("|".join(f"(?:{p})" for p in joinable), whole))
+        except re2.error:  # together too large: one program each
+            programs.extend(_program(p, whole) for p in joinable)
+    else:
+        programs.extend(_program(p, whole) for p in joinable)
+    programs.extend(_program(p, whole) for p in quoted)
+    if len(programs) == 1:
+        (program,) = programs
+        return lambda text: program(text.encode("utf-8", "surrogatepass"))
+
+    def check(text: str) -> bool:
+        data = text.encode("utf-8", "surrogatepass")
+        return any(program(data) for program in programs)
+
+    return check
+
+
+def _program(pattern: str, whole: bool) -> Callable[[bytes], bool]:
+    """One compiled RE2 program as a test of UTF-8 bytes (see :func:`any_pattern`)."""
+    compiled = re2.compile(pattern, options=_RE2_OPTIONS)
     anchor = re2._Anchor.ANCHOR_BOTH if whole else re2._Anchor.UNANCHORED
     raw = getattr(compiled, "_regexp", None)
     if raw is None:  # another wrapper version: its public (slower) calls
         call = compiled.fullmatch if whole else compiled.search
-        return lambda text: call(text) is not None
-
-    def check(text: str) -> bool:
-        data = text.encode("utf-8", "surrogatepass")
-        return bool(raw.Match(anchor, data, 0, len(data))[0][0] >= 0)
-
-    return check
+        return lambda data: call(data.decode("utf-8", "surrogatepass")) is not None
+    return lambda data: bool(raw.Match(anchor, data, 0, len(data))[0][0] >= 0)
 
 
 def any_literal(literals: Sequence[str]) -> Callable[[str], bool]:
@@ -225,7 +247,10 @@ def regexes_check(values: Sequence[SigmaRegularExpression]) -> Callable[[str], b
                 f"regular expression {source[:80]!r} cannot run in linear time on RE2: {exc}"
             ) from None
         patterns.append(pattern)
-    return any_pattern(patterns)
+    try:
+        return any_pattern(patterns)
+    except re2.error as exc:  # each runs alone, so this is RE2's limits on the whole rule
+        raise InvalidInput(f"regular expressions cannot run on RE2: {exc}") from None
 
 
 def regex_anchors(value: SigmaRegularExpression) -> frozenset[str] | None:

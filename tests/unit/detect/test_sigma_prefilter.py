@@ -163,3 +163,22 @@ def test_a_cased_greek_capital_sigma_is_found_whatever_follows_it() -> None:
                   "        CommandLine|cased|contains: 'ΑΣ'\n    condition: sel")  # fmt: skip
     assert fires(both, event(Image="C:\\x.exe", CommandLine="ΑΣΑ"))
     assert not fires(both, event(Image="C:\\x.exe", CommandLine="ασα"))
+
+
+def test_an_unclosed_quote_in_one_regex_cannot_swallow_the_next() -> None:
+    """RE2 accepts ``\\Q`` without ``\\E``: joined with the field's other regexes it would
+    quote them too, and the rule would fire on neither."""
+    built = engine(
+        "    sel:\n        CommandLine|re:\n            - '\\Qwhoami /all'\n"
+        "            - '\\Qmimikatz\\E'\n            - 'net\\s+user'\n    condition: sel"
+    )
+    for text in ("whoami /all", "x mimikatz x", "net  user"):
+        assert fires(built, event(CommandLine=text)), text
+    assert not fires(built, event(CommandLine="whoami"))
+
+
+def test_regexes_too_large_together_run_one_by_one_and_the_other_rules_load() -> None:
+    patterns = "".join(f"            - '{chr(97 + n)}\\pL{{400}}'\n" for n in range(14))
+    built = engine(f"    sel:\n        CommandLine|re:\n{patterns}    condition: sel")
+    assert fires(built, event(CommandLine="n" + "x" * 400))
+    assert not fires(built, event(CommandLine="z" + "x" * 400))

