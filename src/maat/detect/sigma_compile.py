@@ -53,7 +53,6 @@ __all__ = [
     "FULLTEXT_RAW",
     "Anchors",
     "Group",
-    "anchors_of",
     "by_selectivity",
     "compile_condition",
     "requirements_of",
@@ -210,11 +209,6 @@ def _compile_or(args: list[Any], resolve: Callable[[str], str]) -> Test:
     return any_of
 
 
-def anchors_of(node: Any, resolve: Callable[[str], str]) -> Anchors:
-    """``(key, literal)`` pairs of which every match contains at least one, or None."""
-    return _best(requirements_of(node, resolve))
-
-
 def requirements_of(node: Any, resolve: Callable[[str], str]) -> tuple[Group, ...]:
     """Groups of ``(key, literal)`` pairs such that every match contains a literal of *each*
     group (an AND's items each bring theirs; an OR gives one group, the union of its
@@ -249,18 +243,18 @@ def requirements_of(node: Any, resolve: Callable[[str], str]) -> tuple[Group, ..
 
 
 def _best(groups: Sequence[Group]) -> Anchors:
-    """The group that makes the fewest false candidates: fewest alternatives, then the
-    longest shortest literal (the first of equals)."""
-    best: Anchors = None
-    for group in groups:
-        if best is None or _better(group, best):
-            best = group
-    return best
+    """The group that makes the fewest false candidates (see :func:`by_selectivity`)."""
+    return min(groups, key=_selectivity, default=None)
 
 
 def by_selectivity(groups: Sequence[Group]) -> list[Group]:
-    """``groups`` best first (as :func:`_best` ranks them)."""
-    return sorted(groups, key=lambda g: (len(g), -min(len(lit) for _, lit in g)))
+    """``groups`` best first: fewest alternatives, then the longest shortest literal (the
+    first of equals)."""
+    return sorted(groups, key=_selectivity)
+
+
+def _selectivity(group: Group) -> tuple[int, int]:
+    return len(group), -min(len(lit) for _, lit in group)
 
 
 def required_numbers(node: Any, key: str, resolve: Callable[[str], str]) -> frozenset[int] | None:
@@ -307,13 +301,6 @@ def _value_anchors(key: str, value: Any) -> Anchors:
         return None if literals is None else frozenset((key, lit) for lit in literals)
     literal = anchor_of(value)
     return None if literal is None else frozenset({(key, literal)})
-
-
-def _better(candidate: frozenset[tuple[str, str]], current: frozenset[tuple[str, str]]) -> bool:
-    """Fewer alternatives first, then longer shortest literal: fewer false candidates."""
-    shortest = min(len(lit) for _, lit in candidate)
-    current_shortest = min(len(lit) for _, lit in current)
-    return (len(candidate), -shortest) < (len(current), -current_shortest)
 
 
 def lowered(value: Any) -> str | tuple[str, ...] | None:

@@ -13,60 +13,94 @@ level word (``ERROR``, ``WARN``…) becomes ``log.level``.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from maat.errors import InvalidInput
 from maat.telemetry.model import Event, iso_utc
 
-__all__ = ["APPLICATIONS", "TEXT_SOURCES", "AppLog"]
+__all__ = [
+    "APPLICATIONS",
+    "TEXT_SOURCES",
+    "NamedLog",
+    "leading_time",
+    "line_event",
+    "parse_line",
+]
 
 APPLICATIONS = ("jvm", "spring", "django", "python", "ruby_on_rails", "nodejs", "sql",
                 "velocity", "database")  # fmt: skip
 """The applications SigmaHQ has rules for (``database`` is its ``category: database``)."""
 
 _TIME = re.compile(
-    r"\[?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?\]?\s+"
+    r"\[?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(?:\s?(Z|[+-]\d\d:?\d\d))?\]?\s+"
 )
 _LEVEL = re.compile(r"\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL)\]?\b")
 
 
+def leading_time(text: str) -> tuple[str | None, int]:
+    """The ISO UTC time a line starts with (``2026-11-26 09:00:00,123``, in brackets or
+    not, its zone attached or after a space, none read as UTC) and where the rest starts;
+    ``(None, 0)`` without one, or when it names no real moment (the line is kept)."""
+    stamp = _TIME.match(text)
+    if stamp is None:
+        return None, 0
+    day, clock, fraction, zone = stamp.groups()
+    if zone and zone != "Z" and ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    iso = f"{day}T{clock}{'.' + fraction[:6] if fraction else ''}{zone or 'Z'}"
+    try:
+        return iso_utc(iso), stamp.end()
+    except InvalidInput:
+        return None, stamp.end()
+
+
 def parse_line(text: str, application: str) -> Event:
     """The event of one line of ``application``'s log."""
-    out: Event = {"event.dataset": f"application.{application}", "message": text}
-    stamp = _TIME.match(text)
-    rest = text
+    return line_event(text, f"application.{application}", _LEVEL)
+
+
+def line_event(text: str, dataset: str, levels: re.Pattern[str]) -> Event:
+    """A line as an event of ``dataset``: the line as ``message``, its leading time as
+    ``@timestamp`` and the level word after it (``levels``' first group) as ``log.level``."""
+    out: Event = {"event.dataset": dataset, "message": text}
+    stamp, rest = leading_time(text)
     if stamp is not None:
-        day, clock, fraction, zone = stamp.groups()
-        iso = f"{day}T{clock}{'.' + fraction[:6] if fraction else ''}{zone or 'Z'}"
-        with contextlib.suppress(InvalidInput):  # not a real moment: kept, received now
-            out["@timestamp"] = iso_utc(iso)
-        rest = text[stamp.end() :]
-    level = _LEVEL.match(rest)
+        out["@timestamp"] = stamp
+    level = levels.match(text, rest)
     if level is not None:
         out["log.level"] = level.group(1).lower()
     return out
 
 
-class AppLog:
-    """The log of one named application (see the module); chosen by name only."""
+class NamedLog:
+    """A log named by its sender, never sniffed: each line one event, read by ``parse``
+    (an ``InvalidInput`` costs that line only, reported with its number)."""
 
-    def __init__(self, application: str) -> None:
-        self.application = application
-        self.name = f"app.{application}"
+    def __init__(self, name: str, parse: Callable[[str], Event]) -> None:
+        self.name = name
+        self._parse = parse
 
     def sniff(self, first_line: bytes) -> bool:
-        """Never: an application's log is named by its sender."""
+        """Never: such a log is named by its sender."""
         return False
 
     def parse_lines(
         self, lines: Iterable[tuple[int, bytes]], *, received: str = ""
     ) -> Iterator[tuple[int, Event | str, bytes]]:
-        """One event per line."""
+        """One event per line, or the reason a line cannot be read."""
         for number, line in lines:
             text = line.decode("utf-8", "replace").rstrip("\r\n")
-            yield number, parse_line(text, self.application), line
+            try:
+                yield number, self._parse(text), line
+            except InvalidInput as exc:
+                yield number, exc.message, line
+            except Exception as exc:  # a parser's bug must cost this line only, and be said
+                yield number, f"the parser failed on this line ({type(exc).__name__})", line
 
 
-TEXT_SOURCES: tuple[AppLog, ...] = tuple(AppLog(name) for name in APPLICATIONS)
+def _application(name: str) -> NamedLog:
+    return NamedLog(f"app.{name}", lambda text: parse_line(text, name))
+
+
+TEXT_SOURCES: tuple[NamedLog, ...] = tuple(_application(name) for name in APPLICATIONS)
