@@ -223,9 +223,11 @@ def load_rules(
             # Step 3: routing.
             if not routes_for(rule.logsource):
                 reason = f"no Maat log source for {_logsource_text(rule.logsource) or 'none'}"
-                if _logsource_text(rule.logsource) == "product=windows":
-                    reason += (" (a rule over every Windows log: not run, as it would search "
-                               "the text of every Windows event)")  # fmt: skip
+                source = rule.logsource
+                if str(source.product).lower() == "windows" and not (
+                    source.category or source.service
+                ):
+                    reason += " (a rule over every Windows log: not run on every Windows event)"
                 result.problems.append(RuleProblem(path, title, reason, "warning"))
                 continue
             result.rules.append(_loaded(rule, path))

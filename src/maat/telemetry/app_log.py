@@ -33,7 +33,8 @@ APPLICATIONS = ("jvm", "spring", "django", "python", "ruby_on_rails", "nodejs", 
 """The applications SigmaHQ has rules for (``database`` is its ``category: database``)."""
 
 _TIME = re.compile(
-    r"\[?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(?:\s?(Z|[+-]\d\d:?\d\d))?\]?\s+"
+    r"\[?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?"
+    r"(?:\s?(Z|[+-]\d\d:?\d\d))?\]?(?:\s+|\Z)"  # the zone may end the line
 )
 _LEVEL = re.compile(r"\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL)\]?\b")
 

@@ -12,6 +12,7 @@ search, with its time and level when the line has them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -24,38 +25,40 @@ from maat.telemetry.model import Event, iso_utc
 __all__ = ["DATASET", "TEXT_SOURCES", "parse_line"]
 
 DATASET = "paloalto.globalprotect"
+_READ = frozenset(("message", "level", "time"))
 _LEVEL = re.compile(r"(emergency|alert|critical|error|warning|notice|info|debug):?\s", re.I)
 
 
 def _json_line(record: dict[str, Any], text: str) -> Event:
-    """A ``gpsvc.log`` record: its message (the line itself when it has none), level,
-    task and time."""
+    """A ``gpsvc.log`` record: its message (the line itself when it has none), level and
+    time, and every other text or number as ``paloalto.<key>`` (keyword rules search them
+    all). An unreadable time leaves the receive time: the line is still searched."""
     message = record.get("message")
     out: Event = {"event.dataset": DATASET,
                   "message": message if isinstance(message, str) else text}  # fmt: skip
     level = record.get("level")
     if isinstance(level, str) and level:
         out["log.level"] = level.lower()
-    task = record.get("task")
-    if isinstance(task, str) and task:
-        out["paloalto.task"] = task
+    for key, value in record.items():
+        if key not in _READ and isinstance(value, str | int | float):
+            out[f"paloalto.{key}"] = value
     stamp = record.get("time")
     if stamp is not None:
-        out["@timestamp"] = iso_utc(stamp)
+        with contextlib.suppress(InvalidInput):
+            out["@timestamp"] = iso_utc(stamp)
     return out
 
 
 def parse_line(text: str) -> Event:
-    """The event of one line of either log. Raises ``InvalidInput`` for a JSON line that is
-    not an object or holds an unreadable time."""
+    """The event of one line of either log: a JSON object as gpsvc.log writes it, any
+    other line (a torn JSON line included) as text, so every line is searched."""
     if text.startswith("{"):
         try:
             record = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"not valid JSON: {exc}") from None
-        if not isinstance(record, dict):
-            raise InvalidInput("a JSON object was expected")
-        return _json_line(record, text)
+        except orjson.JSONDecodeError:
+            record = None
+        if isinstance(record, dict):
+            return _json_line(record, text)
     return line_event(text, DATASET, _LEVEL)  # mp-log: a leading time, its zone kept
 
 

@@ -155,3 +155,22 @@ def test_events_carry_the_sending_device_and_a_client_cannot_claim_one(
         "json_extract_string(fields, '$.\"process.pid\"') AS pid FROM events ORDER BY pid"
     ).rows
     assert list(rows) == [("CONTOSO-WEB01", "1"), ("OFF-WS01", "2"), (None, "7")]
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("paloalto.globalprotect",
+         b'{"level":"error","time":"2024-04-16T06:28:45Z","message":"failed to unmarshal"}'),
+        ("app.jvm", b"2026-11-26 09:00:00,123 ERROR javax.naming.NamingException: ${jndi:x}"),
+    ],
+)  # fmt: skip
+def test_a_log_named_by_its_sender_is_taken_with_its_dotted_name(
+    client: TestClient, platform: Platform, source: str, line: bytes
+) -> None:
+    headers = agent(platform)
+    response = client.post(f"/v1/events?source={source}", content=line, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1
+    refused = client.post("/v1/events?source=../etc", content=line, headers=headers)
+    assert refused.status_code in (400, 422)

@@ -32,11 +32,21 @@ def test_both_logs_give_one_event_a_line_with_time_level_and_message() -> None:
     assert text_event["message"] == MPLOG.decode()
 
 
-def test_a_bad_line_is_reported_by_number_and_the_rest_kept() -> None:
-    bad_time = b'{"level":"error","time":"yesterday","message":"x"}'
-    out = _parse(b"\n".join([GPSVC, b"[1, 2]", bad_time, b"{not json", MPLOG]))
-    assert [e.line for e in out.errors] == [3, 4]
-    assert len(out.events) == 3  # "[1, 2]" is a text line like any other mp-log line
+def test_every_line_is_kept_and_searched_even_torn_or_with_a_bad_time() -> None:
+    """Exploit text in a line must reach the rules: a torn JSON line is read as text, an
+    unreadable time leaves the receive time, other keys are kept as paloalto.<key>."""
+    bad_time = b'{"level":"error","time":"2024-02-30T00:00:00Z","message":"x"}'
+    torn = b'{"level":"error","message":"failed to unmarshal session(../../x'
+    extra = b'{"message":"failed","session":"(../../opt)","pid":7}'
+    at_end = b"2024-04-16 06:30:01.123 -0700"  # the zone ends the line
+    out = _parse(b"\n".join([GPSVC, b"[1, 2]", bad_time, torn, extra, at_end]))
+    assert out.errors == []
+    assert len(out.events) == 6
+    assert out.events[2]["@timestamp"] == "2026-11-26T00:00:00Z"  # received
+    assert out.events[3]["message"] == torn.decode()
+    assert out.events[4]["paloalto.session"] == "(../../opt)"
+    assert out.events[4]["paloalto.pid"] == 7
+    assert out.events[5]["@timestamp"] == "2024-04-16T13:30:01.123000Z"
 
 
 def test_the_logs_are_never_guessed() -> None:

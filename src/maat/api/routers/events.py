@@ -29,7 +29,8 @@ def telemetry_of(request: Request) -> Telemetry:
 @router.post("/events", **requires(Permission.EVENTS_WRITE))
 async def ingest_events(
     request: Request,
-    source: str = Query(default="auto", max_length=40, pattern=r"^[a-z_]+$"),
+    # Source names: "sysmon_linux", "app.jvm", "paloalto.globalprotect" (unknown: 400).
+    source: str = Query(default="auto", max_length=40, pattern=r"^[a-z][a-z0-9_.]*$"),
     caller: Principal = Depends(requirement(Permission.EVENTS_WRITE)),
 ) -> dict[str, Any]:
     """Ingest events: one JSON record per line (or a Zeek / auditd text body).
