@@ -159,6 +159,11 @@ class TelemetrySettings:
     lake_dir: str = ""  # default <data_dir>/lake
     lake_batch_rows: int = 100_000  # rows per Parquet file at most
     retention_days: int = 180  # never less than 180 without --force
+    # One hunt (maat lake query, a retro-hunt) at most: so long, so much memory, threads.
+    hunt_timeout: Seconds = Seconds(300)
+    hunt_memory_bytes: Bytes = Bytes(4 * 1024**3)
+    hunt_threads: int = 2
+    hunt_temp_bytes: Bytes = Bytes(16 * 1024**3)  # spilled to a private temporary folder
     lake_flush_interval: Seconds = Seconds(1)  # how often an idle lake writer looks again
     # Python's first-generation collection threshold in processes that run the pipeline
     # (serve, ingest, detect); 0 keeps Python's 700. Parsing makes some 40 short-lived
@@ -182,6 +187,13 @@ class DetectSettings:
     webhook_timeout: Seconds = Seconds(5)
     syslog_target: str = ""  # udp://host:514 or tcp://host:514: each new alert as CEF
     max_correlation_groups: int = 100_000  # state kept per correlation rule at most
+    taxii_max_bytes: Bytes = Bytes(256 * 1024 * 1024)  # one TAXII pull, all pages together
+    taxii_max_objects: int = 1_000_000  # objects one TAXII pull keeps at most
+    max_correlation_entries: int = 1_000_000  # hits kept over every correlation group at most
+    # An event dated further ahead of the server's clock stays out of correlation state.
+    correlation_max_skew: Seconds = Seconds(300)
+    # How late (behind a group's newest event) an event is still windowed by its own time.
+    correlation_lateness: Seconds = Seconds(3600)
     # An alert this serious on a host a vendor operates (device tag "vendor:<name>") records
     # the vendor's breach, which moves its identities to step-up MFA; "" never does.
     vendor_breach_level: str = "high"
@@ -313,7 +325,11 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "telemetry.nats_max_age": (3600, None),
     "telemetry.nats_ack_wait": (1, 86400),
     "telemetry.lake_batch_rows": (1, None),
-    "telemetry.retention_days": (1, None),
+    "telemetry.retention_days": (1, 36_500),
+    "telemetry.hunt_timeout": (1, 86_400),
+    "telemetry.hunt_memory_bytes": (64 * 1024**2, None),
+    "telemetry.hunt_threads": (1, 256),
+    "telemetry.hunt_temp_bytes": (0, None),
     "telemetry.lake_flush_interval": (0.01, 3600),
     "telemetry.gc_threshold": (0, 10_000_000),
     "telemetry.handoff_bytes": (0, None),
@@ -321,6 +337,11 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),
     "detect.max_correlation_groups": (1, None),
+    "detect.taxii_max_bytes": (1024, None),
+    "detect.taxii_max_objects": (1, None),
+    "detect.max_correlation_entries": (1, None),
+    "detect.correlation_max_skew": (0, 86400),
+    "detect.correlation_lateness": (0, 7 * 86400),
     "auth.webauthn_timeout": (10, 3600),
     "access.heartbeat_max_age": (1, None),
     "access.policy_check_interval": (0, 3600),

@@ -71,6 +71,30 @@ def test_events_flow_through_jetstream_into_the_lake_once(tmp_path: Path, stream
         reopened.close()
 
 
+def test_one_event_too_large_for_nats_is_rejected_alone_at_its_line(
+    tmp_path: Path, stream: str
+) -> None:
+    """A record within max_event_bytes whose Image has no separator is stored four times
+    in its message (original, executable, name, event data): past NATS's max_payload. It
+    once made the whole request fail (422) after other subjects' events were stored."""
+    settings = nats_settings(tmp_path, NATS_URL, stream)
+    limit = int(settings.telemetry.max_event_bytes)
+    record = orjson.loads(sysmon(7))
+    record["Image"] = ""
+    record["Image"] = "a" * (limit - len(orjson.dumps(record)))
+    big = orjson.dumps(record)
+    assert len(big) == limit
+    body = b"\n".join([*(sysmon(n) for n in range(8)), big, sysmon(99)])
+    telemetry = Telemetry.open(settings)
+    try:
+        report = telemetry.ingest(body, path="a")
+        assert (report.accepted, report.rejected) == (9, 1)
+        assert report.errors[0].line == 9 and "max_payload" in report.errors[0].reason
+        assert telemetry.drain() == 9
+    finally:
+        telemetry.close()
+
+
 def test_nats_outage_refuses_ingest_and_acknowledges_nothing(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -80,5 +80,11 @@ def create_app(
         check_routes(router.routes)
         app.include_router(router)
     check_operations(app.openapi())
-    app.add_middleware(BodySizeLimit, max_bytes=int(platform.settings.api.max_request_bytes))
+    # Event batches have their own limit (the unzipped body's, which a plain body may reach).
+    events = (int(platform.settings.telemetry.max_request_bytes), "telemetry.max_request_bytes")
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=int(platform.settings.api.max_request_bytes),
+        routes={"/v1/events": events},
+    )
     return app

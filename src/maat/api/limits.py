@@ -10,16 +10,36 @@ from maat.api.problems import problem
 
 
 class BodySizeLimit:
-    """Answer 413 to bodies larger than ``max_bytes``."""
+    """Answer 413 to bodies larger than ``max_bytes``, or than the limit ``routes`` gives
+    the request's path (``POST /v1/events`` has its own: ``telemetry.max_request_bytes``)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, routes: dict[str, tuple[int, str]] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = routes or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.routes.get(scope.get("path", ""), (self.max_bytes, _SETTING))
+        await _Limited(self.app, limit, setting)(scope, receive, send)
+
+
+_SETTING = "api.max_request_bytes (MAAT_API_MAX_REQUEST_BYTES)"
+
+
+class _Limited:
+    """One request under one limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, setting: str) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.setting = setting
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -54,6 +74,6 @@ class BodySizeLimit:
             "payload-too-large",
             "Payload too large",
             self._detail(size),
-            hint="raise api.max_request_bytes (MAAT_API_MAX_REQUEST_BYTES) or send smaller batches",
+            hint=f"raise {self.setting} or send smaller batches",
         )
         await response(scope, receive, send)

@@ -13,6 +13,8 @@ import orjson
 import typer
 
 from maat.cli.context import CliState, console, plain, shown
+from maat.config import DetectSettings
+from maat.detect.iocs import newer_version
 from maat.errors import InvalidInput
 from maat.services.detection import (
     DetectionRun,
@@ -79,6 +81,8 @@ def detect(
             typer.echo(f"{plain(line)}:{alert['source.line']}")
     for error in run.errors or []:
         err.print(f"{error.path}:{error.line}: {error.reason}", markup=False, highlight=False)
+    if run.errors is not None and run.errors.dropped:
+        err.print(f"... and {run.errors.dropped:,} more unreadable record(s)", markup=False)
     for skipped, why in run.skipped or []:
         err.print(f"skipped {skipped}: {why}", markup=False, highlight=False)
     ran = len(engine.rules) if engine is not None else 0
@@ -186,9 +190,16 @@ def alerts_list(
         return
     for alert in found:
         hosts = ",".join(alert.entities.get("hosts") or alert.entities.get("reach_hosts") or ())
-        hosts = hosts or "-"
+        # Host names and titles come from event data: no terminal escapes, no extra lines.
+        hosts = _one_line(hosts or "-")
         typer.echo(f"{alert.created_at:%Y-%m-%d %H:%M:%S}  {alert.level:>13}  x{alert.count:<5} "
-                   f"{hosts:<20}  {alert.title}")  # fmt: skip
+                   f"{hosts:<20}  {_one_line(alert.title)}")  # fmt: skip
+
+
+def _one_line(text: object) -> str:
+    """Event data shown in one row: control characters replaced, line breaks too (``plain``
+    keeps them), so a crafted host name cannot forge rows."""
+    return plain(text).replace("\n", "?")
 
 
 def _alert_dict(alert: Any) -> dict[str, Any]:
@@ -224,8 +235,19 @@ def iocs_lint(
     out.print(f"{index.count:,} indicator(s) run, {len(index.problems):,} not")
 
 
+def _pull_state(state: Path | None) -> str | None:
+    """Where the last pull stopped (``--state``), or ``None`` for a first pull."""
+    if state is None or not state.exists():
+        return None
+    try:
+        return state.read_text().strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the pull state: {exc}", file=str(state)) from None
+
+
 @iocs_app.command("pull")
 def iocs_pull(
+    ctx: typer.Context,
     api_root: Annotated[str, typer.Argument(help="TAXII 2.1 API root URL.")],
     collection: Annotated[str, typer.Option(help="Collection id.")],
     out: Annotated[Path, typer.Option(help="Where to write the STIX bundle.")],
@@ -246,11 +268,14 @@ def iocs_pull(
 
     from maat.adapters.feeds.taxii import pull_collection
 
-    since = state.read_text().strip() or None if state is not None and state.exists() else None
+    since = _pull_state(state)
     password = os.environ.get(password_env) if password_env else None
     token = os.environ.get(token_env) if token_env else None
+    limits = ctx.obj.settings().detect if isinstance(ctx.obj, CliState) else DetectSettings()
     pulled = pull_collection(api_root, collection, added_after=since, user=user,
-                             password=password, token=token)  # fmt: skip
+                             password=password, token=token,
+                             max_bytes=int(limits.taxii_max_bytes),
+                             max_objects=int(limits.taxii_max_objects))  # fmt: skip
     bundle = pulled.bundle()
     if since is not None and out.exists():
         # Incremental: the file keeps the collection; newer versions of an object replace it.
@@ -261,7 +286,7 @@ def iocs_pull(
         merged = {o.get("id"): o for o in kept if isinstance(o, dict)}
         for obj in pulled.objects:
             old = merged.get(obj.get("id"))
-            if old is None or str(obj.get("modified", "")) >= str(old.get("modified", "")):
+            if old is None or newer_version(obj, old):  # times compared, not their text
                 merged[obj.get("id")] = obj
         bundle["objects"] = list(merged.values())
     try:

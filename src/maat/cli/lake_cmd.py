@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from maat.adapters.lake.hunt import HuntLimits
 from maat.adapters.lake.parquet import ParquetLake, lake_key
 from maat.cli.context import CliState, console
 from maat.errors import IntegrityError, InvalidInput
@@ -37,6 +38,7 @@ def _lake(state: CliState, *, write: bool = False) -> Iterator[ParquetLake]:
         batch_rows=settings.telemetry.lake_batch_rows,
         now=lambda: datetime.now(UTC),
         recover=write,
+        limits=HuntLimits.from_settings(settings.telemetry),
     )
     try:
         yield lake

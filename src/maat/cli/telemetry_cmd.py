@@ -10,11 +10,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from maat.cli.context import CliState, console
-from maat.errors import InvalidInput
+from maat.errors import InvalidInput, PayloadTooLarge
 from maat.services.alerts import Detector
 from maat.services.enrichment import StoreFacts
 from maat.services.event_files import parse_event_file
 from maat.services.telemetry import IngestReport, Telemetry, read_inputs, tune_collector
+from maat.telemetry.dispatch import names
+from maat.telemetry.model import ParseError
 from maat.telemetry.pipeline import ParseOutcome
 
 
@@ -34,7 +36,14 @@ def _ingest_files(
         task = progress.add_task("ingesting", total=len(files))
         for path in files:
             progress.update(task, description=f"ingesting {path.name}")
-            outcome = _parse_file(telemetry, path, source)
+            try:
+                outcome = _parse_file(telemetry, path, source)
+            except (InvalidInput, PayloadTooLarge) as exc:
+                # This file only (a truncated .gz a rotator is still writing, one too
+                # large): reported, and the other files' events are still written.
+                report.add(IngestReport(rejected=1, errors=[ParseError(str(path), 0, exc.message)]))
+                progress.advance(task)
+                continue
             report.add(telemetry.publish(outcome, path=str(path)))
             del outcome
             if telemetry.handoff.full:  # write what was handed over before it is dropped
@@ -60,6 +69,9 @@ def ingest(
     """
     if output_format not in ("text", "json"):
         raise InvalidInput("--format must be text or json", field="format")
+    if source not in names():  # the caller's mistake, not each file's
+        known = ", ".join(names())
+        raise InvalidInput(f"no parser is named {source!r}", field="source", hint=known)
     state: CliState = ctx.obj
     files = list(read_inputs(paths))
     report = IngestReport()

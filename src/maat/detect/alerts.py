@@ -2,10 +2,12 @@
 
 An alert line (what ``maat detect`` prints, from :func:`maat.services.detection.alert_line`)
 becomes an :class:`~maat.detect.records.AlertRecord` with the entities the event names: the
-host, the user, the process, the binaries by SHA-256, and the vendor and product the trust
-graph attached at ingest (``maat.*`` enrichment). Hits of one rule on the same entities
-share a group key; within the grouping window they update one alert (count, last seen,
-event ids up to a bound) instead of raising another, and the same event never counts twice.
+host, the user, the process, the binaries by SHA-256, the vendor and product the trust
+graph attached at ingest (``maat.*`` enrichment), and for a correlation the group that fired
+(``correlation``: ``name=value`` of each ``group-by`` field). Hits of one rule on the same
+entities (a correlation's group included) share a group key; within the grouping window they
+update one alert (count, last seen, event ids up to a bound) instead of raising another, and
+the same event never counts twice.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ _ENTITY_KEYS = {
 }
 # Which entities make two hits of a rule "the same" alert.
 _GROUPING = ("hosts", "users", "processes")
+# A correlation's group-by values ("User=alice"): two groups firing are two incidents.
+CORRELATION = "correlation"
 
 
 def alert_entities(line: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -54,12 +58,18 @@ def alert_entities(line: Mapping[str, Any]) -> dict[str, list[str]]:
         values = sorted({str(line[k]) for k in keys if line.get(k) not in (None, "")})
         if values:
             out[kind] = values
+    group = line.get("correlation.group")
+    if isinstance(group, Mapping) and group:
+        out[CORRELATION] = sorted(f"{name}={value}" for name, value in group.items())
     return out
 
 
 def group_key(rule_id: str, entities: Mapping[str, list[str]]) -> str:
-    """The grouping key of a hit: its rule and its host, user and process."""
+    """The grouping key of a hit: its rule, its host, user and process, and for a correlation
+    the group that fired (the key of any other hit is unchanged by it)."""
     parts = [rule_id] + ["|".join(entities.get(kind, ())) for kind in _GROUPING]
+    if entities.get(CORRELATION):
+        parts.append("\x1e".join(entities[CORRELATION]))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

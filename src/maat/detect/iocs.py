@@ -15,6 +15,10 @@ Domain semantics, the ones that matter for false positives:
   ``amazonaws.com``;
 - an ``ip:port`` trail matches the address on any port; the hit says whether the port was
   the one listed.
+
+Values are compared in one form on both sides (IDNA names, IPv4-mapped addresses as IPv4,
+URLs without userinfo or default port: :mod:`maat.detect.ioc_values`), and HTTP logs that
+hold only the request target are matched on the URL rebuilt with their host.
 """
 
 from __future__ import annotations
@@ -22,14 +26,26 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import re2  # type: ignore[import-untyped]
 
+from maat.detect.ioc_values import (
+    URL_KEYS,
+    event_urls,
+    instant,
+    is_host,
+    newer_version,
+    normal_domain,
+    normal_ip,
+    normal_url,
+    text_names,
+    trail_url_prefix,
+    url_body,
+    valid_at,
+)
 from maat.detect.stix_pattern import (
     Comparison,
     CompOr,
@@ -41,21 +57,24 @@ from maat.detect.stix_pattern import (
 )
 from maat.errors import InvalidInput
 
-__all__ = ["Indicator", "IocHit", "IocIndex", "IocProblem", "IocSet", "load_iocs"]
+__all__ = ["Indicator", "IocHit", "IocIndex", "IocProblem", "IocSet", "instant", "load_iocs",
+           "newer_version"]  # fmt: skip
 
-# Where each kind of observable lives in Maat's events.
+# Where each kind of observable lives in Maat's events. A name reached through a CNAME is in
+# dns.answers.data (Sysmon 22) or among Zeek's dns.answers.
 DOMAIN_KEYS = ("dns.question.name", "destination.domain", "url.domain", "tls.client.server_name",
-               "server.domain")  # fmt: skip
+               "server.domain", "dns.answers.data", "dns.answers")  # fmt: skip
 IP_KEYS = (("destination.ip", "destination.port"), ("source.ip", "source.port"),
            ("server.ip", "server.port"), ("client.ip", "client.port"),
            ("dns.resolved_ip", ""))  # fmt: skip
-URL_KEYS = ("url.original", "url.full")
 HASH_PREFIXES = ("process", "process.parent", "file", "dll")
-HASH_KINDS = ("md5", "sha1", "sha256", "sha512")
+HASH_KINDS = ("md5", "sha1", "sha256", "sha384", "sha512")  # what the event mappings carry
+_DIGEST_DIGITS = {"md5": 32, "sha1": 40, "sha256": 64, "sha384": 96, "sha512": 128}
 FILE_NAME_KEYS = ("file.name", "process.name", "dll.name")
 TEXT_KEYS = ("process.command_line", "winlog.event_data.ScriptBlockText")
 _ALGORITHMS = {"md5": "md5", "sha1": "sha1", "sha-1": "sha1", "sha256": "sha256",
-               "sha-256": "sha256", "sha512": "sha512", "sha-512": "sha512"}  # fmt: skip
+               "sha-256": "sha256", "sha384": "sha384", "sha-384": "sha384",
+               "sha512": "sha512", "sha-512": "sha512"}  # fmt: skip
 
 # STIX object paths -> event keys (for patterns evaluated per event).
 _PATHS: dict[str, tuple[str, ...]] = {
@@ -89,7 +108,7 @@ for _algo in HASH_KINDS:
 
 _VT_FILE = re.compile(r"virustotal\.com/gui/file/([0-9a-fA-F]{64})\b")
 _VT_IP = re.compile(r"virustotal\.com/gui/ip-address/([0-9a-fA-F.:]+)/")
-_HOST = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)+\.?")
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,20 +159,6 @@ class IocSet:
         return len({i.id for i in self.simple} | {i.id for i, _ in self.patterns})
 
 
-def _normal_domain(value: str) -> str:
-    return value.strip().rstrip(".").lower()
-
-
-def _normal_ip(value: str) -> str | None:
-    text = value.strip().lower()
-    if text.startswith("::ffff:") and "." in text:
-        text = text[7:]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
 # --- trail lists ----------------------------------------------------------------------------
 
 
@@ -177,37 +182,27 @@ def load_trails(text: str, source: str) -> IocSet:
             for digest in _VT_FILE.findall(line):
                 add("sha256", digest.lower())
             for address in _VT_IP.findall(line):
-                ip = _normal_ip(address)
+                ip = normal_ip(address)
                 if ip is not None:
                     add("ip", ip)
             continue
         entry = line.split()[0].lower()
         host, _, port_text = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        ip = _normal_ip(host)
+        ip = normal_ip(host)
+        prefix = trail_url_prefix(entry) if "/" in entry else None
         if ip is not None:
             port = int(port_text) if port_text.isdigit() else None
             add("ip", ip, port)
         elif "/" in entry and _is_network(entry):
             add("cidr", str(ipaddress.ip_network(entry, strict=False)))
-        elif "/" in entry and _url_prefix(entry) is not None:
-            add("url_prefix", _url_prefix(entry) or "")
-        elif _HOST.fullmatch(entry):
-            add("domain_tree", _normal_domain(entry))
+        elif prefix is not None:
+            add("url_prefix", prefix)
+        elif is_host(normal_domain(entry)):  # an internationalised name as its A-labels
+            add("domain_tree", normal_domain(entry))
         else:
             out.problems.append(IocProblem(source, entry, f"line {number}: not a domain, "
                                                           "address or URL"))  # fmt: skip
     return out
-
-
-def _url_prefix(entry: str) -> str | None:
-    """``host[:port]/path`` of a trail URL, or None when there is no real host (an empty or
-    path-only prefix would match every URL)."""
-    bare = entry.split("://", 1)[1] if "://" in entry else entry
-    host, slash, path = bare.partition("/")
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if not slash or not (_HOST.fullmatch(name) or _normal_ip(name) is not None):
-        return None
-    return f"{host}/{path}"
 
 
 def _is_network(text: str) -> bool:
@@ -233,14 +228,14 @@ def load_stix(data: Any, source: str) -> IocSet:
     if not isinstance(objects, list):
         out.problems.append(IocProblem(source, "", "bundle objects is not a list"))
         return out
-    # Several versions of one indicator: the latest (highest ``modified``) is the one in force.
+    # Several versions of one indicator: the latest (``modified`` as a time) is the one in force.
     latest: dict[str, Mapping[str, Any]] = {}
     for obj in objects:
         if not isinstance(obj, dict) or obj.get("type") != "indicator":
             continue
         ident = str(obj.get("id", ""))
         known = latest.get(ident)
-        if known is None or str(obj.get("modified", "")) >= str(known.get("modified", "")):
+        if known is None or newer_version(obj, known):
             latest[ident] = obj
     for ident, obj in latest.items():
         if obj.get("revoked") is True:
@@ -273,34 +268,44 @@ def _add_stix(out: IocSet, obj: Mapping[str, Any], ident: str, source: str) -> N
         raise InvalidInput("indicator_types/labels must be a list")
     labels = tuple(str(x) for x in raw_labels)
     for name in ("valid_from", "valid_until"):
-        if obj.get(name) is not None and _instant(str(obj[name])) is None:
+        if obj.get(name) is not None and instant(str(obj[name])) is None:
             raise InvalidInput(f"{name} is not a timestamp: {str(obj[name])[:40]!r}")
     base = Indicator(
         id=ident, name=str(obj.get("name") or ident), kind="pattern", value=pattern,
         source=source, valid_from=str(obj.get("valid_from", "")),
         valid_until=str(obj.get("valid_until", "")), labels=labels,
     )  # fmt: skip
+    for path in _paths(tree):  # every observation, however deeply joined
+        if path in _PATHS:
+            continue
+        if path.startswith(_HASHES):
+            raise InvalidInput(f"hash algorithm {path.partition('.')[2]!r} is not in Maat's "
+                               f"events (they carry {', '.join(HASH_KINDS)}); not run")  # fmt: skip
+        raise InvalidInput(f"object path {path} has no field in Maat's events; not run")
     simple = _simple_entries(tree)
     if simple is not None:
         for kind, value in simple:
+            if kind in _DIGEST_DIGITS and not _is_digest(kind, value):
+                out.problems.append(IocProblem(source, ident, f"{value[:40]!r} is not a {kind} "
+                                    f"digest ({_DIGEST_DIGITS[kind]} hex digits); never "
+                                    "matches, not run"))  # fmt: skip
+                continue
             out.simple.append(Indicator(base.id, base.name, kind, value, source,
                                         valid_from=base.valid_from,
                                         valid_until=base.valid_until, labels=labels))  # fmt: skip
         return
-    for path in _paths(tree.expression if isinstance(tree, Observation) else None):
-        if path not in _PATHS:
-            raise InvalidInput(f"object path {path} has no field in Maat's events; not run")
-    if not isinstance(tree, Observation):
-        for part in tree.parts:
-            for path in _paths(part.expression if isinstance(part, Observation) else None):
-                if path not in _PATHS:
-                    raise InvalidInput(f"object path {path} has no field in Maat's events")
     out.patterns.append((base, compile_pattern(_normalised(tree))))
 
 
+def _is_digest(kind: str, value: str) -> bool:
+    return len(value) == _DIGEST_DIGITS[kind] and _HEX.fullmatch(value) is not None
+
+
 def _paths(node: Any) -> list[str]:
-    if node is None:
-        return []
+    """The canonical object path of every comparison under ``node`` (observations and joins
+    of observations included)."""
+    if isinstance(node, Observation):
+        return _paths(node.expression)
     if isinstance(node, Comparison) or (hasattr(node, "path") and not hasattr(node, "parts")):
         return [_canonical_path(node.path)]
     return [p for part in getattr(node, "parts", ()) for p in _paths(part)]
@@ -337,7 +342,7 @@ def _simple_entries(tree: Any) -> list[tuple[str, str]] | None:
 
 def _simple_entry(path: str, value: str) -> tuple[str, str] | None:
     if path == "domain-name:value":
-        return "domain", _normal_domain(value)
+        return "domain", normal_domain(value)
     if path in ("ipv4-addr:value", "ipv6-addr:value"):
         if "/" in value:
             return (
@@ -345,10 +350,10 @@ def _simple_entry(path: str, value: str) -> tuple[str, str] | None:
                 if _is_network(value)
                 else None
             )
-        ip = _normal_ip(value)
+        ip = normal_ip(value)
         return ("ip", ip) if ip is not None else None
     if path == "url:value":
-        return "url", value
+        return "url", normal_url(value) or value
     if path.startswith("file:hashes."):
         return path[len("file:hashes.") :], value.lower()
     if path == "file:name":
@@ -395,7 +400,7 @@ class IocIndex:
         self.count = len(iocs)
         self._exact: dict[str, dict[str, list[Indicator]]] = {}
         self._cidrs: dict[int, dict[Any, list[Indicator]]] = {}
-        self._prefixes: list[Indicator] = []
+        self._prefixes: dict[str, list[Indicator]] = {}  # by host[:port], the part before "/"
         for indicator in iocs.simple:
             if indicator.kind == "cidr":
                 network = ipaddress.ip_network(indicator.value)
@@ -403,62 +408,40 @@ class IocIndex:
                                                 else 1000 + network.prefixlen, {})  # fmt: skip
                 bucket.setdefault(network.network_address, []).append(indicator)
             elif indicator.kind == "url_prefix":
-                self._prefixes.append(indicator)
+                host = indicator.value.partition("/")[0]
+                self._prefixes.setdefault(host, []).append(indicator)
             else:
                 kind = "domain" if indicator.kind == "domain_tree" else indicator.kind
                 self._exact.setdefault(kind, {}).setdefault(indicator.value, []).append(indicator)
         self._trees = {i.value for i in iocs.simple if i.kind == "domain_tree"}
         self._patterns = iocs.patterns
-        self._text = self._text_matcher(iocs.simple)
-
-    @staticmethod
-    def _text_matcher(simple: Sequence[Indicator]) -> tuple[Any, list[Indicator]] | None:
-        """Domains in free text (command lines, scripts): whole names only; a trail domain
-        may be preceded by a subdomain, an exact one may not."""
-        domains = [i for i in simple if i.kind in ("domain", "domain_tree")]
-        if not domains:
-            return None
-        matcher = re2.Set.SearchSet(re2.Options())
-        for indicator in domains:
-            before = (
-                r"(?:^|[^a-z0-9_-])" if indicator.kind == "domain_tree" else r"(?:^|[^a-z0-9_.-])"
-            )
-            matcher.Add(
-                before + re2.escape(indicator.value) + r"(?:$|[^a-z0-9_.-]|\.(?:$|[^a-z0-9_-]))"
-            )
-        matcher.Compile()
-        return matcher, domains
 
     def match(self, event: Mapping[str, Any]) -> list[IocHit]:
         """Every indicator ``event`` contains (each once)."""
         hits: dict[str, IocHit] = {}
+        stamp = event.get("@timestamp")
 
         def hit(indicator: Indicator, key: str, value: str, note: str = "") -> None:
-            if indicator.id not in hits and _valid_at(indicator, event.get("@timestamp")):
+            if indicator.id in hits:
+                return
+            if valid_at(indicator.valid_from, indicator.valid_until, stamp):
                 hits[indicator.id] = IocHit(indicator, key, value, note)
 
         exact = self._exact
         domains = exact.get("domain", {})
-        for key in DOMAIN_KEYS:
-            value = event.get(key)
-            if isinstance(value, str) and value:
-                name = _normal_domain(value)
-                for indicator in domains.get(name, ()):
-                    hit(indicator, key, value)
-                labels = name.split(".")
-                for cut in range(1, len(labels) - 1):  # parents, never the name's own TLD
-                    parent = ".".join(labels[cut:])
-                    if parent in self._trees:
-                        for indicator in domains.get(parent, ()):
-                            if indicator.kind == "domain_tree":
-                                hit(indicator, key, value)
+        if domains:
+            for key in DOMAIN_KEYS:
+                raw = event.get(key)
+                for value in raw if isinstance(raw, list) else (raw,):
+                    if isinstance(value, str) and value:
+                        self._match_domain(value, key, hit)
         addresses = exact.get("ip", {})
         for key, port_key in IP_KEYS:
             raw = event.get(key)
             for value in raw if isinstance(raw, list) else (raw,):
                 if not isinstance(value, str) or not value:
                     continue
-                ip = _normal_ip(value)
+                ip = normal_ip(value)
                 if ip is None:
                     continue
                 port = event.get(port_key) if port_key else None
@@ -470,14 +453,14 @@ class IocIndex:
                     hit(indicator, key, value, note)
                 if self._cidrs:
                     self._match_cidr(ip, key, value, hit)
-        for key in URL_KEYS:
-            value = event.get(key)
-            if isinstance(value, str) and value:
-                for indicator in exact.get("url", {}).get(value, ()):
+        urls = exact.get("url", {})
+        if urls or self._prefixes:
+            for key, value, normal in event_urls(event):
+                for indicator in urls.get(normal or value, ()):
                     hit(indicator, key, value)
-                bare = value.split("://", 1)[-1].lower()
-                for indicator in self._prefixes:
-                    if bare.startswith(indicator.value):
+                body = url_body(normal or value)
+                for indicator in self._prefixes.get(body.partition("/")[0], ()):
+                    if body.startswith(indicator.value):
                         hit(indicator, key, value)
         for algorithm in HASH_KINDS:
             table = exact.get(algorithm)
@@ -495,22 +478,35 @@ class IocIndex:
                 if isinstance(value, str):
                     for indicator in names.get(value.lower(), ()):
                         hit(indicator, key, value)
-        if self._text is not None:
-            matcher, domain_list = self._text
+        if domains:
             for key in TEXT_KEYS:
                 value = event.get(key)
                 if isinstance(value, str) and value:
-                    text = value.lower().encode("utf-8", "surrogatepass")
-                    for index in matcher.Match(text) or ():
-                        hit(domain_list[index], key, value[:200])
+                    for name, whole in text_names(value):
+                        for indicator in domains.get(name, ()):
+                            # a parent in the text is a trail's subdomain, never an exact name
+                            if whole or indicator.kind == "domain_tree":
+                                hit(indicator, key, value[:200])
         if self._patterns:
             values = _values(event)
-            stamp = event.get("@timestamp")
-            when = _instant(stamp) if isinstance(stamp, str) else None
+            when = instant(stamp) if isinstance(stamp, str) else None
             for indicator, matcher in self._patterns:
                 if indicator.id not in hits and matcher(values, when):
                     hit(indicator, "pattern", indicator.value)
         return list(hits.values())
+
+    def _match_domain(self, value: str, key: str, hit: Any) -> None:
+        domains = self._exact["domain"]
+        name = normal_domain(value)
+        for indicator in domains.get(name, ()):
+            hit(indicator, key, value)
+        labels = name.split(".")
+        for cut in range(1, len(labels) - 1):  # parents, never the name's own TLD
+            parent = ".".join(labels[cut:])
+            if parent in self._trees:
+                for indicator in domains.get(parent, ()):
+                    if indicator.kind == "domain_tree":
+                        hit(indicator, key, value)
 
     def _match_cidr(self, ip: str, key: str, value: str, hit: Any) -> None:
         address = ipaddress.ip_address(ip)
@@ -525,15 +521,17 @@ class IocIndex:
 
 def _values(event: Mapping[str, Any]) -> Any:
     def values(path: str) -> list[Any]:
-        found: list[Any] = []
         canonical = _canonical_path(path)
+        if canonical == "url:value":  # absolute URLs, rebuilt from host and target if need be
+            return [normal or value for _, value, normal in event_urls(event)]
+        found: list[Any] = []
         for key in _PATHS.get(canonical, ()):
             value = event.get(key)
             if isinstance(value, list):
                 found.extend(value)
             elif value is not None:
                 found.append(value)
-        normal = _NORMAL.get(canonical) or (_lower if canonical.startswith(_HASHES) else None)
+        normal = _normaliser(canonical)
         return [normal(v) if isinstance(v, str) else v for v in found] if normal else found
 
     return values
@@ -543,24 +541,47 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
-# Values compared as Maat stores them: hashes in lower case, domains without case or a final
-# dot, on both sides (the indicator's values are normalised at load, the event's here).
-_NORMAL = {"domain-name:value": _normal_domain}
+def _address(value: str) -> str:
+    return normal_ip(value) or value  # a network ('10.0.0.0/8') stays as written
+
+
+def _url(value: str) -> str:
+    return normal_url(value) or value
+
+
 _HASHES = ("file:hashes.", "x509-certificate:hashes.")
 
 
+def _normaliser(canonical: str) -> Callable[[str], str] | None:
+    """How a path's values are compared (on both sides: the indicator's at load, the event's
+    at match): domains, addresses, URLs and hashes in their one form, the rest as given."""
+    if canonical == "domain-name:value":
+        return normal_domain
+    if canonical in ("ipv4-addr:value", "ipv6-addr:value") or canonical.endswith("_ref.value"):
+        return _address
+    if canonical == "url:value":
+        return _url
+    return _lower if canonical.startswith(_HASHES) else None
+
+
 def _normalised(node: Any) -> Any:
-    """``node`` with the values of hash and domain comparisons normalised."""
+    """``node`` with the values its event values are compared with put in the same form.
+
+    Only ``=``, ``!=`` and ``IN`` values are literal values: a ``MATCHES`` expression keeps
+    its text (``\\D`` lower-cased would be ``\\d``) and runs without case on fields that have
+    none; a ``LIKE`` pattern is lower-cased there (``%`` and ``_`` have no case)."""
     if isinstance(node, Comparison):
-        canonical = _canonical_path(node.path)
-        normal = _NORMAL.get(canonical) or (_lower if canonical.startswith(_HASHES) else None)
+        normal = _normaliser(_canonical_path(node.path))
+        value = node.value
         if normal is None:
             return node
-        value = node.value
-        if isinstance(value, str):
-            value = normal(value)
-        elif isinstance(value, tuple):
-            value = tuple(normal(v) if isinstance(v, str) else v for v in value)
+        if node.op in ("=", "!=", "IN"):
+            if isinstance(value, str):
+                value = normal(value)
+            elif isinstance(value, tuple):
+                value = tuple(normal(v) if isinstance(v, str) else v for v in value)
+        elif normal is not _url and isinstance(value, str) and node.op in ("MATCHES", "LIKE"):
+            value = "(?i)" + value if node.op == "MATCHES" else value.lower()
         return dataclasses.replace(node, value=value)
     if isinstance(node, Observation):
         return dataclasses.replace(node, expression=_normalised(node.expression))
@@ -568,24 +589,3 @@ def _normalised(node: Any) -> Any:
     if parts is not None:
         return dataclasses.replace(node, parts=tuple(_normalised(p) for p in parts))
     return node
-
-
-def _valid_at(indicator: Indicator, stamp: Any) -> bool:
-    """An indicator is not matched on events before it became valid or after it expired."""
-    if not isinstance(stamp, str) or not (indicator.valid_from or indicator.valid_until):
-        return True
-    moment = _instant(stamp)
-    if moment is None:
-        return True  # an unreadable time never hides a hit
-    start = _instant(indicator.valid_from) if indicator.valid_from else None
-    end = _instant(indicator.valid_until) if indicator.valid_until else None
-    return (start is None or moment >= start) and (end is None or moment < end)
-
-
-def _instant(text: str) -> datetime | None:
-    """An aware time (a time without a zone is UTC); None when it is not a time."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

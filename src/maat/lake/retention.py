@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from maat.errors import InvalidInput
@@ -152,9 +152,11 @@ def plan(
 
     1. ``retention_days`` must be at least 1; without ``force`` it is raised to 180
        (:data:`MIN_RETENTION_DAYS`), and a note says so.
-    2. A file of day D holds events up to D+1 00:00 UTC, so it is past retention only when
-       ``now`` is at least D + 1 day + the effective retention: no event younger than the
-       retention is ever deleted.
+    2. A file of day D holds events up to D+1 00:00 UTC, and was stored at its
+       ``written_at``: it is past retention only when ``now`` is at least the later of the
+       two plus the effective retention. No event younger than the retention is deleted,
+       and neither is one stored more recently, whatever time it claims (an imported
+       EVTX, a host with a wrong clock, logs back-dated to have them purged).
     3. A file past retention that a legal hold covers (its day in the hold's range, and the
        hold's module, if any, is its module) is kept, whatever ``force`` says.
     4. Everything else stays, with its reason.
@@ -182,14 +184,22 @@ def plan(
             f"{MIN_RETENTION_DAYS}-day floor"
         )
     active = tuple(holds_of(entries) if holds is None else holds)
-    # A file of day D may be deleted once now >= D + 1 day + effective days.
-    cutoff = now - timedelta(days=effective + 1)
+    now = now.astimezone(UTC)
+    try:
+        cutoff = now - timedelta(days=effective)  # what ended or was stored before may go
+    except OverflowError:  # a retention longer than the calendar: nothing is old enough
+        cutoff = datetime.min.replace(tzinfo=UTC)
     delete: list[ManifestEntry] = []
     keep: list[KeptFile] = []
     for entry in live_files(entries).values():
-        day_start = datetime.combine(date.fromisoformat(entry.day), time(), tzinfo=now.tzinfo)
-        if day_start > cutoff:
+        day_end = datetime.combine(date.fromisoformat(entry.day), time(), tzinfo=UTC)
+        day_end += timedelta(days=1)
+        stored = _stored_at(entry.written_at)
+        if day_end > cutoff:
             keep.append(KeptFile(entry.path, f"younger than {effective} days"))
+            continue
+        if stored is not None and stored > cutoff:
+            keep.append(KeptFile(entry.path, f"stored less than {effective} days ago"))
             continue
         held = [h for h in active if h.covers(entry.day, entry.module)]
         if held:
@@ -199,6 +209,15 @@ def plan(
         delete.append(entry)
     delete.sort(key=lambda e: (e.day, e.seq))
     return RetentionPlan(tuple(delete), tuple(keep), effective, cutoff, tuple(notes))
+
+
+def _stored_at(written_at: str) -> datetime | None:
+    """When a file was stored (its entry's ``written_at``), UTC; ``None`` if unreadable."""
+    try:
+        moment = datetime.fromisoformat(written_at)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def summary(kept: Sequence[KeptFile]) -> Mapping[str, int]:

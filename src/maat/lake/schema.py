@@ -296,6 +296,7 @@ class QueryResult:
 _READ_ONLY_FIRST = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", "EXPLAIN", "DESCRIBE", "SUMMARIZE"}
 _REFUSED = {
     "ALTER",
+    "ANALYZE",  # EXPLAIN ANALYZE runs the statement it explains (a COPY too)
     "ATTACH",
     "CALL",
     "CHECKPOINT",
@@ -321,6 +322,8 @@ _REFUSED = {
 _LEXEME = re.compile(
     r"""
     (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+    | (?P<escaped>[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z))
+    | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?(?:\$(?P=tag)\$|\Z))
     | (?P<string>'(?:[^']|'')*(?:'|\Z))
     | (?P<ident>"(?:[^"]|"")*(?:"|\Z))
     | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
@@ -331,18 +334,24 @@ _LEXEME = re.compile(
 )
 
 
+_SKIPPED = frozenset(("comment", "escaped", "dollar", "string", "ident"))
+
+
 def check_read_only_sql(sql: str, *, max_length: int = 100_000) -> str:
     """``sql`` if it is one read-only statement; else ``InvalidInput`` saying why.
 
     This is the first of three guards (the adapter also asks DuckDB's parser for the
     statement type, and runs with file access limited to the manifest's files):
 
-    1. Comments, string literals and quoted identifiers are skipped, so a keyword inside
-       ``'...'`` does not count and one hidden after ``--`` cannot slip through.
+    1. Comments, string literals (``'...'``, escaped ``E'...'`` and dollar-quoted
+       ``$$...$$``, read as DuckDB reads them) and quoted identifiers are skipped, so a
+       keyword inside ``'...'`` does not count and one hidden after ``--`` cannot slip
+       through.
     2. Exactly one statement: a ``;`` may only end the text.
     3. The statement starts with a reading keyword (SELECT, WITH, FROM, VALUES, TABLE,
        EXPLAIN, DESCRIBE, SUMMARIZE) and contains no writing or configuring keyword (COPY,
-       ATTACH, INSTALL, LOAD, CREATE, INSERT, UPDATE, DELETE, DROP, SET, PRAGMA, …).
+       ATTACH, INSTALL, LOAD, CREATE, INSERT, UPDATE, DELETE, DROP, SET, PRAGMA, …), nor
+       ANALYZE: ``EXPLAIN ANALYZE`` runs what it explains.
     """
     if not isinstance(sql, str) or not sql.strip():
         raise InvalidInput("the query is empty", field="sql")
@@ -354,7 +363,7 @@ def check_read_only_sql(sql: str, *, max_length: int = 100_000) -> str:
     ended = False
     for match in _LEXEME.finditer(sql):
         kind = match.lastgroup
-        if kind in ("comment", "string", "ident") or (kind == "other" and match.group().isspace()):
+        if kind in _SKIPPED or (kind == "other" and match.group().isspace()):
             continue
         if ended:
             raise InvalidInput("only one statement is allowed", field="sql")

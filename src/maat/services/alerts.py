@@ -2,7 +2,9 @@
 
 :class:`AlertSink` is where every hit ends, as numbered steps of :meth:`AlertSink.record`:
 
-1. each hit's entities and group key are computed (:mod:`maat.detect.alerts`);
+1. each hit's entities and group key are computed (:mod:`maat.detect.alerts`): the rule,
+   host, user and process, and for a correlation the group that fired, so two accounts
+   caught by one correlation are two alerts;
 2. in one transaction, a hit whose group has an alert seen within ``alert_group_window``
    updates it (count, last seen, event ids), a hit whose event the alert already holds is
    dropped as a duplicate, any other hit raises a new alert (audited);
@@ -277,7 +279,14 @@ class Detector:
         rules, iocs = _paths(settings.rules), _paths(settings.iocs)
         engine = load_rule_files(rules)[1] if rules else None
         if engine is not None and engine._correlator is not None:
-            engine._correlator.max_groups = int(settings.max_correlation_groups)
+            # Event time is the sender's word; the window is judged against this clock.
+            engine._correlator.configure(
+                max_groups=int(settings.max_correlation_groups),
+                max_entries=int(settings.max_correlation_entries),
+                max_skew=float(settings.correlation_max_skew),
+                lateness=float(settings.correlation_lateness),
+                clock=lambda: platform.now().timestamp(),
+            )
         index = load_ioc_files(iocs) if iocs else None
         return cls(engine, index, AlertSink.from_settings(platform),
                    DeviceSegments(platform).current)  # fmt: skip

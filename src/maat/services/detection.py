@@ -19,7 +19,7 @@ from maat.detect.iocs import IocHit, IocIndex, load_iocs
 from maat.detect.sigma import Engine, Hit, RuleSet, load_rules
 from maat.errors import InvalidInput
 from maat.services.event_files import parse_event_file
-from maat.telemetry.model import ParseError
+from maat.telemetry.pipeline import ParseErrors
 
 __all__ = [
     "DetectionRun",
@@ -177,7 +177,7 @@ class DetectionRun:
 
     events: int = 0
     alerts: int = 0
-    errors: list[ParseError] | None = None
+    errors: ParseErrors | None = None  # bounded: the first ones kept, the rest counted
     skipped: list[tuple[str, str]] | None = None
 
 
@@ -187,7 +187,7 @@ def detect_files(
 ) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Alert lines for every rule and indicator hit in ``files``, file by file; ``run``
     counts as it goes."""
-    run.errors = run.errors if run.errors is not None else []
+    run.errors = run.errors if run.errors is not None else ParseErrors()
     run.skipped = run.skipped if run.skipped is not None else []
     for path in files:
         outcome = parse_event_file(path, source=source, max_event_bytes=max_event_bytes)

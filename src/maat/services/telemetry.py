@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from maat.adapters.bus.spool import SpoolBus
+from maat.adapters.lake.hunt import HuntLimits
 from maat.adapters.lake.parquet import ParquetLake, lake_key
 from maat.config import Settings
 from maat.errors import InvalidInput, MaatError, Unavailable
@@ -40,7 +41,7 @@ from maat.ports import BusMessage, EventBus
 from maat.services.platform import read_master_secret
 from maat.telemetry.enrich import Facts, enrich
 from maat.telemetry.handoff import Handoff
-from maat.telemetry.model import ParseError
+from maat.telemetry.model import ParseError, sender_event_id
 from maat.telemetry.pipeline import ParseOutcome, parse_bytes
 from maat.telemetry.wire import decode_event, encode_event, fields_of, read_event
 
@@ -183,6 +184,7 @@ class Telemetry:
                 key=lake_key(master),
                 batch_rows=settings.telemetry.lake_batch_rows,
                 now=_utc_now,
+                limits=HuntLimits.from_settings(settings.telemetry),
             )
             commit = lake.last_commit()
             if commit and commit.get("bus") == bus.identity:
@@ -225,7 +227,7 @@ class Telemetry:
         The events belong to the pipeline from here (this process's consumers may be handed
         them as they are): nothing may change them afterwards."""
         report = IngestReport(
-            rejected=len(outcome.errors), errors=outcome.errors[:MAX_REPORTED_ERRORS]
+            rejected=outcome.errors.total, errors=outcome.errors[:MAX_REPORTED_ERRORS]
         )
         if outcome.skipped is not None:
             report.skipped.append((path, outcome.skipped))
@@ -235,9 +237,15 @@ class Telemetry:
             event.pop(SENDER, None)
             if sender:
                 event[SENDER] = sender
+                event["event.id"] = sender_event_id(event["event.id"], sender)
         if self.facts is not None:
             enrich(outcome.events, self.facts)
-        for subject, published in self._by_subject(outcome.events, report, path).items():
+        lines = (
+            outcome.lines
+            if len(outcome.lines) == len(outcome.events)
+            else [0] * len(outcome.events)
+        )
+        for subject, published in self._by_subject(outcome.events, lines, report, path).items():
             stored = self._store(subject, published)
             report.accepted += len(published)
             report.duplicates += len(published) - stored
@@ -260,23 +268,34 @@ class Telemetry:
         return len(stored)
 
     def _by_subject(
-        self, events: Iterable[dict[str, Any]], report: IngestReport, path: str
+        self,
+        events: Sequence[dict[str, Any]],
+        lines: Sequence[int],
+        report: IngestReport,
+        path: str,
     ) -> dict[str, list[tuple[str, bytes, dict[str, Any]]]]:
         """``(event id, message bytes, event)`` of each event that can be stored, by the
-        subject it goes to; the others are rejected in ``report``."""
+        subject it goes to; the others (not encodable, or larger than the bus takes) are
+        rejected in ``report`` at their ``lines``."""
         nats = self.settings.telemetry.bus == "nats"
         if nats:
             from maat.adapters.bus.partition import subject_for
         prefix = self.settings.telemetry.nats_subject_prefix
         partitions = self.settings.telemetry.nats_partitions
+        fits = getattr(self.bus, "fits", None)  # a bus with a message size limit (NATS)
         grouped: dict[str, list[tuple[str, bytes, dict[str, Any]]]] = {}
-        for event in events:
+        for event, line in zip(events, lines, strict=True):
             try:
                 data = encode_event(event)
+                if fits is not None and not fits(event["event.id"], data):
+                    raise InvalidInput(
+                        f"the event takes {len(data):,} bytes as a bus message, more than the "
+                        "NATS server accepts (its max_payload)"
+                    )
             except InvalidInput as exc:  # e.g. an integer beyond 64 bits: this event only
                 report.rejected += 1
                 reason = f"event {event.get('event.id')}: {exc.message}"
-                report.errors.append(ParseError(path, 0, reason))
+                report.errors.append(ParseError(path, line, reason))
                 continue
             host = str(event.get("host.name", ""))
             subject = subject_for(prefix, host, partitions) if nats else SPOOL_SUBJECT

@@ -86,7 +86,9 @@ class JsonSource(Protocol):
         The result needs no ``event.id``, ``event.module`` or ``event.original``;
         ``@timestamp`` may be any form :func:`iso_utc` reads, or absent. A record that holds
         several events (an osquery snapshot) gives a list, one dict per event; each then gets
-        its own id from the record and its index.
+        its own id from the record and its index, and should carry as ``event.original``
+        its own part of the record (else the whole record is each one's original: a record
+        of N rows would be stored N times over).
         """
         ...
 
@@ -126,6 +128,14 @@ def set_url_path(out: Event, path: str) -> None:
 def event_id(module: str, raw: bytes) -> str:
     """The deterministic id of the record ``raw`` read by ``module`` (32 hex characters)."""
     return hashlib.blake2b(raw, digest_size=16, person=module.encode()[:16]).hexdigest()
+
+
+def sender_event_id(record_id: str, sender: str) -> str:
+    """The id of an event a known device sent: its record's id scoped to that sender, so
+    that only the sender's own replays collapse into it. Another agent sending the same
+    record first cannot take it over (and drop the device's own copy as a replay)."""
+    data = f"{record_id}\x00{sender}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16, person=b"maat.sender").hexdigest()
 
 
 def iso_utc(value: object) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from maat.errors import InvalidInput
 from maat.telemetry.model import Event, epoch_utc, iso_utc
 
@@ -174,6 +176,22 @@ def _row(header: Event, columns: object, action: str, where: str) -> Event:
     return out
 
 
+def _rows(
+    record: dict[str, Any], header: Event, rows: list[Any], action: str, where: str
+) -> list[Event]:
+    """The events of a snapshot's or a batch's rows. Each one's original is its row in
+    osquery's own one-row form (the record's other keys, ``action`` and ``columns``), not
+    the whole record: a record of N rows would otherwise be stored N times over."""
+    rest = {k: v for k, v in record.items() if k not in ("snapshot", "diffResults")}
+    events = []
+    for index, row in enumerate(rows):
+        event = _row(header, row, action, f"{where}[{index}]")
+        own = {**rest, "action": action, "columns": row}
+        event["event.original"] = orjson.dumps(own).decode()
+        events.append(event)
+    return events
+
+
 def _map(out: Event, c: dict[str, Any]) -> None:
     """ECS fields for the columns of the common tables, recognised by their columns."""
     if "remote_address" in c or "local_address" in c or ("port" in c and "address" in c):
@@ -325,7 +343,7 @@ class OsqueryResult:
             rows = record["snapshot"]
             if not isinstance(rows, list):
                 raise InvalidInput("snapshot must be a list of rows", field="snapshot")
-            return [_row(header, row, "snapshot", f"snapshot[{i}]") for i, row in enumerate(rows)]
+            return _rows(record, header, rows, "snapshot", "snapshot")
         diff = record.get("diffResults")
         if not isinstance(diff, dict):
             raise InvalidInput("diffResults must be an object", field="diffResults")
@@ -334,8 +352,7 @@ class OsqueryResult:
             rows = diff.get(action, [])
             if not isinstance(rows, list):
                 raise InvalidInput(f"diffResults.{action} must be a list", field="diffResults")
-            where = f"diffResults.{action}"
-            events.extend(_row(header, row, action, f"{where}[{i}]") for i, row in enumerate(rows))
+            events.extend(_rows(record, header, rows, action, f"diffResults.{action}"))
         return events
 
 

@@ -30,7 +30,44 @@ from maat.errors import InvalidInput, PayloadTooLarge
 from maat.telemetry.dispatch import JSON_SOURCES, UNKNOWN, JsonDispatcher, text_source
 from maat.telemetry.model import Event, ParseError, event_id, finish
 
-__all__ = ["ParseOutcome", "parse_bytes", "parse_records"]
+__all__ = ["MAX_KEPT_ERRORS", "ParseErrors", "ParseOutcome", "parse_bytes", "parse_records"]
+
+
+MAX_KEPT_ERRORS = 10_000  # errors kept in full per input; the rest are counted
+
+
+class ParseErrors(list[ParseError]):
+    """The first :data:`MAX_KEPT_ERRORS` errors of an input; later ones are only counted
+    (``dropped``), so that a body of bad lines costs no memory in proportion to its lines
+    (no more than a thousand are reported anyway)."""
+
+    def __init__(self, errors: Iterable[ParseError] = ()) -> None:
+        super().__init__()
+        self.dropped = 0
+        self.extend(errors)
+
+    @property
+    def full(self) -> bool:
+        """Whether a further error would only be counted."""
+        return len(self) >= MAX_KEPT_ERRORS
+
+    @property
+    def total(self) -> int:
+        """Every error, kept or counted."""
+        return len(self) + self.dropped
+
+    def append(self, error: ParseError) -> None:
+        """Keep ``error``, or count it once the list is full."""
+        if self.full:
+            self.dropped += 1
+        else:
+            super().append(error)
+
+    def extend(self, errors: Iterable[ParseError]) -> None:
+        """Append each of ``errors`` (and count those another list only counted)."""
+        for error in errors:
+            self.append(error)
+        self.dropped += getattr(errors, "dropped", 0)
 
 
 @dataclass
@@ -40,7 +77,7 @@ class ParseOutcome:
     events: list[Event] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     """Beside each event, the line (or record number) it was read from."""
-    errors: list[ParseError] = field(default_factory=list)
+    errors: ParseErrors = field(default_factory=ParseErrors)
     skipped: str | None = None
     """Why the whole input was not read (it is not an event log, e.g. a packet capture)."""
     max_events: int = 1 << 62
@@ -231,7 +268,7 @@ def _json_documents(data: bytes) -> tuple[list[int], list[Any]] | None:
             return (numbers, records) if records else None
         try:
             record, end = decoder.raw_decode(text, position)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than Python's stack: not this
             return None
         numbers.append(line)
         records.append(record)
@@ -275,7 +312,9 @@ def _emit(
         if isinstance(fields, list):
             made = []
             for index, one in enumerate(fields):
-                event = finish(one, module=reader.name, raw=raw, received=received)
+                own = one.pop("event.original", None)  # the event's own part of the record
+                part = own.encode("utf-8", "surrogatepass") if isinstance(own, str) else raw
+                event = finish(one, module=reader.name, raw=part, received=received)
                 event["event.id"] = event_id(reader.name, raw + b"#%d" % index)
                 made.append(event)
             out.events.extend(made)  # all of the record's events, or none
@@ -313,7 +352,10 @@ def _parse_json_lines(
         try:
             record = loads(line)
         except decode_error as exc:
-            out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
+            if out.errors.full:  # counted only: do not format what will not be kept
+                out.errors.dropped += 1
+            else:
+                out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
             continue
         records = _enveloped(record)
         if records is not None:

@@ -50,14 +50,22 @@ __all__ = [
 
 
 def _dns_answers(out: Event) -> None:
-    """Sysmon 22 ``QueryResults`` (``type: 5 cname;::ffff:1.2.3.4;``) into ``dns.resolved_ip``."""
+    """Sysmon 22 ``QueryResults`` (``type: 5 cname;::ffff:1.2.3.4;``): the addresses into
+    ``dns.resolved_ip``, the CNAME targets into ``dns.answers.data`` (ECS: an answer's data is
+    the canonical name of a CNAME), where a name the query reached through them is seen."""
     results = out.get("winlog.event_data.QueryResults")
-    if not results or results == "-":
+    if not isinstance(results, str) or not results or results == "-":
         return
     found: list[str] = []
+    names: list[str] = []
     for token in results.split(";"):
         token = token.strip().removeprefix("::ffff:")
-        if not token or token.startswith("type:"):
+        if token.startswith("type:"):
+            record = token[5:].split()
+            if len(record) == 2 and record[0] == "5" and record[1].strip("."):  # 5: CNAME
+                names.append(record[1].rstrip("."))
+            continue
+        if not token:
             continue
         try:
             ipaddress.ip_address(token)
@@ -66,6 +74,8 @@ def _dns_answers(out: Event) -> None:
         found.append(token)
     if found:
         out["dns.resolved_ip"] = found
+    if names:
+        out["dns.answers.data"] = names
 
 
 def _object_access(out: Event) -> None:

@@ -17,7 +17,9 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from maat.adapters.lake import durable
+from maat.adapters.lake import parquet as lake_parquet
 from maat.adapters.lake.arrow import encode_batch
+from maat.adapters.lake.hunt import HuntLimits
 from maat.adapters.lake.parquet import MANIFEST_NAME, ParquetLake, lake_key
 from maat.auth.secretbox import derive_key
 from maat.errors import Conflict, IntegrityError, InvalidInput, NotFound, Unavailable
@@ -288,9 +290,9 @@ def test_deleted_parquet_file_is_named_missing_by_verify(lake: ParquetLake, root
     assert [(f.kind, f.where) for f in report.findings] == [
         ("missing", victim.relative_to(root).as_posix())
     ]
-    with pytest.raises(IntegrityError, match="cannot be read") as caught:
+    with pytest.raises(IntegrityError, match=r"part-2-\w+\.parquet is missing") as caught:
         lake.query("SELECT count(*) FROM events")
-    assert caught.value.hint == "run 'maat lake verify'"
+    assert caught.value.hint == "run 'maat lake verify' to see every finding"
 
 
 def test_inserted_parquet_file_is_named_by_verify_and_never_queried(
@@ -307,6 +309,78 @@ def test_inserted_parquet_file_is_named_by_verify_and_never_queried(
     assert lake.query("SELECT count(*) FROM events").rows == ((10,),)
     with pytest.raises(InvalidInput, match="Permission"):
         lake.query(f"SELECT count(*) FROM read_parquet('{planted}')")
+
+
+def test_a_hunt_refuses_to_answer_from_a_file_replaced_behind_the_manifest(
+    lake: ParquetLake, root: Path
+) -> None:
+    """The intruder drops the incriminating row and re-dates the file: verify names it,
+    and a retro-hunt must not answer from it either."""
+    lake.write_batch(make_events(5))
+    target = parquet_files(root)[0]
+    before = target.stat()
+    pq.write_table(pq.read_table(target).slice(0, 4), target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(IntegrityError, match=r"bytes, the manifest lists|SHA-256"):
+        lake.query("SELECT count(*) FROM events")
+
+
+def test_a_forged_record_of_a_checked_file_is_not_believed(lake: ParquetLake, root: Path) -> None:
+    lake.write_batch(make_events(5))
+    target = parquet_files(root)[0]
+    size = target.stat().st_size
+    target.write_bytes(b"\0" * size)  # same size, other bytes
+    info = target.stat()
+    rel = target.relative_to(root).as_posix()
+    signature = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    with (root / ".verified").open("ab") as fh:
+        fh.write(f"{rel}\t{signature}\t{'0' * 64}\n".encode())  # no key, no MAC
+    reader = ParquetLake(root, key=KEY, batch_rows=10, recover=False)
+    with reader, pytest.raises(IntegrityError, match="SHA-256"):
+        reader.query("SELECT count(*) FROM events")
+
+
+def test_a_reader_trusts_what_the_writer_checked_and_hashes_nothing_again(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_lake(root) as lake:
+        lake.write_batch([*make_events(5), *make_events(5, day="2024-03-02", start=5)])
+    hashed: list[Path] = []
+    real = durable.sha256_of
+    monkeypatch.setattr(durable, "sha256_of", lambda path: hashed.append(path) or real(path))
+    with ParquetLake(root, key=KEY, batch_rows=10, recover=False) as reader:
+        assert reader.query("SELECT count(*) FROM events").rows == ((10,),)
+    assert hashed == []
+    (root / ".verified").unlink()  # a lost cache costs one hash per file, not the answer
+    with ParquetLake(root, key=KEY, batch_rows=10, recover=False) as reader:
+        assert reader.query("SELECT count(*) FROM events").rows == ((10,),)
+        assert reader.query("SELECT count(*) FROM events").rows == ((10,),)
+    assert len(hashed) == 2
+    assert not (root / ".verified").exists()  # a read-only process writes nothing
+
+
+def test_a_hunt_cannot_reach_files_in_duckdbs_temporary_folder(
+    lake: ParquetLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB always allows its temporary folder (./.tmp by default), external access off
+    or not: a hunt gets a private one instead."""
+    work = tmp_path / "cwd"
+    (work / ".tmp").mkdir(parents=True)
+    (work / ".tmp" / "secret.txt").write_text("not lake data")
+    monkeypatch.chdir(work)
+    lake.write_batch(make_events(1))
+    with pytest.raises(InvalidInput, match="Permission"):
+        lake.query(f"SELECT content FROM read_text('{work}/.tmp/secret.txt')")
+    with pytest.raises(InvalidInput, match="Permission"):
+        lake.query("SELECT content FROM read_text('.tmp/secret.txt')")
+
+
+def test_a_runaway_hunt_is_stopped_at_its_time_limit(root: Path) -> None:
+    limits = HuntLimits(timeout=0.5, memory_bytes=256 * 1024**2, threads=1)
+    lake = ParquetLake(root, key=KEY, batch_rows=10, limits=limits)
+    with lake, pytest.raises(InvalidInput, match=r"longer than 0\.5 s") as caught:
+        lake.query("SELECT sum(hash(range)) FROM range(100000000000000)")
+    assert "telemetry.hunt_timeout" in (caught.value.hint or "")
 
 
 def test_a_listed_file_replaced_by_a_link_is_named(lake: ParquetLake, root: Path) -> None:
@@ -447,9 +521,18 @@ def test_file_written_but_never_listed_is_removed_at_next_open(
         assert lake.verify().ok
 
 
-def test_torn_last_manifest_line_is_dropped_at_next_open(root: Path) -> None:
+def _crashing_in_the_append(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch's files and manifest lines are written but the process stops before
+    the batch completes: its pending record stays (the test then tears the manifest)."""
+    monkeypatch.setattr(lake_parquet, "clear_pending", lambda root: None)
+
+
+def test_torn_last_manifest_line_is_dropped_at_next_open(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with open_lake(root) as lake:
         lake.write_batch(make_events(5), commit={"position": 5})
+        _crashing_in_the_append(monkeypatch)
         lake.write_batch(make_events(5, day="2024-03-02", start=5), commit={"position": 10})
     manifest = root / MANIFEST_NAME
     data = manifest.read_bytes()
@@ -461,9 +544,12 @@ def test_torn_last_manifest_line_is_dropped_at_next_open(root: Path) -> None:
     assert [p.parent.parent.name for p in parquet_files(root)] == ["day=2024-03-01"]
 
 
-def test_an_append_cut_between_its_lines_is_dropped_whole(root: Path) -> None:
+def test_an_append_cut_between_its_lines_is_dropped_whole(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with open_lake(root) as lake:
         lake.write_batch(make_events(3), commit={"position": 3})
+        _crashing_in_the_append(monkeypatch)
         two_days = [*make_events(3, day="2024-03-02", start=3), *make_events(3, day="2024-03-03")]
         lake.write_batch(two_days, commit={"position": 9})
     manifest = root / MANIFEST_NAME
@@ -476,11 +562,62 @@ def test_an_append_cut_between_its_lines_is_dropped_whole(root: Path) -> None:
     assert len(parquet_files(root)) == 1
 
 
+def test_a_torn_line_cannot_make_recovery_delete_batches_listed_after_it(root: Path) -> None:
+    """A manifest cut back into an older append (a backup copied mid-append, an intruder):
+    that append completed long ago, so recovery keeps every file for verify to name."""
+    with open_lake(root) as lake:
+        lake.write_batch(make_events(3), commit={"position": 3})
+        lake.write_batch(make_events(3, day="2024-03-02", start=3), commit={"position": 6})
+        lake.write_batch(make_events(3, day="2024-03-03", start=6), commit={"position": 9})
+    manifest = root / MANIFEST_NAME
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(lines[0] + lines[1][:-10])
+    files = parquet_files(root)
+    with open_lake(root) as lake:
+        assert parquet_files(root) == files
+        kinds = sorted(f.kind for f in lake.verify().findings)
+    assert kinds == ["inserted", "inserted"]
+
+
+def test_a_manifest_restored_with_its_old_mtime_deletes_nothing(
+    root: Path, tmp_path: Path
+) -> None:
+    """cp -p, rsync -a, tar: the restored manifest is older than every later file."""
+    backup = tmp_path / "manifest.backup"
+    with open_lake(root) as lake:
+        lake.write_batch(make_events(3), commit={"position": 3})
+        shutil.copy2(root / MANIFEST_NAME, backup)
+        os.utime(backup, ns=(1_000_000_000, 1_000_000_000))
+        lake.write_batch(make_events(3, day="2024-03-02", start=3), commit={"position": 6})
+        lake.write_batch(make_events(3, day="2024-03-03", start=6), commit={"position": 9})
+    files = parquet_files(root)
+    shutil.copy2(backup, root / MANIFEST_NAME)
+    with open_lake(root) as lake:
+        assert parquet_files(root) == files
+        assert [f.kind for f in lake.verify().findings] == ["inserted", "inserted"]
+
+
+def test_a_forged_pending_record_cannot_make_recovery_delete_a_file(root: Path) -> None:
+    with open_lake(root) as lake:
+        lake.write_batch(make_events(3), commit={"position": 3})
+        lake.write_batch(make_events(3, day="2024-03-02", start=3), commit={"position": 6})
+    manifest = root / MANIFEST_NAME
+    manifest.write_bytes(manifest.read_bytes().splitlines(keepends=True)[0])
+    second = parquet_files(root)[1].relative_to(root).as_posix()
+    body = orjson.dumps({"after": 1, "files": [second]})
+    (root / ".pending").write_bytes(body + b"\t" + b"0" * 64 + b"\n")  # no key, no MAC
+    files = parquet_files(root)
+    with open_lake(root):
+        assert parquet_files(root) == files
+
+
 def test_retention_interrupted_before_deleting_is_finished_at_next_open(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stored = datetime(2023, 1, 1, 12, tzinfo=UTC)
+    with ParquetLake(root, key=KEY, batch_rows=1000, now=lambda: stored) as then:
+        then.write_batch(make_events(5, day="2023-01-01"))
     with open_lake(root) as lake:
-        lake.write_batch(make_events(5, day="2023-01-01"))
         monkeypatch.setattr(durable, "remove_quietly", lambda paths: None)
         report = lake.apply_retention(retention_days=180)
         monkeypatch.undo()
@@ -555,9 +692,11 @@ def test_two_writers_on_one_lake_keep_one_chain(root: Path) -> None:
 
 
 def _aged_lake(lake: ParquetLake) -> None:
+    """Files of 10, 100 and 400 days ago, each stored on its day."""
     for days_ago in (10, 100, 400):
-        day = (NOW - timedelta(days=days_ago)).date().isoformat()
-        lake.write_batch(make_events(4, day=day, start=days_ago))
+        stored = NOW - timedelta(days=days_ago)
+        with ParquetLake(lake.root, key=KEY, batch_rows=1000, now=lambda t=stored: t) as then:
+            then.write_batch(make_events(4, day=stored.date().isoformat(), start=days_ago))
 
 
 def test_young_data_is_kept_without_force(lake: ParquetLake) -> None:

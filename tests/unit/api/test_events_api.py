@@ -174,3 +174,48 @@ def test_a_log_named_by_its_sender_is_taken_with_its_dotted_name(
     assert response.json()["accepted"] == 1
     refused = client.post("/v1/events?source=../etc", content=line, headers=headers)
     assert refused.status_code in (400, 422)
+
+
+# --- abuse: crafted bodies must cost their own lines, never the request or the spool -------
+
+
+def test_a_deeply_nested_body_is_a_located_error_not_a_500(
+    client: TestClient, platform: Platform
+) -> None:
+    """A first line that is an unfinished object sends the body to the pretty-printed
+    reader, whose decoder once raised RecursionError out of the request on deep nesting."""
+    body = b'{"a": 1,\n "b": ' + b"[" * 100_000 + b"\n" + sysmon(2)
+    response = client.post("/v1/events", content=body, headers=agent(platform))
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1 and response.json()["rejected"] == 2
+
+
+def test_an_osquery_snapshot_cannot_amplify_into_gigabytes_in_the_spool(
+    client: TestClient, platform: Platform, telemetry: Telemetry
+) -> None:
+    """Each row's event once carried the whole record as its original: N rows stored as N
+    copies (3,000 empty rows, 9 KB sent, 28 MB spooled; 50,000 would fill the spool)."""
+    rows = 3000
+    record = {"name": "q", "hostIdentifier": "h", "unixTime": 1700000000, "snapshot": [{}] * rows}
+    body = orjson.dumps(record)
+    spool = telemetry.bus.root  # type: ignore[attr-defined]
+    before = sum(p.stat().st_size for p in spool.glob("seg-*.log"))
+    response = client.post("/v1/events", content=body, headers=agent(platform))
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == rows
+    stored = sum(p.stat().st_size for p in spool.glob("seg-*.log")) - before
+    assert stored < 200 * len(body), f"{len(body):,} request bytes stored as {stored:,}"
+
+
+def test_a_plain_body_within_the_event_limit_is_taken(
+    client: TestClient, platform: Platform
+) -> None:
+    """The app-wide api.max_request_bytes (8 MiB) once answered 413 before the events
+    route's own telemetry.max_request_bytes (64 MiB, unzipped) could apply."""
+    line = sysmon(1)
+    count = (int(platform.settings.api.max_request_bytes) // len(line)) + 100
+    body = b"\n".join(sysmon(n) for n in range(count))
+    assert len(body) > int(platform.settings.api.max_request_bytes)
+    response = client.post("/v1/events", content=body, headers=agent(platform))
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["accepted"] == count

@@ -46,6 +46,21 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def with_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An initialised data directory whose server runs the wwlib side-loading rule."""
+    for name in list(__import__("os").environ):
+        if name.startswith("MAAT_") and not name.startswith("MAAT_TEST_"):
+            monkeypatch.delenv(name)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "wwlib.yml").write_text(RULE)
+    monkeypatch.setenv("MAAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAAT_DETECT_RULES", str(rules))
+    assert run(["init"]) == 0
+    return tmp_path
+
+
 def test_detect_prints_one_alert_per_hit_with_rule_and_source_line(
     clean_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -132,17 +147,9 @@ def test_detect_reports_a_correlation_with_its_group_and_events(
 
 
 def test_ingest_with_detect_settings_records_alerts_listed_by_the_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    with_rules: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in list(__import__("os").environ):
-        if name.startswith("MAAT_") and not name.startswith("MAAT_TEST_"):
-            monkeypatch.delenv(name)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "wwlib.yml").write_text(RULE)
-    monkeypatch.setenv("MAAT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAAT_DETECT_RULES", str(rules))
-    assert run(["init"]) == 0
+    tmp_path = with_rules
     events = tmp_path / "events.json"
     user_folder = "C:\\Users\\eng\\Downloads\\"
     events.write_bytes(b"\n".join(
@@ -156,3 +163,20 @@ def test_ingest_with_detect_settings_records_alerts_listed_by_the_cli(
     assert alert["count"] == 3 and alert["entities"]["hosts"] == ["ENG-WS7"]
     assert run(["alerts", "list", "--host", "OTHER", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_crafted_host_name_cannot_drive_the_terminal_or_forge_alert_rows(
+    with_rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp_path = with_rules
+    record = orjson.loads(image_load("C:\\Users\\eng\\Downloads\\winword.exe",
+                                     "C:\\Users\\eng\\Downloads\\wwlib.dll", 1))  # fmt: skip
+    # Clears the screen, retitles the terminal, then prints a fake "all clear" row.
+    record["Hostname"] = "WS1\x1b[2J\x1b]0;owned\x07\n2026-11-25 10:00:00  critical  x1  DC01  ok"
+    events = tmp_path / "events.json"
+    events.write_bytes(orjson.dumps(record))
+    assert run(["ingest", str(events), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert run(["alerts", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and len(out.splitlines()) == 1, repr(out)

@@ -108,3 +108,36 @@ def test_evtx_files_are_decoded(installed: Path, capsys: pytest.CaptureFixture[s
     code, report = ingest(capsys, *map(str, files))
     assert (code, report["rejected"]) == (0, 0)
     assert isinstance(report["accepted"], int) and report["accepted"] > 0
+
+
+def test_a_truncated_gzip_in_a_folder_costs_that_file_only(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log a rotator is still compressing once ended `maat ingest` with no report, though
+    the other files' events were stored: it is now one rejection naming the file."""
+    folder = installed / "in"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(b"\n".join(sysmon(n) for n in range(3)))
+    (folder / "b.log.gz").write_bytes(gzip.compress(b"hello world\n" * 1000)[:-30])
+    code, report = ingest(capsys, str(folder))
+    assert code == 1 and report["accepted"] == 3 and report["rejected"] == 1
+    errors = report["errors"]
+    assert isinstance(errors, list) and errors[0]["path"] == str(folder / "b.log.gz")
+    assert errors[0]["line"] == 0 and "gzip" in errors[0]["reason"]
+
+
+def test_a_deeply_nested_file_is_a_located_error(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = installed / "nested.json"
+    events.write_bytes(b'{"a": 1,\n "b": ' + b"[" * 100_000 + b"\n" + sysmon(1))
+    code, report = ingest(capsys, str(events))
+    assert code == 1 and report["accepted"] == 1 and report["rejected"] == 2
+
+
+def test_an_unknown_source_is_refused_before_any_file_is_read(
+    installed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (installed / "a.json").write_bytes(sysmon(1))
+    assert run(["ingest", str(installed / "a.json"), "--source", "nosuch"]) == 1
+    assert "no parser is named 'nosuch'" in capsys.readouterr().err

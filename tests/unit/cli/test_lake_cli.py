@@ -46,9 +46,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return Settings.load()
 
 
-def _lake(settings: Settings) -> ParquetLake:
+def _lake(settings: Settings, *, stored_days_ago: int = 0) -> ParquetLake:
+    """The CLI's lake, its clock ``stored_days_ago`` days back (when the batches are stored)."""
     secret = read_master_secret(settings.effective_secret_key_file, create=False)
-    return ParquetLake(settings.lake_path, key=lake_key(secret), batch_rows=1000)
+    then = datetime.now(UTC) - timedelta(days=stored_days_ago)
+    return ParquetLake(settings.lake_path, key=lake_key(secret), batch_rows=1000, now=lambda: then)
 
 
 def _events(count: int, day: str) -> list[dict[str, Any]]:
@@ -133,9 +135,10 @@ def test_lake_query_answers_read_only_sql_and_refuses_the_rest(settings: Setting
 
 def test_holds_and_retention_are_audited_and_held_data_survives(settings: Settings) -> None:
     old, older = _day(400), _day(500)
-    with _lake(settings) as lake:
+    with _lake(settings, stored_days_ago=400) as lake:
         lake.write_batch(_events(3, old))
         lake.write_batch(_events(3, older))
+    with _lake(settings) as lake:
         lake.write_batch(_events(3, _day(1)))
     held = _invoke("hold", "--from", older, "--to", older, "--reason", "case 2024-17")
     assert held.exit_code == 0, held.output
@@ -173,3 +176,16 @@ def test_lake_stats_and_a_bad_anchor(settings: Settings) -> None:
     assert result.exit_code == 0 and "0 files, 0 rows" in result.output
     bad = _invoke("verify", "--anchor", "nonsense")
     assert isinstance(bad.exception, InvalidInput)
+
+
+def test_verify_json_names_a_planted_file_whose_name_is_not_utf8(settings: Settings) -> None:
+    with _lake(settings) as lake:
+        lake.write_batch(_events(3, _day(1)))
+    planted = os.fsencode(settings.lake_path) + b"/evil\xff.parquet"
+    with open(planted, "wb") as fh:
+        fh.write(b"not listed")
+    result = _invoke("verify", "--format", "json")
+    report = orjson.loads(result.output.splitlines()[0])
+    assert [(f["kind"], f["where"]) for f in report["findings"]] == [
+        ("inserted", "evil\\xff.parquet")
+    ]

@@ -80,12 +80,40 @@ def test_pull_pages_through_a_collection_then_only_what_was_added(
     assert len(json.loads(out.read_text())["objects"]) == 5  # the file keeps the collection
 
 
+def pull(server: str, out: Path) -> int:
+    """``maat iocs pull`` of the test collection into ``out``, with the password in
+    ``$TAXII_PASSWORD``."""
+    return run(["iocs", "pull", server, "--collection", "tidrone", "--out", str(out),
+                "--user", "maat", "--password-env", "TAXII_PASSWORD"])  # fmt: skip
+
+
 def test_wrong_credentials_are_an_error_not_an_empty_feed(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TAXII_PASSWORD", "wrong")
-    code = run(["iocs", "pull", server, "--collection", "tidrone", "--out", str(tmp_path / "o.json"),
-                "--user", "maat", "--password-env", "TAXII_PASSWORD"])  # fmt: skip
-    assert code == 1
+    assert pull(server, tmp_path / "o.json") == 1
     assert "401" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_a_pull_state_that_is_a_folder_is_a_clear_error(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    code = run(["iocs", "pull", server, "--collection", "tidrone",
+                "--out", str(tmp_path / "o.json"), "--state", str(state)])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cannot read the pull state" in err and str(state) in err
+
+
+def test_a_pull_stops_at_the_configured_total_size(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[detect] taxii_max_bytes`` bounds the whole pull, not one page."""
+    monkeypatch.setenv("TAXII_PASSWORD", "s3cret")
+    monkeypatch.setenv("MAAT_DETECT_TAXII_MAX_BYTES", "1024")
+    assert pull(server, tmp_path / "o.json") == 1
+    assert "taxii_max_bytes" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()

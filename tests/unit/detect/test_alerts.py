@@ -62,3 +62,19 @@ def test_cef_injection_through_a_crafted_process_name_cannot_forge_fields() -> N
         in extension
     )
     assert extension.count(" dhost=") == 1  # the real host field only
+
+
+def test_two_accounts_caught_by_one_correlation_are_not_merged_into_one_alert() -> None:
+    def fired(user: str) -> dict[str, object]:
+        return line(**{"rule.route": "correlation", "correlation.group": {"User": user}})
+
+    alice = new_alert(fired("alice"), alert_id="alr_1", now=NOW)
+    mallory = new_alert(fired("mallory"), alert_id="alr_2", now=NOW)
+    assert alice.entities["correlation"] == ["User=alice"]  # the alert says who fired
+    assert alice.group_key != mallory.group_key
+    assert alice.group_key == new_alert(fired("alice"), alert_id="alr_3", now=NOW).group_key
+    # Hits that are not correlations keep the key they always had.
+    assert "correlation" not in alert_entities(line())
+    assert new_alert(line(), alert_id="alr_4", now=NOW).group_key == group_key(
+        "r1", alert_entities(line())
+    )

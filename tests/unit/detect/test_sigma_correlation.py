@@ -246,3 +246,109 @@ correlation: {type: event_count, rules: [whoami, whoami_groups], group-by: [Comp
     event = proc(0, "whoami /groups")
     assert fired(built, [event, event]) == []
     assert len(fired(built, [proc(5, "whoami")])) == 1
+
+
+def _burst(condition: str = "{gte: 3}", timespan: str = "5m", group_by: str = "Computer") -> Engine:
+    return engine(LOGON_FAIL, correlation(f"""
+correlation: {{type: event_count, rules: [failed_logon_tool], group-by: [{group_by}],
+              timespan: {timespan}, condition: {condition}}}
+"""))  # fmt: skip
+
+
+def _clocked(built: Engine, stamp: str = "2026-11-25T11:00:00Z", **limits: float) -> Correlator:
+    """The engine's correlator on a fixed clock (the server passes its own)."""
+    from datetime import datetime
+
+    correlator = built._correlator
+    assert correlator is not None
+    now = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    settings = {"max_groups": 100_000, "max_entries": 1_000_000, "max_skew": 300.0,
+                "lateness": 3600.0} | limits  # fmt: skip
+    correlator.configure(clock=lambda: now, **settings)  # type: ignore[arg-type]
+    return correlator
+
+
+def test_a_future_dated_event_cannot_blind_a_correlation() -> None:
+    built = _burst()
+    correlator = _clocked(built)
+    forged = proc(0, "runas /user:admin")
+    forged["@timestamp"], forged["event.id"] = "2099-01-01T00:00:00Z", "forged"
+    assert fired(built, [forged]) == []
+    assert correlator.future_hits == 1 and correlator.entries == 0  # never admitted
+    # A real burst after it is judged on its own time: it fires.
+    assert len(fired(built, [proc(s, "runas /user:admin") for s in (0, 1, 2)])) == 1
+    # Within the allowed skew (five minutes ahead of the clock at 11:00) is still admitted.
+    near = proc(0, "runas")
+    near["@timestamp"], near["event.id"] = "2026-11-25T11:04:00Z", "near"
+    fired(built, [near])
+    assert correlator.future_hits == 1 and correlator.entries == 1
+
+
+def test_late_events_still_form_the_burst_of_their_own_time() -> None:
+    built = _burst(timespan="1m")
+    _clocked(built, lateness=3600)
+    # 0 s, then one event 20 minutes later, then the two late ones of the first burst.
+    events = [proc(0, "runas a"), proc(1200, "runas b"), proc(5, "runas c"), proc(10, "runas d")]
+    [hit] = fired(built, events)
+    assert hit.correlation.value == 3 and len(hit.correlation.event_ids) == 3
+    # Later than the timespan plus the lateness allowance behind the newest: left out, said.
+    late = _burst(timespan="1m")
+    counted = _clocked(late, lateness=60)
+    fired(late, [proc(1200, "runas"), proc(0, "runas"), proc(1, "runas"), proc(2, "runas")])
+    assert counted.late_hits == 3
+
+
+def test_a_nan_or_infinite_value_cannot_poison_a_sum() -> None:
+    built = engine(LOGON_FAIL, correlation("""
+correlation: {type: value_sum, rules: [failed_logon_tool], group-by: [Computer],
+              timespan: 1h, condition: {gt: 100, field: Size}}
+"""))  # fmt: skip
+    _clocked(built)
+    poison = [proc(0, "runas", Size="nan"), proc(1, "runas", Size="inf"),
+              proc(2, "runas", Size="-1e999")]  # fmt: skip
+    [hit] = fired(built, poison + [proc(s, "runas", Size="40") for s in (3, 4, 5)])
+    assert hit.correlation.value == 120
+
+
+def test_a_flood_of_hits_cannot_grow_correlation_state_without_bound() -> None:
+    built = _burst(condition="{gte: 1000}", timespan="1m")
+    correlator = _clocked(built, max_entries=50, lateness=0)
+    # One group: what leaves the window is let go as the window slides.
+    fired(built, [proc(s, "runas", host="steady") for s in range(0, 600, 2)])
+    [group] = correlator._states[0].values()
+    assert group.size <= 31 and correlator.entries == group.size
+    # Many groups: past max_entries the least recently seen groups go first.
+    for n in range(20):
+        fired(built, [proc(700 + n * 3 + s, "runas", host=f"h{n}") for s in range(3)])
+    kept = correlator._states[0]
+    assert correlator.entries <= 50 and correlator.entries == sum(g.size for g in kept.values())
+    assert ("h19",) in kept and ("steady",) not in kept and ("h0",) not in kept
+
+
+def test_a_threshold_the_bounded_window_can_never_reach_is_refused() -> None:
+    from maat.detect.correlation import MAX_GROUP_ENTRIES
+
+    text = correlation(f"""
+correlation: {{type: event_count, rules: [failed_logon_tool], group-by: [Computer],
+              timespan: 1d, condition: {{gt: {MAX_GROUP_ENTRIES}}}}}
+""")
+    built = Engine(load_rules([("a.yml", LOGON_FAIL), ("b.yml", text)]))
+    [problem] = built.problems
+    assert problem.rule == "correlated" and "can never be reached" in problem.reason
+    assert "condition" in problem.reason
+    assert built._correlator is None  # it does not run silently
+    assert not _burst(condition=f"{{gte: {MAX_GROUP_ENTRIES}}}").problems  # reachable
+
+
+def test_events_missing_the_group_by_field_cannot_pool_into_one_burst() -> None:
+    built = _burst(group_by="IpAddress")
+    correlator = _clocked(built)
+    events = [proc(s, "runas", host=h) for s, h in ((0, "a"), (1, "b"), (2, "c"))]
+    assert fired(built, events) == []
+    assert correlator._states[0] == {} and correlator.ungrouped_hits == 3
+    sums = engine(LOGON_FAIL, correlation("""
+correlation: {type: value_sum, rules: [failed_logon_tool], group-by: [Computer],
+              timespan: 1h, condition: {gt: 1, field: Size}}
+"""))  # fmt: skip
+    # No value for the condition's field: no group state is made for the hit either.
+    assert fired(sums, [proc(0, "runas")]) == [] and sums._correlator._states[0] == {}  # type: ignore[union-attr]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -86,6 +87,34 @@ def test_no_event_younger_than_the_retention_is_deleted_at_the_day_boundary() ->
     threshold = datetime(2024, 6, 2, tzinfo=UTC) + timedelta(days=180)
     assert plan(entries, now=threshold - timedelta(microseconds=1), retention_days=180).delete == ()
     assert len(plan(entries, now=threshold, retention_days=180).delete) == 1
+
+
+def test_logs_back_dated_to_be_purged_are_kept_as_long_as_they_were_stored() -> None:
+    """A file of 2019 stored an hour ago (an imported EVTX, a wrong clock, forged times) is
+    kept for the retention counted from when it was stored, force or not."""
+    entry = replace(_file(1, "2019-05-01"), written_at=(NOW - timedelta(hours=1)).isoformat())
+    kept = plan(_sealed([entry]), now=NOW, retention_days=180)
+    assert kept.delete == () and [k.reason for k in kept.keep] == [
+        "stored less than 180 days ago"
+    ]
+    assert plan(_sealed([entry]), now=NOW, retention_days=1, force=True).delete == ()
+    later = NOW + timedelta(days=180, hours=1)
+    assert len(plan(_sealed([entry]), now=later, retention_days=180).delete) == 1
+
+
+def test_a_clock_in_another_zone_deletes_nothing_younger_than_the_retention() -> None:
+    """Day D ends at D+1 00:00 UTC whatever the zone of ``now`` (a +14:00 clock once
+    deleted a day 14 hours early)."""
+    entries = _sealed([_file(1, "2024-03-01")])
+    now = datetime(2024, 8, 28, 12, 0, tzinfo=UTC)  # D + 1 + 179.5 days
+    kiribati = now.astimezone(timezone(timedelta(hours=14)))
+    assert plan(entries, now=kiribati, retention_days=180).delete == ()
+    assert plan(entries, now=now, retention_days=180).delete == ()
+
+
+def test_a_retention_longer_than_the_calendar_keeps_everything(ages: list[ManifestEntry]) -> None:
+    result = plan(ages, now=NOW, retention_days=1_000_000)
+    assert result.delete == () and len(result.keep) == len(ages)
 
 
 def test_a_legal_hold_beats_force(ages: list[ManifestEntry]) -> None:

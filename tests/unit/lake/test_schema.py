@@ -168,6 +168,7 @@ def test_days_must_be_real_dates() -> None:
         'SELECT "set" FROM (SELECT 1 AS "set")',  # a quoted identifier
         "SELECT 1; ",
         "-- a note\nSELECT 1 /* ; ATTACH */",
+        "SELECT E'it\\'s; COPY' AS a, $$ ; ATTACH $$ AS b, $t$ ' $t$ AS c",
     ],
 )
 def test_read_only_statements_pass_the_guard(sql: str) -> None:
@@ -199,6 +200,12 @@ def test_read_only_statements_pass_the_guard(sql: str) -> None:
         "",
         "   ",
         "SELECT 1\x00",
+        # EXPLAIN ANALYZE runs what it explains; an escaped string E'\'' once hid the COPY
+        "EXPLAIN ANALYZE COPY (SELECT * FROM events) TO '/tmp/out.csv'",
+        "EXPLAIN (ANALYZE E'\\'') COPY (SELECT * FROM events) TO '/tmp/out.csv' --'",
+        "SELECT E'\\'' AS a; COPY events TO '/tmp/out.csv' --'",
+        "SELECT $$ ' $$ AS a; COPY events TO '/tmp/out.csv' --'",
+        "SELECT $q$ ' $q$ AS a; COPY events TO '/tmp/out.csv' --'",
     ],
 )
 def test_writing_configuring_and_stacked_statements_are_refused(sql: str) -> None:

@@ -5,7 +5,6 @@ that is down loses no alert. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from http_kit import QuietHandler, serving
+from http_kit import QuietHandler, answering_garbage, serving
 from maat.adapters.forward.alerts import SyslogForwarder, WebhookForwarder
 from maat.api.app import create_app
 from maat.errors import Unavailable
@@ -213,23 +212,8 @@ def test_a_redirecting_or_garbled_receiver_is_a_failure_not_a_silent_success(
     alert = AlertRecord("alr_1", "r", "t", "high", platform.now())
     with serving(Redirect) as url, pytest.raises(Unavailable, match="302"):
         WebhookForwarder(f"{url}/", timeout=5).send(alert)
-    garbage = socket.socket()
-    garbage.bind(("127.0.0.1", 0))
-    garbage.listen(1)
-
-    def answer() -> None:
-        connection, _ = garbage.accept()
-        connection.recv(65536)
-        connection.sendall(b"garbage\r\n\r\n")
-        connection.close()
-
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    hook = WebhookForwarder(f"http://127.0.0.1:{garbage.getsockname()[1]}/", timeout=5)
-    with pytest.raises(Unavailable):
-        hook.send(alert)
-    thread.join(5)
-    garbage.close()
+    with answering_garbage(b"garbage\r\n\r\n") as url, pytest.raises(Unavailable):
+        WebhookForwarder(f"{url}/", timeout=5).send(alert)
 
 
 def test_alerts_name_the_vendor_behind_the_binary_and_the_account(
@@ -255,3 +239,71 @@ def test_alerts_name_the_vendor_behind_the_binary_and_the_account(
     [alert] = AlertSink(platform).record([line]).new
     assert alert.entities["vendors"] == ["Contoso ERP", "Fabrikam"]
     assert alert.entities["products"] == ["Contoso ERP Client"]
+
+
+CORRELATED_RULE = (
+    RULE.replace("5b0c2f0e-0d4c-4d7e-9a51-0c1e2f3a4b5c", "5b0c2f0e-0d4c-4d7e-9a51-0c1e2f3a4b5d")
+    + "name: wwlib\n"
+)
+BURST = """
+title: wwlib side-loading burst
+id: 7e0f0a52-3c1e-4a5b-9d2f-6b8e1c4d7a91
+level: critical
+correlation: {type: event_count, rules: [wwlib], group-by: [Computer], timespan: 1h,
+              condition: {gte: 2}}
+"""
+
+
+def test_two_groups_of_one_correlation_raise_two_alerts_each_forwarded(
+    platform: Platform,
+) -> None:
+    sent: list[Any] = []
+
+    class Keep:
+        def send(self, alert: Any) -> None:
+            sent.append(alert)
+
+    def fired(user: str, event: str) -> dict[str, Any]:
+        return {"rule.id": "burst", "rule.title": "t", "rule.level": "high",
+                "rule.route": "correlation", "event.id": event, "host.name": "DC01",
+                "correlation.group": {"User": user}, "correlation.events": [event]}  # fmt: skip
+
+    sink = AlertSink(platform, [Keep()])
+    sink.record([fired("alice", "e1")])
+    sink.record([fired("mallory", "e2")])  # the second attacker, same host, same rule
+    assert [a.entities["correlation"] for a in sent] == [["User=alice"], ["User=mallory"]]
+    assert len(list_alerts(platform)) == 2
+
+
+def test_an_alert_is_found_by_its_host_whatever_the_case(platform: Platform) -> None:
+    AlertSink(platform).record([{"rule.id": "r1", "rule.title": "t", "rule.level": "high",
+                                 "event.id": "e1", "host.name": "ENG-WS7"}])  # fmt: skip
+    assert len(list_alerts(platform, host="eng-ws7")) == 1
+    assert list_alerts(platform, host="eng-ws") == []  # the whole name, not a part
+
+
+def test_the_server_judges_correlation_event_time_against_its_own_clock(
+    tmp_path: Path, backend: str, clock: FakeClock
+) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "wwlib.yml").write_text(CORRELATED_RULE)
+    (folder / "burst.yml").write_text(BURST)
+    detect = {"rules": str(folder), "correlation_max_skew": 60, "correlation_lateness": 120,
+              "max_correlation_entries": 500}  # fmt: skip
+    for platform in open_platform(backend, tmp_path / "data", clock, detect=detect):
+        built = Detector.from_settings(platform)
+        assert built.engine is not None
+        correlator = built.engine._correlator
+        assert correlator is not None
+        assert (correlator.max_skew, correlator.lateness, correlator.max_entries) == (60, 120, 500)
+        telemetry = Telemetry.open(platform.settings)
+        events = telemetry.parse(b"\n".join([image_load(1), image_load(2)]), path="x").events
+        telemetry.close()
+        # The clock says 09:00; events stamped 10:00 are an hour ahead of it: not correlated.
+        clock.current = clock.current.replace(hour=9)
+        assert all(line["rule.route"] != "correlation" for line in built.lines(events))
+        assert correlator.future_hits == 2
+        clock.advance(hours=1)  # now they are not ahead any more
+        routes = [line["rule.route"] for line in built.lines(events)]
+        assert routes.count("correlation") == 1

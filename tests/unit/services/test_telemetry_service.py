@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -275,20 +276,40 @@ def test_a_replay_from_another_device_cannot_restamp_events_before_the_lake_writ
     tmp_path: Path,
 ) -> None:
     """The vendor's own agent sends its events; an attacker's device replays the same
-    records before the lake writer and the detector run. The bus keeps the first; the lake
-    and the detector must see only that, and the refused replay must not stay in memory."""
+    records before the lake writer and the detector run. The vendor's events keep the
+    vendor's stamp; the attacker's copies are events of the attacker's device (their ids
+    are scoped to it), and the vendor's own replay is dropped as one."""
     detector = Recorder()
     telemetry = Telemetry.open(settings_in(tmp_path), detector=detector)
     try:
         telemetry.ingest(body(0, 10), path="a", sender="VENDOR-HOST")
         again = telemetry.ingest(body(0, 10), path="b", sender="ATTACKER-DESK")
-        assert again.duplicates == 10
-        assert len(telemetry.handoff) == 10  # the first batch only, for its two consumers
+        assert again.duplicates == 0 and again.accepted == 10
+        assert telemetry.ingest(body(0, 10), path="a", sender="VENDOR-HOST").duplicates == 10
         telemetry.drain()
-        senders = {orjson.loads(str(row[2]))["maat.sender.device"] for row in lake_rows(telemetry)}
-        assert senders == {"VENDOR-HOST"}
-        assert {e["maat.sender.device"] for e in detector.events} == {"VENDOR-HOST"}
-        assert len(detector.events) == 10 and len(telemetry.handoff) == 0
+        rows = [orjson.loads(str(row[2])) for row in lake_rows(telemetry)]
+        by_sender = Counter(r["maat.sender.device"] for r in rows)
+        assert by_sender == {"VENDOR-HOST": 10, "ATTACKER-DESK": 10}
+        assert len({r["event.id"] for r in rows}) == 20
+        assert Counter(e["maat.sender.device"] for e in detector.events) == by_sender
+        assert len(telemetry.handoff) == 0
+    finally:
+        telemetry.close()
+
+
+def test_another_sender_cannot_take_a_devices_event_by_sending_it_first(tmp_path: Path) -> None:
+    """An agent token of another device posts the vendor host's exact records first: the
+    vendor's own copies are still stored, stamped with the vendor host."""
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        telemetry.ingest(body(0, 5), path="b", sender="ATTACKER-DESK")
+        mine = telemetry.ingest(body(0, 5), path="a", sender="VENDOR-HOST")
+        assert mine.accepted == 5 and mine.duplicates == 0
+        telemetry.drain()
+        senders = Counter(
+            orjson.loads(str(row[2]))["maat.sender.device"] for row in lake_rows(telemetry)
+        )
+        assert senders == {"VENDOR-HOST": 5, "ATTACKER-DESK": 5}
     finally:
         telemetry.close()
 

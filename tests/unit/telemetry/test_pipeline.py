@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import orjson
 import pytest
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maat.errors import InvalidInput
-from maat.telemetry.model import REQUIRED, event_id, iso_utc
-from maat.telemetry.pipeline import parse_bytes, parse_records
+from maat.telemetry.model import REQUIRED, ParseError, event_id, iso_utc
+from maat.telemetry.pipeline import MAX_KEPT_ERRORS, ParseErrors, parse_bytes, parse_records
 
 RECEIVED = "2026-11-25T12:00:00.000000Z"
 LIMIT = 256 * 1024
@@ -210,3 +211,27 @@ def test_more_events_than_allowed_are_refused_early() -> None:
     with pytest.raises(PayloadTooLarge, match="max_batch_events"):
         parse_bytes(json.dumps([sysmon(n) for n in range(50)]).encode(), path="b",
                     received=RECEIVED, max_event_bytes=LIMIT, max_events=10)  # fmt: skip
+
+
+def test_a_body_of_bad_lines_is_counted_not_kept_line_by_line() -> None:
+    """Every rejected line once kept its error until the request ended (8 MiB of '{' lines
+    held about 1 GB); past MAX_KEPT_ERRORS they are counted, and every one still is."""
+    body = b"{\n" * (MAX_KEPT_ERRORS * 3)
+    tracemalloc.start()
+    try:
+        outcome = parse_bytes(body, path="p", received="2026-01-01T00:00:00Z",
+                              max_event_bytes=1 << 18)  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(outcome.errors) == MAX_KEPT_ERRORS
+    assert outcome.errors.total == MAX_KEPT_ERRORS * 3
+    assert [e.line for e in outcome.errors[:3]] == [1, 2, 3]
+    assert peak < 40 * len(body), f"{peak / 1e6:.0f} MB for a {len(body) / 1e3:.0f} KB body"
+
+
+def test_parse_errors_merged_keep_the_count_of_those_only_counted() -> None:
+    full = ParseErrors(ParseError("a", n, "bad") for n in range(MAX_KEPT_ERRORS + 5))
+    merged = ParseErrors([ParseError("b", 1, "bad")])
+    merged.extend(full)
+    assert len(merged) == MAX_KEPT_ERRORS and merged.total == MAX_KEPT_ERRORS + 6

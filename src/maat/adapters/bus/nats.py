@@ -129,6 +129,7 @@ class NatsBus(_NatsConsumer):
         self._pulls: dict[str, _Pull] = {}
         self._unacked: dict[str, dict[int, str]] = {}  # consumer -> stream seq -> ack subject
         self._last_error = ""
+        self._max_payload: int | None = None  # the server's, read once connected
 
     # --- public API ---------------------------------------------------------------------
 
@@ -139,6 +140,17 @@ class NatsBus(_NatsConsumer):
         if not self._identity:
             self._run(self._identify, "stream lookup", 3 * self._timeout)
         return self._identity
+
+    def fits(self, msg_id: str, data: bytes) -> bool:
+        """Whether the server takes a message of ``data`` with id ``msg_id`` (its
+        ``max_payload``; connects on first use, ``Unavailable`` if NATS is down)."""
+        if self._max_payload is None:
+            self._run(self._read_max_payload, "connect", 3 * self._timeout)
+        limit = self._max_payload or 0
+        return len(data) + len(msg_id) + _HEADER_OVERHEAD <= limit
+
+    async def _read_max_payload(self) -> None:
+        self._max_payload = (await self._connection()).max_payload
 
     def publish(self, subject: str, messages: Sequence[tuple[str, bytes]]) -> int:
         """Store every ``(msg_id, data)`` under ``subject``; return once all are acknowledged.

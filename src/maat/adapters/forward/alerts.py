@@ -1,7 +1,10 @@
 """Forward new alerts to a webhook (JSON POST) and to syslog (RFC 5424 framing, CEF body).
 
 Both raise :class:`~maat.errors.Unavailable` on failure; the caller keeps the alert (it is
-stored before forwarding) and records the failure, so a down receiver loses nothing.
+stored before forwarding) and records the failure, so a down receiver loses nothing. A target
+that could never work (credentials in the URL, a host name no resolver takes) is refused with
+:class:`~maat.errors.ConfigError` when the settings are loaded; errors name a webhook by
+scheme, host and port only, never its path or query (where receivers put their secret).
 """
 
 from __future__ import annotations
@@ -47,6 +50,35 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _host(parts: SplitResult, setting: str) -> str:
+    """The target's host, checked when the setting is loaded rather than on the first alert.
+
+    1. No ``user:password@``: urllib would take it as part of the host name and every alert
+       would fail to forward (and it would be a secret in every error message).
+    2. A name that can be resolved at all: each label at most 63 characters once encoded
+       (IDNA), no spaces or control characters; otherwise ``send`` could never succeed.
+    """
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"detect.{setting} must not carry user:password@ before the host: it is not sent "
+            "as credentials and no alert would be delivered",
+            field=setting,
+            hint="put a token in the URL path or query, which the receiver can check",
+        )
+    host = parts.hostname or ""
+    if not host or any(ch.isspace() or not ch.isprintable() for ch in host):
+        raise ConfigError(f"detect.{setting} has no valid host", field=setting)
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ConfigError(
+            f"detect.{setting} has a host name that cannot be resolved (a label longer than "
+            "63 characters, or an empty one)",
+            field=setting,
+        ) from None
+    return host
+
+
 def _port(parts: SplitResult, default: int, setting: str) -> int:
     try:
         port = parts.port
@@ -66,9 +98,22 @@ class WebhookForwarder:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("detect.webhook_url must be an http(s) URL", field="webhook_url")
-        _port(parts, 443 if parts.scheme == "https" else 80, "webhook_url")
+        host = _host(parts, "webhook_url")
+        port = _port(parts, 443 if parts.scheme == "https" else 80, "webhook_url")
         self.url, self.timeout = url, timeout
+        # What errors name: the path and query often hold the receiver's secret (a Slack
+        # hook, a token), and errors are logged and returned to the caller.
+        self.shown = f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+        self._secrets = sorted(
+            (s for s in (url, parts.path, parts.query, parts.fragment) if len(s) > 1),
+            key=len, reverse=True,
+        )  # fmt: skip
         self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def _redacted(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "...")
+        return text
 
     def send(self, alert: AlertRecord) -> None:
         """Deliver one alert; ``Unavailable`` when the receiver does not take it."""
@@ -83,9 +128,12 @@ class WebhookForwarder:
                 if response.status >= 300:
                     raise Unavailable(f"webhook answered {response.status}")
         except urllib.error.HTTPError as exc:
-            raise Unavailable(f"webhook {self.url} answered {exc.code}") from None
+            raise Unavailable(f"webhook {self.shown} answered {exc.code}") from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-            raise Unavailable(f"webhook {self.url} unreachable: {exc!s:.200}") from None
+            # ValueError includes UnicodeError (a host IDNA refuses); http.client's own
+            # messages may quote the URL, so its secret parts are taken out.
+            reason = self._redacted(f"{exc!s:.200}")
+            raise Unavailable(f"webhook {self.shown} unreachable: {reason}") from None
 
 
 class SyslogForwarder:
@@ -98,7 +146,7 @@ class SyslogForwarder:
             raise ConfigError("detect.syslog_target must be udp://host:port or tcp://host:port",
                               field="syslog_target")  # fmt: skip
         self.protocol = parts.scheme
-        self.address = (parts.hostname, _port(parts, 514, "syslog_target"))
+        self.address = (_host(parts, "syslog_target"), _port(parts, 514, "syslog_target"))
         self.timeout = timeout
 
     def message(self, alert: AlertRecord) -> bytes:
@@ -123,6 +171,8 @@ class SyslogForwarder:
             else:
                 with socket.create_connection(self.address, timeout=self.timeout) as sock:
                     sock.sendall(b"%d " % len(data) + data)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
+            # ValueError includes UnicodeError: a host name IDNA refuses is not a MaatError
+            # and would escape the caller's handling of a down receiver.
             raise Unavailable(f"syslog {self.protocol}://{self.address[0]}:{self.address[1]} "
-                              f"unreachable: {exc}") from exc  # fmt: skip
+                              f"unreachable: {exc!s:.200}") from None  # fmt: skip

@@ -20,6 +20,7 @@ __all__ = [
     "fsync_dir_quietly",
     "hash_tree",
     "partition_files",
+    "printable",
     "remove_empty_dirs",
     "remove_quietly",
     "sha256_of",
@@ -138,13 +139,24 @@ def hash_tree(root: Path, skip: frozenset[str]) -> dict[str, str | None]:
         for name in list(dirnames):
             if (base / name).is_symlink():
                 dirnames.remove(name)
-                present[(base / name).relative_to(root).as_posix()] = None
+                present[printable((base / name).relative_to(root).as_posix())] = None
         for name in filenames:
             path = base / name
             rel = path.relative_to(root).as_posix()
             if rel not in skip:
-                present[rel] = sha256_of(path)
+                present[printable(rel)] = sha256_of(path)
     return present
+
+
+def printable(name: str) -> str:
+    """``name`` as text that can be printed and written as JSON: a name that is not UTF-8
+    (kept by Python as lone surrogates) shows its bytes as ``\\xNN``. Never a listed name
+    (those are ASCII), so an inserted file stays inserted."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _partition_dirs(root: Path) -> Iterator[tuple[Path, list[Path]]]:

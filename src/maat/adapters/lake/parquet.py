@@ -29,12 +29,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import duckdb
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from maat.adapters.lake import durable
 from maat.adapters.lake.arrow import encode_batch, iso
+from maat.adapters.lake.hunt import HuntLimits, run_hunt
+from maat.adapters.lake.sidecar import NAMES as SIDECAR_NAMES
+from maat.adapters.lake.sidecar import VerifiedFiles, clear_pending, read_pending, write_pending
 from maat.errors import Conflict, IntegrityError, InvalidInput, MaatError, NotFound, Unavailable
 from maat.lake import retention
 from maat.lake.manifest import (
@@ -50,18 +52,14 @@ from maat.lake.manifest import (
     summarise,
 )
 from maat.lake.retention import Hold, RetentionReport
-from maat.lake.schema import (
-    QueryResult,
-    check_read_only_sql,
-    view_sql,
-)
+from maat.lake.schema import QueryResult, check_read_only_sql
 
 __all__ = ["MANIFEST_NAME", "ParquetLake", "RecoveryReport", "lake_key"]
 
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".lock"
 _LABEL = b"maat lake manifest v1"
-_PART = re.compile(r"part-(\d+)-[0-9a-f]{32}\.parquet")
+_NOT_DATA = frozenset((MANIFEST_NAME, LOCK_NAME, *SIDECAR_NAMES))  # verify skips these
 _TEMP = re.compile(r"\.part-\d+-[0-9a-f]{32}\.parquet\.tmp")
 
 
@@ -92,6 +90,7 @@ class ParquetLake:
         batch_rows: int,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         recover: bool = True,
+        limits: HuntLimits | None = None,
     ) -> None:
         if len(key) < 16:
             raise InvalidInput("the lake key must be at least 16 bytes", field="key")
@@ -112,6 +111,9 @@ class ParquetLake:
         except OSError as exc:
             raise Unavailable(f"cannot open the lake at {root}: {durable.why(exc)}") from None
         self._manifest = self._root / MANIFEST_NAME
+        self._limits = limits or HuntLimits()
+        # Only a process that may change the lake records what it checked on disk.
+        self._verified = VerifiedFiles(self._root, key, persist=recover)
         if recover:
             self.recover()
 
@@ -275,9 +277,12 @@ class ParquetLake:
         1. Convert to columns and an Arrow table (outside the lock: CPU work); a malformed
            ``@timestamp`` or ``event.module`` is ``InvalidInput`` and nothing is written.
         2. Encode each partition in files of at most ``batch_rows`` rows (zstd) and hash them.
-        3. Under the writer lock: write each file (temp name, fsync, rename, fsync dir).
-        4. Append one manifest entry per file, the last carrying ``commit``, and fsync.
-        5. On an I/O error (disk full) remove the files written: ``Unavailable``, nothing
+        3. Under the writer lock: record the files' names and the head they follow as pending
+           (fsync), so that recovery may delete exactly these if the batch never completes.
+        4. Write each file (temp name, fsync, rename, fsync dir).
+        5. Append one manifest entry per file, the last carrying ``commit``, and fsync; then
+           clear the pending record (no fsync: the manifest has moved past its head).
+        6. On an I/O error (disk full) remove the files written: ``Unavailable``, nothing
            listed, nothing to acknowledge.
 
         An empty batch writes nothing and records no commit. ``fields``, when given, is each
@@ -290,20 +295,23 @@ class ParquetLake:
         with self._locked(exclusive=True):
             self._refresh()
             self._repair_torn_tail()
-            seq = self._head()[0]
+            head = seq = self._head()[0]
+            names = [
+                f"day={item.day}/module={item.module}/part-{head + n}-{uuid.uuid4().hex}.parquet"
+                for n, item in enumerate(encoded, start=1)
+            ]
             entries: list[ManifestEntry] = []
             written_at = iso(self._now())
             try:
-                for item in encoded:
+                write_pending(self._root, self._key, head, names)
+                for item, rel in zip(encoded, names, strict=True):
                     seq += 1
-                    rel = (
-                        f"day={item.day}/module={item.module}/part-{seq}-{uuid.uuid4().hex}.parquet"
-                    )
                     path = self._root / rel
                     data = memoryview(item.data)  # the Arrow buffer itself, not a copy
                     digest = hashlib.sha256(data).hexdigest()
                     durable.write_durably(path, data)
                     written.append(path)
+                    self._verified.note(rel, path)
                     entries.append(
                         ManifestEntry(
                             seq=seq,
@@ -322,6 +330,7 @@ class ParquetLake:
                 if commit is not None:
                     entries[-1] = replace(entries[-1], commit=dict(commit))
                 self._append(entries)
+                clear_pending(self._root)
             except OSError as exc:
                 durable.remove_quietly(written)
                 raise Unavailable(f"cannot write to the lake: {durable.why(exc)}") from None
@@ -349,7 +358,7 @@ class ParquetLake:
         """
         with self._locked(exclusive=False):
             state = read_manifest(self._read_manifest_bytes(), self._key, anchor=anchor)
-            present = durable.hash_tree(self._root, frozenset((MANIFEST_NAME, LOCK_NAME)))
+            present = durable.hash_tree(self._root, _NOT_DATA)
         return compare(state.entries, present, findings=state.findings, head=state.head)
 
     def query(
@@ -357,57 +366,22 @@ class ParquetLake:
     ) -> QueryResult:
         """Run one read-only statement over the view ``events`` (the listed files only).
 
-        1. Refuse anything but one SELECT-like statement (:func:`check_read_only_sql`), then
-           ask DuckDB's own parser for the statement type.
-        2. In a fresh in-memory DuckDB, create the view over exactly the manifest's live
-           files, allow only those paths, disable every other external access (files,
-           extensions, ATTACH, COPY) and lock the configuration.
-        3. Run the query with ``params``; at most ``max_rows`` rows are returned.
-
-        DuckDB's errors become ``InvalidInput`` with its message; a listed file that cannot
-        be read is an ``IntegrityError`` (run verify).
+        1. Refuse anything but one SELECT-like statement (:func:`check_read_only_sql`).
+        2. Check every live file against the manifest (:class:`VerifiedFiles`: a file changed
+           since it was checked is hashed again): a changed or missing file is an
+           ``IntegrityError`` and nothing is read, so a hunt never answers from doctored data.
+        3. Run it in a locked-down DuckDB over exactly those files, within the hunt limits
+           (:func:`~maat.adapters.lake.hunt.run_hunt`); at most ``max_rows`` rows.
         """
         check_read_only_sql(sql)
         if max_rows is not None and max_rows < 0:
             raise InvalidInput("max_rows must not be negative", field="max_rows")
         with self._locked(exclusive=False):
             self._refresh()
-            files = [str(self._root / path) for path in live_files(self._entries)]
-        try:
-            statements = duckdb.extract_statements(sql)
-        except duckdb.Error as exc:
-            raise InvalidInput(_duck_message(exc), field="sql") from None
-        allowed = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-        if len(statements) != 1 or statements[0].type not in allowed:
-            raise InvalidInput("only one read-only statement is allowed", field="sql")
-        try:
-            connection = duckdb.connect(
-                ":memory:",
-                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-            )
-        except duckdb.Error as exc:
-            raise Unavailable(f"cannot start the query engine: {_duck_message(exc)}") from None
-        try:
-            _create_view(connection, files)
-            cursor = connection.execute(sql, list(params)) if params else connection.execute(sql)
-            columns = tuple(d[0] for d in cursor.description or ())
-            if max_rows is None:
-                rows = cursor.fetchall()
-                truncated = False
-            else:
-                rows = cursor.fetchmany(max_rows + 1)
-                truncated = len(rows) > max_rows
-                rows = rows[:max_rows]
-        except duckdb.IOException as exc:
-            raise IntegrityError(
-                f"a lake file cannot be read: {_duck_message(exc)}",
-                hint="run 'maat lake verify'",
-            ) from None
-        except duckdb.Error as exc:
-            raise InvalidInput(_duck_message(exc), field="sql") from None
-        finally:
-            connection.close()
-        return QueryResult(columns, tuple(tuple(r) for r in rows), truncated)
+            live = live_files(self._entries)
+            self._verified.check(live)
+            files = [str(self._root / path) for path in live]
+        return run_hunt(files, sql, params, max_rows=max_rows, limits=self._limits)
 
     # --- holds and retention ----------------------------------------------------------
 
@@ -513,41 +487,41 @@ class ParquetLake:
         3. Cut a torn end off (an append that never completed).
         4. Remove files no entry lists that a crash explains: temporary files; retired files
            still present (retention stopped between its ``retire`` entries and the deletion);
-           files named with a sequence number beyond the last entry that are newer than the
-           manifest or belong to the append just cut off (a batch whose entries were never
-           appended). Files beyond the last entry that are *older* than the manifest were
-           listed once (the manifest was cut or restored from a backup): they are kept for
-           verify to report as inserted, never deleted on a guess.
+           the files of the batch that was being written when the process stopped: those its
+           keyed pending record names, when the manifest still ends at the head that batch
+           followed (:mod:`~maat.adapters.lake.sidecar`). Any other unlisted file (a manifest
+           cut or restored from a backup, whatever its time stamps; a torn line in the middle
+           of an older append) is kept for verify to report as inserted, never deleted on a
+           guess.
         """
         with self._locked(exclusive=True):
-            manifest_time = self._manifest_time()
+            self._ensure_manifest()
             self._known_length, self._entries, self._torn, self._inode = 0, [], False, 0
             self._refresh()
             dropped = self._repair_torn_tail()
-            head_seq = self._head()[0]
+            pending = read_pending(self._root, self._key)
+            crashed = (
+                pending.files if pending is not None and pending.after == self._head()[0] else ()
+            )
             live = live_files(self._entries)
             retired = {e.path for e in self._entries if e.kind == "retire"}
             removed: list[str] = []
             for rel, path in durable.partition_files(self._root):
-                part = _PART.fullmatch(path.name)
-                crashed_batch = (
-                    part is not None
-                    and int(part.group(1)) > head_seq
-                    and (dropped or _mtime(path) >= manifest_time)
-                )
                 if rel not in live and (
-                    rel in retired or _TEMP.fullmatch(path.name) is not None or crashed_batch
+                    rel in retired or _TEMP.fullmatch(path.name) is not None or rel in crashed
                 ):
                     durable.remove_quietly([path])
                     removed.append(rel)
             if removed:
                 durable.remove_empty_dirs(self._root)
+            self._verified.compact(live)
         return RecoveryReport(dropped, tuple(removed))
 
-    def _manifest_time(self) -> int:
-        """The manifest's modification time (ns); creates an empty manifest for a new lake."""
+    def _ensure_manifest(self) -> None:
+        """Create an empty manifest for a new lake; refuse data files without a manifest."""
         try:
-            return self._manifest.stat().st_mtime_ns
+            self._manifest.stat()
+            return
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -562,27 +536,5 @@ class ParquetLake:
             fd = os.open(self._manifest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             durable.fsync_dir_quietly(self._root)
-            return self._manifest.stat().st_mtime_ns
         except OSError as exc:
             raise Unavailable(f"cannot create the lake manifest: {durable.why(exc)}") from None
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-def _create_view(connection: duckdb.DuckDBPyConnection, files: Sequence[str]) -> None:
-    """The view ``events`` over ``files``, then lock DuckDB down to reading those files."""
-    connection.execute(view_sql(files))
-    connection.execute("SET TimeZone = 'UTC'")  # results in UTC whatever the host's zone
-    # Order matters: allowed_paths cannot be changed once external access is off.
-    connection.execute("SET allowed_paths = $1", [list(files)])
-    connection.execute("SET enable_external_access = false")
-    connection.execute("SET lock_configuration = true")
-
-
-def _duck_message(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__

@@ -200,9 +200,11 @@ class SqlAlerts(Repo):
             return list(rows)
         # JSON containment differs between SQLite and PostgreSQL: filter here, bounded.
         out = []
+        wanted = host.casefold()  # host names are case-insensitive (DNS, NetBIOS)
         for record in rows:
             named = (record.entities.get("hosts") or (), record.entities.get("reach_hosts") or ())
-            if any(host in names for names in named):  # a breach names its reach apart
+            # A breach names its reach apart.
+            if any(str(name).casefold() == wanted for names in named for name in names):
                 out.append(record)
                 if len(out) >= limit:
                     break
