@@ -194,6 +194,8 @@ class DetectSettings:
     correlation_max_skew: Seconds = Seconds(300)
     # How late (behind a group's newest event) an event is still windowed by its own time.
     correlation_lateness: Seconds = Seconds(3600)
+    # Hits one late event may be judged over at most (its windows' hits past it: the nearest).
+    correlation_max_scan: int = 1000
     # An alert this serious on a host a vendor operates (device tag "vendor:<name>") records
     # the vendor's breach, which moves its identities to step-up MFA; "" never does.
     vendor_breach_level: str = "high"
@@ -342,6 +344,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.max_correlation_entries": (1, None),
     "detect.correlation_max_skew": (0, 86400),
     "detect.correlation_lateness": (0, 7 * 86400),
+    "detect.correlation_max_scan": (10, 1_000_000),
     "auth.webauthn_timeout": (10, 3600),
     "access.heartbeat_max_age": (1, None),
     "access.policy_check_interval": (0, 3600),

@@ -5,27 +5,34 @@ conditions ``gt``, ``gte``, ``eq``, ``neq``), ``temporal`` and ``temporal_ordere
 correlation keeps one state per group (the ``group-by`` values, through ``aliases`` when the
 base rules name a field differently); a hit whose event lacks a ``group-by`` field belongs
 to no group and is left out, as SIEM backends do (Splunk ``stats by``, Elastic ``terms``).
-A correlation fires once its condition holds over a window of ``timespan`` that contains
-the new hit, and its group starts again empty, so one burst raises one alert.
+The windows judged are the ``timespan`` ending at a hit, ``[e - timespan, e]``: a hit in
+event-time order is judged over the window ending at it, a late hit over every such window
+that contains it (the windows in-order delivery would have judged it in), so what fires does
+not depend on the order the hits arrive in. A correlation that fires starts its group again
+empty, so one burst raises one alert.
 
 Event time is chosen by whoever sends the event, so it is never trusted to move time:
 
 1. a hit dated more than ``max_skew`` ahead of the detector's clock is not admitted into
    correlation state (counted in :attr:`Correlator.future_hits`, logged): one event stamped
    2099 cannot push every real hit of its group out of the window;
-2. a group keeps what falls inside ``timespan`` of its newest hit plus a ``lateness``
-   allowance, so an event that arrives late is still judged over its own window
-   (``[t - timespan, t + timespan]``); a hit later than that is counted in
-   :attr:`Correlator.late_hits` and left out;
+2. lateness is measured from the group's newest hit or the clock, whichever is earlier (a
+   hit just within ``max_skew`` cannot make the real ones late): a hit up to ``timespan`` +
+   ``lateness`` behind is judged over its windows, so a group keeps ``2 * timespan +
+   lateness``; a hit later than that is counted in :attr:`Correlator.late_hits`;
 3. state is bounded three ways: ``MAX_GROUP_ENTRIES`` hits per group (oldest dropped),
    ``max_groups`` groups per correlation and ``max_entries`` hits over every group (the least
-   recently seen groups evicted first);
+   recently seen groups evicted first); a threshold above what a group can then hold is
+   listed in :attr:`Correlator.problems` and logged;
 4. sums and averages take finite numbers only: ``"nan"`` or ``"inf"`` in a field cannot
    poison a window.
 
-In-order hits cost O(1) (running aggregates over the window); a late hit costs the hits
-within one ``timespan`` either side of it, and nothing more when even every kept hit of its
-group together does not meet a ``gt``/``gte`` condition.
+In-order hits cost O(1) (running aggregates, and temporal_ordered's chains, kept as the
+window slides); a late hit costs the hits within one ``timespan`` either side of it, at most
+``max_scan`` of them (past that it is judged over the hits nearest it, counted in
+:attr:`Correlator.truncated_scans` and logged), and nothing when even every kept hit of its
+group together cannot meet a ``gt``/``gte`` condition. :attr:`Correlator.scanned` counts the
+entries examined.
 
 What does not run is said when the rule loads: ``lt``/``lte`` (they need the end of a window,
 which a stream without timers never sees), percentiles and medians, extended conditions,
@@ -36,13 +43,11 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from sigma.correlations import (
@@ -52,6 +57,7 @@ from sigma.correlations import (
     SigmaCorrelationType,
 )
 
+from maat.detect.correlation_window import Entry, Group, Window, entry_time, number
 from maat.errors import InvalidInput
 
 __all__ = ["CorrelationSpec", "Correlator", "Fired", "compile_correlation"]
@@ -64,6 +70,7 @@ MAX_GROUP_ENTRIES = 100_000  # hits one group keeps in its window at most (oldes
 DEFAULT_MAX_SKEW = 300.0
 DEFAULT_LATENESS = 3600.0
 DEFAULT_MAX_ENTRIES = 1_000_000
+DEFAULT_MAX_SCAN = 1_000  # entries one late hit may examine (about 3 ms of Python each 1,000)
 
 _GT = SigmaCorrelationConditionOperator.GT
 _FIRING_OPS: dict[Any, Callable[[float, float], bool]] = {
@@ -81,9 +88,9 @@ _TYPES = {
     SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
 }
 _NUMERIC = ("value_sum", "value_avg")
-# Measures that only grow with the window (a sub-window never measures more): under gt/gte,
-# what every kept hit measures bounds every window, so a late hit's scan can be skipped.
-_GROWING = ("event_count", "value_count", "temporal")
+_NEQ = SigmaCorrelationConditionOperator.NEQ
+# Under gt/gte, a bound on what any window of the kept hits measures (Window.bound) that
+# does not meet the threshold means a late hit's scan can be skipped.
 _AT_LEAST = (_FIRING_OPS[_GT], _FIRING_OPS[SigmaCorrelationConditionOperator.GTE])
 
 
@@ -101,6 +108,7 @@ class CorrelationSpec:
     threshold: float
     fieldref: str | None
     generate: bool
+    title: str = ""
 
 
 def compile_correlation(rule: SigmaCorrelationRule, ids: Mapping[str, str]) -> CorrelationSpec:
@@ -148,6 +156,7 @@ def compile_correlation(rule: SigmaCorrelationRule, ids: Mapping[str, str]) -> C
         threshold=float(condition.count),
         fieldref=fieldref,
         generate=bool(rule.generate),
+        title=str(rule.title or rule.name or rule.id),
     )
 
 
@@ -156,20 +165,32 @@ def _check_reachable(
 ) -> None:
     """Refuse a threshold the measure can never reach: a count of a bounded window, or more
     base rules than the correlation names. Such a rule would load and stay silent."""
-    if kind in _NUMERIC or condition.op == SigmaCorrelationConditionOperator.NEQ:
-        return
-    most = float(MAX_GROUP_ENTRIES if kind in ("event_count", "value_count") else rules)
-    count = float(condition.count)
-    if count > most or (condition.op == _GT and count >= most):
+    op = _FIRING_OPS[condition.op]
+    reason = _unreachable(kind, op, float(condition.count), rules, MAX_GROUP_ENTRIES)
+    if reason is not None:
         name = rule.title or rule.name or str(rule.id)
-        op = condition.op.name.lower()
         raise InvalidInput(
-            f"correlation {name!r}: condition {op} {count:,.10g} can never be reached: "
-            f"{kind} is at most {most:,.0f} (a group keeps at most {MAX_GROUP_ENTRIES:,} "
-            f"hits and the rule names {rules} base rule(s))",
+            f"correlation {name!r}: {reason}",
             field="condition",
             hint="lower the threshold, or shorten the timespan and count less",
         )
+
+
+def _unreachable(
+    kind: str, op: Callable[[float, float], bool], threshold: float, rules: int, cap: int
+) -> str | None:
+    """Why a group holding at most ``cap`` hits can never meet the condition, or None."""
+    if kind in _NUMERIC or op is _FIRING_OPS[_NEQ]:
+        return None
+    most = float(cap if kind in ("event_count", "value_count") else rules)
+    if threshold > most or (op is _FIRING_OPS[_GT] and threshold >= most):
+        name = next(o.name.lower() for o, f in _FIRING_OPS.items() if f is op)
+        return (
+            f"condition {name} {threshold:,.10g} can never be reached: {kind} is at most "
+            f"{most:,.0f} (a group keeps at most {cap:,} hits and the rule names {rules} "
+            "base rule(s))"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,136 +214,6 @@ def _epoch(stamp: Any) -> float | None:
         return None
 
 
-def _number(value: Any) -> Fraction | None:
-    """A finite number (exact, so a running sum has no rounding drift), else None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return Fraction(number) if math.isfinite(number) else None
-
-
-Entry = tuple[float, str, str, Any]  # (event time, event id, base rule id, measured value)
-
-
-def _time(entry: Entry) -> float:
-    return entry[0]
-
-
-def _bump(counts: dict[Any, int], key: Any, step: int) -> None:
-    left = counts.get(key, 0) + step
-    if left:
-        counts[key] = left
-    else:
-        del counts[key]
-
-
-class _Window:
-    """Running measure of the entries of one window: what one entry adds or removes costs
-    O(1), whatever the window's size."""
-
-    __slots__ = ("events", "kind", "numbers", "rules", "total", "values")
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.events: dict[str, int] = {}  # event id -> entries (events are counted, not hits)
-        self.values: dict[str, int] = {}
-        self.rules: dict[str, int] = {}
-        self.numbers: dict[str, list[Any]] = {}  # event id -> [its number, entries]
-        self.total = Fraction(0)
-
-    def add(self, entry: Entry) -> None:
-        """Count ``entry`` in."""
-        self._step(entry, 1)
-
-    def remove(self, entry: Entry) -> None:
-        """Count ``entry`` out."""
-        self._step(entry, -1)
-
-    def _step(self, entry: Entry, step: int) -> None:
-        kind = self.kind
-        if kind == "event_count":
-            _bump(self.events, entry[1], step)
-        elif kind == "value_count":
-            _bump(self.values, entry[3], step)
-        elif kind == "temporal":
-            _bump(self.rules, entry[2], step)
-        elif kind in _NUMERIC:
-            held = self.numbers.get(entry[1])
-            if held is None:  # an event's number counts once, however many rules it hit
-                self.numbers[entry[1]] = [entry[3], 1]
-                self.total += entry[3]
-            else:
-                held[1] += step
-                if not held[1]:
-                    del self.numbers[entry[1]]
-                    self.total -= held[0]
-
-    def measure(self) -> float | None:
-        """The correlation's value over the window (temporal_ordered is not measured here)."""
-        kind = self.kind
-        if kind == "event_count":
-            return float(len(self.events))
-        if kind == "value_count":
-            return float(len(self.values))
-        if kind == "temporal":
-            return float(len(self.rules))
-        if not self.numbers:
-            return None
-        total = self.total if kind == "value_sum" else self.total / len(self.numbers)
-        try:
-            return float(total)
-        except OverflowError:  # finite numbers whose sum a float cannot hold
-            return math.copysign(math.inf, total)
-
-
-class _Group:
-    """One group's entries in event-time order: ``entries[head:]`` are kept (within
-    ``timespan`` plus the lateness allowance of the newest), ``entries[lo:]`` are the live
-    window (within ``timespan`` of the newest) that ``live`` measures; ``kept`` measures
-    every kept entry (a bound on any window, for measures that only grow)."""
-
-    __slots__ = ("entries", "head", "kept", "live", "lo", "seen")
-
-    def __init__(self, kind: str) -> None:
-        self.entries: list[Entry] = []
-        self.head = 0
-        self.lo = 0
-        self.seen: set[tuple[str, str]] = set()
-        self.live = _Window(kind)
-        self.kept = _Window(kind)
-
-    @property
-    def size(self) -> int:
-        """Entries kept."""
-        return len(self.entries) - self.head
-
-    def drop_oldest(self) -> None:
-        """Let the oldest kept entry go (expired, or over the group's bound)."""
-        gone = self.entries[self.head]
-        self.kept.remove(gone)
-        if self.head == self.lo:
-            self.live.remove(gone)
-            self.lo += 1
-        self.seen.discard((gone[1], gone[2]))
-        self.head += 1
-
-    def compact(self) -> None:
-        """Release the dropped prefix once it is half the list (amortised O(1) per entry)."""
-        if self.head >= 64 and self.head * 2 >= len(self.entries):
-            del self.entries[: self.head]
-            self.lo -= self.head
-            self.head = 0
-
-    def clear(self) -> None:
-        """Start again empty (after firing)."""
-        self.entries.clear()
-        self.head = self.lo = 0
-        self.seen.clear()
-        self.live = _Window(self.live.kind)
-        self.kept = _Window(self.live.kind)
-
-
 class Correlator:
     """State of every correlation; :meth:`feed` takes one event's base-rule hits.
 
@@ -333,11 +224,10 @@ class Correlator:
         self, specs: Sequence[CorrelationSpec], *, max_groups: int = 100_000,
         max_entries: int = DEFAULT_MAX_ENTRIES, max_skew: float = DEFAULT_MAX_SKEW,
         lateness: float = DEFAULT_LATENESS, clock: Callable[[], float] = time.time,
+        max_scan: int = DEFAULT_MAX_SCAN,
     ) -> None:  # fmt: skip
         self.specs = list(specs)
-        self.max_groups, self.max_entries = max_groups, max_entries
-        self.max_skew, self.lateness, self.clock = max_skew, lateness, clock
-        self._states: list[OrderedDict[tuple[Any, ...], _Group]] = [OrderedDict() for _ in specs]
+        self._states: list[OrderedDict[tuple[Any, ...], Group]] = [OrderedDict() for _ in specs]
         self._recent: OrderedDict[tuple[int, tuple[Any, ...]], None] = OrderedDict()
         self.entries = 0
         """Hits kept over every group of every correlation."""
@@ -347,18 +237,43 @@ class Correlator:
         """Hits left out for arriving later than ``timespan`` + ``lateness`` behind."""
         self.ungrouped_hits = 0
         """Hits left out for lacking a ``group-by`` field (or the condition's field)."""
+        self.scanned = 0
+        """Entries examined to judge late hits (and to rebuild ordered chains after them)."""
+        self.truncated_scans = 0
+        """Late hits judged over only the ``max_scan`` entries nearest them."""
+        self.problems: list[str] = []
+        """Correlations whose threshold the configured bounds make unreachable."""
         self._by_ref: dict[str, list[int]] = {}
         for index, spec in enumerate(self.specs):
             for ref in dict.fromkeys(spec.refs):
                 self._by_ref.setdefault(ref, []).append(index)
+        self._apply(max_groups, max_entries, max_skew, lateness, clock, max_scan)
 
     def configure(
         self, *, max_groups: int, max_entries: int, max_skew: float, lateness: float,
-        clock: Callable[[], float],
+        clock: Callable[[], float], max_scan: int = DEFAULT_MAX_SCAN,
     ) -> None:  # fmt: skip
-        """Apply the ``[detect]`` limits and the detector's clock."""
+        """Apply the ``[detect]`` limits and the detector's clock; a correlation whose
+        threshold ``max_entries`` puts out of reach is logged and listed in ``problems``."""
+        self._apply(max_groups, max_entries, max_skew, lateness, clock, max_scan)
+        for problem in self.problems:
+            log.warning("%s; raise detect.max_correlation_entries or lower it", problem)
+
+    def _apply(
+        self, max_groups: int, max_entries: int, max_skew: float, lateness: float,
+        clock: Callable[[], float], max_scan: int,
+    ) -> None:  # fmt: skip
         self.max_groups, self.max_entries = max_groups, max_entries
         self.max_skew, self.lateness, self.clock = max_skew, lateness, clock
+        self.max_scan = max(1, max_scan)
+        # A group holds at most this many hits: a count above it is never reached.
+        self.cap = max(1, min(MAX_GROUP_ENTRIES, max_entries))
+        self.problems = []
+        for spec in self.specs:
+            refs = len(set(spec.refs))
+            reason = _unreachable(spec.kind, spec.op, spec.threshold, refs, self.cap)
+            if reason is not None:
+                self.problems.append(f"correlation {spec.title!r} never fires: {reason}")
 
     def feed(
         self,
@@ -411,8 +326,8 @@ class Correlator:
         if value is None:
             return False, None
         if spec.kind in _NUMERIC:
-            number = _number(value)
-            return number is not None, number  # "nan", "inf", text: nothing to add
+            measured = number(value)
+            return measured is not None, measured  # "nan", "inf", text: nothing to add
         return True, str(value)
 
     def _step(
@@ -426,7 +341,7 @@ class Correlator:
             self.ungrouped_hits += 1
             return None
         key = tuple(group.values())
-        state = self._touch(index, key, spec.kind)
+        state = self._touch(index, key, spec)
         # One entry per (event, base rule): a redelivered event counts once.
         if (event_id, rule_id) in state.seen:
             return None
@@ -446,12 +361,12 @@ class Correlator:
             self.entries += state.size - before
             self._bound()
 
-    def _touch(self, index: int, key: tuple[Any, ...], kind: str) -> _Group:
+    def _touch(self, index: int, key: tuple[Any, ...], spec: CorrelationSpec) -> Group:
         """The group's state, now the most recently seen (created when new)."""
         states = self._states[index]
         state = states.get(key)
         if state is None:
-            state = states[key] = _Group(kind)
+            state = states[key] = Group(spec.kind, len(spec.refs))
             if len(states) > self.max_groups:
                 self._evict(index, next(iter(states)))  # the least recently seen group
         else:
@@ -473,73 +388,147 @@ class Correlator:
             self._evict(index, key)
 
     def _insert(
-        self, spec: CorrelationSpec, state: _Group, entry: Entry
+        self, spec: CorrelationSpec, state: Group, entry: Entry
     ) -> tuple[int, int, float] | None:
         """Add ``entry`` to ``state``; the window ``entries[start:stop]`` and its value when
         the condition holds over a window containing it."""
         entries, span, when = state.entries, spec.seconds, entry[0]
-        cap = max(1, min(MAX_GROUP_ENTRIES, self.max_entries))
         if state.size and when < entries[-1][0]:
-            newest = entries[-1][0]
-            if when < newest - span - self.lateness:
-                self.late_hits += 1  # its window was let go (step 2)
-                return None
-            at = bisect.bisect_right(entries, when, lo=state.head, key=_time)
-            entries.insert(at, entry)
-            state.seen.add((entry[1], entry[2]))
-            state.kept.add(entry)
-            if when >= newest - span:
-                state.live.add(entry)
-            else:
-                state.lo += 1
-            while state.size > cap:
-                state.drop_oldest()
-            if at < state.head:
-                return None  # it was the oldest of a full group
-            if spec.kind in _GROWING and spec.op in _AT_LEAST:
-                bound = state.kept.measure()
-                if bound is None or not spec.op(bound, spec.threshold):
-                    return None  # no window of these hits can hold: nothing to scan
-            return self._around(spec, state, at)
+            return self._insert_late(spec, state, entry)
         # In event-time order (the usual case): the live window slides, O(1) amortised.
         entries.append(entry)
         state.seen.add((entry[1], entry[2]))
         state.live.add(entry)
         state.kept.add(entry)
-        live_from, keep_from = when - span, when - span - self.lateness
-        while entries[state.lo][0] < live_from:
+        while entries[state.lo][0] < when - span:
             state.live.remove(entries[state.lo])
             state.lo += 1
-        while state.size > cap or entries[state.head][0] < keep_from:
+        # Step 2: from the newest or the clock, whichever is earlier, a late hit may be up
+        # to timespan + lateness behind and its windows reach one timespan further back.
+        state.floor = max(state.floor, min(when, self.clock()) - 2 * span - self.lateness)
+        while state.size > self.cap or entries[state.head][0] < state.floor:
             state.drop_oldest()
-        stop = len(entries)
         if spec.kind == "temporal_ordered":
-            return _ordered(spec, entries, state.lo, stop, when)
+            return self._chain(spec, state, entry)
         value = state.live.measure()
         if value is None or not spec.op(value, spec.threshold):
             return None
-        return state.lo, stop, value
+        return state.lo, len(entries), value
 
-    @staticmethod
-    def _around(spec: CorrelationSpec, state: _Group, at: int) -> tuple[int, int, float] | None:
-        """Step 2: the first window of ``timespan`` containing ``entries[at]`` (a late hit)
-        over which the condition holds, sliding over the hits within one span of it."""
-        entries, span, when = state.entries, spec.seconds, state.entries[at][0]
-        low = bisect.bisect_left(entries, when - span, lo=state.head, key=_time)
-        high = bisect.bisect_right(entries, when + span, lo=at, key=_time)
+    def _insert_late(
+        self, spec: CorrelationSpec, state: Group, entry: Entry
+    ) -> tuple[int, int, float] | None:
+        """Step 2: a hit older than the group's newest, judged over the windows ending at a
+        kept hit that contain it."""
+        entries, span, when = state.entries, spec.seconds, entry[0]
+        if when - span < state.floor:
+            self.late_hits += 1  # part of its window was let go
+            return None
+        at = bisect.bisect_right(entries, when, lo=state.head, key=entry_time)
+        entries.insert(at, entry)
+        state.seen.add((entry[1], entry[2]))
+        state.kept.add(entry)
+        state.chained = False  # it may complete a chain the in-order updates never saw
+        if when >= entries[-1][0] - span:
+            state.live.add(entry)
+        else:
+            state.lo += 1
+        while state.size > self.cap:
+            state.drop_oldest()
+        if at < state.head:
+            return None  # it was the oldest of a full group
+        if spec.op in _AT_LEAST:
+            bound = state.kept.bound()
+            if bound is not None and not spec.op(bound, spec.threshold):
+                return None  # no window of these hits can hold: nothing to scan
+        low, high = self._scanned(state, at, span)
         if spec.kind == "temporal_ordered":
+            self.scanned += high - low
             return _ordered(spec, entries, low, high, when)
-        window = _Window(spec.kind)
-        stop = low
-        for start in range(low, at + 1):  # windows [entries[start], + span] hold ``when``
-            while stop < high and entries[stop][0] <= entries[start][0] + span:
-                window.add(entries[stop])
-                stop += 1
-            value = window.measure()
-            if value is not None and spec.op(value, spec.threshold):
-                return start, stop, value
-            window.remove(entries[start])
+        return self._trailing(spec, entries, low, at, high)
+
+    def _scanned(self, state: Group, at: int, span: float) -> tuple[int, int]:
+        """The entries within one timespan either side of ``entries[at]``; past ``max_scan``
+        of them, the ``max_scan`` nearest it (about as many before as after)."""
+        entries, when = state.entries, state.entries[at][0]
+        low = bisect.bisect_left(entries, when - span, lo=state.head, hi=at, key=entry_time)
+        high = bisect.bisect_right(entries, when + span, lo=at, key=entry_time)
+        budget = self.max_scan
+        if high - low <= budget:
+            return low, high
+        self.truncated_scans += 1
+        if self.truncated_scans == 1 or self.truncated_scans % 10_000 == 0:
+            log.warning(
+                "a late hit has %d hits within a timespan of it; judged over the %d nearest "
+                "(detect.correlation_max_scan; %d such hits so far)",
+                high - low, budget, self.truncated_scans,
+            )  # fmt: skip
+        start = max(low, at + 1 - max(1, budget // 2))
+        stop = min(high, start + budget)
+        return max(low, stop - budget), stop
+
+    def _trailing(
+        self, spec: CorrelationSpec, entries: list[Entry], low: int, at: int, high: int
+    ) -> tuple[int, int, float] | None:
+        """The first window ``[e - timespan, e]``, ``e`` a hit in ``entries[at:high]``, over
+        which the condition holds (each holds ``entries[at]``, as ``low`` is at most one
+        timespan before it): what in-order delivery would have judged."""
+        span, op, threshold = spec.seconds, spec.op, spec.threshold
+        window = Window(spec.kind)
+        add, remove, measure = window.add, window.remove, window.measure
+        for index in range(low, at + 1):
+            add(entries[index])
+        left = low
+        for right in range(at, high):
+            end = entries[right][0]
+            if right > at:
+                add(entries[right])
+                while entries[left][0] < end - span:
+                    remove(entries[left])
+                    left += 1
+            if right + 1 < high and entries[right + 1][0] == end:
+                continue  # a window holds every hit of its last moment
+            value = measure()
+            if value is not None and op(value, threshold):
+                self.scanned += right + 1 - low
+                return left, right + 1, value
+        self.scanned += high - low
         return None
+
+    def _chain(
+        self, spec: CorrelationSpec, state: Group, entry: Entry
+    ) -> tuple[int, int, float] | None:
+        """temporal_ordered for an in-order hit: the chains are carried forward by this hit
+        alone (O(rules)), rebuilt from the live window after a late hit changed them."""
+        entries, span, when = state.entries, spec.seconds, entry[0]
+        if state.chained:
+            _advance(spec.refs, state.chain, entry)
+        else:
+            state.chain = [None] * (len(spec.refs) + 1)
+            start = max(state.lo, len(entries) - self.max_scan)
+            for index in range(start, len(entries)):
+                _advance(spec.refs, state.chain, entries[index])
+            self.scanned += len(entries) - start
+            state.chained = True
+        first = state.chain[-1]
+        value = float(len(spec.refs))
+        if first is None or first < when - span or not spec.op(value, spec.threshold):
+            return None
+        begin = bisect.bisect_left(entries, first, lo=state.head, key=entry_time)
+        return begin, len(entries), value
+
+
+def _advance(refs: Sequence[str], chain: list[float | None], entry: Entry) -> None:
+    """Carry the latest start of each prefix of ``refs`` forward by one hit (backwards over
+    the steps: one hit advances one step)."""
+    moment, rule_id = entry[0], entry[2]
+    for step in range(len(refs) - 1, -1, -1):
+        if refs[step] != rule_id:
+            continue
+        start = moment if step == 0 else chain[step]
+        if start is not None:
+            held = chain[step + 1]
+            chain[step + 1] = start if held is None else max(held, start)
 
 
 def _ordered(
@@ -562,8 +551,10 @@ def _ordered(
             if step + 1 == len(refs):
                 first = min(entries[start][0], when)
                 if max(moment, when) - first <= span:
-                    stop = max(index + 1, bisect.bisect_right(entries, when, lo=low, key=_time))
-                    begin = min(start, bisect.bisect_left(entries, when, lo=low, key=_time))
+                    stop = max(
+                        index + 1, bisect.bisect_right(entries, when, lo=low, key=entry_time)
+                    )
+                    begin = min(start, bisect.bisect_left(entries, when, lo=low, key=entry_time))
                     value = float(len(refs))
                     return (begin, stop, value) if spec.op(value, spec.threshold) else None
     return None

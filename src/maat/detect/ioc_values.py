@@ -7,9 +7,10 @@ feed happened to write the value:
   (``bücher.example`` and ``xn--bcher-kva.example`` are one name);
 - addresses: the compressed text of the address, an IPv4-mapped IPv6 address as its IPv4
   address (``::ffff:cb00:7109`` is ``203.0.113.9``);
-- URLs: scheme and host in lower case, no userinfo, no default port, no fragment, ``%xx``
-  escapes in upper case; the path and query keep their case (servers treat them as
-  case-sensitive);
+- URLs: scheme and host in lower case, no userinfo, no default port, no fragment, escapes
+  of unreserved characters decoded (``%6C`` is ``l``) and the others in upper case, no
+  ``.``/``..`` segments in the path (RFC 3986 6.2.2); the path and query keep their case
+  (servers treat them as case-sensitive);
 - times: aware datetimes, so ``10:00:00.500Z`` is later than ``10:00:00Z``.
 
 HTTP logs (Zeek ``http.log``, web-server access logs) hold the request target
@@ -19,8 +20,11 @@ HTTP logs (Zeek ``http.log``, web-server access logs) hold the request target
 
 from __future__ import annotations
 
+import bisect
+import functools
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from encodings import idna
@@ -31,6 +35,7 @@ __all__ = [
     "event_urls",
     "instant",
     "is_host",
+    "like_domain",
     "newer_version",
     "normal_domain",
     "normal_ip",
@@ -63,6 +68,18 @@ def _a_label(label: str) -> str:
         return bytes(idna.ToASCII(label)).decode("ascii")  # IDNA 2003: nameprep, then punycode
     except UnicodeError:
         return label  # no A-label exists (too long, prohibited code point): it matches only itself
+
+
+def like_domain(pattern: str) -> str:
+    """A STIX ``LIKE`` pattern on a domain name in the form event names are compared in:
+    lower case, each dot-separated part with non-ASCII letters as its A-label (``%`` and
+    ``_`` kept: a part holding a wildcard and a U-label has no A-label and stays as it is)."""
+    lowered = pattern.lower()
+    if lowered.isascii():
+        return lowered
+    return ".".join(
+        part if "%" in part or "_" in part else _a_label(part) for part in _DOTS.split(lowered)
+    )
 
 
 def is_host(name: str) -> bool:
@@ -101,9 +118,40 @@ def normal_url(value: str) -> str | None:
     else:
         host = normal_domain(host)
     shown_port = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else ""
-    path = _ESCAPE.sub(lambda m: m.group(0).upper(), parts.path or "/")
-    query = f"?{_ESCAPE.sub(lambda m: m.group(0).upper(), parts.query)}" if parts.query else ""
+    path = _without_dot_segments(_escapes(parts.path or "/"))
+    query = f"?{_escapes(parts.query)}" if parts.query else ""
     return f"{scheme}://{host}{shown_port}{path}{query}"
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(0)[1:], 16))
+    return char if char in _UNRESERVED else match.group(0).upper()
+
+
+def _escapes(text: str) -> str:
+    """RFC 3986 6.2.2.2: an escaped unreserved character is that character (the client
+    chooses the encoding: ``/pay%6Coad`` is ``/payload``); other escapes in upper case."""
+    return _ESCAPE.sub(_escape, text)
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4 on an absolute path: ``/a/./b/../c`` is ``/a/c`` (``..`` never climbs
+    above the root)."""
+    if "." not in path:
+        return path
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    trailing = segments[-1] in (".", "..")  # "/a/." and "/a/b/.." name a folder: "/a/"
+    return "/" + "/".join(out) + ("/" if trailing and out else "")
 
 
 def trail_url_prefix(entry: str) -> str | None:
@@ -134,6 +182,7 @@ def trail_url_prefix(entry: str) -> str | None:
         host = normal_domain(name)
         if not is_host(host):
             return None
+    path = _without_dot_segments(_escapes("/" + path))[1:]  # as normal_url puts event paths
     return (f"{host}:{port}" if port else host) + "/" + path.lower()
 
 
@@ -226,23 +275,53 @@ def _version_time(obj: Mapping[str, Any]) -> datetime | None:
 
 
 _TEXT_NAME = re.compile(r"[a-z0-9_.-]+")
-_WIDE_NAME = re.compile(r"[\w.\-\u3002\uff0e\uff61]+")  # names with U-labels
 _MAX_NAME = 253  # the longest DNS name
+
+
+@functools.cache
+def _wide_name() -> re.Pattern[str]:
+    """Names with U-labels: word characters and the combining marks (categories Mn, Mc,
+    Me) that ``\\w`` leaves out, which Devanagari, Bengali or Thai names are full of, the
+    zero-width joiners some scripts need, and the dots IDNA separates labels with. Built on
+    first use (it walks every code point once)."""
+    # Marks live below U+30000 and in plane 14 (variation selectors): the rest is unassigned.
+    points = (*range(0x300, 0x30000), *range(0xE0000, 0xE1000))
+    marks = [chr(c) for c in points if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")]
+    ranges: list[str] = []
+    for char in marks:
+        if ranges and ord(char) == ord(ranges[-1][-1]) + 1:
+            ranges[-1] = ranges[-1][0] + char
+        else:
+            ranges.append(char)
+    marked = "".join(r if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in ranges)
+    return re.compile(f"[\\w{marked}\u200c\u200d.\\-\u3002\uff0e\uff61]+")
 
 
 def text_names(text: str) -> Iterator[tuple[str, bool]]:
     """The names a free text (a command line, a script) may hold: ``(name, True)`` for each
     whole token of name characters, ``(parent, False)`` for each of its parents. A name is
     only ever a whole token or, for a parent, the tail after a dot: ``xevil.example`` and
-    ``evil.example.org`` hold no ``evil.example``. Scanning tokens (no regex per indicator)
-    keeps matching linear in the text whatever the size of the feed."""
+    ``evil.example.org`` hold no ``evil.example``, and the ASCII tail of a U-label
+    (``cher.example`` in ``bücher.example``) is no name of its own. Scanning tokens (no
+    regex per indicator) keeps matching linear in the text whatever the size of the feed."""
     lowered = text.lower()
+    if lowered.isascii():
+        for match in _TEXT_NAME.finditer(lowered):
+            yield from _suffixes(match.group())
+        return
+    wide = _wide_name()
+    inside: list[tuple[int, int]] = []  # spans of the tokens that hold non-ASCII characters
+    for match in wide.finditer(lowered):
+        if not match.group().isascii():
+            inside.append(match.span())
+            yield from _suffixes(normal_domain(match.group()))
+    ends = [end for _, end in inside]
     for match in _TEXT_NAME.finditer(lowered):
+        # A piece of a wider token is not a name: that token was looked up whole above.
+        at = bisect.bisect_right(ends, match.start())
+        if at < len(inside) and inside[at][0] <= match.start():
+            continue
         yield from _suffixes(match.group())
-    if not lowered.isascii():
-        for match in _WIDE_NAME.finditer(lowered):
-            if not match.group().isascii():
-                yield from _suffixes(normal_domain(match.group()))
 
 
 def _suffixes(token: str) -> Iterator[tuple[str, bool]]:

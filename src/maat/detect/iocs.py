@@ -37,6 +37,7 @@ from maat.detect.ioc_values import (
     event_urls,
     instant,
     is_host,
+    like_domain,
     newer_version,
     normal_domain,
     normal_ip,
@@ -569,7 +570,8 @@ def _normalised(node: Any) -> Any:
 
     Only ``=``, ``!=`` and ``IN`` values are literal values: a ``MATCHES`` expression keeps
     its text (``\\D`` lower-cased would be ``\\d``) and runs without case on fields that have
-    none; a ``LIKE`` pattern is lower-cased there (``%`` and ``_`` have no case)."""
+    none; a ``LIKE`` pattern is lower-cased there (``%`` and ``_`` have no case), its domain
+    labels as A-labels."""
     if isinstance(node, Comparison):
         normal = _normaliser(_canonical_path(node.path))
         value = node.value
@@ -581,7 +583,10 @@ def _normalised(node: Any) -> Any:
             elif isinstance(value, tuple):
                 value = tuple(normal(v) if isinstance(v, str) else v for v in value)
         elif normal is not _url and isinstance(value, str) and node.op in ("MATCHES", "LIKE"):
-            value = "(?i)" + value if node.op == "MATCHES" else value.lower()
+            if node.op == "MATCHES":
+                value = "(?i)" + value
+            else:  # event domains are A-labels: so are a LIKE pattern's U-labels
+                value = like_domain(value) if normal is normal_domain else value.lower()
         return dataclasses.replace(node, value=value)
     if isinstance(node, Observation):
         return dataclasses.replace(node, expression=_normalised(node.expression))

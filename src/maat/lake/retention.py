@@ -185,17 +185,22 @@ def plan(
         )
     active = tuple(holds_of(entries) if holds is None else holds)
     now = now.astimezone(UTC)
-    try:
-        cutoff = now - timedelta(days=effective)  # what ended or was stored before may go
-    except OverflowError:  # a retention longer than the calendar: nothing is old enough
-        cutoff = datetime.min.replace(tzinfo=UTC)
     delete: list[ManifestEntry] = []
     keep: list[KeptFile] = []
+    try:
+        cutoff = now - timedelta(days=effective)  # what ended or was stored before may go
+        # A day ends one day after it starts: compared by its start, as 9999-12-31 has no
+        # next day to compute.
+        last_day = cutoff - timedelta(days=1)
+    except OverflowError:  # a retention longer than the calendar: nothing is old enough
+        cutoff = datetime.min.replace(tzinfo=UTC)
+        young = f"younger than {effective} days"
+        keep = [KeptFile(e.path, young) for e in live_files(entries).values()]
+        return RetentionPlan((), tuple(keep), effective, cutoff, tuple(notes))
     for entry in live_files(entries).values():
-        day_end = datetime.combine(date.fromisoformat(entry.day), time(), tzinfo=UTC)
-        day_end += timedelta(days=1)
+        day_start = datetime.combine(date.fromisoformat(entry.day), time(), tzinfo=UTC)
         stored = _stored_at(entry.written_at)
-        if day_end > cutoff:
+        if day_start > last_day:
             keep.append(KeptFile(entry.path, f"younger than {effective} days"))
             continue
         if stored is not None and stored > cutoff:

@@ -29,6 +29,8 @@ from maat.errors import InvalidInput
 __all__ = [
     "COLUMNS",
     "COLUMN_NAMES",
+    "READ_ONLY_FIRST",
+    "REFUSED",
     "Column",
     "QueryResult",
     "as_int",
@@ -293,8 +295,8 @@ class QueryResult:
     truncated: bool = False
 
 
-_READ_ONLY_FIRST = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", "EXPLAIN", "DESCRIBE", "SUMMARIZE"}
-_REFUSED = {
+READ_ONLY_FIRST = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", "EXPLAIN", "DESCRIBE", "SUMMARIZE"}
+REFUSED = {
     "ALTER",
     "ANALYZE",  # EXPLAIN ANALYZE runs the statement it explains (a COPY too)
     "ATTACH",
@@ -321,12 +323,12 @@ _REFUSED = {
 }
 _LEXEME = re.compile(
     r"""
-    (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+    (?P<comment>--[^\n\r]*|/\*.*?(?:\*/|\Z))
     | (?P<escaped>[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z))
     | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?(?:\$(?P=tag)\$|\Z))
     | (?P<string>'(?:[^']|'')*(?:'|\Z))
     | (?P<ident>"(?:[^"]|"")*(?:"|\Z))
-    | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
+    | (?P<word>[^\W\d][\w$]*)
     | (?P<semi>;)
     | (?P<other>.)
     """,
@@ -343,10 +345,11 @@ def check_read_only_sql(sql: str, *, max_length: int = 100_000) -> str:
     This is the first of three guards (the adapter also asks DuckDB's parser for the
     statement type, and runs with file access limited to the manifest's files):
 
-    1. Comments, string literals (``'...'``, escaped ``E'...'`` and dollar-quoted
-       ``$$...$$``, read as DuckDB reads them) and quoted identifiers are skipped, so a
-       keyword inside ``'...'`` does not count and one hidden after ``--`` cannot slip
-       through.
+    1. Comments (``--`` to the end of a line, ``\n`` or ``\r``), string literals
+       (``'...'``, escaped ``E'...'`` and dollar-quoted ``$$...$$``, read as DuckDB reads
+       them) and quoted identifiers are skipped, so a keyword inside ``'...'`` does not
+       count and one hidden after ``--`` cannot slip through. The adapter checks again
+       with DuckDB's own tokenizer.
     2. Exactly one statement: a ``;`` may only end the text.
     3. The statement starts with a reading keyword (SELECT, WITH, FROM, VALUES, TABLE,
        EXPLAIN, DESCRIBE, SUMMARIZE) and contains no writing or configuring keyword (COPY,
@@ -371,14 +374,14 @@ def check_read_only_sql(sql: str, *, max_length: int = 100_000) -> str:
             ended = True
         elif kind == "word":
             words.append(match.group().upper())
-    if not words or words[0] not in _READ_ONLY_FIRST:
+    if not words or words[0] not in READ_ONLY_FIRST:
         first = words[0] if words else "nothing"
         raise InvalidInput(
             f"only read-only queries are allowed, not {first}",
             field="sql",
             hint="start with SELECT, WITH, FROM, EXPLAIN, DESCRIBE or SUMMARIZE",
         )
-    refused = sorted(set(words) & _REFUSED)
+    refused = sorted(set(words) & REFUSED)
     if refused:
         raise InvalidInput(
             f"the query uses {', '.join(refused)}, which the lake does not allow",

@@ -285,6 +285,7 @@ class Detector:
                 max_entries=int(settings.max_correlation_entries),
                 max_skew=float(settings.correlation_max_skew),
                 lateness=float(settings.correlation_lateness),
+                max_scan=int(settings.correlation_max_scan),
                 clock=lambda: platform.now().timestamp(),
             )
         index = load_ioc_files(iocs) if iocs else None

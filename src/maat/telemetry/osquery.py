@@ -176,18 +176,43 @@ def _row(header: Event, columns: object, action: str, where: str) -> Event:
     return out
 
 
+# What a row's own original keeps of its record (the whole record is the first row's).
+_ROW_KEYS = ("name", "hostIdentifier", "calendarTime", "unixTime", "epoch", "counter",
+             "numerics", "decorations")  # fmt: skip
+# The fields every row repeats, at most: a record of many rows repeats them in each.
+MAX_SHARED_BYTES = 8192
+
+
 def _rows(
     record: dict[str, Any], header: Event, rows: list[Any], action: str, where: str
 ) -> list[Event]:
-    """The events of a snapshot's or a batch's rows. Each one's original is its row in
-    osquery's own one-row form (the record's other keys, ``action`` and ``columns``), not
-    the whole record: a record of N rows would otherwise be stored N times over."""
-    rest = {k: v for k, v in record.items() if k not in ("snapshot", "diffResults")}
-    events = []
+    """The events of a snapshot's or a batch's rows.
+
+    The first row's original is the whole record (so it is kept once, whole); each other
+    row's is its row in osquery's one-row form (the record's header keys, ``action`` and
+    ``columns``). What every row repeats (the header, decorations) is bounded, so a record
+    of N rows costs storage in proportion to its size, not N times it.
+    """
+    shared = {k: record[k] for k in _ROW_KEYS if k in record}
+    if len(rows) > 1:
+        size = len(orjson.dumps(shared)) + len(orjson.dumps(header))
+        # Repeated N times, the header may cost at most 16 times the record itself (past a
+        # MiB): a few rows with a large header, or many rows with a small one.
+        if size > MAX_SHARED_BYTES or (
+            size * len(rows) > 1 << 20 and size * len(rows) > 16 * len(orjson.dumps(record))
+        ):
+            raise InvalidInput(
+                f"the record's header and decorations take {size:,} bytes, repeated in each "
+                f"of its {len(rows):,} rows: too much to store (at most {MAX_SHARED_BYTES:,} "
+                "bytes, and 16 times the record in all)",
+                field="decorations",
+            )
+    events: list[Event] = []
     for index, row in enumerate(rows):
         event = _row(header, row, action, f"{where}[{index}]")
-        own = {**rest, "action": action, "columns": row}
-        event["event.original"] = orjson.dumps(own).decode()
+        if events:
+            own = {**shared, "action": action, "columns": row}
+            event["event.original"] = orjson.dumps(own).decode()
         events.append(event)
     return events
 

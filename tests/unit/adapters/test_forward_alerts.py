@@ -3,6 +3,7 @@ settings load, and a failure is reported as ``Unavailable`` without the webhook'
 
 from __future__ import annotations
 
+import http.client
 import socket
 from datetime import UTC, datetime
 
@@ -38,6 +39,27 @@ def test_a_failed_webhook_does_not_leak_the_secret_in_its_url() -> None:
     text = info.value.diagnostics()
     assert f"http://127.0.0.1:{port}" in text  # which receiver, still said
     assert "XXSECRETXX" not in text and "tok123" not in text
+
+
+def test_a_webhook_error_never_carries_part_of_the_secret_path() -> None:
+    secret = "T0KEN" * 60
+    # A space or control character in the URL: refused when the settings load, unquoted.
+    for bad in (" x", "\r\nX-Injected: 1", "\x00"):
+        with pytest.raises(ConfigError, match="space or control character") as refused:
+            WebhookForwarder(f"http://127.0.0.1:9/hooks/{secret}{bad}", timeout=1)
+        assert "T0KEN" not in refused.value.diagnostics()
+    # An error that quotes the whole URL (http.client does) longer than the cut: the secret
+    # is taken out before the text is cut, so no piece of it is left behind.
+    hook = WebhookForwarder(f"http://127.0.0.1:9/hooks/{secret}", timeout=1)
+
+    def quoting(*args: object, **kwargs: object) -> None:
+        raise http.client.InvalidURL(f"cannot send to {hook.url!r} (found at least '~')")
+
+    hook._opener.open = quoting  # type: ignore[method-assign]
+    with pytest.raises(Unavailable) as info:
+        hook.send(_alert())
+    text = info.value.diagnostics()
+    assert "T0KEN" not in text and "http://127.0.0.1:9" in text
 
 
 def test_a_webhook_with_credentials_in_its_url_is_refused_without_echoing_them() -> None:

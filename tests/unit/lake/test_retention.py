@@ -112,6 +112,15 @@ def test_a_clock_in_another_zone_deletes_nothing_younger_than_the_retention() ->
     assert plan(entries, now=now, retention_days=180).delete == ()
 
 
+def test_one_event_dated_9999_12_31_cannot_stop_retention_for_the_whole_lake(
+    ages: list[ManifestEntry],
+) -> None:
+    entries = _sealed([*ages, _file(99, "9999-12-31")])
+    result = plan(entries, now=NOW, retention_days=180)
+    assert len(result.delete) == 3
+    assert "day=9999-12-31/module=windows/part-99-" in " ".join(k.path for k in result.keep)
+
+
 def test_a_retention_longer_than_the_calendar_keeps_everything(ages: list[ManifestEntry]) -> None:
     result = plan(ages, now=NOW, retention_days=1_000_000)
     assert result.delete == () and len(result.keep) == len(ages)

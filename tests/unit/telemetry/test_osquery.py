@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from maat.errors import InvalidInput
 from maat.telemetry.model import finish
 from maat.telemetry.osquery import JSON_SOURCES, OsqueryResult
+from maat.telemetry.pipeline import parse_bytes
 from telemetry_kit import pick, sibling
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -490,3 +492,22 @@ def test_windows_path_gives_the_process_name() -> None:
     event = one(record)
     assert event["process.name"] == "cmd.exe"
     assert event["process.executable"] == "C:\\Windows\\System32\\cmd.exe"
+
+
+def test_a_snapshot_with_a_huge_header_cannot_amplify_into_gigabytes() -> None:
+    """Every row once repeated the record's other keys and decorations: one 245 KB record of
+    15,000 empty rows made 3 GB of originals."""
+    record: dict[str, Any] = {
+        "name": "pack_x", "hostIdentifier": "h1", "unixTime": 1700000000,
+        "padding": "x" * 200_000, "snapshot": [{} for _ in range(15_000)],
+    }  # fmt: skip
+    line = orjson.dumps(record)
+    out = parse_bytes(line, path="p", received="2024-01-01T00:00:00Z", max_event_bytes=1 << 18)
+    assert len(out.events) == 15_000 and not out.errors
+    stored = sum(len(e["event.original"]) for e in out.events)
+    assert stored <= 10 * len(line), f"{len(line):,} bytes in, {stored:,} bytes of originals"
+    assert orjson.loads(out.events[0]["event.original"]) == record  # kept once, whole
+    decorated = {**record, "padding": "", "decorations": {"tag": "y" * 100_000}}
+    refused = parse_bytes(orjson.dumps(decorated), path="p", received="2024-01-01T00:00:00Z",
+                          max_event_bytes=1 << 18)  # fmt: skip
+    assert not refused.events and "decorations" in refused.errors[0].reason

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from maat.errors import InvalidInput, PayloadTooLarge, StorageError
 
-_CREDENTIALS = ("Authorization", "Cookie", "Proxy-Authorization")
+# Lower case: urllib stores a header as str.capitalize() gives it ("Proxy-authorization").
+_CREDENTIALS = frozenset(("authorization", "cookie", "proxy-authorization"))
 
 
 def fetch(url: str, *, max_bytes: int, timeout: float = 30.0) -> bytes:
@@ -50,8 +51,9 @@ class _SameOriginCredentials(urllib.request.HTTPRedirectHandler):
         target = _origin(newurl)  # refuses file:, ftp: and malformed targets
         following = super().redirect_request(req, fp, code, msg, headers, newurl)
         if following is not None and target != _origin(req.full_url):
-            for name in _CREDENTIALS:
-                following.remove_header(name)
+            for name in [*following.headers, *following.unredirected_hdrs]:
+                if name.lower() in _CREDENTIALS:
+                    following.remove_header(name)
         return following
 
 

@@ -95,6 +95,13 @@ class WebhookForwarder:
     """POST each alert as JSON to one URL (http or https); redirects are failures."""
 
     def __init__(self, url: str, *, timeout: float) -> None:
+        if any(ch.isspace() or not ch.isprintable() for ch in url):
+            # No request can carry it, and http.client's error would quote the secret path.
+            raise ConfigError(
+                "detect.webhook_url holds a space or control character: no request can carry it",
+                field="webhook_url",
+                hint="percent-encode it (a space is %20)",
+            )
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("detect.webhook_url must be an http(s) URL", field="webhook_url")
@@ -131,8 +138,9 @@ class WebhookForwarder:
             raise Unavailable(f"webhook {self.shown} answered {exc.code}") from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             # ValueError includes UnicodeError (a host IDNA refuses); http.client's own
-            # messages may quote the URL, so its secret parts are taken out.
-            reason = self._redacted(f"{exc!s:.200}")
+            # messages may quote the URL, so its secret parts are taken out, before the text
+            # is cut (a cut secret would no longer be found, and its start would leak).
+            reason = self._redacted(str(exc))[:200]
             raise Unavailable(f"webhook {self.shown} unreachable: {reason}") from None
 
 

@@ -20,7 +20,7 @@ import duckdb
 
 from maat.config import TelemetrySettings
 from maat.errors import IntegrityError, InvalidInput, Unavailable
-from maat.lake.schema import QueryResult, view_sql
+from maat.lake.schema import READ_ONLY_FIRST, REFUSED, QueryResult, view_sql
 
 __all__ = ["HuntLimits", "run_hunt"]
 
@@ -58,7 +58,8 @@ def run_hunt(
 ) -> QueryResult:
     """Run ``sql`` over the view ``events`` of ``files`` (already checked as read-only text).
 
-    1. Ask DuckDB's parser: exactly one SELECT or EXPLAIN statement.
+    1. Ask DuckDB's tokenizer and parser: exactly one SELECT or EXPLAIN statement, with
+       no writing keyword (``EXPLAIN ANALYZE`` runs what it explains).
     2. Open a fresh in-memory DuckDB with a private temporary folder and the limits, create
        the view, allow only ``files``, turn external access off and lock the configuration.
     3. Run the query under a timer that interrupts it after ``limits.timeout``.
@@ -66,6 +67,7 @@ def run_hunt(
     DuckDB's errors become ``InvalidInput`` with its message; a listed file that cannot be
     read is an ``IntegrityError``; a timeout is ``InvalidInput`` naming the setting.
     """
+    _check_tokens(sql)
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -88,6 +90,31 @@ def run_hunt(
             connection.close()
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _check_tokens(sql: str) -> None:
+    """The text check again, on DuckDB's own tokens: whatever DuckDB reads as a comment or
+    a string is one, so no difference between two scanners can hide a keyword."""
+    try:
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error as exc:
+        raise InvalidInput(duck_message(exc), field="sql") from None
+    keywords: list[str] = []
+    statements = 1
+    for index, (start, kind) in enumerate(tokens):
+        end = tokens[index + 1][0] if index + 1 < len(tokens) else len(sql)
+        text = sql[start:end].strip()
+        if kind in (duckdb.token_type.keyword, duckdb.token_type.identifier):
+            keywords.append(text.upper())
+        elif kind == duckdb.token_type.operator and ";" in text and sql[end:].strip():
+            statements += 1
+    refused = sorted(set(keywords) & REFUSED)
+    if statements > 1 or not keywords or keywords[0] not in READ_ONLY_FIRST or refused:
+        raise InvalidInput(
+            "only one read-only statement is allowed"
+            + (f" (it uses {', '.join(refused)})" if refused else ""),
+            field="sql",
+        )
 
 
 def _lock_down(

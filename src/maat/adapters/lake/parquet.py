@@ -302,6 +302,10 @@ class ParquetLake:
             ]
             entries: list[ManifestEntry] = []
             written_at = iso(self._now())
+            # A batch another process (or this one, interrupted) left half-written goes
+            # first: its record is about to be replaced, and recovery could not find it.
+            orphans = [self._root / rel for rel in self._crashed_batch()]
+            durable.remove_quietly(orphans)
             try:
                 write_pending(self._root, self._key, head, names)
                 for item, rel in zip(encoded, names, strict=True):
@@ -311,7 +315,6 @@ class ParquetLake:
                     digest = hashlib.sha256(data).hexdigest()
                     durable.write_durably(path, data)
                     written.append(path)
-                    self._verified.note(rel, path)
                     entries.append(
                         ManifestEntry(
                             seq=seq,
@@ -331,6 +334,9 @@ class ParquetLake:
                     entries[-1] = replace(entries[-1], commit=dict(commit))
                 self._append(entries)
                 clear_pending(self._root)
+                for entry in entries:  # hashed again from the disk: what queries will read
+                    self._verified.remember(entry.path, self._root / entry.path, entry.sha256)
+                self._verified.compact()
             except OSError as exc:
                 durable.remove_quietly(written)
                 raise Unavailable(f"cannot write to the lake: {durable.why(exc)}") from None
@@ -456,6 +462,7 @@ class ParquetLake:
                 for entry in plan.delete:
                     durable.remove_quietly([self._root / entry.path])
                 durable.remove_empty_dirs(self._root)
+                self._verified.compact(live_files(self._entries))
         return RetentionReport(
             deleted=tuple(e.path for e in plan.delete),
             rows_deleted=sum(e.rows for e in plan.delete),
@@ -499,10 +506,7 @@ class ParquetLake:
             self._known_length, self._entries, self._torn, self._inode = 0, [], False, 0
             self._refresh()
             dropped = self._repair_torn_tail()
-            pending = read_pending(self._root, self._key)
-            crashed = (
-                pending.files if pending is not None and pending.after == self._head()[0] else ()
-            )
+            crashed = self._crashed_batch()
             live = live_files(self._entries)
             retired = {e.path for e in self._entries if e.kind == "retire"}
             removed: list[str] = []
@@ -516,6 +520,15 @@ class ParquetLake:
                 durable.remove_empty_dirs(self._root)
             self._verified.compact(live)
         return RecoveryReport(dropped, tuple(removed))
+
+    def _crashed_batch(self) -> frozenset[str]:
+        """The files of the batch that stopped before its entries were appended: those the
+        pending record names when the manifest still ends at the head it followed (the
+        exclusive lock held, so no batch is being written now)."""
+        pending = read_pending(self._root, self._key)
+        if pending is None or pending.after != self._head()[0]:
+            return frozenset()
+        return pending.files - live_files(self._entries).keys()
 
     def _ensure_manifest(self) -> None:
         """Create an empty manifest for a new lake; refuse data files without a manifest."""

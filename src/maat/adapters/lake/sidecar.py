@@ -13,7 +13,10 @@ stat signature (device, inode, size, modification and change times). A query che
 file it reads against it and hashes again any file whose signature changed, so a hunt never
 answers from a file replaced behind the manifest's back. The change time cannot be set
 from user space, so a file rewritten and re-dated still differs. The writer records each
-file it writes; a read-only process keeps what it checks in memory only, changing nothing.
+file it writes, hashed again from the disk; a read-only process keeps what it checks in
+memory only, changing nothing. Not covered: writes through a shared memory map of a file
+whose pages are already dirty (the kernel updates no time for them) and edits of the raw
+disk; ``maat lake verify`` hashes every file and finds those.
 """
 
 from __future__ import annotations
@@ -138,12 +141,22 @@ class VerifiedFiles:
                 rel, _, signature = body.decode("utf-8", "replace").partition("\t")
                 self._known[rel] = signature
 
-    def note(self, rel: str, path: Path) -> None:
-        """Record ``rel`` (at ``path``) as checked, with its current signature."""
+    def remember(self, rel: str, path: Path, sha256: str) -> bool:
+        """Record ``rel`` (at ``path``) as checked when its content has ``sha256`` and it
+        did not change while it was hashed (the same signature before and after)."""
         try:
+            before = os.stat(path, follow_symlinks=False)
+            if not stat.S_ISREG(before.st_mode) or durable.sha256_of(path) != sha256:
+                return False
             signature = _signature(os.stat(path, follow_symlinks=False))
-        except OSError:
-            return
+        except (OSError, Unavailable):
+            return False
+        if signature != _signature(before):
+            return False
+        self._record(rel, signature)
+        return True
+
+    def _record(self, rel: str, signature: str) -> None:
         self._known[rel] = signature
         if not self._persist:
             return
@@ -164,7 +177,8 @@ class VerifiedFiles:
 
         1. A file whose signature is the one recorded when it was checked is taken as is.
         2. Any other file must be a regular file (not a link) of the listed size whose
-           SHA-256 is the listed one; then its new signature is recorded.
+           SHA-256 is the listed one, unchanged while it was hashed; then its new signature
+           is recorded.
         """
         self._load()
         for rel, entry in live.items():
@@ -182,17 +196,17 @@ class VerifiedFiles:
             if info.st_size != entry.bytes:
                 listed = f"has {info.st_size:,} bytes, the manifest lists {entry.bytes:,}"
                 raise _changed(rel, listed)
-            if durable.sha256_of(path) != entry.sha256:
+            if not self.remember(rel, path, entry.sha256):
                 raise _changed(rel, "does not have the SHA-256 the manifest lists")
-            self.note(rel, path)
 
-    def compact(self, live: Iterable[str]) -> None:
-        """Rewrite the file with the live files' lines only, once it holds twice as many
-        lines as there are live files (files retired by retention leave lines behind)."""
+    def compact(self, live: Iterable[str] | None = None) -> None:
+        """Rewrite the file with one line per live file, once it holds twice as many lines
+        (files retired by retention and files checked again leave lines behind). Without
+        ``live``, only repeated lines go (cheap enough for every batch)."""
         if not self._persist:
             return
         self._load()
-        keep = set(live)
+        keep = set(live) if live is not None else set(self._known)
         if self._lines <= 2 * len(keep) + 64:
             return
         self._known = {rel: sig for rel, sig in self._known.items() if rel in keep}
@@ -200,9 +214,19 @@ class VerifiedFiles:
         for rel, signature in self._known.items():
             body = f"{rel}\t{signature}".encode()
             out += body + b"\t" + _mac(self._key, _VERIFIED_LABEL, body).encode() + b"\n"
-        with contextlib.suppress(OSError, Unavailable):
-            durable.write_durably(self._path, bytes(out))
-            self._offset, self._lines = len(out), len(self._known)
+        # Not durable.write_durably: its exclusive temp name, left by a crash, would stop
+        # every later compaction. A cache needs no fsync either.
+        temp = self._path.with_name(f".{VERIFIED_NAME}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                durable.write_all(fd, bytes(out))
+            finally:
+                os.close(fd)
+            os.replace(temp, self._path)
+        except OSError:
+            return
+        self._offset, self._lines = len(out), len(self._known)
 
 
 def _changed(rel: str, why: str) -> IntegrityError:
