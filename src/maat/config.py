@@ -185,6 +185,11 @@ class DetectSettings:
     alert_max_event_ids: int = 100  # event ids kept per alert (the count goes on)
     webhook_url: str = ""  # each new alert is POSTed here as JSON
     webhook_timeout: Seconds = Seconds(5)
+    # An alert a receiver did not take is sent again this often, for this long after it was
+    # raised, this many a time.
+    forward_retry_interval: Seconds = Seconds(60)
+    forward_retry_window: Seconds = Seconds(86400)
+    forward_retry_batch: int = 100
     syslog_target: str = ""  # udp://host:514 or tcp://host:514: each new alert as CEF
     max_correlation_groups: int = 100_000  # state kept per correlation rule at most
     taxii_max_bytes: Bytes = Bytes(256 * 1024 * 1024)  # one TAXII pull, all pages together
@@ -338,6 +343,9 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.alert_group_window": (0, None),
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),
+    "detect.forward_retry_interval": (1, 86400),
+    "detect.forward_retry_window": (0, 30 * 86400),
+    "detect.forward_retry_batch": (1, 10_000),
     "detect.max_correlation_groups": (1, None),
     "detect.taxii_max_bytes": (1024, None),
     "detect.taxii_max_objects": (1, None),

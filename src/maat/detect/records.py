@@ -29,3 +29,5 @@ class AlertRecord:
     """``open`` until an analyst resolves it (``resolved``); open high alerts lower posture."""
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    forwarded_at: datetime | None = None
+    """When every configured forwarder took it; ``None`` until then (retried)."""

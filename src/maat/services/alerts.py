@@ -13,7 +13,11 @@
    that vendor's breach, once: the signal of detection acts in zero trust (its identities
    need step-up MFA) and vendor risk;
 4. each new alert goes to the configured webhook and syslog receiver; a receiver that
-   fails is reported and does not undo the stored alert.
+   fails is reported and does not undo the stored alert. An alert every receiver took is
+   marked forwarded; the others are sent again (:meth:`AlertSink.retry_forwards`, every
+   ``forward_retry_interval``, for ``forward_retry_window`` after they were raised), so a
+   receiver down for a while still gets them: delivery is at least once, receivers
+   deduplicate by alert id.
 
 :class:`Detector` runs the rules and indicators of ``[detect]`` over events and hands the
 hits to the sink; the telemetry service runs it as a consumer of the event bus.
@@ -26,6 +30,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,6 +81,10 @@ class AlertSink:
         self.platform = platform
         self.settings = platform.settings.detect
         self.forwarders = list(forwarders)
+        # A new alert is sent at once; what failed waits at least one interval.
+        self._next_retry = platform.now() + timedelta(
+            seconds=float(self.settings.forward_retry_interval)
+        )
 
     @classmethod
     def from_settings(cls, platform: Platform) -> AlertSink:
@@ -151,14 +160,49 @@ class AlertSink:
         if breach_evidence:
             self._record_breaches(breached, actor, outcome)
         # Step 4.
-        for alert in outcome.new:
+        errors, when, delivered = self._forward(outcome.new)
+        outcome.forward_errors.extend(errors)
+        outcome.new = [
+            dataclasses.replace(a, forwarded_at=when) if a.id in delivered else a
+            for a in outcome.new
+        ]
+        return outcome
+
+    def _forward(self, alerts: Sequence[AlertRecord]) -> tuple[list[str], datetime, set[str]]:
+        """Send ``alerts`` to every forwarder and mark those every one took: the errors,
+        when they were marked and the ids marked."""
+        errors: list[str] = []
+        delivered: list[str] = []
+        for alert in alerts:
+            failed = False
             for forwarder in self.forwarders:
                 try:
                     forwarder.send(alert)
                 except MaatError as exc:
-                    outcome.forward_errors.append(f"{alert.id}: {exc.diagnostics()}")
+                    failed = True
+                    errors.append(f"{alert.id}: {exc.diagnostics()}")
                     log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
-        return outcome
+            if not failed:
+                delivered.append(alert.id)
+        when = self.platform.now()
+        if delivered:
+            with self.platform.transaction() as uow:
+                uow.alerts.mark_forwarded(delivered, when)
+        return errors, when, set(delivered)
+
+    def retry_forwards(self, *, force: bool = False) -> list[str]:
+        """Send again the alerts of the last ``forward_retry_window`` that some forwarder
+        did not take, oldest first (at most ``forward_retry_batch`` a time), once every
+        ``forward_retry_interval`` unless ``force``; the errors. Without forwarders there
+        is nothing to send."""
+        now = self.platform.now()
+        if not self.forwarders or (not force and now < self._next_retry):
+            return []
+        self._next_retry = now + timedelta(seconds=float(self.settings.forward_retry_interval))
+        since = now - timedelta(seconds=float(self.settings.forward_retry_window))
+        with self.platform.transaction(write=False) as uow:
+            waiting = uow.alerts.unforwarded(since, int(self.settings.forward_retry_batch))
+        return self._forward(waiting)[0]
 
     def _record_breaches(
         self, alerts: Mapping[str, AlertRecord], actor: str, outcome: AlertOutcome
@@ -314,8 +358,11 @@ class Detector:
         return out
 
     def run(self, events: Iterable[Mapping[str, Any]]) -> AlertOutcome:
-        """Detect over ``events`` and record the alerts."""
-        return self.sink.record(self.lines(events))
+        """Detect over ``events`` and record the alerts; then, when it is time, send again
+        what a forwarder did not take before."""
+        outcome = self.sink.record(self.lines(events))
+        outcome.forward_errors.extend(self.sink.retry_forwards())
+        return outcome
 
 
 def list_alerts(

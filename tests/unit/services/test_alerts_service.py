@@ -307,3 +307,52 @@ def test_the_server_judges_correlation_event_time_against_its_own_clock(
         clock.advance(hours=1)  # now they are not ahead any more
         routes = [line["rule.route"] for line in built.lines(events)]
         assert routes.count("correlation") == 1
+
+
+def test_an_alert_a_receiver_missed_is_sent_again_once_it_is_back(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """The SIEM is down when the alert is raised: it once never heard of the incident.
+    Now the alert is sent again every interval until it is taken, and then never again."""
+    down, sent = [True], []
+
+    class Flaky:
+        def send(self, alert: Any) -> None:
+            if down[0]:
+                raise Unavailable("the receiver is down")
+            sent.append(alert.id)
+
+    hit = {"rule.id": "r1", "rule.title": "t", "rule.level": "high", "event.id": "e1",
+           "host.name": "ENG-WS7"}  # fmt: skip
+    sink = AlertSink(platform, [Flaky()])
+    outcome = sink.record([hit])
+    assert outcome.forward_errors and sent == []
+    assert "down" in sink.retry_forwards(force=True)[0]  # still down: kept for later
+    down[0] = False
+    assert sink.retry_forwards() == [] and sent == []  # not before the interval
+    clock.advance(seconds=61)
+    assert sink.retry_forwards() == [] and sent == [outcome.new[0].id]
+    clock.advance(seconds=61)
+    sink.retry_forwards()
+    assert sent == [outcome.new[0].id]  # taken once: never sent again
+    stored = list_alerts(platform)[0]
+    assert stored.forwarded_at is not None
+
+
+def test_an_alert_past_the_retry_window_is_not_sent_again(
+    platform: Platform, clock: FakeClock
+) -> None:
+    sent: list[str] = []
+    failing = True
+
+    class Flaky:
+        def send(self, alert: Any) -> None:
+            if failing:
+                raise Unavailable("the receiver is down")
+            sent.append(alert.id)
+
+    sink = AlertSink(platform, [Flaky()])
+    sink.record([{"rule.id": "r1", "rule.title": "t", "rule.level": "high", "event.id": "e1"}])
+    clock.advance(seconds=float(platform.settings.detect.forward_retry_window) + 1)
+    failing = False
+    assert sink.retry_forwards(force=True) == [] and sent == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from maat.adapters.storage.models import Base
+from maat.adapters.storage.models import Base, UtcDateTime
 from maat.services.platform import Platform
 
 
@@ -23,6 +26,44 @@ def test_schema_is_at_head_after_migrate(platform: Platform) -> None:
 
 def test_migrate_twice_is_harmless(platform: Platform) -> None:
     assert platform.store.migrate() == platform.store.expected_revision()
+
+
+def _insert_old_alerts(connection: Any, alerts: list[Any]) -> None:
+    """Alerts as an older schema stores them (the models describe the newest one)."""
+    table = sa.table(
+        "alerts", sa.column("id"), sa.column("rule_id"), sa.column("title"), sa.column("level"),
+        sa.column("techniques", sa.JSON), sa.column("entities", sa.JSON),
+        sa.column("created_at", UtcDateTime()),
+    )  # fmt: skip
+    for alert in alerts:
+        connection.execute(sa.insert(table).values(
+            id=alert.id, rule_id=alert.rule_id, title=alert.title, level=alert.level,
+            techniques=list(alert.techniques), entities=dict(alert.entities),
+            created_at=alert.created_at,
+        ))  # fmt: skip
+
+
+def test_alerts_stored_before_0014_are_not_forwarded_again(platform: Platform) -> None:
+    """0014 adds ``forwarded_at``; what was stored before counts as forwarded, so the first
+    retry after an upgrade does not send a day of old alerts again."""
+    from datetime import UTC, datetime, timedelta
+
+    from alembic import command
+
+    from maat.detect.records import AlertRecord
+
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    old = AlertRecord(id="alr_old", rule_id="r", title="t", level="high", created_at=created)
+    config = platform.store._alembic_config()
+    with platform.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+        _insert_old_alerts(connection, [old])
+    platform.store.migrate()
+    with platform.transaction(write=False) as uow:
+        [stored] = uow.alerts.list(limit=10)
+        assert stored.forwarded_at == created
+        assert uow.alerts.unforwarded(created - timedelta(days=1), 10) == []
 
 
 def test_breach_alerts_stored_before_0013_no_longer_lock_out_what_is_in_reach(
@@ -48,9 +89,7 @@ def test_breach_alerts_stored_before_0013_no_longer_lock_out_what_is_in_reach(
     with platform.store.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0012")
-    with platform.transaction() as uow:
-        uow.alerts.add(old)
-        uow.alerts.add(other)
+        _insert_old_alerts(connection, [old, other])
     platform.store.migrate()
     with platform.transaction(write=False) as uow:
         stored = {a.id: a.entities for a in uow.alerts.list(limit=10)}

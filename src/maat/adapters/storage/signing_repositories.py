@@ -221,6 +221,24 @@ class SqlAlerts(Repo):
         records = (to_record(AlertRecord, r) for r in self._s.scalars(query))
         return [r for r in records if name in (r.entities.get(entity) or ())]
 
+    def unforwarded(self, since: datetime, limit: int) -> Sequence[AlertRecord]:
+        """Alerts created at or after ``since`` that no forward has delivered yet, oldest
+        first."""
+        query = (
+            select(AlertRow)
+            .where(AlertRow.forwarded_at.is_(None), AlertRow.created_at >= since)
+            .order_by(AlertRow.created_at, AlertRow.id)
+            .limit(limit)
+        )
+        return [to_record(AlertRecord, r) for r in self._s.scalars(query)]
+
+    def mark_forwarded(self, alert_ids: Sequence[str], when: datetime) -> None:
+        """Record that ``alert_ids`` were delivered to every forwarder at ``when``."""
+        if alert_ids:
+            self._s.execute(
+                update(AlertRow).where(AlertRow.id.in_(list(alert_ids))).values(forwarded_at=when)
+            )
+
     def latest_in_group(self, group_key: str) -> AlertRecord | None:
         """The newest alert of a group (None when the group has none)."""
         query = (
