@@ -29,5 +29,7 @@ class AlertRecord:
     """``open`` until an analyst resolves it (``resolved``); open high alerts lower posture."""
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    forwarded_to: tuple[str, ...] = ()
+    """The receivers (``webhook``, ``syslog``) that took it, so a retry skips them."""
     forwarded_at: datetime | None = None
-    """When every configured forwarder took it; ``None`` until then (retried)."""
+    """When every configured receiver took it; ``None`` until then (retried)."""

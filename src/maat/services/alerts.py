@@ -30,7 +30,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,9 +82,8 @@ class AlertSink:
         self.settings = platform.settings.detect
         self.forwarders = list(forwarders)
         # A new alert is sent at once; what failed waits at least one interval.
-        self._next_retry = platform.now() + timedelta(
-            seconds=float(self.settings.forward_retry_interval)
-        )
+        self._retry_delay = float(self.settings.forward_retry_interval)
+        self._next_retry = platform.now() + timedelta(seconds=self._retry_delay)
 
     @classmethod
     def from_settings(cls, platform: Platform) -> AlertSink:
@@ -160,49 +159,66 @@ class AlertSink:
         if breach_evidence:
             self._record_breaches(breached, actor, outcome)
         # Step 4.
-        errors, when, delivered = self._forward(outcome.new)
+        errors, forwarded = self._forward(outcome.new)
         outcome.forward_errors.extend(errors)
-        outcome.new = [
-            dataclasses.replace(a, forwarded_at=when) if a.id in delivered else a
-            for a in outcome.new
-        ]
+        outcome.new = [forwarded.get(a.id, a) for a in outcome.new]
         return outcome
 
-    def _forward(self, alerts: Sequence[AlertRecord]) -> tuple[list[str], datetime, set[str]]:
-        """Send ``alerts`` to every forwarder and mark those every one took: the errors,
-        when they were marked and the ids marked."""
+    def _forward(self, alerts: Sequence[AlertRecord]) -> tuple[list[str], dict[str, AlertRecord]]:
+        """Send each alert to the receivers that have not taken it yet and record who did.
+
+        1. A receiver that fails is not tried again in this pass (a hung one would cost
+           its timeout for every alert, on the detector's thread); the alerts it missed
+           are sent again later.
+        2. An alert all receivers took gets its ``forwarded_at``.
+
+        Returns the errors and each alert as recorded.
+        """
         errors: list[str] = []
-        delivered: list[str] = []
+        failed: set[str] = set()
+        names = [_receiver(f) for f in self.forwarders]
+        now = self.platform.now()
+        changed: dict[str, AlertRecord] = {}
         for alert in alerts:
-            failed = False
-            for forwarder in self.forwarders:
+            took = set(alert.forwarded_to)
+            for name, forwarder in zip(names, self.forwarders, strict=True):
+                if name in took or name in failed:
+                    continue
                 try:
                     forwarder.send(alert)
+                    took.add(name)
                 except MaatError as exc:
-                    failed = True
+                    failed.add(name)
                     errors.append(f"{alert.id}: {exc.diagnostics()}")
                     log.warning("alert %s not forwarded: %s", alert.id, exc.diagnostics())
-            if not failed:
-                delivered.append(alert.id)
-        when = self.platform.now()
-        if delivered:
+            complete = now if took >= set(names) else None
+            if took != set(alert.forwarded_to) or complete is not None:
+                changed[alert.id] = dataclasses.replace(
+                    alert, forwarded_to=tuple(sorted(took)), forwarded_at=complete
+                )
+        if changed:
             with self.platform.transaction() as uow:
-                uow.alerts.mark_forwarded(delivered, when)
-        return errors, when, set(delivered)
+                for alert in changed.values():
+                    uow.alerts.record_forwards(alert.id, alert.forwarded_to, alert.forwarded_at)
+        return errors, changed
 
     def retry_forwards(self, *, force: bool = False) -> list[str]:
-        """Send again the alerts of the last ``forward_retry_window`` that some forwarder
-        did not take, oldest first (at most ``forward_retry_batch`` a time), once every
-        ``forward_retry_interval`` unless ``force``; the errors. Without forwarders there
-        is nothing to send."""
+        """Send again the alerts of the last ``forward_retry_window`` that some receiver
+        did not take, oldest first (at most ``forward_retry_batch`` a time), to those
+        receivers only; once every ``forward_retry_interval``, twice as long after a pass
+        that failed (up to an hour), unless ``force``. Returns the errors. Without
+        receivers there is nothing to send."""
         now = self.platform.now()
         if not self.forwarders or (not force and now < self._next_retry):
             return []
-        self._next_retry = now + timedelta(seconds=float(self.settings.forward_retry_interval))
         since = now - timedelta(seconds=float(self.settings.forward_retry_window))
         with self.platform.transaction(write=False) as uow:
             waiting = uow.alerts.unforwarded(since, int(self.settings.forward_retry_batch))
-        return self._forward(waiting)[0]
+        errors = self._forward(waiting)[0]
+        base = float(self.settings.forward_retry_interval)
+        self._retry_delay = min(2 * self._retry_delay, max(base, 3600.0)) if errors else base
+        self._next_retry = now + timedelta(seconds=self._retry_delay)
+        return errors
 
     def _record_breaches(
         self, alerts: Mapping[str, AlertRecord], actor: str, outcome: AlertOutcome
@@ -225,6 +241,11 @@ class AlertSink:
             with self.platform.transaction(write=False) as uow:
                 stored = uow.alerts.list(rule_id="maat.vendors.breach", limit=50)
             outcome.new.extend(a for a in stored if a.id == report.alert_id)  # forwarded below
+
+
+def _receiver(forwarder: Forwarder) -> str:
+    """The name an alert's ``forwarded_to`` records for ``forwarder``."""
+    return str(getattr(forwarder, "name", type(forwarder).__name__))
 
 
 VENDOR_TAG = "vendor:"
@@ -358,11 +379,13 @@ class Detector:
         return out
 
     def run(self, events: Iterable[Mapping[str, Any]]) -> AlertOutcome:
-        """Detect over ``events`` and record the alerts; then, when it is time, send again
-        what a forwarder did not take before."""
-        outcome = self.sink.record(self.lines(events))
-        outcome.forward_errors.extend(self.sink.retry_forwards())
-        return outcome
+        """Detect over ``events`` and record the alerts."""
+        return self.sink.record(self.lines(events))
+
+    def retry_forwards(self) -> list[str]:
+        """Send again, when it is time, what a receiver did not take (the writer loop calls
+        this on every turn, events or not: a quiet bus must not hold alerts back)."""
+        return self.sink.retry_forwards()
 
 
 def list_alerts(

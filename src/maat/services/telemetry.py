@@ -434,6 +434,9 @@ class Telemetry:
         if self.detector is None:
             return 0
         with self._detect_lock:
+            retry = getattr(self.detector, "retry_forwards", None)
+            if retry is not None:  # alerts a receiver missed: on a timer, events or not
+                retry()
             batch = self.settings.telemetry.lake_batch_rows
             messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
             if not messages:

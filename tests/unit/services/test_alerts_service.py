@@ -329,8 +329,9 @@ def test_an_alert_a_receiver_missed_is_sent_again_once_it_is_back(
     assert outcome.forward_errors and sent == []
     assert "down" in sink.retry_forwards(force=True)[0]  # still down: kept for later
     down[0] = False
-    assert sink.retry_forwards() == [] and sent == []  # not before the interval
     clock.advance(seconds=61)
+    assert sink.retry_forwards() == [] and sent == []  # a failed pass doubled the wait
+    clock.advance(seconds=60)
     assert sink.retry_forwards() == [] and sent == [outcome.new[0].id]
     clock.advance(seconds=61)
     sink.retry_forwards()
@@ -356,3 +357,73 @@ def test_an_alert_past_the_retry_window_is_not_sent_again(
     clock.advance(seconds=float(platform.settings.detect.forward_retry_window) + 1)
     failing = False
     assert sink.retry_forwards(force=True) == [] and sent == []
+
+
+class _Receiver:
+    """A forwarder named ``name`` that fails while ``down``; what it took, what it was
+    asked to send."""
+
+    def __init__(self, name: str, *, down: bool = False) -> None:
+        self.name, self.down = name, down
+        self.took: list[str] = []
+        self.calls = 0
+
+    def send(self, alert: Any) -> None:
+        self.calls += 1
+        if self.down:
+            raise Unavailable(f"{self.name} is down")
+        self.took.append(alert.id)
+
+
+def _hit(n: int) -> dict[str, Any]:
+    return {"rule.id": f"r{n}", "rule.title": "t", "rule.level": "high", "event.id": f"e{n}"}
+
+
+def test_a_quiet_bus_does_not_hold_back_an_alert_a_receiver_missed(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """The retry once ran only when events came in: with none, a receiver back within the
+    day never got the alert."""
+    siem = _Receiver("webhook", down=True)
+    detector = Detector(None, None, AlertSink(platform, [siem]))
+    detector.sink.record([_hit(1)])
+    siem.down = False
+    telemetry = Telemetry.open(platform.settings, detector=detector)
+    try:
+        clock.advance(seconds=61)
+        assert telemetry.detect_once() == 0  # nothing on the bus
+    finally:
+        telemetry.close()
+    assert len(siem.took) == 1
+
+
+def test_a_hung_receiver_costs_one_timeout_per_pass_not_one_per_alert(
+    platform: Platform, clock: FakeClock
+) -> None:
+    hung = _Receiver("webhook", down=True)
+    sink = AlertSink(platform, [hung])
+    sink.record([_hit(n) for n in range(5)])
+    assert hung.calls == 1  # the batch's other alerts wait for the next pass
+    sink.retry_forwards(force=True)
+    assert hung.calls == 2
+
+
+def test_a_healthy_receiver_gets_each_alert_once_while_another_is_down(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """Delivery was recorded only once every receiver took an alert: with syslog down, the
+    webhook got the same alerts every minute for a day."""
+    webhook, syslog = _Receiver("webhook"), _Receiver("syslog", down=True)
+    sink = AlertSink(platform, [webhook, syslog])
+    sink.record([_hit(n) for n in range(3)])
+    for _ in range(5):
+        clock.advance(seconds=3601)
+        sink.retry_forwards()
+    assert sorted(webhook.took) == sorted(a.id for a in list_alerts(platform))
+    assert len(webhook.took) == 3
+    syslog.down = False
+    clock.advance(seconds=3601)
+    sink.retry_forwards()
+    assert len(syslog.took) == 3 and len(webhook.took) == 3
+    assert all(a.forwarded_at is not None for a in list_alerts(platform))
+    assert all(a.forwarded_to == ("syslog", "webhook") for a in list_alerts(platform))

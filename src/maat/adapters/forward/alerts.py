@@ -94,6 +94,8 @@ def _port(parts: SplitResult, default: int, setting: str) -> int:
 class WebhookForwarder:
     """POST each alert as JSON to one URL (http or https); redirects are failures."""
 
+    name = "webhook"  # what an alert's forwarded_to records
+
     def __init__(self, url: str, *, timeout: float) -> None:
         if any(ch.isspace() or not ch.isprintable() for ch in url):
             # No request can carry it, and http.client's error would quote the secret path.
@@ -147,6 +149,8 @@ class WebhookForwarder:
 class SyslogForwarder:
     """Send each alert as a CEF message in an RFC 5424 syslog frame (UDP, or TCP with
     octet counting)."""
+
+    name = "syslog"  # what an alert's forwarded_to records
 
     def __init__(self, target: str, *, timeout: float) -> None:
         parts = urlsplit(target)

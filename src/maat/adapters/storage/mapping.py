@@ -22,6 +22,7 @@ _TO_RECORD: dict[str, Any] = {
     "fixed_versions": tuple,
     "techniques": tuple,
     "event_ids": tuple,
+    "forwarded_to": tuple,
     "tags": tuple,
 }
 

@@ -381,6 +381,7 @@ class AlertRow(Base):
     state: Mapped[str] = mapped_column(String(20), index=True, server_default="open")
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    forwarded_to: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     forwarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
 
 

@@ -232,12 +232,15 @@ class SqlAlerts(Repo):
         )
         return [to_record(AlertRecord, r) for r in self._s.scalars(query)]
 
-    def mark_forwarded(self, alert_ids: Sequence[str], when: datetime) -> None:
-        """Record that ``alert_ids`` were delivered to every forwarder at ``when``."""
-        if alert_ids:
-            self._s.execute(
-                update(AlertRow).where(AlertRow.id.in_(list(alert_ids))).values(forwarded_at=when)
-            )
+    def record_forwards(
+        self, alert_id: str, receivers: Sequence[str], complete_at: datetime | None
+    ) -> None:
+        """Record the ``receivers`` that took ``alert_id`` and, once all did, when."""
+        self._s.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(forwarded_to=list(receivers), forwarded_at=complete_at)
+        )
 
     def latest_in_group(self, group_key: str) -> AlertRecord | None:
         """The newest alert of a group (None when the group has none)."""
