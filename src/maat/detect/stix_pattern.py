@@ -26,11 +26,12 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
+from maat.detect.ioc_values import instant
 from maat.errors import InvalidInput
 
 __all__ = [
@@ -308,22 +309,14 @@ def compile_pattern(tree: Any) -> Matcher:
 
 def evaluate(tree: Any, values: Values, timestamp: str = "") -> bool:
     """Whether one event (its values per object path) satisfies a single-event pattern."""
-    when = _instant(timestamp) if timestamp else None
+    when = instant(timestamp) if timestamp else None
     return compile_pattern(tree)(values, when)
-
-
-def _instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _window(qualifiers: tuple[tuple[str, Any], ...]) -> tuple[datetime, datetime] | None:
     for name, argument in qualifiers:
         if name == "START":
-            start, stop = (_instant(str(a)) if isinstance(a, str) else None for a in argument)
+            start, stop = (instant(str(a)) if isinstance(a, str) else None for a in argument)
             if start is None or stop is None:
                 raise InvalidInput("STIX pattern: START and STOP need t'…' timestamps")
             return start, stop
