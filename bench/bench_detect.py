@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from maat.config import Settings
 from maat.detect.sigma import Engine, RuleSet, applicable_routes, load_rules
 from maat.services.detection import rule_texts
-from maat.services.telemetry import tune_collector
+from maat.services.telemetry import tune_process
 from maat.telemetry.pipeline import parse_bytes
 from sigma_oracle import SqliteOracle, queries
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
-    tune_collector(Settings.from_mapping({}))  # as `maat serve`, `ingest` and `detect` do
+    tune_process(Settings.from_mapping({}))  # as `maat serve`, `ingest` and `detect` do
     texts = dict(rule_texts([p for p in (SIGMA / "rules",) if p.exists()]))
     t = time.perf_counter()
     loaded = load_rules(texts.items())

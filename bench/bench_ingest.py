@@ -35,7 +35,7 @@ import orjson
 
 from maat.config import Settings
 from maat.services.platform import read_master_secret
-from maat.services.telemetry import Telemetry, tune_collector
+from maat.services.telemetry import Telemetry, tune_process
 
 MORDOR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mordor" / "unzipped"
 BATCH = 10_000
@@ -123,7 +123,7 @@ def main() -> None:
             options["telemetry"] = {"handoff_bytes": args.handoff}
         settings = Settings.from_mapping(options)
         read_master_secret(settings.effective_secret_key_file, create=True)
-        tune_collector(settings)  # as `maat serve`, `ingest` and `detect` do
+        tune_process(settings)  # as `maat serve`, `ingest` and `detect` do
         telemetry = Telemetry.open(settings)
         stages = Stages()
         accepted = errors = 0

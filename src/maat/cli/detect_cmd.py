@@ -24,7 +24,7 @@ from maat.services.detection import (
     regression_cases,
 )
 from maat.services.event_files import parse_event_file
-from maat.services.telemetry import read_inputs, tune_collector
+from maat.services.telemetry import read_inputs, tune_process
 
 rules_app = typer.Typer(
     help="Sigma rules: check, list, and test against cases.", no_args_is_help=True
@@ -60,7 +60,7 @@ def detect(
         raise InvalidInput("give --rules, --iocs or both", field="rules")
     err = console(stderr=True)
     state: CliState = ctx.obj
-    tune_collector(state.settings())
+    tune_process(state.settings())
     engine = load_rule_files(rules)[1] if rules else None
     for problem in engine.problems if engine is not None else ():
         if problem.severity == "error":

@@ -127,11 +127,11 @@ def serve(
     from maat.services.alerts import Detector
     from maat.services.enrichment import StoreFacts
     from maat.services.platform import Platform
-    from maat.services.telemetry import Telemetry, tune_collector
+    from maat.services.telemetry import Telemetry, tune_process
 
     state: CliState = ctx.obj
     settings = state.settings()
-    tune_collector(settings)
+    tune_process(settings)
     platform = Platform.open(settings)
     platform.store.check_schema()
     try:

@@ -14,7 +14,7 @@ from maat.errors import InvalidInput, PayloadTooLarge
 from maat.services.alerts import Detector
 from maat.services.enrichment import StoreFacts
 from maat.services.event_files import parse_event_file
-from maat.services.telemetry import IngestReport, Telemetry, read_inputs, tune_collector
+from maat.services.telemetry import IngestReport, Telemetry, read_inputs, tune_process
 from maat.telemetry.dispatch import names
 from maat.telemetry.model import ParseError
 from maat.telemetry.pipeline import ParseOutcome
@@ -76,7 +76,7 @@ def ingest(
     files = list(read_inputs(paths))
     report = IngestReport()
     with state.platform() as platform:
-        tune_collector(platform.settings)
+        tune_process(platform.settings)
         telemetry = Telemetry.open(
             platform.settings, facts=StoreFacts(platform), detector=Detector.from_settings(platform)
         )

@@ -44,7 +44,7 @@ from maat.services.scenario_run import (
     _Item,
     new_alerts,
 )
-from maat.services.telemetry import Telemetry, tune_collector
+from maat.services.telemetry import Telemetry, tune_process
 from maat.services.tokens import create_token
 from maat.services.vulns import import_advisories
 
@@ -128,7 +128,7 @@ class Replay:
                              "key store in the demo's folder (unsafe_file_keystore); "
                              "production keeps them in an HSM over PKCS#11")  # fmt: skip
         settings = Settings.from_mapping(values)
-        tune_collector(settings)
+        tune_process(settings)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnsafeOptionWarning)
             initialise(settings, admin_password=None, actor="system")

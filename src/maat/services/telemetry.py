@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from maat.adapters.bus.spool import SpoolBus
+from maat.adapters.lake.arrow import use_memory_pool
 from maat.adapters.lake.hunt import HuntLimits
 from maat.adapters.lake.parquet import ParquetLake, lake_key
 from maat.config import Settings
@@ -105,18 +106,24 @@ def open_bus(settings: Settings) -> EventBus:
         max_bytes=int(telemetry.max_spool_bytes),
         min_free_bytes=int(telemetry.min_free_disk_bytes),
         dedupe_window=telemetry.dedupe_window,
+        tail_bytes=int(telemetry.handoff_bytes),  # this process's consumers: not read back
     )
 
 
-def tune_collector(settings: Settings) -> None:
-    """Set this process's first-generation garbage-collection threshold to
-    ``telemetry.gc_threshold`` (0 leaves Python's). Called once by the commands that run
-    the pipeline: with Python's 700, parsing triggers a collection every few events, and
-    the older generations' collections rescan every compiled rule."""
+def tune_process(settings: Settings) -> None:
+    """Tune this process for the pipeline; called once by the commands that run it (serve,
+    ingest, detect, the scenario).
+
+    1. The first-generation garbage-collection threshold becomes ``telemetry.gc_threshold``
+       (0 leaves Python's): with Python's 700, parsing triggers a collection every few
+       events, and the older generations' collections rescan every compiled rule.
+    2. Arrow allocates from ``telemetry.arrow_memory_pool`` (ADR 0018).
+    """
     threshold = int(settings.telemetry.gc_threshold)
     if threshold:
         _, second, third = gc.get_threshold()
         gc.set_threshold(threshold, second, third)
+    use_memory_pool(settings.telemetry.arrow_memory_pool)
 
 
 def _utc_now() -> datetime:

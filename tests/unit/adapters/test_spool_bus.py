@@ -12,6 +12,16 @@ from maat.adapters.bus import spool as spool_module
 from maat.adapters.bus.spool import SpoolBus
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
 
+TAIL_BYTES = [0]  # set per run by the fixture below
+
+
+@pytest.fixture(autouse=True, params=[0, 1 << 20], ids=["no-tail", "tail"])
+def tail_bytes(request: pytest.FixtureRequest) -> int:
+    """Every test runs with and without the tail of just-written frames: fetching from it
+    must give exactly what reading the segments back gives."""
+    TAIL_BYTES[0] = request.param
+    return int(request.param)
+
 
 def open_spool(root: Path, **overrides: int) -> SpoolBus:
     options = {
@@ -19,6 +29,7 @@ def open_spool(root: Path, **overrides: int) -> SpoolBus:
         "max_bytes": 1 << 30,
         "min_free_bytes": 0,
         "dedupe_window": 1000,
+        "tail_bytes": TAIL_BYTES[0],
     }
     options.update(overrides)
     return SpoolBus(root, **options)
@@ -152,7 +163,8 @@ def test_disk_full_during_write_stores_nothing_and_refuses(
 
 
 def test_corrupted_stored_frame_is_reported_not_skipped(tmp_path: Path) -> None:
-    with open_spool(tmp_path) as bus:
+    # Read from the segment: a process's tail holds what it wrote, not what is on disk.
+    with open_spool(tmp_path, tail_bytes=0) as bus:
         bus.publish("events", batch(0, 3))
         [segment] = tmp_path.glob("seg-*.log")
         blob = bytearray(segment.read_bytes())
@@ -280,3 +292,58 @@ def test_a_short_write_is_completed_not_torn(
         assert bus.publish("events", batch(0, 30)) == 30
         monkeypatch.undo()
         assert drain(bus) == [f"event {i}".encode() for i in range(30)]
+
+
+def test_this_process_fetches_from_the_tail_exactly_what_the_segments_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_reading(*args: object) -> bytes:
+        raise AssertionError("read back from disk")
+
+    with open_spool(tmp_path, tail_bytes=1 << 20, segment_bytes=4096) as bus:
+        bus.publish("events", batch(0, 300))  # rotates: the tail spans segments
+        bus.publish("other", batch(300, 5))
+        monkeypatch.setattr(spool_module.os, "pread", no_reading)
+        fetched = [m for _ in range(50) for m in bus.fetch("lake", max_messages=7, timeout=0)]
+        monkeypatch.undo()
+    with open_spool(tmp_path, tail_bytes=0) as bus:  # the same spool read from its files
+        stored = bus.fetch("lake", max_messages=1000, timeout=0)
+    assert len(fetched) == 305
+    assert fetched == stored  # subject, id, data and position of every message
+
+
+def test_a_tail_smaller_than_a_batch_hands_out_every_message_once_in_order(
+    tmp_path: Path,
+) -> None:
+    with open_spool(tmp_path, tail_bytes=60) as bus:  # the newest few messages only
+        bus.publish("events", batch(0, 40))
+        assert drain(bus) == [f"event {i}".encode() for i in range(40)]
+        bus.publish("events", batch(40, 3))
+        bus.seek("lake", 0)  # back before what the tail holds
+        assert drain(bus) == [f"event {i}".encode() for i in range(43)]
+
+
+def test_a_batch_the_disk_refused_is_never_fetched_from_the_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with open_spool(tmp_path, tail_bytes=1 << 20) as bus:
+        bus.publish("events", batch(0, 2))
+        monkeypatch.setattr(spool_module.os, "writev", full)
+        with pytest.raises(Unavailable, match="disk full"):
+            bus.publish("events", batch(2, 5))
+        monkeypatch.undo()
+        assert drain(bus) == [b"event 0", b"event 1"]
+
+
+def test_compaction_forgets_the_tail_of_deleted_segments(tmp_path: Path) -> None:
+    with open_spool(tmp_path, tail_bytes=1 << 20, segment_bytes=200, dedupe_window=0) as bus:
+        bus.publish("events", batch(0, 30))
+        assert len(drain(bus)) == 30
+        held = len(bus._tail)
+        assert bus.compact() > 0
+        assert len(bus._tail) < held
+        bus.publish("events", batch(30, 2))
+        assert drain(bus) == [b"event 30", b"event 31"]

@@ -193,17 +193,38 @@ def test_the_pipeline_commands_collect_garbage_less_often_as_configured(tmp_path
     the collector runs every few events (bench_detect: parse 33k -> 47k events/s)."""
     import gc
 
-    from maat.services.telemetry import tune_collector
+    from maat.services.telemetry import tune_process
 
     before = gc.get_threshold()
     try:
-        tune_collector(settings_in(tmp_path))
+        tune_process(settings_in(tmp_path))
         assert gc.get_threshold() == (100_000, *before[1:])
         gc.set_threshold(*before)
-        tune_collector(make_settings(tmp_path / "d", telemetry={"gc_threshold": 0}))
+        tune_process(make_settings(tmp_path / "d", telemetry={"gc_threshold": 0}))
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_pipeline_commands_give_arrow_the_configured_memory_pool(tmp_path: Path) -> None:
+    """Arrow's default (mimalloc) hands freed memory back between lake batches and faults it
+    in again; the pipeline commands use the C library's allocator unless told otherwise."""
+    import pyarrow as pa
+
+    from maat.errors import ConfigError
+    from maat.services.telemetry import tune_process
+
+    before = pa.default_memory_pool()
+    try:
+        tune_process(settings_in(tmp_path))
+        assert pa.default_memory_pool().backend_name == "system"
+        tune_process(make_settings(tmp_path / "d", telemetry={"arrow_memory_pool": "mimalloc"}))
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+    finally:
+        pa.set_memory_pool(before)
+    with pytest.raises(ConfigError) as caught:
+        make_settings(tmp_path / "e", telemetry={"arrow_memory_pool": "tcmalloc"})
+    assert caught.value.location.field == "telemetry.arrow_memory_pool"
 
 
 def lake_rows(telemetry: Telemetry) -> list[tuple[object, ...]]:

@@ -18,7 +18,8 @@ Durability, as numbered steps of :meth:`SpoolBus.publish`:
 3. append every frame of the batch and ``fsync`` once; on any write error cut the segment
    back to its size before the batch and raise ``Unavailable``: a batch is stored whole or
    not at all, and the caller acknowledges nothing;
-4. only then remember the ids and wake consumers.
+4. only then remember the ids, keep the new messages in the tail this process's own
+   consumers fetch them from (:mod:`~maat.adapters.bus.spool_tail`), and wake consumers.
 
 At open, a torn frame at the end of the newest segment (a crash during step 3, never
 acknowledged) is cut off, and the ids of the newest messages are read back so that a client
@@ -39,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from maat.adapters.bus.spool_tail import SpoolTail
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
 from maat.ports import BusMessage
 
@@ -128,6 +130,7 @@ class SpoolBus:
         max_bytes: int,
         min_free_bytes: int,
         dedupe_window: int,
+        tail_bytes: int = 0,
     ) -> None:
         self.root = root
         self._segment_bytes = segment_bytes
@@ -141,6 +144,7 @@ class SpoolBus:
         self._counts: dict[int, int] = {}  # messages per segment start (those counted)
         self._broken: str | None = None
         self._closed = False
+        self._tail = SpoolTail(tail_bytes)  # fetched without reading the segment back
         try:
             (root / "consumers").mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
@@ -308,7 +312,9 @@ class SpoolBus:
             for msg_id, data in fresh:
                 parts.append(_frame_head(msg_id, subject, data))
                 parts.append(data)
+            first = self._end()
             self._append(parts)
+            self._keep_tail(first, subject, fresh, parts)
             last = self._starts[-1]
             self._counts[last] = self._counts.get(last, 0) + len(fresh)
             for msg_id, _ in fresh:
@@ -319,6 +325,17 @@ class SpoolBus:
                 self._rotate()
             self._changed.notify_all()
             return batch_ids
+
+    def _keep_tail(
+        self, first: int, subject: str, fresh: list[tuple[str, bytes]], parts: list[bytes]
+    ) -> None:
+        """Keep the frames just made durable, from position ``first``, in the tail."""
+        messages = []
+        position = first
+        for index, (msg_id, data) in enumerate(fresh):
+            position += len(parts[2 * index]) + len(data)
+            messages.append(BusMessage(subject, msg_id, data, position))
+        self._tail.add(first, messages)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -411,6 +428,11 @@ class SpoolBus:
             starts = list(self._starts)
         out: list[BusMessage] = []
         while len(out) < max_messages and cursor < end:
+            with self._lock:
+                moved = self._tail.read(cursor, end, max_messages - len(out), out)
+            if moved != cursor:
+                cursor = moved
+                continue
             start = max(s for s in starts if s <= cursor)
             following = [s for s in starts if s > start]
             limit = min(end, following[0]) if following else end
@@ -525,6 +547,7 @@ class SpoolBus:
                 self._path(start).unlink(missing_ok=True)
                 self._starts.pop(0)
                 deleted += 1
+            self._tail.drop_before(self._starts[0])
             return deleted
 
     def _oldest_recent_start(self) -> int:
@@ -547,6 +570,7 @@ class SpoolBus:
             if self._closed:
                 return
             self._closed = True
+            self._tail.clear()
             self._changed.notify_all()
             os.close(self._fd)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)

@@ -21,7 +21,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from maat.errors import InvalidInput, Unavailable
+from maat.errors import ConfigError, InvalidInput, Unavailable
 from maat.lake.schema import (
     COLUMNS,
     as_int,
@@ -32,7 +32,15 @@ from maat.lake.schema import (
     valid_module,
 )
 
-__all__ = ["SCHEMA", "EncodedFile", "encode_batch", "iso", "partitions", "to_table"]
+__all__ = [
+    "SCHEMA",
+    "EncodedFile",
+    "encode_batch",
+    "iso",
+    "partitions",
+    "to_table",
+    "use_memory_pool",
+]
 
 CONVERT_CHUNK = 16_384  # events converted at a time: small enough to overlap with encoding
 ROW_GROUP_ROWS = 32_768  # rows per Parquet row group at least (but the last of a file)
@@ -71,6 +79,29 @@ _SOURCE_TYPES = {**_ARROW_TYPES, "timestamp": _TEXT, "first": pa.list_(_TEXT)}
 _SOURCES = pa.struct(
     [pa.field(c.source, _SOURCE_TYPES[c.kind]) for c in COLUMNS if c.kind != "json"]
 )
+
+
+def use_memory_pool(name: str) -> None:
+    """Make Arrow allocate from the pool ``name`` (``system``, ``mimalloc``, ``jemalloc``)
+    in this process from now on (``telemetry.arrow_memory_pool``). ``ConfigError`` when
+    the name is unknown or this pyarrow build lacks it; Arrow keeps its pool then."""
+    makers = {
+        "system": pa.system_memory_pool,
+        "mimalloc": pa.mimalloc_memory_pool,
+        "jemalloc": pa.jemalloc_memory_pool,
+    }
+    maker = makers.get(name)
+    if maker is None:
+        raise ConfigError(f"unknown memory pool {name!r}", field="telemetry.arrow_memory_pool")
+    try:
+        pool = maker()
+    except NotImplementedError:  # what pyarrow raises for an allocator it was built without
+        raise ConfigError(
+            f"this pyarrow has no {name} allocator",
+            field="telemetry.arrow_memory_pool",
+            hint="system",
+        ) from None
+    pa.set_memory_pool(pool)
 
 
 def to_table(
