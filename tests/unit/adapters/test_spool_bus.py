@@ -341,9 +341,23 @@ def test_a_batch_the_disk_refused_is_never_fetched_from_the_tail(
 def test_compaction_forgets_the_tail_of_deleted_segments(tmp_path: Path) -> None:
     with open_spool(tmp_path, tail_bytes=1 << 20, segment_bytes=200, dedupe_window=0) as bus:
         bus.publish("events", batch(0, 30))
+        bus.fetch("slow", max_messages=1, timeout=0)  # unacknowledged: keeps the tail
         assert len(drain(bus)) == 30
         held = len(bus._tail)
         assert bus.compact() > 0
         assert len(bus._tail) < held
         bus.publish("events", batch(30, 2))
         assert drain(bus) == [b"event 30", b"event 31"]
+
+
+def test_the_tail_lets_go_of_what_every_consumer_has_had(tmp_path: Path) -> None:
+    with open_spool(tmp_path, tail_bytes=1 << 20) as bus:
+        bus.publish("events", batch(0, 10))
+        assert len(drain(bus, "lake")) == 10
+        assert len(bus._tail) == 0  # the only consumer so far has had them all
+        bus.publish("events", batch(10, 10))
+        bus.fetch("detector", max_messages=3, timeout=0)  # a second consumer, from the start
+        assert len(drain(bus, "lake")) == 10
+        assert len(bus._tail) == 10  # the detector has not had these yet
+        assert len(drain(bus, "detector")) == 17
+        assert len(bus._tail) == 0

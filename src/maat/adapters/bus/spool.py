@@ -442,6 +442,9 @@ class SpoolBus:
             cursor = self._read_frames(start, cursor, limit, max_messages - len(out), out)
         with self._lock:
             self._cursors[consumer] = cursor
+            # What every consumer of this process has had is not needed again (a seek
+            # back reads the files).
+            self._tail.drop_before(min(self._cursors.values()))
         return out
 
     def _read_frames(
