@@ -101,7 +101,11 @@ def ca_crl(
 
 @ca_app.command("import-crl")
 def ca_import_crl(ctx: typer.Context, file: Path) -> None:
-    """Import a CRL; certificates it newly revokes are marked and retro-hunted."""
+    """Import a CRL; certificates it newly revokes are marked and retro-hunted.
+
+    Its issuing CA must be known ('maat ca import-cert'): a CRL whose signature cannot be
+    checked is refused.
+    """
     state: CliState = ctx.obj
     with state.platform() as platform:
         result = revocation.import_crl(platform, state.actor, read_file(file), source=str(file))
@@ -244,14 +248,24 @@ def verify(
     ] = None,
     identity: Annotated[str | None, typer.Option(help="Expected signer identity (SAN).")] = None,
     issuer: Annotated[str | None, typer.Option(help="Expected OIDC issuer.")] = None,
+    unsafe_any_identity: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-any-identity",
+            help="UNSAFE: accept a Sigstore signature without --identity and/or --issuer "
+            "(anyone's signature may pass; warns every time).",
+        ),
+    ] = False,
 ) -> None:
     """Verify FILE against its bundle: exit 0 when verified, 1 when refused (with the reason).
 
-    With --sigstore and --trusted-root, FILE is checked against a Sigstore bundle offline
-    (give --identity and --issuer for a trust decision; without them no identity is checked).
+    With --sigstore and --trusted-root, FILE is checked against a Sigstore bundle offline;
+    --identity and --issuer are required unless --unsafe-any-identity waives what is missing.
     """
     if sigstore is not None:
-        _verify_sigstore(file, sigstore, trusted_root, identity, issuer)
+        _verify_sigstore(
+            file, sigstore, trusted_root, identity, issuer, unsafe_any_identity=unsafe_any_identity
+        )
         return
     state: CliState = ctx.obj
     bundle_path = bundle or file.with_name(file.name + BUNDLE_SUFFIX)
@@ -290,7 +304,13 @@ def verify(
 
 
 def _verify_sigstore(
-    file: Path, bundle: Path, trusted_root: Path | None, identity: str | None, issuer: str | None
+    file: Path,
+    bundle: Path,
+    trusted_root: Path | None,
+    identity: str | None,
+    issuer: str | None,
+    *,
+    unsafe_any_identity: bool,
 ) -> None:
     from maat.signing.sigstore import verify_sigstore_bundle
 
@@ -302,6 +322,7 @@ def _verify_sigstore(
         trusted_root_json=read_file(trusted_root),
         identity=identity,
         issuer=issuer,
+        unsafe_any_identity=unsafe_any_identity,
     )
     mark = "[green]✓[/green]" if verdict.passed else "[red]✗[/red]"
     console().print(f"{mark} sigstore: {verdict.reason}", highlight=False)

@@ -2,11 +2,13 @@
 
 Split out of :mod:`maat.services.signing` (the CA, signing and verification); this module
 builds on it. :class:`StoreRevocation` answers revocation questions for verification from
-Maat's own records and from imported or polled CRLs. Every state change is audited.
+Maat's own records and from imported or polled CRLs; a CRL counts only when its signature
+verifies with the key of a CA certificate Maat knows. Every state change is audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -28,41 +30,86 @@ from maat.services.signing import (
 from maat.signing import ocsp
 from maat.signing.crl import CrlIndex
 from maat.signing.records import CertificateRecord, CrlRecord
-from maat.signing.verify import RevocationAnswer
+from maat.signing.verify import CrlRevocation, RevocationAnswer
+
+_ISSUER_ROLES = ("root", "intermediate", "external", "trusted-root")
+"""Roles of certificates that may have signed a CRL Maat stores."""
+
+
+def _verified_crl(
+    data: bytes, issuers: Sequence[x509.Certificate], *, source: str, max_bytes: int
+) -> CrlIndex:
+    """``data`` loaded with its signature checked against the one of ``issuers`` that signed it.
+
+    1. Keep the candidates whose subject is the CRL's issuer name; none: refuse, since a CRL
+       whose signature cannot be checked is anyone's claim.
+    2. Try each candidate's key (a re-keyed CA keeps its name): the first that verifies the
+       signature, and is a CA allowed to sign CRLs, is the issuer; the index keeps it, so the
+       CRL answers only for certificates that key issued.
+    3. No candidate verifies: refuse with the last reason (a forged or damaged CRL).
+    """
+    unchecked = CrlIndex.load(data, source=source, max_bytes=max_bytes)
+    candidates = [c for c in issuers if c.subject == unchecked.issuer]
+    if not candidates:
+        raise InvalidInput(
+            f"the CRL's issuer {unchecked.issuer.rfc4514_string()!r} is not a certificate Maat "
+            "knows, so its signature cannot be checked",
+            file=source,
+            hint="import the issuing CA first: maat ca import-cert CA.pem",
+        )
+    refusals: list[InvalidInput] = []
+    for issuer in candidates:
+        try:
+            return CrlIndex.load(data, issuer=issuer, source=source, max_bytes=max_bytes)
+        except InvalidInput as exc:
+            refusals.append(exc)
+    raise refusals[-1]
 
 
 class StoreRevocation:
     """Revocation answers from Maat's own records (authoritative for certificates it knows)
-    and from imported or polled CRLs (for vendor CAs)."""
+    and from imported or polled CRLs (for vendor CAs).
+
+    Stored CRLs are loaded again with their signature checked against the known CA certificate
+    whose key signed them, as :func:`import_crl` did: a row that does not verify now (written
+    before import checked signatures, damaged, or its issuer no longer known) answers nothing,
+    so "unknown" follows. The rest is :class:`~maat.signing.verify.CrlRevocation`: only CRLs
+    that speak for a certificate count, and "good" needs one current at the time asked.
+    """
 
     def __init__(self, platform: Platform) -> None:
         with platform.transaction(write=False) as uow:
-            self._known = {c.fingerprint: c for c in uow.certificates.list()}
-            crls = uow.crls.latest()
-        self._indexes: list[CrlIndex] = []
-        for crl in crls:
-            try:
-                self._indexes.append(CrlIndex.load(crl.der, source=crl.source))
-            except InvalidInput:
-                continue  # a damaged stored CRL answers nothing; "unknown" follows
-        self._now = platform.now()
+            known = uow.certificates.list()
+            stored = uow.crls.latest()
+        self._known = {c.fingerprint: c for c in known}
+        limit = int(platform.settings.signing.max_crl_bytes)
+        issuers = [(c.subject, _load(c)) for c in known if c.role in _ISSUER_ROLES]
+        indexes: list[CrlIndex] = []
+        for crl in stored:
+            # The row's issuer text picks the candidates, so each CRL is parsed once, and only
+            # after its signature verified; a row no candidate verifies answers nothing.
+            for subject, issuer in issuers:
+                if subject != crl.issuer:
+                    continue
+                try:
+                    index = CrlIndex.load(
+                        crl.der, issuer=issuer, source=crl.source, max_bytes=limit
+                    )
+                except InvalidInput:
+                    continue  # another key of that name, or a forged or damaged row
+                indexes.append(index)
+                break
+        self._crls = CrlRevocation(indexes)
 
     def status(self, cert: x509.Certificate, at: datetime) -> RevocationAnswer:
-        """Revoked, good or unknown, with where the answer came from."""
+        """Revoked, good or unknown at ``at``, with where the answer came from."""
         known = self._known.get(fingerprint(cert))
         if known is not None and known.revoked_at is not None:
             reason = REASONS.get(known.revocation_reason or "")
             return RevocationAnswer("revoked", known.revoked_at, reason, "maat records")
         if known is not None and known.role != "external":
             return RevocationAnswer("good", None, None, "maat records")  # Maat issued it
-        for index in self._indexes:
-            if index.issuer == cert.issuer:
-                entry = index.status(cert.serial_number)
-                if entry is not None:
-                    return RevocationAnswer("revoked", entry.revoked_at, entry.reason, "CRL")
-                if index.is_current(self._now):
-                    return RevocationAnswer("good", None, None, "CRL")
-        return RevocationAnswer("unknown", None, None, "no CRL for the issuer")
+        return self._crls.status(cert, at)
 
 
 @dataclass(frozen=True)
@@ -77,21 +124,21 @@ class CrlImport:
 def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> CrlImport:
     """Import a CRL (a vendor's, or one polled from a URL) and act on what it revokes.
 
-    1. Parse it; when its issuer is a certificate Maat knows, check its signature with it.
-    2. Store it, so verification answers revocation questions for that issuer.
-    3. Every certificate Maat knows that the CRL newly revokes is marked revoked with the
-       CRL's date and reason; the caller runs the retro-hunt for each.
+    1. Parse it and check its signature with the known CA certificate (root, intermediate,
+       external or trusted root) whose key signed it. A CRL whose issuer Maat does not know,
+       or whose signature verifies with no known key of that name, is refused (InvalidInput)
+       and not stored: import the vendor's CA certificate first. Storing it unchecked would
+       let a forged CRL mark certificates revoked, or hide a revocation.
+    2. Store it, so verification answers revocation questions for that issuer's key.
+    3. Every certificate Maat knows that the CRL speaks for (issued by that key, inside its
+       scope) and newly revokes is marked revoked with the CRL's date and reason; the caller
+       runs the retro-hunt for each.
     """
     limit = int(platform.settings.signing.max_crl_bytes)
     with platform.transaction(write=False) as uow:
         known = uow.certificates.list()
-    issuers = [
-        _load(c) for c in known if c.role in ("root", "intermediate", "external", "trusted-root")
-    ]
-    index = CrlIndex.load(data, source=source)
-    issuer = next((c for c in issuers if c.subject == index.issuer), None)
-    if issuer is not None:
-        index = CrlIndex.load(data, issuer=issuer, source=source)  # signature checked
+    issuers = [_load(c) for c in known if c.role in _ISSUER_ROLES]
+    index = _verified_crl(data, issuers, source=source, max_bytes=limit)
     now = platform.now()
     newly: list[CertificateRecord] = []
     issuer_text = index.issuer.rfc4514_string()
@@ -104,7 +151,7 @@ def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> C
                 this_update=index.this_update,
                 next_update=index.next_update,
                 source=source[-1000:],
-                der=data[:limit],
+                der=data,
                 imported_at=now,
             )
         )
@@ -112,8 +159,8 @@ def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> C
             if record.issuer != issuer_text or record.revoked_at is not None:
                 continue
             entry = index.status(int(record.serial, 16))
-            if entry is None:
-                continue
+            if entry is None or index.scope_for(_load(record)) == "none":
+                continue  # not listed, or a serial of another key of the same name
             reason = entry.reason.name if entry.reason else "unspecified"
             updated = replace(record, revoked_at=entry.revoked_at, revocation_reason=reason)
             uow.certificates.update(updated)
@@ -135,7 +182,7 @@ def import_crl(platform: Platform, actor: str, data: bytes, *, source: str) -> C
             source=source,
             entries=len(index),
             newly_revoked=len(newly),
-            signature_checked=issuer is not None,
+            signature_checked=True,
         )
     return CrlImport(issuer_text, len(index), tuple(newly))
 

@@ -11,6 +11,8 @@ validity) and :func:`maat.signing.verify.check_revocation`, exactly as for signa
 lief's own certificate-time checks are switched off (``SKIP_CERT_TIME``) so the answer does
 not depend on the machine's clock; the caller checks validity at a time it chooses.
 
+A PE whose certificate table carries bytes besides its one signature (CVE-2013-3900) or whose
+digest is MD5/SHA-1 is reported with ``digest_ok`` false.
 Unsigned and tampered PEs are results, not errors (a flipped byte in a signed PE gives
 ``BAD_DIGEST|BAD_SIGNATURE``); bytes that are not a PE raise :class:`InvalidInput`.
 Authenticode countersignatures (signing timestamps) are not evaluated yet.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from dataclasses import dataclass
 
 import lief
@@ -35,6 +38,11 @@ MAX_PE_BYTES = 512 * 1024 * 1024
 
 _FLAGS = lief.PE.Signature.VERIFICATION_FLAGS
 _CHECKS = lief.PE.Signature.VERIFICATION_CHECKS
+# Digests a chosen-prefix collision cannot move onto another file (MD5 and SHA-1 can).
+_STRONG_DIGESTS = frozenset(
+    {lief.PE.ALGORITHMS.SHA_256, lief.PE.ALGORITHMS.SHA_384, lief.PE.ALGORITHMS.SHA_512}
+)
+_WIN_CERT_HEADER = 8  # dwLength (4), wRevision (2), wCertificateType (2)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class AuthenticodeResult:
     signer_issuer: str | None
     sha256_of_file: str
     authentihash_sha256: str = ""
+    notes: tuple[str, ...] = ()
+    """Why ``digest_ok`` is false beyond lief's flags (e.g. where the unsigned bytes are)."""
 
     @property
     def leaf(self) -> x509.Certificate | None:
@@ -87,6 +97,43 @@ def order_chain(
     return (*ordered, *rest)
 
 
+def _der_length(blob: bytes) -> int | None:
+    """The length of the DER SEQUENCE at the start of ``blob`` (tag and length included)."""
+    if len(blob) < 2 or blob[0] != 0x30:
+        return None
+    first = blob[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(blob) < 2 + count:  # 0: BER indefinite length
+        return None
+    return 2 + count + int.from_bytes(blob[2 : 2 + count], "big")
+
+
+def _unauthenticated_data(data: bytes, offset: int, size: int) -> str | None:
+    """Why the certificate table carries bytes no signature covers, or None.
+
+    The Authenticode digest skips the whole table, so anything in it besides the one PKCS#7
+    blob is unsigned: CVE-2013-3900, used by the 3CX supply-chain attack to ship an encrypted
+    payload inside a validly signed DLL. Allowed: one WIN_CERTIFICATE holding one DER blob,
+    then at most 7 zero bytes of alignment, the table ending the file.
+    """
+    if offset + size != len(data):
+        return "the certificate table does not end the file"
+    if size < _WIN_CERT_HEADER:
+        return "the certificate table is too short"
+    (length,) = struct.unpack_from("<I", data, offset)
+    if not _WIN_CERT_HEADER <= length <= size or size - length >= 8:
+        return "the certificate table is not exactly one WIN_CERTIFICATE"
+    blob = data[offset + _WIN_CERT_HEADER : offset + size]
+    der = _der_length(blob)
+    if der is None or der > length - _WIN_CERT_HEADER:
+        return "the WIN_CERTIFICATE does not hold one DER PKCS#7 blob"
+    if len(blob) - der >= 8 or any(blob[der:]):
+        return "bytes follow the PKCS#7 blob inside the WIN_CERTIFICATE"
+    return None
+
+
 def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> AuthenticodeResult:
     """Inspect the Authenticode signature of the PE image ``data``.
 
@@ -96,6 +143,9 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
        signed content-info digest (``digest_ok``), and the PKCS#7 signer must verify
        (``signature_ok``, lief ``Signature.check`` without certificate times). Like lief,
        a digest mismatch also counts as a bad signature: ``signature_ok`` is then false.
+       ``digest_ok`` is also false when the digest is MD5 or SHA-1 (``WEAK_DIGEST``) or
+       the certificate table carries bytes besides the signature (``UNAUTHENTICATED_DATA``):
+       either way the digest does not prove what the file holds.
     4. Convert the embedded certificates from DER; order them leaf (the signer) first.
     """
     if len(data) > max_bytes:
@@ -118,6 +168,24 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
         binary.authentihash(sig.digest_algorithm) == bytes(sig.content_info.digest)
         for sig in signatures
     )
+    extra, notes = [], []
+    if not all(
+        {sig.digest_algorithm, sig.content_info.digest_algorithm}
+        | {signer.digest_algorithm for signer in sig.signers}
+        <= _STRONG_DIGESTS
+        for sig in signatures
+    ):
+        extra.append("WEAK_DIGEST")
+        notes.append("the Authenticode digest or signer digest is not SHA-256/384/512")
+    table = binary.data_directory(lief.PE.DataDirectory.TYPES.CERTIFICATE_TABLE)
+    unsigned_bytes = (  # the certificate table's "rva" is a file offset
+        "no certificate table" if table is None
+        else _unauthenticated_data(data, table.rva, table.size)
+    )  # fmt: skip
+    if unsigned_bytes is not None:
+        extra.append("UNAUTHENTICATED_DATA")
+        notes.append(unsigned_bytes)
+    digest_ok = digest_ok and not extra
     signature_ok = _FLAGS.BAD_SIGNATURE not in flags and all(
         sig.check(_CHECKS.SKIP_CERT_TIME) == _FLAGS.OK for sig in signatures
     )
@@ -136,10 +204,18 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
         signed=True,
         digest_ok=digest_ok,
         signature_ok=signature_ok and leaf is not None,
-        flags=_flag_text(flags),
+        flags=_flags_with(_flag_text(flags), extra),
         certificates=ordered,
         signer_subject=leaf.subject.rfc4514_string() if leaf is not None else None,
         signer_issuer=leaf.issuer.rfc4514_string() if leaf is not None else None,
         sha256_of_file=sha256,
         authentihash_sha256=binary.authentihash(lief.PE.ALGORITHMS.SHA_256).hex(),
+        notes=tuple(notes),
     )
+
+
+def _flags_with(text: str, extra: list[str]) -> str:
+    """lief's flags followed by Maat's own (``OK`` dropped when Maat found a problem)."""
+    if not extra:
+        return text
+    return "|".join(extra if text == "OK" else [text, *extra])

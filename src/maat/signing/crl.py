@@ -8,7 +8,10 @@ signature checked with the issuer public key before it is returned.
 :class:`CrlIndex` holds a loaded CRL as a dictionary from serial to entry: ``cryptography``'s
 ``get_revoked_certificate_by_serial_number`` scans the list (about 3.5 ms at 100,000 entries),
 the index answers in constant time. Delta CRLs, indirect CRLs and CRLs with unknown critical
-extensions are refused: answering from them by serial alone would be wrong.
+extensions are refused: answering from them by serial alone would be wrong. A CRL whose
+issuing distribution point narrows its scope (user or CA certificates only, some reasons only,
+one partition) is kept with that scope, and :meth:`CrlIndex.scope_for` says for which
+certificates its silence means "not revoked".
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from maat.errors import InvalidInput, VerificationFailed
+from maat.signing.chain import _issued_by
 from maat.signing.x509build import (
     MAX_SERIAL_BITS,
     SigningKey,
@@ -35,6 +40,8 @@ from maat.signing.x509build import (
 )
 
 DEFAULT_MAX_CRL_BYTES = 64 * 1024 * 1024  # the service passes settings.signing.max_crl_bytes
+CrlScope = Literal["none", "partial", "full"]
+"""What a CRL says about one certificate: nothing, only that it is revoked, or its whole status."""
 _FOREIGN = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
 
 
@@ -157,9 +164,12 @@ def _load(data: bytes, source: str, max_bytes: int) -> x509.CertificateRevocatio
         raise InvalidInput(f"not a CRL (PEM or DER): {exc}", file=source) from exc
 
 
-def _crl_number(crl: x509.CertificateRevocationList, source: str) -> int | None:
-    """The CRL number; refuses delta, indirect and unknown-critical CRLs."""
+def _crl_number(
+    crl: x509.CertificateRevocationList, source: str
+) -> tuple[int | None, x509.IssuingDistributionPoint | None]:
+    """The CRL number and scope; refuses delta, indirect and unknown-critical CRLs."""
     number: int | None = None
+    scope: x509.IssuingDistributionPoint | None = None
     try:
         extensions = list(crl.extensions)
     except _FOREIGN as exc:
@@ -173,10 +183,11 @@ def _crl_number(crl: x509.CertificateRevocationList, source: str) -> int | None:
         elif isinstance(value, x509.IssuingDistributionPoint):
             if value.indirect_crl:
                 raise InvalidInput("indirect CRLs are not supported", file=source)
+            scope = value
         elif ext.critical and isinstance(value, x509.UnrecognizedExtension):
             message = f"unknown critical CRL extension {ext.oid.dotted_string}"
             raise InvalidInput(message, file=source)
-    return number
+    return number, scope
 
 
 def _entries(crl: x509.CertificateRevocationList, source: str) -> dict[int, RevokedEntry]:
@@ -210,11 +221,27 @@ def _entries(crl: x509.CertificateRevocationList, source: str) -> dict[int, Revo
     return entries
 
 
+def _in_partition(cert: x509.Certificate, idp: x509.IssuingDistributionPoint) -> bool:
+    """Whether one of ``cert``'s CRL distribution points is the partition ``idp`` names."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    wanted = set(idp.full_name or ())
+    return any(
+        (wanted and wanted & set(point.full_name or ()))
+        or (idp.relative_name is not None and point.relative_name == idp.relative_name)
+        for point in points
+    )
+
+
 class CrlIndex:
     """A loaded CRL as a dictionary from serial to :class:`RevokedEntry`.
 
     ``verified`` says whether :meth:`load` checked the signature against an issuer certificate;
     an index loaded without one must only be used for CRLs whose signature was checked before.
+    ``issuer_cert`` is that certificate (its key must have issued a certificate the CRL answers
+    for) and ``scope`` the CRL's issuing distribution point, if any.
     """
 
     def __init__(
@@ -226,8 +253,12 @@ class CrlIndex:
         number: int | None,
         entries: dict[int, RevokedEntry],
         verified: bool,
+        issuer_cert: x509.Certificate | None = None,
+        scope: x509.IssuingDistributionPoint | None = None,
     ) -> None:
         self.issuer = issuer
+        self.issuer_cert = issuer_cert
+        self.scope = scope
         self.this_update = this_update
         self.next_update = next_update
         self.number = number
@@ -271,7 +302,7 @@ class CrlIndex:
             if not valid:
                 message = "the CRL signature does not verify with the issuer key"
                 raise InvalidInput(message, file=source)
-        number = _crl_number(crl, source)
+        number, scope = _crl_number(crl, source)
         return cls(
             issuer=issuer_name,
             this_update=this_update,
@@ -279,7 +310,40 @@ class CrlIndex:
             number=number,
             entries=_entries(crl, source),
             verified=issuer is not None,
+            issuer_cert=issuer,
+            scope=scope,
         )
+
+    def scope_for(self, cert: x509.Certificate) -> CrlScope:
+        """How far this CRL speaks for ``cert`` (RFC 5280 §6.3.3 (b)).
+
+        ``none``: unverified, another issuer (by name, or by key: a CA that copied the issuer's
+        name signs its own certificates and CRLs), or a scope that leaves ``cert`` out (CA-only
+        for a leaf, user-only for a CA, attribute certificates, another partition).
+        ``partial``: only some revocation reasons are listed, so a listing revokes but silence
+        proves nothing. ``full``: silence means ``cert`` was not revoked.
+        """
+        if not self.verified or cert.issuer != self.issuer:
+            return "none"
+        if self.issuer_cert is not None and not _issued_by(cert, self.issuer_cert):
+            return "none"
+        idp = self.scope
+        if idp is None:
+            return "full"
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            is_ca = constraints.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        except ValueError:
+            return "none"  # undecodable extensions: the certificate's kind is unknown
+        if idp.only_contains_attribute_certs or (
+            (idp.only_contains_user_certs and is_ca) or (idp.only_contains_ca_certs and not is_ca)
+        ):
+            return "none"
+        if (idp.full_name or idp.relative_name) and not _in_partition(cert, idp):
+            return "none"
+        return "partial" if idp.only_some_reasons else "full"
 
     def status(self, serial: int) -> RevokedEntry | None:
         """The entry revoking ``serial``, or None when the CRL does not list it."""

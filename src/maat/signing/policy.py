@@ -58,6 +58,12 @@ MAX_TEXT = 1_000
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _WINDOWS = re.compile(r"^([a-z]:[\\/]|\\\\|//)", re.IGNORECASE)
 _DN_TOKEN = re.compile(r"(\\[0-9a-fA-F]{2}|\\.)|(.)", re.DOTALL)
+# Win32 and NT device-path prefixes (//?/, //./, /??/ with either slash) before a drive letter
+# or UNC/ name the same file as the plain path: rules must see the plain path, or a deny_path
+# rule is evaded by writing the path another way.
+_DEVICE_PREFIX = re.compile(
+    r"^(?:[\\/]{2}[?.]|[\\/]\?\?)[\\/](?:(unc)[\\/]|(?=[a-z]:))", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +244,7 @@ def name_matches(pattern: str, name: str | None) -> bool:
 
 
 def _norm_path(path: str) -> str:
+    path = _DEVICE_PREFIX.sub(lambda m: "//" if m[1] else "", path, count=1)
     windows = bool(_WINDOWS.match(path)) or "\\" in path
     text = path.replace("\\", "/")
     lead = "//" if text.startswith("//") else ""
@@ -267,8 +274,9 @@ def _glob_regex(glob: str) -> re.Pattern[str]:
 def path_matches(glob: str, path: str) -> bool:
     """Whether ``path`` matches ``glob`` (``*`` within a folder, ``**`` across folders).
 
-    Both are normalised (``\\`` → ``/``, ``.``/``..`` resolved); Windows paths also lose
-    trailing dots and spaces per segment and compare case-insensitively, as Win32 does.
+    Both are normalised (``\\`` → ``/``, ``.``/``..`` resolved, the device prefixes
+    ``//?/``, ``//./`` and ``/??/`` removed, ``//?/UNC/`` read as ``//``); Windows paths also
+    lose trailing dots and spaces per segment and compare case-insensitively, as Win32 does.
     """
     return _glob_regex(glob).fullmatch(_norm_path(path)) is not None
 

@@ -72,10 +72,7 @@ def _read_rule(reader: YamlReader, node: yaml.Node, path: str) -> Rule | None:
 
 
 def _flag(reader: YamlReader, node: yaml.Node, path: str) -> bool | None:
-    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
-        return node.value.lower() in ("true", "yes", "on")
-    reader.problem(node, path, "must be true or false")
-    return None
+    return reader.boolean(node, path)
 
 
 def read_policy(text: str, *, source: str) -> tuple[ExecPolicy | None, list[Problem]]:

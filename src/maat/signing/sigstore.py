@@ -15,13 +15,16 @@ library (sigstore-python 4.x) strictly offline:
   envelope whose in-toto Statement has a subject with the artifact's SHA-256 (exactly what the
   ``sigstore verify`` command does), and the log entry must record that same signature.
 
-Identity policy. With ``identity`` (and optionally ``issuer``) the certificate's SAN must equal
-``identity`` and its OIDC-issuer extension must equal ``issuer``. With only ``issuer`` just the
-issuer is checked. With neither, **no identity is checked** (sigstore's ``UnsafeNoOp``): the
-verdict then only proves the bundle is an intact, logged Fulcio signature over the artifact by
-*somebody*; its ``reason`` says so and the certificate's claimed identity is returned for the
-caller to check. That mode exists for inputs (such as some conformance cases) that supply no
-identity; a caller making a trust decision must pass ``identity`` and ``issuer``.
+Identity policy. Both ``identity`` and ``issuer`` are required: the certificate's SAN must
+equal ``identity`` and its OIDC-issuer extension must equal ``issuer``. Fulcio issues a
+certificate to anyone who can log in to any supported OIDC provider, so a valid, logged
+signature proves nothing about *who* signed until both are checked (an identity alone is
+matched against any issuer's namespace). Leaving one or both out is refused
+(:class:`~maat.errors.InvalidInput`) unless the caller passes ``unsafe_any_identity=True``,
+which warns (:class:`~maat.errors.UnsafeOptionWarning`) on every call: only the half that is
+given is then checked (with neither, sigstore's ``UnsafeNoOp``), the verdict's ``reason`` says
+what was NOT checked and the certificate's claimed identity is returned for the caller to
+judge. That mode exists for inputs (such as some conformance cases) that supply no identity.
 
 Bundles signed with a managed key (no certificate) are not supported and always fail.
 
@@ -38,7 +41,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from maat.errors import InvalidInput
+from maat.errors import InvalidInput, warn_unsafe
 
 NOT_INSTALLED = "sigstore support is not installed"
 """The reason given when the optional ``sigstore`` package is missing."""
@@ -108,10 +111,24 @@ def _check_arguments(
     return bytes(artifact_digest_sha256)
 
 
-def _check_policy_arguments(identity: str | None, issuer: str | None) -> None:
+def _check_policy_arguments(
+    identity: str | None, issuer: str | None, unsafe_any_identity: bool
+) -> None:
+    """Refuse a malformed policy, and a partial one unless ``unsafe_any_identity``."""
     for name, value in (("identity", identity), ("issuer", issuer)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise InvalidInput(f"{name} must be a non-empty string or None", field=name)
+    if unsafe_any_identity:
+        return
+    missing = [name for name, value in (("identity", identity), ("issuer", issuer)) if not value]
+    if missing:
+        raise InvalidInput(
+            f"{' and '.join(missing)} required: without both, a Sigstore signature by anyone "
+            "(any account at any OIDC provider) would verify",
+            field=missing[0],
+            hint="give the signer's identity (SAN) and OIDC issuer; unsafe_any_identity=True "
+            "(--unsafe-any-identity) skips what is missing",
+        )
 
 
 def _describe(exc: BaseException) -> str:
@@ -160,21 +177,29 @@ def verify_sigstore_bundle(
     trusted_root_json: bytes,
     identity: str | None = None,
     issuer: str | None = None,
+    unsafe_any_identity: bool = False,
 ) -> SigstoreVerdict:
     """Verify a Sigstore bundle for an artifact (or its SHA-256), offline.
 
     Give exactly one of ``artifact`` and ``artifact_digest_sha256`` (32 raw bytes).
     ``trusted_root_json`` is a Sigstore ``TrustedRoot`` document
     (``application/vnd.dev.sigstore.trustedroot+json;version=0.1``); it is the only source of
-    trust. ``identity``/``issuer`` form the identity policy (see the module docstring: without
-    both, no identity is checked and the reason says so).
+    trust. ``identity`` and ``issuer`` form the identity policy and are both required unless
+    ``unsafe_any_identity`` (which warns every time) waives what is missing; the reason then
+    says what was not checked (see the module docstring).
 
     Returns a :class:`SigstoreVerdict`; never raises for a bad bundle. Raises
     :class:`~maat.errors.InvalidInput` for unusable arguments: wrong types, both or neither
-    artifact forms, a digest that is not 32 bytes, an empty identity/issuer, or a trusted root
-    that is not a usable TrustedRoot document.
+    artifact forms, a digest that is not 32 bytes, an empty identity/issuer, a missing
+    identity or issuer without ``unsafe_any_identity``, or a trusted root that is not a usable
+    TrustedRoot document.
     """
-    _check_policy_arguments(identity, issuer)
+    _check_policy_arguments(identity, issuer, unsafe_any_identity)
+    if unsafe_any_identity:  # warned here so the warning points at the caller
+        warn_unsafe(
+            "unsafe_any_identity",
+            "a Sigstore signature by whoever holds any Fulcio certificate may be accepted",
+        )
     digest = _check_arguments(bundle_json, artifact, artifact_digest_sha256, trusted_root_json)
     if len(trusted_root_json) > MAX_TRUSTED_ROOT_BYTES:
         raise InvalidInput("the trusted root is too large", field="trusted_root_json")
@@ -235,6 +260,8 @@ def verify_sigstore_bundle(
     reason = "verified"
     if identity is None:
         reason += f"; {NO_IDENTITY_NOTE}" if issuer is None else "; identity (SAN) NOT checked"
+    elif issuer is None:
+        reason += "; OIDC issuer NOT checked: any issuer's account of that name is accepted"
     return SigstoreVerdict(
         passed=True, reason=reason, identity=claimed_identity, issuer=claimed_issuer
     )

@@ -8,9 +8,13 @@ verified before it is returned (fail closed).
 
 Trust in :func:`verify_token`: the signer certificate is trusted when it is one of
 ``trusted_tsa`` (pinned TSA certificates) or chains, through certificates in the token, to one
-of ``trust_roots``. With neither given, only the token's own consistency is checked and the
-caller must judge the signer certificate (:func:`verify_token_details` returns it). Revocation
-of the TSA certificate is the caller's check as well.
+of ``trust_roots`` with the checks a code-signing chain gets (:mod:`maat.signing.chain`: path
+length, key usage, weak hashes and keys, validity at genTime) and timeStamping in place of
+codeSigning for intermediates' extended key usage. It refuses to run with neither, since the
+time it returns is relied upon as a trusted signing time. :func:`verify_token_details` alone
+may be called with neither: it then checks only the token's own consistency, says
+``trusted=False`` and the caller must judge the signer certificate it returns. Revocation of the
+TSA certificate is the caller's check as well.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from maat.errors import InvalidInput, MaatError, VerificationFailed
+from maat.signing._steps import describe
+from maat.signing.chain import _step_chain, _step_validity
 from maat.signing.x509build import (
     SigningKey,
     check_serial,
@@ -46,7 +52,6 @@ from maat.signing.x509build import (
 # own TSA policy pass its OID instead.
 DEFAULT_POLICY_OID = "2.25.328965322035627405911284377414100708923"
 MAX_TOKEN_BYTES = 1024 * 1024
-MAX_CHAIN_DEPTH = 5
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
@@ -54,6 +59,7 @@ _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _DER = serialization.Encoding.DER
+_TSA_CA_USAGES = {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
 
 
 class _TimeStampResp(core.Sequence):  # type: ignore[misc]
@@ -354,39 +360,38 @@ def _check_signature(signer: Any, cert: x509.Certificate, attrs: Any, digest: st
         raise VerificationFailed("the TSA signature does not verify") from exc
 
 
-def _is_ca_at(cert: x509.Certificate, when: datetime) -> bool:
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return False
-    try:
-        if not cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
-            return False
-    except x509.ExtensionNotFound:
-        pass
-    return constraints.ca and cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
-
-
-def _chains_to(
+def _chain_problem(
     cert: x509.Certificate,
-    pool: list[x509.Certificate],
+    pool: Sequence[x509.Certificate],
     roots: Sequence[x509.Certificate],
     when: datetime,
-    depth: int = 0,
-) -> bool:
-    """Whether ``cert`` chains through CA certificates of ``pool`` to one of ``roots``."""
-    if depth >= MAX_CHAIN_DEPTH:
-        return False
-    for candidate in [*roots, *pool]:
-        if candidate.subject != cert.issuer or candidate == cert or not _is_ca_at(candidate, when):
-            continue
+) -> str | None:
+    """Why ``cert`` does not chain through ``pool`` to one of ``roots`` as a TSA, or None.
+
+    1. Steps 3 and 5 of a code-signing chain (:mod:`maat.signing.chain`): a bounded path
+       search, CA basic constraints, path length, keyCertSign, no unknown critical extension,
+       no SHA-1/MD5 signature, no weak key, every certificate valid at ``when`` (genTime).
+    2. Step 4 with timeStamping for codeSigning: an intermediate with an EKU extension must
+       allow timeStamping (or any usage), or a CA restricted to other usages could mint TSAs.
+       The leaf's own critical timeStamping-only EKU is :func:`_tsa_problem`'s check.
+    """
+    chain_step, path = _step_chain(cert, pool, roots)
+    if path is None:
+        return chain_step.detail
+    for ca in path[1:-1]:
         try:
-            cert.verify_directly_issued_by(candidate)
-        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            eku = ca.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
             continue
-        if candidate in roots or _chains_to(candidate, pool, roots, when, depth + 1):
-            return True
-    return False
+        except ValueError as exc:
+            return f"{describe(ca)} has malformed extensions: {exc}"
+        if not _TSA_CA_USAGES & set(eku):
+            return (
+                f"intermediate {describe(ca)} restricts its subordinates to usages that "
+                "exclude timeStamping"
+            )
+    validity = _step_validity(path, when, "genTime")
+    return None if validity.passed else validity.detail
 
 
 def verify_token_details(
@@ -431,13 +436,16 @@ def verify_token_details(
         _check_signature(signer, cert, attrs, digest)
         trusted = False
         if trusted_tsa is not None or trust_roots is not None:
-            pool = [*certs, *(trusted_tsa or ())]
-            trusted = cert in (trusted_tsa or ()) or _chains_to(
-                cert, pool, trust_roots or (), gen_time
-            )
+            trusted = cert in (trusted_tsa or ())  # pinned: trusted as it is
             if not trusted:
-                subject = cert.subject.rfc4514_string()
-                raise VerificationFailed("the TSA certificate is not trusted", reasons=(subject,))
+                pool = [*certs, *(trusted_tsa or ())]
+                problem = _chain_problem(cert, pool, trust_roots or (), gen_time)
+                if problem is not None:
+                    subject = cert.subject.rfc4514_string()
+                    raise VerificationFailed(
+                        "the TSA certificate is not trusted", reasons=(subject, problem)
+                    )
+                trusted = True
         return TimestampInfo(
             gen_time=gen_time,
             serial=int(fields["serial_number"]),
@@ -461,9 +469,17 @@ def verify_token(
 
     Checks the imprint, the signed content-type and message-digest, the signing-certificate
     attribute, the TSA certificate (critical timeStamping-only EKU, valid at genTime), the
-    signature, and trust (see the module notes). InvalidInput for bytes that are no token,
-    VerificationFailed with the reason for every other failure.
+    signature, and trust (see the module notes). InvalidInput for bytes that are no token
+    or when neither ``trusted_tsa`` nor ``trust_roots`` is given (a genTime from an unchecked
+    TSA is anyone's claim, and would let a forger back-date a signature past an expiry or a
+    revocation), VerificationFailed with the reason for every other failure.
     """
+    if trusted_tsa is None and trust_roots is None:
+        raise InvalidInput(
+            "a time-stamp token needs trusted_tsa or trust_roots to be trusted",
+            field="trusted_tsa",
+            hint="use verify_token_details to inspect a token from an unknown TSA",
+        )
     return verify_token_details(
         token,
         expected_imprint=expected_imprint,

@@ -65,6 +65,7 @@ from maat.signing.chain import (
     valid_at,
     verify_chain,
 )
+from maat.signing.crl import CrlScope
 
 # fmt: off
 __all__ = [
@@ -118,10 +119,7 @@ class RevokedEntryLike(Protocol):
 class CrlLike(Protocol):
     """A loaded CRL (:class:`maat.signing.crl.CrlIndex` fits)."""
 
-    @property
-    def issuer(self) -> x509.Name: ...
-    @property
-    def verified(self) -> bool: ...
+    def scope_for(self, cert: x509.Certificate) -> CrlScope: ...
     def status(self, serial: int) -> RevokedEntryLike | None: ...
     def is_current(self, now: datetime) -> bool: ...
 # fmt: on
@@ -131,24 +129,27 @@ class CrlLike(Protocol):
 class CrlRevocation:
     """A :class:`RevocationSource` over CRLs whose signatures were checked when loaded.
 
-    A certificate is ``good`` when a current, verified CRL of its issuer does not list it,
-    ``revoked`` when one lists it, and ``unknown`` when no such CRL exists (stale, missing or
-    loaded without its issuer's signature check): unknown is never silently good.
+    Only CRLs that speak for the certificate count (:meth:`CrlIndex.scope_for`: verified,
+    signed by the key that issued it, a scope that includes it). A certificate is ``revoked``
+    when any of them lists it, whatever the order or age of the CRLs (an older CRL that is
+    still current must not hide a newer listing); ``good`` when none lists it and one of them
+    is current and complete for it; ``unknown`` otherwise: unknown is never silently good.
     """
 
     crls: Sequence[CrlLike]
 
     def status(self, cert: x509.Certificate, at: datetime) -> RevocationAnswer:
-        """The status of ``cert`` from the first current, verified CRL of its issuer."""
+        """The status of ``cert`` from every CRL that speaks for it."""
         issuer = cert.issuer.rfc4514_string()
-        for crl in self.crls:
-            if crl.issuer == cert.issuer and crl.verified and crl.is_current(at):
-                entry = crl.status(cert.serial_number)
-                if entry is None:
-                    return RevocationAnswer("good", source=f"CRL of {issuer!r}")
+        scoped = [(crl, scope) for crl in self.crls if (scope := crl.scope_for(cert)) != "none"]
+        for crl, _ in scoped:
+            entry = crl.status(cert.serial_number)
+            if entry is not None:
                 return RevocationAnswer(
                     "revoked", entry.revoked_at, entry.reason, f"CRL of {issuer!r}"
                 )
+        if any(scope == "full" and crl.is_current(at) for crl, scope in scoped):
+            return RevocationAnswer("good", source=f"CRL of {issuer!r}")
         return RevocationAnswer("unknown", source=f"no current verified CRL of {issuer!r}")
 
 

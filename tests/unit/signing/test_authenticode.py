@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,3 +177,88 @@ def test_order_chain_puts_the_leaf_first_then_its_issuers() -> None:
         kit.intermediate.cert,
         kit.root.cert,
     )
+
+
+# --- unauthenticated bytes and weak digests (CVE-2013-3900, the 3CX d3dcompiler_47.dll) ------
+
+PAYLOAD = b"ENCRYPTED-SHELLCODE-" * 4  # 80 bytes: a multiple of 8, as a WIN_CERTIFICATE needs
+
+
+def _security_entry(pe: bytes | bytearray) -> tuple[int, int, int]:
+    """(offset of the security directory entry, its table's file offset, its size)."""
+    header = struct.unpack_from("<I", pe, 0x3C)[0]
+    optional = header + 24
+    plus = struct.unpack_from("<H", pe, optional)[0] == 0x20B
+    entry = optional + (112 if plus else 96) + 4 * 8
+    offset, size = struct.unpack_from("<II", pe, entry)
+    return entry, offset, size
+
+
+def _grow_table(pe: bytes, extra: bytes, *, grow_entry: bool) -> bytes:
+    """``pe`` with ``extra`` appended inside its certificate table, the table size grown."""
+    out = bytearray(pe + extra)
+    entry, offset, size = _security_entry(out)
+    struct.pack_into("<II", out, entry, offset, size + len(extra))
+    if grow_entry:
+        (length,) = struct.unpack_from("<I", out, offset)
+        struct.pack_into("<I", out, offset, length + len(extra))
+    return bytes(out)
+
+
+def test_payload_hidden_in_the_padding_of_the_signature_entry_is_not_intact(built: Built) -> None:
+    # What the 3CX attack shipped: a validly signed DLL whose WIN_CERTIFICATE was lengthened
+    # to carry an encrypted payload that the Authenticode digest does not cover.
+    result = inspect_pe(_grow_table(built.signed, PAYLOAD, grow_entry=True), source="wwlib.dll")
+    assert not result.digest_ok and not result.intact
+    assert "UNAUTHENTICATED_DATA" in result.flags
+
+
+def test_payload_in_a_second_certificate_table_entry_is_not_intact(built: Built) -> None:
+    entry = struct.pack("<IHH", 8 + len(PAYLOAD), 0x0200, 0x0002) + PAYLOAD
+    result = inspect_pe(_grow_table(built.signed, entry, grow_entry=False), source="wwlib.dll")
+    assert not result.digest_ok and not result.intact
+    assert "UNAUTHENTICATED_DATA" in result.flags
+
+
+def test_payload_in_slack_after_the_signature_entry_is_not_intact(built: Built) -> None:
+    result = inspect_pe(_grow_table(built.signed, PAYLOAD, grow_entry=False), source="wwlib.dll")
+    assert not result.digest_ok and not result.intact
+    assert "UNAUTHENTICATED_DATA" in result.flags
+
+
+def test_payload_appended_after_the_certificate_table_is_not_intact(built: Built) -> None:
+    result = inspect_pe(built.signed + PAYLOAD, source="wwlib.dll")
+    assert not result.digest_ok and not result.intact
+
+
+def test_truncated_certificate_table_is_not_intact(built: Built) -> None:
+    out = bytearray(built.signed)
+    entry, offset, size = _security_entry(out)
+    struct.pack_into("<II", out, entry, offset, size + 64)  # claims bytes beyond the file
+    try:
+        result = inspect_pe(bytes(out), source="cut.exe")
+    except InvalidInput:
+        return
+    assert not result.intact
+
+
+@pytest.mark.parametrize("digest", ["md5", "sha1"])
+def test_pe_signed_with_a_collision_prone_digest_is_not_intact(
+    built: Built, tmp_path: Path, digest: str
+) -> None:
+    # A chosen-prefix collision on MD5 (or SHA-1) lets a signature made over one file's
+    # authentihash be moved onto another file: the digest proves nothing.
+    _, sign = tools()
+    source, certs, key = tmp_path / "in.exe", tmp_path / "certs.pem", tmp_path / "key.pem"
+    source.write_bytes(built.unsigned)
+    certs.write_bytes(built.kit.leaf.cert_pem() + built.kit.intermediate.cert_pem())
+    key.write_bytes(built.kit.leaf.key_pem())
+    out = tmp_path / "out.exe"
+    subprocess.run(
+        [sign, "sign", "-certs", str(certs), "-key", str(key), "-h", digest,
+         "-in", str(source), "-out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    result = inspect_pe(out.read_bytes(), source="old.exe")
+    assert result.signed and not result.digest_ok and not result.intact
+    assert "WEAK_DIGEST" in result.flags

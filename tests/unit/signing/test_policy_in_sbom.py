@@ -48,6 +48,14 @@ def test_in_sbom_must_be_a_boolean_and_is_located() -> None:
     assert "true or false" in caught.value.diagnostics()
 
 
+def test_an_explicit_bool_tag_cannot_turn_in_sbom_off() -> None:
+    # PyYAML reads "!!bool maybe" as false: the SBOM check on the vendor's updates was off.
+    with pytest.raises(InvalidInput) as caught:
+        load_policy(POLICY.replace("in_sbom: true", "in_sbom: !!bool maybe"), source="p.yml")
+    assert "rules[0].allow_publisher.in_sbom" in caught.value.diagnostics()
+    assert load_policy(POLICY.replace("in_sbom: true", "in_sbom: On"), source="p.yml")
+
+
 def test_policies_without_in_sbom_keep_their_digest() -> None:
     plain = load_policy(POLICY.replace(", in_sbom: true", ""), source="p.yml")
     assert "in_sbom" not in policy_to_dict(plain)["rules"][0]["allow_publisher"]

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maat.errors import InvalidInput
+from maat.errors import InvalidInput, UnsafeOptionWarning
 from maat.signing.sigstore import (
     NO_IDENTITY_NOTE,
     NOT_INSTALLED,
@@ -219,11 +219,9 @@ def test_other_artifact_fails(name: str) -> None:
     [
         ("https://github.com/attacker/repo/.github/workflows/x.yml@refs/heads/main", ISSUER),
         (IDENTITY, "https://accounts.google.com"),
-        (None, "https://accounts.google.com"),
-        ("someone@example.com", None),
     ],
 )
-def test_wrong_identity_or_issuer_fails(identity: str | None, issuer: str | None) -> None:
+def test_wrong_identity_or_issuer_fails(identity: str, issuer: str) -> None:
     _require(HAPPY)
     verdict = _verify_case(HAPPY, identity=identity, issuer=issuer)
     assert not verdict.passed
@@ -232,9 +230,44 @@ def test_wrong_identity_or_issuer_fails(identity: str | None, issuer: str | None
 
 @needs_sigstore
 @needs_data
+@pytest.mark.parametrize(
+    ("identity", "issuer"),
+    [(None, "https://accounts.google.com"), ("someone@example.com", None)],
+)
+def test_wrong_half_of_a_relaxed_policy_still_fails(
+    identity: str | None, issuer: str | None
+) -> None:
+    """``unsafe_any_identity`` waives only the missing half; the given half is still checked."""
+    _require(HAPPY)
+    with pytest.warns(UnsafeOptionWarning):
+        verdict = _verify_case(HAPPY, identity=identity, issuer=issuer, unsafe_any_identity=True)
+    assert not verdict.passed
+    assert verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("identity", "issuer", "field"),
+    [(None, None, "identity"), (None, ISSUER, "identity"), (IDENTITY, None, "issuer")],
+)
+def test_bundle_signed_by_anyone_is_refused_without_identity_and_issuer(
+    identity: str | None, issuer: str | None, field: str
+) -> None:
+    """Any Fulcio certificate (any GitHub user, any OIDC provider) makes a valid, logged
+    signature: without both identity and issuer the caller would accept an attacker's."""
+    with pytest.raises(InvalidInput) as info:
+        verify_sigstore_bundle(
+            b"{}", artifact=b"x", trusted_root_json=b"{}", identity=identity, issuer=issuer
+        )
+    assert info.value.location.field == field
+    assert "unsafe_any_identity" in (info.value.hint or "")
+
+
+@needs_sigstore
+@needs_data
 def test_issuer_only_policy_says_identity_unchecked() -> None:
     _require(HAPPY)
-    verdict = _verify_case(HAPPY, identity=None)
+    with pytest.warns(UnsafeOptionWarning, match="unsafe_any_identity"):
+        verdict = _verify_case(HAPPY, identity=None, unsafe_any_identity=True)
     assert verdict.passed, verdict.reason
     assert "identity (SAN) NOT checked" in verdict.reason
     assert verdict.identity == IDENTITY
@@ -242,15 +275,32 @@ def test_issuer_only_policy_says_identity_unchecked() -> None:
 
 @needs_sigstore
 @needs_data
-def test_no_identity_is_integrity_only_and_says_so() -> None:
-    """Without identity or issuer no identity is checked (UnsafeNoOp); the reason says so."""
+def test_identity_only_policy_says_issuer_unchecked() -> None:
     _require(HAPPY)
-    verdict = _verify_case(HAPPY, identity=None, issuer=None)
+    with pytest.warns(UnsafeOptionWarning, match="unsafe_any_identity"):
+        verdict = _verify_case(HAPPY, issuer=None, unsafe_any_identity=True)
     assert verdict.passed, verdict.reason
-    assert NO_IDENTITY_NOTE in verdict.reason
-    assert (verdict.identity, verdict.issuer) == (IDENTITY, ISSUER)
+    assert "OIDC issuer NOT checked" in verdict.reason
+    assert verdict.issuer == ISSUER
+
+
+@needs_sigstore
+@needs_data
+def test_no_identity_is_integrity_only_and_says_so() -> None:
+    """With unsafe_any_identity and no identity or issuer, no identity is checked (UnsafeNoOp);
+    the reason says so and the option warns on every call."""
+    _require(HAPPY)
+    for _ in range(2):  # every use warns, not only the first
+        with pytest.warns(UnsafeOptionWarning, match="unsafe_any_identity"):
+            verdict = _verify_case(HAPPY, identity=None, issuer=None, unsafe_any_identity=True)
+        assert verdict.passed, verdict.reason
+        assert NO_IDENTITY_NOTE in verdict.reason
+        assert (verdict.identity, verdict.issuer) == (IDENTITY, ISSUER)
     # ...but integrity is still enforced
-    tampered = _verify_case("wrong-material_fail", identity=None, issuer=None)
+    with pytest.warns(UnsafeOptionWarning):
+        tampered = _verify_case(
+            "wrong-material_fail", identity=None, issuer=None, unsafe_any_identity=True
+        )
     assert not tampered.passed
 
 
@@ -273,7 +323,9 @@ def test_wrong_trusted_root_fails() -> None:
 )
 def test_unusable_trusted_root_is_invalid_input(root: bytes) -> None:
     with pytest.raises(InvalidInput) as info:
-        verify_sigstore_bundle(b"{}", artifact=b"x", trusted_root_json=root)
+        verify_sigstore_bundle(
+            b"{}", artifact=b"x", trusted_root_json=root, identity=IDENTITY, issuer=ISSUER
+        )
     assert info.value.location.field == "trusted_root_json"
 
 
@@ -291,7 +343,9 @@ def test_unusable_trusted_root_is_invalid_input(root: bytes) -> None:
 )
 def test_unusable_arguments_are_invalid_input(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as info:
-        verify_sigstore_bundle(b"{}", trusted_root_json=b"{}", **kwargs)
+        verify_sigstore_bundle(
+            b"{}", trusted_root_json=b"{}", **{"identity": IDENTITY, "issuer": ISSUER, **kwargs}
+        )
     assert info.value.location.field == field
 
 
@@ -302,7 +356,13 @@ def test_network_is_really_disabled() -> None:
 
 def test_bundle_must_be_bytes() -> None:
     with pytest.raises(InvalidInput):
-        verify_sigstore_bundle("{}", artifact=b"x", trusted_root_json=b"{}")  # type: ignore[arg-type]
+        verify_sigstore_bundle(
+            "{}",  # type: ignore[arg-type]
+            artifact=b"x",
+            trusted_root_json=b"{}",
+            identity=IDENTITY,
+            issuer=ISSUER,
+        )
 
 
 def test_missing_sigstore_gives_failed_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,7 +371,9 @@ def test_missing_sigstore_gives_failed_verdict(monkeypatch: pytest.MonkeyPatch) 
         if module == "sigstore" or module.startswith("sigstore."):
             monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "sigstore", None)
-    verdict = verify_sigstore_bundle(b"{}", artifact=b"x", trusted_root_json=b"{}")
+    verdict = verify_sigstore_bundle(
+        b"{}", artifact=b"x", trusted_root_json=b"{}", identity=IDENTITY, issuer=ISSUER
+    )
     assert verdict == SigstoreVerdict(
         passed=False, reason=NOT_INSTALLED, identity=None, issuer=None
     )
@@ -323,7 +385,11 @@ def test_oversized_bundle_fails_without_parsing() -> None:
     _require(HAPPY)
     _, artifact, root = _case_inputs(HAPPY)
     verdict = verify_sigstore_bundle(
-        b" " * (16 * 1024 * 1024 + 1), artifact=artifact, trusted_root_json=root
+        b" " * (16 * 1024 * 1024 + 1),
+        artifact=artifact,
+        trusted_root_json=root,
+        identity=IDENTITY,
+        issuer=ISSUER,
     )
     assert not verdict.passed
     assert "larger" in verdict.reason
