@@ -235,8 +235,10 @@ class Matcher:
     def _evaluate(self, entry: IndexedAffected, version: str) -> tuple[str, str]:
         """``("affected", how)``, ``("clear", "")`` or ``("skip", reason)``.
 
-        An entry is skipped only when nothing in it could be evaluated: a GIT range next to
-        an ECOSYSTEM range (common in OSV) is commit detail of the same fix, not a gap.
+        A GIT range next to an ECOSYSTEM range (common in OSV) is commit detail of the same
+        fix, not a gap. Any other range that cannot be evaluated is: the version may lie in
+        exactly that range, so the entry is skipped with the reason unless something else in
+        it says "affected".
         """
         compiled = entry.compiled
         if not isinstance(compiled, _Compiled):
@@ -266,10 +268,9 @@ class Matcher:
             evaluated = True
             if _in_range(key, events, limits):
                 return "affected", "range"
-        if not evaluated and reasons:
-            return "skip", "; ".join(reasons)
-        if not evaluated:
-            return "skip", _NOTHING_LISTED
+        gaps = [reason for reason in reasons if reason != _GIT_RANGE]
+        if gaps or not evaluated:
+            return "skip", "; ".join(dict.fromkeys(gaps or reasons)) or _NOTHING_LISTED
         return "clear", ""
 
     def _keys_of(self, comparator: Comparator, texts: Iterable[str]) -> frozenset[Any]:
@@ -286,7 +287,7 @@ class Matcher:
         unevaluable: list[str] = []
         for range_type, events in entry.ranges:
             if range_type == "GIT":
-                unevaluable.append("GIT range: commit ranges cannot be compared with versions")
+                unevaluable.append(_GIT_RANGE)
                 continue
             comparator = SEMVER if range_type == "SEMVER" else comparator_for(entry.ecosystem)
             if comparator is None:
@@ -313,6 +314,7 @@ class Matcher:
         return _Compiled(tuple(ranges), tuple(unevaluable), texts, keys)
 
 
+_GIT_RANGE = "GIT range: commit ranges cannot be compared with versions"
 _NOTHING_LISTED = (
     "the advisory's affected entry gives neither ranges nor versions: which versions are "
     "affected cannot be told"

@@ -19,6 +19,15 @@ matchers read events in order: ``limit`` outside GIT ranges, and ``fixed`` with
 ``last_affected`` in one range (the schema forbids it). A bad advisory raises
 :class:`InvalidInput` naming the file and the field (``affected[0].ranges[1].events[2]``);
 :func:`load_osv` turns that into a :class:`Problem` and keeps the other advisories.
+
+A bad ``severity`` entry (a malformed CVSS vector, a vector not of its type, an entry that is
+not an object) does not reject the advisory: severity says nothing about which versions are
+affected, and dropping the advisory would hide every package it names. The entry is left out
+of ``severity`` (``raw`` still has it) and reported as a located :class:`Problem` in
+:attr:`OsvAdvisory.problems`, which :func:`load_osv` returns with its own. The advisory's
+severity then comes from its other entries and ``database_specific.severity``; with none of
+them it is unknown, which a scan ranks as medium for priority and SLA and flags as
+``severity_unknown`` (:data:`maat.vulns.findings.UNKNOWN_SEVERITY`): fail safe, never as low.
 """
 
 from __future__ import annotations
@@ -212,7 +221,8 @@ def fixed_versions(affected: Affected, *, include_git: bool = False) -> tuple[st
 
 @dataclass(frozen=True)
 class OsvAdvisory:
-    """One OSV advisory. ``raw`` is the whole original document (read-only view)."""
+    """One OSV advisory. ``raw`` is the whole original document (read-only view);
+    ``problems`` are the entries that were read around (bad ``severity`` entries)."""
 
     id: str
     modified: datetime
@@ -227,6 +237,7 @@ class OsvAdvisory:
     database_specific: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
     source: str = ""
+    problems: tuple[Problem, ...] = field(default=(), hash=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A copy of the original document (equal to ``raw``: nothing added, nothing lost)."""
@@ -383,14 +394,23 @@ def _range(data: object, file: str, path: str) -> Range:
     return Range(kind, events, repo)
 
 
-def _severities(f: _Fields) -> tuple[Severity, ...]:
-    return tuple(
-        severity_from_osv(s, field=f"{f.where('severity')}[{i}]", file=f.file)
-        for i, s in enumerate(f.items("severity"))
-    )
+def _severities(f: _Fields, problems: list[Problem]) -> tuple[Severity, ...]:
+    """The readable severity entries; each bad one (or a bad list) is added to ``problems``."""
+    found: list[Severity] = []
+    try:
+        entries = f.items("severity")
+    except InvalidInput as exc:
+        problems.append(Problem.from_error(exc))
+        return ()
+    for i, entry in enumerate(entries):
+        try:
+            found.append(severity_from_osv(entry, field=f"{f.where('severity')}[{i}]", file=f.file))
+        except InvalidInput as exc:
+            problems.append(Problem.from_error(exc))
+    return tuple(found)
 
 
-def _affected(data: object, file: str, path: str) -> Affected:
+def _affected(data: object, file: str, path: str, problems: list[Problem]) -> Affected:
     f = _Fields(data, file, path)
     ecosystem = name = ""
     purl: str | None = None
@@ -411,7 +431,7 @@ def _affected(data: object, file: str, path: str) -> Affected:
     )
     f.mapping("ecosystem_specific")
     f.mapping("database_specific")
-    return Affected(ecosystem, name, purl, ranges, versions, _severities(f))
+    return Affected(ecosystem, name, purl, ranges, versions, _severities(f, problems))
 
 
 def _related(f: _Fields) -> tuple[str, ...]:
@@ -436,8 +456,9 @@ def _advisory(data: object, *, source: str, prefix: str = "") -> OsvAdvisory:
     modified = f.timestamp("modified", required=True)
     assert modified is not None  # required=True never gives None
     aliases = tuple(f.ident(f"aliases[{i}]", a) for i, a in enumerate(f.items("aliases")))
+    problems: list[Problem] = []
     affected = tuple(
-        _affected(a, source, f"{f.where('affected')}[{i}]")
+        _affected(a, source, f"{f.where('affected')}[{i}]", problems)
         for i, a in enumerate(f.items("affected"))
     )
     return OsvAdvisory(
@@ -450,10 +471,11 @@ def _advisory(data: object, *, source: str, prefix: str = "") -> OsvAdvisory:
         summary=f.text("summary"),
         details=f.text("details"),
         affected=affected,
-        severity=_severities(f),
+        severity=_severities(f, problems),
         database_specific=f.mapping("database_specific"),
         raw=MappingProxyType(f.data) if isinstance(f.data, dict) else f.data,
         source=source,
+        problems=tuple(problems),
     )
 
 
@@ -461,7 +483,8 @@ def parse_osv(document: Mapping[str, Any] | bytes, *, source: str) -> OsvAdvisor
     """Parse one OSV advisory from a decoded mapping or from JSON / YAML bytes.
 
     ``source`` names the file (its suffix also picks the format). Raises
-    :class:`InvalidInput` naming ``source`` and the field for a bad advisory.
+    :class:`InvalidInput` naming ``source`` and the field for a bad advisory; bad severity
+    entries are left out and listed in the advisory's ``problems`` instead.
     """
     if isinstance(document, bytes | bytearray | memoryview):
         data = load_document(bytes(document), source=source)
@@ -487,7 +510,8 @@ def load_osv(
     """Load many advisory files, given as ``(name, bytes)`` (a folder or an OSV zip dump that
     the caller has read). A JSON or YAML file may hold one advisory or a list of them.
 
-    A bad file or a bad advisory in a list becomes a :class:`Problem` and the rest is kept.
+    A bad file or a bad advisory in a list becomes a :class:`Problem` and the rest is kept;
+    the problems of kept advisories (bad severity entries) are returned too.
     When two files carry the same id, the one modified last is kept (in the place of the
     first) and the other is reported as a problem. Every item is parsed: callers filter out
     files that are not advisories (README, LICENSE) by name.
@@ -512,6 +536,7 @@ def load_osv(
             except InvalidInput as exc:
                 problems.append(Problem.from_error(exc))
                 continue
+            problems.extend(advisory.problems)
             at = position.get(advisory.id)
             if at is None:
                 position[advisory.id] = len(advisories)

@@ -43,7 +43,10 @@ def distro_ecosystem(base: str, distro: str | None) -> str:
         release = _UBUNTU_CODENAMES.get(text) or _number(text)
         if not release:
             return base
+        # OSV files Ubuntu by YY.MM: a point release (22.04.3) is that release.
         major, _, minor = release.partition(".")
+        minor = minor.split(".")[0]
+        release = f"{major}.{minor}" if minor else major
         lts = minor == "04" and int(major) % 2 == 0
         return f"Ubuntu:{release}{':LTS' if lts else ''}"
     if base == "Alpine":
@@ -55,6 +58,29 @@ def distro_ecosystem(base: str, distro: str | None) -> str:
 def _number(text: str) -> str | None:
     match = _VERSIONED.match(text)
     return match.group(1) if match else None
+
+
+def purl_version(purl: Purl, version: str | None = None) -> str | None:
+    """The version of the package a purl names, as advisories write it (else ``version``).
+
+    ``pkg:golang/stdlib@go1.21.0`` (older syft) is ``1.21.0``; an rpm purl's non-zero
+    ``epoch`` qualifier is written into the version, ``epoch:version-release``, unless the
+    version already has one. Subjects and VEX products are both read through this, so a VEX
+    product purl and the subject of the same package always compare equal.
+    """
+    found = purl.version or version
+    if not found:
+        return found
+    if purl.type == "golang" and purl.package_name == "stdlib" and found.startswith("go"):
+        return found[2:]
+    epoch = (purl.qualifier("epoch") or "").strip()
+    if purl.type == "rpm" and ":" not in found and epoch.isascii() and epoch.isdigit():
+        # OSV writes the epoch in the version: without it ``1:3.0.7-27.el9`` reads as epoch 0
+        # and sorts below its own fix. Epoch 0 is what no epoch means, so it is left out;
+        # zeros are stripped as text since int() refuses very long digit strings.
+        number = epoch.lstrip("0")
+        return f"{number}:{found}" if number else found
+    return found
 
 
 def subject_from_purl(
@@ -70,7 +96,7 @@ def subject_from_purl(
     """
     ecosystem = purl.ecosystem
     package: str | None = purl.package_name
-    matched_version = purl.version or version
+    matched_version = purl_version(purl, version)
     if ecosystem in ("Debian", "Ubuntu", "Alpine"):
         ecosystem = distro_ecosystem(ecosystem, purl.qualifier("distro"))
         upstream = purl.qualifier("upstream")
@@ -78,13 +104,6 @@ def subject_from_purl(
             source, _, source_version = upstream.partition("@")
             package = source.strip() or package
             matched_version = source_version.strip() or matched_version
-    if (
-        purl.type == "golang"
-        and package == "stdlib"
-        and matched_version
-        and matched_version.startswith("go")
-    ):
-        matched_version = matched_version[2:]  # older syft: pkg:golang/stdlib@go1.21.0
     unmatchable = None
     if ecosystem is None:
         unmatchable = f"no OSV ecosystem for purl type {purl.type!r}"

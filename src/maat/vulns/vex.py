@@ -8,9 +8,12 @@ under_investigation):
   resolved_with_pedigree -> fixed, exploitable -> affected, in_triage -> under_investigation.
   One statement per ``affects[]`` entry and status: a listed version's own ``status``
   (affected / unaffected / unknown) wins when it disagrees with the state. A ``ref`` naming a
-  component of the same document becomes its purl (or, with no purl, stays the ref, limited to
-  the component's version). ``ref``s that are BOM-Links (``urn:cdx:...#ref``) are kept as is.
-- OpenVEX: one statement per ``statements[]`` entry (0.0.1 and 0.2.0 shapes).
+  component of the same document becomes its purl (or, with no purl, stays the ref), limited
+  to the component's ``version`` when the purl names none. ``ref``s that are BOM-Links
+  (``urn:cdx:...#ref``) are kept as is.
+- OpenVEX: one statement per ``statements[]`` entry (0.0.1 and 0.2.0 shapes) and set of
+  subcomponents: a 0.2.0 product's ``subcomponents`` are that product's only, 0.0.1
+  statement-level ones belong to every product.
 - CSAF: one statement per vulnerability, status and product (``known_not_affected``;
   ``fixed`` / ``first_fixed``; ``known_affected`` / ``first_affected`` / ``last_affected``;
   ``under_investigation``); product ids become purls through
@@ -41,6 +44,7 @@ import orjson
 from maat.core._validate import type_name
 from maat.core.purl import Purl
 from maat.errors import InvalidInput, Problem
+from maat.vulns.subjects import purl_version
 
 __all__ = [
     "MAX_VEX_BYTES",
@@ -79,8 +83,9 @@ class VexStatement:
 
     ``products`` are purls or references (bom-refs, CSAF product ids). ``versions`` and
     ``ranges`` (vers strings) limit the statement to those versions of the products; a product
-    purl with a version limits it to that version; with neither, it covers every version.
-    ``subcomponents`` (OpenVEX) are the components inside the products the statement is about.
+    purl with a version limits it to that version (an rpm ``epoch`` qualifier read into it, as
+    for subjects); with neither, it covers every version. ``subcomponents`` (OpenVEX) are the
+    components inside each of the products the statement is about.
     """
 
     vulnerability: str
@@ -215,7 +220,8 @@ def _version_applies(
     scheme: str,
     compare: VersionCompare | None,
 ) -> bool:
-    wanted = product.version if product is not None else None
+    # Read as the subject's version is (rpm epoch qualifier included), so the two compare.
+    wanted = purl_version(product) if product is not None else None
     if wanted is None and not s.versions and not s.ranges:
         return True  # every version of the product: carries over to later versions
     if version is None:
@@ -283,7 +289,7 @@ def vex_decision(
     wanted = {i.strip().casefold() for i in vulnerability_ids}
     cves = {i for i in wanted if i.startswith("cve-")}
     parsed = _purl(component_purl)
-    version = component_version or (parsed.version if parsed is not None else None)
+    version = component_version or (purl_version(parsed) if parsed is not None else None)
     best: VexStatement | None = None
     for s in statements:
         ids = {i.strip().casefold() for i in s.ids}
@@ -296,7 +302,7 @@ def vex_decision(
             whole = replace(s, versions=(), ranges=())
             inner = replace(s, products=s.subcomponents)
             if product_purl is None or not (
-                _matches(whole, product_purl, product.version if product else None, compare)
+                _matches(whole, product_purl, purl_version(product) if product else None, compare)
                 and _matches(inner, component_purl, version, compare)
             ):
                 continue

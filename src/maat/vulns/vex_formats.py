@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from maat.core._validate import parse_timestamp, type_name
+from maat.core.purl import Purl
 from maat.errors import InvalidInput, Problem
 from maat.vulns.vex import STATUSES, VexStatement, VexStatus
 
@@ -78,6 +79,14 @@ def _map(value: object) -> Mapping[str, Any]:
 
 def _strings(values: Iterable[object]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v.strip()))
+
+
+def _purl_has_version(text: str) -> bool:
+    """Whether a purl names a version; one that cannot be parsed is taken as not."""
+    try:
+        return Purl.parse(text).version is not None
+    except InvalidInput:
+        return False
 
 
 def _needs_reason(doc: _Doc, s: VexStatement, where: str) -> bool:
@@ -183,7 +192,9 @@ def _cdx_affects(
         purl, version = _str(component.get("purl")), _str(component.get("version"))
         if purl is not None:
             product = purl
-        elif version is not None:
+        # A purl without a version would cover every version: the component's own version
+        # field still limits it (a purl's own version wins over it).
+        if version is not None and (purl is None or not _purl_has_version(purl)):
             implied = (version,)
     groups: dict[VexStatus, tuple[list[str], list[str]]] = {}
     for k, item in enumerate(_list(entry.get("versions"))):
@@ -255,15 +266,10 @@ def _openvex(doc: Mapping[str, Any], d: _Doc) -> list[VexStatement]:
                 f"a statement needs a vulnerability and a status of {', '.join(STATUSES)}", where
             )
             continue
-        products, subs = [], list(_list(st.get("subcomponents")))
-        for p in _list(st.get("products")):
-            products.append(_openvex_product(p))
-            if isinstance(p, Mapping):
-                subs += _list(p.get("subcomponents"))
         statement = VexStatement(
             vulnerability=name.strip(),
             aliases=aliases,
-            products=_strings(products),
+            products=(),
             status=status,
             justification=_str(st.get("justification")),
             impact=_str(st.get("impact_statement")),
@@ -271,39 +277,84 @@ def _openvex(doc: Mapping[str, Any], d: _Doc) -> list[VexStatement]:
             timestamp=d.time(st.get("last_updated") or st.get("timestamp"), f"{where}.timestamp")
             or default_time,
             source=d.source,
-            subcomponents=_strings(_openvex_product(s) for s in subs),
             format="openvex",
         )
-        if not statement.products:
+        scopes = _openvex_scopes(st, d, where).items()
+        split = [replace(statement, products=p, subcomponents=s) for s, p in scopes]
+        if not split:
             d.problem(f"{name}: names no product; it applies to nothing", where)
         if _needs_reason(d, statement, where):
-            out.append(statement)
+            # Kept without products too: it applies to nothing but is still reported.
+            out += split or [statement]
     return out
+
+
+def _openvex_scopes(
+    st: Mapping[str, Any], d: _Doc, where: str
+) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The statement's products grouped by the subcomponents they are about.
+
+    OpenVEX 0.2.0 lists ``subcomponents`` under each product: they are that product's only,
+    so products with different subcomponents become different statements. The statement-level
+    ``subcomponents`` of 0.0.1 belong to every product. A product whose subcomponents are all
+    unreadable is left out and reported: read without them, it would be about the product.
+    """
+    shared = list(_list(st.get("subcomponents")))
+    scoped: dict[tuple[str, ...], list[str]] = {}
+    for i, p in enumerate(_list(st.get("products"))):
+        product = _openvex_product(p)
+        if product is None:
+            continue
+        own = _list(p.get("subcomponents")) if isinstance(p, Mapping) else []
+        subs = _strings(_openvex_product(s) for s in [*shared, *own])
+        if (shared or own) and not subs:
+            d.problem(f"{product}: no readable subcomponent; left out", f"{where}.products[{i}]")
+            continue
+        scoped.setdefault(subs, []).append(product)
+    return {subs: _strings(products) for subs, products in scoped.items()}
 
 
 # --- CSAF ---------------------------------------------------------------------------------
 
 
-def _csaf_products(tree: object) -> dict[str, str]:
-    """product_id -> purl (or the id itself when the product has none)."""
-    found: dict[str, str] = {}
+_Scope = tuple[str, tuple[str, ...], tuple[str, ...]]
+"""A CSAF product as a statement names it: (purl or product id, versions, vers ranges)."""
+
+
+def _csaf_products(tree: object) -> dict[str, _Scope]:
+    """product_id -> its purl (or the id itself when the product has none) and the versions
+    or vers range of the ``product_version`` / ``product_version_range`` branch holding it.
+
+    The branch name is the product's version scope: the purl helper often names the package
+    without a version, and read alone it would cover every version of it.
+    """
+    found: dict[str, _Scope] = {}
     tree = _map(tree)
-    stack = [*_list(tree.get("branches")), *_list(tree.get("full_product_names"))]
-    stack += [_map(r).get("full_product_name") for r in _list(tree.get("relationships"))]
+    stack: list[tuple[object, str | None, str | None]] = [
+        (item, None, None)
+        for item in [*_list(tree.get("branches")), *_list(tree.get("full_product_names"))]
+    ]
+    stack += [
+        (_map(r).get("full_product_name"), None, None) for r in _list(tree.get("relationships"))
+    ]
     while stack:
-        item = stack.pop()
+        item, category, name = stack.pop()
         if not isinstance(item, Mapping):
             continue
-        stack += _list(item.get("branches"))
+        stack += [(b, None, None) for b in _list(item.get("branches"))]
         if isinstance(item.get("product"), Mapping):
-            stack.append(item["product"])
+            stack.append((item["product"], _str(item.get("category")), _str(item.get("name"))))
         pid = _str(item.get("product_id"))
         if pid is None:
             continue
         helper = _map(item.get("product_identification_helper"))
-        found[pid] = next(
+        product = next(
             (p for p in [helper.get("purl"), *_list(helper.get("purls"))] if _str(p)), pid
         )
+        # A range that is not vers text cannot be decided; kept as is, it matches nothing.
+        versions = (name,) if category == "product_version" and name else ()
+        ranges = (name,) if category == "product_version_range" and name else ()
+        found[pid] = (product, versions, ranges)
     return found
 
 
@@ -344,10 +395,13 @@ def _csaf(doc: Mapping[str, Any], d: _Doc) -> list[VexStatement]:
         remedies = _csaf_by_product(vuln.get("remediations"), groups)
         for key, status in _CSAF_STATUS.items():
             for pid in _strings(_list(status_lists.get(key))):
+                product, versions, ranges = products.get(pid, (pid, (), ()))
                 statement = VexStatement(
                     vulnerability=ids[0],
                     aliases=ids[1:],
-                    products=(products.get(pid, pid),),
+                    products=(product,),
+                    versions=versions,
+                    ranges=ranges,
                     status=status,
                     justification=next((_str(f.get("label")) for p, f in flags if pid in p), None),
                     impact=next((_str(t.get("details")) for p, t in threats if pid in p), None),
