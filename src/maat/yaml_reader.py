@@ -8,6 +8,8 @@ one pass reports them all.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 
 import yaml
@@ -19,7 +21,14 @@ __all__ = ["YamlReader", "compose"]
 _STD_TAG = "tag:yaml.org,2002:"
 # libyaml's composer when PyYAML has it (same nodes and marks, about ten times faster).
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BOOLEANS = ("true", "false", "yes", "no", "on", "off")
 _PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "timestamp", "seq", "map"})
+# The numbers every reader agrees on. YAML 1.1 (PyYAML) also resolves 0x384, 0b1, 1:30
+# (sexagesimal: 90), 010 (octal: 8), .inf and .nan as numbers: Python's float() reads none of
+# them, and YAML 1.2 reads 1:30 as text and 010 as ten.
+_INTEGER = re.compile(r"[-+]?[0-9][0-9_]*")
+_DECIMAL = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?")
+OCTAL_LOOKING = re.compile(r"[-+]?0[0-9_]*[0-9]")
 
 
 def compose(
@@ -128,11 +137,43 @@ class YamlReader:
         ):  # fmt: skip
             self.problem(node, path, "must be a number")
             return None
-        value = float(str(node.value).replace("_", ""))
+        value = self.decimal(node, path)
+        if value is None:
+            return None
         if not low <= value <= high:
             self.problem(node, path, f"must be between {low:g} and {high:g}")
             return None
         return value
+
+    def decimal(self, node: yaml.ScalarNode, path: str) -> float | None:
+        """The value of a number node (tag int or float) written in plain decimal: ``900``,
+        ``-1.5``, ``1_000``, ``1.0e+3``. Any other form YAML 1.1 resolves as a number is a
+        problem, not a guess (see ``_DECIMAL``)."""
+        text = str(node.value)
+        integer = node.tag == _STD_TAG + "int"
+        if not (_INTEGER if integer else _DECIMAL).fullmatch(text):
+            self.problem(node, path, f"{text[:40]!r} is not a decimal number: write numbers "
+                                     "as 900 or 1.5 (not hex, 1:30, .inf or .nan)")  # fmt: skip
+            return None
+        if integer and OCTAL_LOOKING.fullmatch(text):
+            self.problem(node, path, f"{text[:40]!r} has a leading 0, which YAML 1.1 reads as "
+                                     "octal: write the number without it")  # fmt: skip
+            return None
+        value = float(text.replace("_", ""))
+        if not math.isfinite(value):  # 1.0e+999
+            self.problem(node, path, "must be a finite number")
+            return None
+        return value
+
+    def boolean(self, node: yaml.Node, path: str) -> bool | None:
+        """The value of a YAML 1.1 boolean (``true``/``false``, ``yes``/``no``, ``on``/
+        ``off``, any case). Anything else is a problem, an explicit ``!!bool maybe``
+        included (PyYAML would read it as false)."""
+        text = str(node.value).lower() if isinstance(node, yaml.ScalarNode) else ""
+        if node.tag != _STD_TAG + "bool" or text not in _BOOLEANS:
+            self.problem(node, path, "must be true or false")
+            return None
+        return text in ("true", "yes", "on")
 
     def sequence(self, node: yaml.Node, path: str) -> list[yaml.Node] | None:
         """The items of a non-empty list."""

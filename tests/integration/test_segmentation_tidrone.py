@@ -140,3 +140,32 @@ def test_tidrone_workstation_to_workstation_smb_is_alerted_and_dropped(
         listener.wait()
         if listener.stdout is not None:
             listener.stdout.close()
+
+
+def test_a_quarantined_workstation_that_flushed_its_firewall_cannot_reach_its_neighbour(
+    platform: Platform, two_workstations: None, tmp_path: Path
+) -> None:
+    # TIDRONE on ws-eng-01 is caught and the device quarantined; being root there, the
+    # attacker deletes Maat's table. Its neighbour's ruleset must still refuse it, though
+    # engineering -> engineering SSH is allowed and ws-eng-01's address is engineering's.
+    listener = subprocess.Popen([IP, "netns", "exec", NS2, sys.executable, "-c", LISTENER,
+                                 "22"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+        neighbour = tmp_path / "ws-eng-02.nft"
+        neighbour.write_text(access.device_ruleset(platform, "ws-eng-02"))
+        _run(IP, "netns", "exec", NS2, NFT, "-f", str(neighbour))
+        assert _connect(22) == "connected"
+        devices.quarantine(platform, "test", "ws-eng-01", reason="TIDRONE")
+        neighbour.write_text(access.device_ruleset(platform, "ws-eng-02"))
+        _run(IP, "netns", "exec", NS2, NFT, "-f", str(neighbour))
+        assert _connect(22) in ("TimeoutError", "timeout")
+        devices.quarantine(platform, "test", "ws-eng-01", release=True)
+        neighbour.write_text(access.device_ruleset(platform, "ws-eng-02"))
+        _run(IP, "netns", "exec", NS2, NFT, "-f", str(neighbour))
+        assert _connect(22) == "connected"
+    finally:
+        listener.kill()
+        listener.wait()
+        if listener.stdout is not None:
+            listener.stdout.close()

@@ -24,7 +24,7 @@ import yaml
 from maat.access.evaluator import AccessDecision, AccessRequest, Evaluator
 from maat.access.policy import EFFECTS
 from maat.errors import InvalidInput, Problem
-from maat.yaml_reader import YamlReader, compose
+from maat.yaml_reader import OCTAL_LOOKING, YamlReader, compose
 
 __all__ = ["CaseResult", "PolicyCase", "read_cases", "run_cases"]
 
@@ -98,6 +98,12 @@ def _plain(reader: YamlReader, node: yaml.Node, path: str) -> Any:
     text = str(node.value)
     if tag in ("int", "float"):
         plain = text.replace("_", "")
+        if tag == "int" and OCTAL_LOOKING.fullmatch(plain):
+            # YAML 1.1 reads 010 as 8, Python's int() refuses it and float() says 10:
+            # a case must not be judged on a guess.
+            reader.problem(node, path, f"{text[:40]!r} has a leading 0, which YAML 1.1 "
+                                       "reads as octal: write the number without it")  # fmt: skip
+            return None
         for convert in ((lambda t: int(t, 0)) if tag == "int" else float, float):
             try:
                 return convert(plain)
@@ -106,7 +112,7 @@ def _plain(reader: YamlReader, node: yaml.Node, path: str) -> Any:
         # YAML 1.1 forms Python does not read (9:30 sexagesimal, .nan, .inf): keep the text.
         return text
     if tag == "bool":
-        return text.lower() in ("true", "yes", "on")
+        return reader.boolean(node, path)
     if tag == "null":
         return None
     return text

@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from maat.access.policy import Condition, Policy, Rule
@@ -65,15 +66,18 @@ class AccessDecision:
 @dataclass(frozen=True)
 class AccessRequest:
     """One request: subject, device, resource, action and context, as flat attribute paths
-    (``subject.roles``, ``context.mfa_age``) for the evaluator."""
+    (``subject.roles``, ``context.mfa_age``) for the evaluator, and ``context.time`` parsed
+    (the evaluator reads its hour and weekday in its policy's time zone)."""
 
     attributes: Mapping[str, Any]
+    time: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "request") -> AccessRequest:
         """Validate a JSON request. ``resource`` may be an id or a mapping with ``id``;
-        ``context.time`` (ISO 8601) gives ``context.hour`` and ``context.weekday`` (UTC)
-        and, with ``context.mfa_at``, ``context.mfa_age`` in seconds."""
+        ``context.time`` (ISO 8601) gives ``context.hour`` and ``context.weekday`` (UTC,
+        replacing any given: the time says what hour it is) and, with ``context.mfa_at``,
+        ``context.mfa_age`` in seconds."""
         if not isinstance(data, Mapping):
             raise InvalidInput("a request must be a JSON object", field=where)
         unknown = sorted(set(data) - set(_REQUEST_KEYS))
@@ -103,8 +107,7 @@ class AccessRequest:
             value = flat.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInput(f"{key} must be a list of texts", field=f"{where}.{key}")
-        _derive_time(flat, where)
-        return cls(flat)
+        return cls(flat, _derive_time(flat, where))
 
 
 def _flatten(value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
@@ -116,19 +119,28 @@ def _flatten(value: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None
             out[path] = item
 
 
-def _derive_time(flat: dict[str, Any], where: str) -> None:
+def _derive_time(flat: dict[str, Any], where: str) -> datetime | None:
     text = flat.get("context.time")
     if text is None:
-        return
+        return None
     when = _instant(text, f"{where}.context.time").astimezone(UTC)
-    flat.setdefault("context.hour", when.hour + when.minute / 60)
-    flat.setdefault("context.weekday", _WEEKDAYS[when.weekday()])
+    # Derived, never defaulted: a caller sending the time of a night request with
+    # "hour: 10" would otherwise be inside office hours.
+    flat.update(_clock(when, UTC))
     if "context.mfa_age" not in flat and flat.get("context.mfa_at") is not None:
         mfa_at = _instant(flat["context.mfa_at"], f"{where}.context.mfa_at")
         if mfa_at > when:
             raise InvalidInput("mfa_at is later than the request's time",
                                field=f"{where}.context.mfa_at")  # fmt: skip
         flat["context.mfa_age"] = (when - mfa_at).total_seconds()
+    return when
+
+
+def _clock(when: datetime, zone: tzinfo) -> dict[str, Any]:
+    """``context.hour`` (9.5 for 09:30) and ``context.weekday`` of ``when`` in ``zone``."""
+    local = when.astimezone(zone)
+    return {"context.hour": local.hour + local.minute / 60,
+            "context.weekday": _WEEKDAYS[local.weekday()]}  # fmt: skip
 
 
 def _instant(text: Any, field: str) -> datetime:
@@ -143,7 +155,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # NaN is no number: every comparison with it is False, which would switch off a deny
+    # such as `subject.risk ge 50` instead of making it apply (unknown).
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return None
     return float(value)
 
@@ -155,14 +169,33 @@ def _glob(pattern: str) -> re.Pattern[str]:
                               for part in re.split(r"(\*)", pattern)), re.DOTALL)  # fmt: skip
 
 
+def _resource_glob(pattern: str) -> str:
+    """The regex of a resource pattern. Leading slashes do not count (proxied paths are
+    decided without theirs), and ``a/*`` also covers ``a`` itself: ``/admin/`` is decided
+    as ``admin`` and many servers serve ``/admin`` as ``/admin/``, so a deny on ``admin/*``
+    that missed them would let the admin page through."""
+    pattern = pattern.lstrip("/")
+    if pattern.endswith("/*"):
+        return f"{_glob(pattern[:-2]).pattern}(?:/.*)?"
+    return _glob(pattern).pattern
+
+
 def _compile(condition: Condition) -> Check:  # one branch per operator
     attr, op, want = condition.attr, condition.operator, condition.value
     if op == "present":
         return lambda a: (a.get(attr) is not None) is want
     if op == "equals_attr":
         other = str(want)
-        return lambda a: None if a.get(attr) is None or a.get(other) is None else _same(
-            a[attr], a[other])  # fmt: skip
+
+        def same_as(a: Mapping[str, Any]) -> bool | None:
+            have, theirs = a.get(attr), a.get(other)
+            if have is None or theirs is None:
+                return None
+            if isinstance(have, _NotScalar) or isinstance(theirs, _NotScalar):
+                return None  # as for equals: two lists ([] and []) prove no ownership
+            return _same(have, theirs)
+
+        return same_as
     if op in ("lt", "le", "gt", "ge", "between"):
         compare: Callable[[float], bool]
         if op == "between":
@@ -224,7 +257,7 @@ class Evaluator:
         self.broken = tuple(broken)
         rules = policy.rules if policy is not None else ()
         self._rules = [
-            _Compiled(rule, re.compile("|".join(f"(?:{_glob(p).pattern})" for p in rule.resources),
+            _Compiled(rule, re.compile("|".join(f"(?:{_resource_glob(p)})" for p in rule.resources),
                                        re.DOTALL),
                       tuple((c, _compile(c)) for c in rule.when))
             for rule in rules
@@ -281,6 +314,8 @@ class Evaluator:
             why = "; ".join(self.broken) or "no policy is loaded"
             return AccessDecision("deny", (f"policy did not load: {why}",))
         a = request.attributes
+        if request.time is not None and self.policy.timezone is not UTC:
+            a = {**a, **_clock(request.time, self.policy.timezone)}  # the author's office hours
         if self.policy.role_includes and a.get("subject.roles"):
             # Conditions see the roles a subject holds through the hierarchy too.
             expanded = self.policy.expand_roles(frozenset(a["subject.roles"]))
@@ -291,7 +326,7 @@ class Evaluator:
         step_ups: list[Rule] = []
         for i in self.candidates(a):
             compiled = self._rules[i]
-            if not compiled.resource.fullmatch(resource_id):
+            if not compiled.resource.fullmatch(resource_id.lstrip("/")):
                 continue
             rule = compiled.rule
             unknown: list[str] = []

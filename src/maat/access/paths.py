@@ -4,6 +4,8 @@ resolved, or nothing when it is ambiguous.
 A proxy serves ``/plm/../erp/x`` as ``/erp/x``; deciding on the raw text would let
 ``engineers may write plm/*`` cover the ERP. Encoded slashes and backslashes, NUL and a
 ``..`` that climbs above the root are refused outright: upstream servers disagree on them.
+So is a ``;``: Tomcat, Jetty and Spring drop ``;params`` from each segment and serve
+``/admin;x/users`` as ``/admin/users``, while others read it as a name.
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ def resource_path(raw: str) -> str | None:
         return None
     if "\x00" in decoded or "\\" in decoded or ("%" in decoded and _still_encoded(decoded)):
         return None
+    if ";" in decoded:
+        return None  # path parameters: "/admin;x/users" and "..;" differ by server (above)
     segments: list[str] = []
     for segment in decoded.split("/"):
-        if segment.split(";", 1)[0] in (".", "..") and ";" in segment:
-            return None  # "..;" is ".." to Tomcat and Spring, a name to others
         if segment in ("", "."):
             continue
         if segment == "..":

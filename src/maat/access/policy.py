@@ -3,6 +3,8 @@
 A policy::
 
     name: plant-access
+    timezone: Asia/Taipei        # optional IANA name: context.hour and weekday are local
+                                 # time there (default UTC)
     roles:                       # optional hierarchy: a role includes the roles listed
       engineer: [employee]
     rules:
@@ -10,7 +12,8 @@ A policy::
         effect: allow            # allow | deny | step_up
         subjects: {roles: [engineer]}     # roles, groups, ids or vendors; omitted: anyone
         actions: [read]                   # "*" for every action
-        resources: ["plm/*"]              # "*" matches any text, "/" included
+        resources: ["plm/*"]              # "*" matches any text, "/" included;
+                                          # "plm/*" covers "plm" too, "/plm" is "plm"
         when:                             # every condition must hold
           - {attr: device.posture, equals: trusted}
           - {attr: context.hour, between: [6, 20]}
@@ -23,7 +26,9 @@ problem does not load (and :mod:`maat.access.evaluator` denies everything withou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -116,12 +121,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class Policy:
-    """A loaded policy: its rules in order and the role hierarchy, expanded."""
+    """A loaded policy: its rules in order, the role hierarchy, expanded, and the time zone
+    ``context.hour`` and ``context.weekday`` are read in."""
 
     name: str
     rules: tuple[Rule, ...]
     role_includes: dict[str, frozenset[str]]
     source: str = ""
+    timezone: tzinfo = UTC
 
     def expand_roles(self, roles: frozenset[str]) -> frozenset[str]:
         """``roles`` and every role they include (transitively)."""
@@ -140,10 +147,11 @@ def read_policy(text: str, *, source: str) -> tuple[Policy | None, list[Problem]
     if root is None:
         return None, problems
     reader = YamlReader(source, max_text=2_000, what="policies")
-    top = reader.mapping(root, "", ("rules",), ("name", "roles", "version"))
+    top = reader.mapping(root, "", ("rules",), ("name", "timezone", "roles", "version"))
     if top is None:
         return None, reader.problems
     name = reader.text(*top["name"]) if "name" in top else source
+    zone = _read_timezone(reader, *top["timezone"]) if "timezone" in top else UTC
     if "version" in top:
         version = reader.number(*top["version"], low=1, high=1)
         del version  # only version 1 exists; the check reports any other
@@ -159,9 +167,28 @@ def read_policy(text: str, *, source: str) -> tuple[Policy | None, list[Problem]
                 reader.problem(node, path, f"more than {MAX_RULES:,} rules")
                 items = []
             rules = _read_rules(reader, items, path)
-    if reader.problems or name is None:
+    if reader.problems or name is None or zone is None:
         return None, reader.problems
-    return Policy(name, tuple(rules), includes, source), []
+    return Policy(name, tuple(rules), includes, source, zone), []
+
+
+def _read_timezone(reader: YamlReader, node: yaml.Node, path: str) -> tzinfo | None:
+    """The IANA time zone ``node`` names (``Asia/Taipei``), from the tz database."""
+    name = reader.text(node, path)
+    if name is None:
+        return None
+    if name == "UTC":
+        return UTC  # needs no tz database
+    # "localtime" is whatever the server is set to: the policy would mean another hour on
+    # each machine that decides it.
+    if name != "localtime":
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass  # not found, not a relative name, or not a TZif file: reported below
+    reader.problem(node, path, f"{name[:60]!r} is not an IANA time zone (such as Asia/Taipei "
+                               "or UTC) in this server's tz database")  # fmt: skip
+    return None
 
 
 def _read_roles(reader: YamlReader, node: yaml.Node, path: str) -> dict[str, frozenset[str]]:
@@ -325,12 +352,8 @@ def _scalar(reader: YamlReader, node: yaml.Node, path: str) -> Scalar | None:
     if text is None:
         return None
     tag = node.tag.rsplit(":", 1)[-1]
-    if tag in ("int", "float"):
-        try:
-            return float(text.replace("_", ""))
-        except ValueError:
-            reader.problem(node, path, f"{text!r} is not a number")
-            return None
+    if tag in ("int", "float") and isinstance(node, yaml.ScalarNode):
+        return reader.decimal(node, path)
     if tag == "bool":
-        return text.lower() in ("true", "yes", "on")
+        return reader.boolean(node, path)
     return text

@@ -27,6 +27,9 @@ RISK_NOT_ENFORCING = 20
 RISK_VENDOR_BREACHED = 60
 RISK_FAILED_LOGINS = 20
 FAILED_LOGINS_RISKY = 3
+# How far ahead of ``now`` a heartbeat may be dated and still count: the clocks of the
+# servers that record and read it may differ by this much, not more.
+HEARTBEAT_CLOCK_SKEW = 5.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def assess_device(facts: DeviceFacts, *, heartbeat_max_age: float) -> Posture:
     """The posture of ``facts.device``:
 
     1. the device is enrolled (else ``unknown``, risk 100);
-    2. its agent's heartbeat is at most ``heartbeat_max_age`` seconds old;
+    2. its agent's heartbeat is at most ``heartbeat_max_age`` seconds old, and not dated
+       in the future (a clock moved back: when the device was last seen is unknown);
     3. it has no overdue critical finding;
     4. it has no open high or critical alert;
     5. its execution policy is in enforce mode;
@@ -87,13 +91,20 @@ def assess_device(facts: DeviceFacts, *, heartbeat_max_age: float) -> Posture:
     if facts.last_heartbeat is None:
         checks.append(StepResult(2, "heartbeat", False, "no heartbeat ever received"))
         risk += RISK_STALE_HEARTBEAT
+    elif facts.last_heartbeat - facts.now > timedelta(seconds=HEARTBEAT_CLOCK_SKEW):
+        ahead = int((facts.last_heartbeat - facts.now).total_seconds())
+        checks.append(StepResult(2, "heartbeat", False,
+                                 f"last heartbeat dated {ahead} s in the future"))  # fmt: skip
+        risk += RISK_STALE_HEARTBEAT
     elif facts.now - facts.last_heartbeat > limit:
         age = int((facts.now - facts.last_heartbeat).total_seconds())
         checks.append(StepResult(2, "heartbeat", False, f"last heartbeat {age} s ago"))
         risk += RISK_STALE_HEARTBEAT
     else:
         checks.append(StepResult(2, "heartbeat", True))
-        stale_at = facts.last_heartbeat + limit + timedelta(microseconds=1)
+        # A heartbeat a moment ahead holds from now, not from its own (skewed) time.
+        seen = min(facts.last_heartbeat, facts.now)
+        stale_at = seen + limit + timedelta(microseconds=1)
     if facts.overdue_critical:
         shown = ", ".join(facts.overdue_critical[:5])
         checks.append(StepResult(3, "patching", False, f"overdue critical finding(s): {shown}"))

@@ -14,7 +14,12 @@ an observed flow.
       - {from: "*", to: servers, proto: udp, ports: [53]}
       - {from: quarantine, to: servers, proto: tcp, ports: [8470]}   # Maat itself
 
-A host's segment is the first whose tags it carries or whose networks hold its address.
+``*`` is any address but a quarantined host's: the quarantine segment has exactly the
+flows that name it, or a quarantined host would keep every ``*`` flow (DNS to the servers
+above: a C2 and exfiltration channel).
+
+A host's segment is the first whose tags it carries or whose networks hold its address;
+no two networks may overlap, so an address is in one segment only.
 :mod:`maat.access.nftables` compiles this per host; :meth:`Segmentation.check` tells whether
 an observed flow is allowed, and by which rule.
 """
@@ -102,6 +107,13 @@ class Segmentation:
                     out.append(f"{flow}: segment {end!r} {why} this flow")
         return out
 
+    def covers(self, end: str, segment: str | None) -> bool:
+        """Whether a flow's ``end`` (a segment name or ``*``) covers ``segment`` (None: an
+        address outside every segment); ``*`` never covers the quarantine segment."""
+        if end == ANY:
+            return segment is None or segment != self.quarantine
+        return end == segment
+
     def segment(self, name: str) -> Segment | None:
         """The segment called ``name``."""
         return next((s for s in self.segments if s.name == name), None)
@@ -135,7 +147,7 @@ class Segmentation:
         for flow in self.flows:
             if flow.proto != proto:
                 continue
-            if flow.source not in (ANY, source) or flow.target not in (ANY, target):
+            if not self.covers(flow.source, source) or not self.covers(flow.target, target):
                 continue
             if flow.ports and (port is None or port not in flow.ports):
                 continue
@@ -220,6 +232,7 @@ def _read_segments(reader: YamlReader, node: yaml.Node, path: str) -> list[Segme
         reader.problem(node, path, "must be a mapping of segment name to its tags and cidrs")
         return []
     out: list[Segment] = []
+    placed: list[tuple[Network, str, yaml.Node, str]] = []
     for key_node, value_node in node.value:
         name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
         where = f"{path}.{name}"
@@ -242,11 +255,33 @@ def _read_segments(reader: YamlReader, node: yaml.Node, path: str) -> list[Segme
         for i, text in enumerate(reader.texts(*fields["cidrs"]) or () if "cidrs" in fields
                                  else ()):  # fmt: skip
             try:
-                cidrs.append(ipaddress.ip_network(text, strict=True))
+                network = ipaddress.ip_network(text, strict=True)
             except ValueError as exc:
                 reader.problem(fields["cidrs"][0], f"{where}.cidrs[{i}]", str(exc))
+                continue
+            cidrs.append(network)
+            placed.append((network, name, fields["cidrs"][0], f"{where}.cidrs[{i}]"))
         out.append(Segment(name, tags, tuple(cidrs)))
+    _refuse_overlaps(reader, placed)
     return out
+
+
+def _refuse_overlaps(reader: YamlReader, placed: list[tuple[Network, str, yaml.Node, str]]) -> None:
+    """A problem for each network sharing addresses with another. An address in two
+    networks is in two nft sets, so firewalls would accept it as either segment while the
+    flow check takes the first; nft also refuses overlapping intervals in one set."""
+    # Sorted by start, a network overlaps an earlier one exactly when it starts before the
+    # furthest end seen so far: one pass, not every pair.
+    ordered = sorted(placed, key=lambda p: (p[0].version, p[0].network_address, p[0].prefixlen))
+    widest: tuple[Network, str] | None = None
+    for network, owner, node, path in ordered:
+        if widest is not None and widest[0].version == network.version and (
+            int(network.network_address) <= int(widest[0].broadcast_address)
+        ):  # fmt: skip
+            reader.problem(node, path, f"{network} overlaps {widest[0]} of segment {widest[1]!r}")
+            if int(network.broadcast_address) <= int(widest[0].broadcast_address):
+                continue  # CIDR networks nest: the wider one still covers what follows
+        widest = (network, owner)
 
 
 def _read_flows(reader: YamlReader, node: yaml.Node, path: str, known: set[str]) -> list[Flow]:

@@ -408,9 +408,15 @@ def device_ruleset(platform: Platform, name: str) -> str:
         raise NotFound("no segmentation applied", hint="maat segments apply FILE")
     with platform.transaction(write=False) as uow:
         device = device_record(uow, name)
+        # Peers refuse quarantined hosts by address: a compromised host flushes its own
+        # ruleset. Never its own address on itself (its segment does that, and traffic to
+        # itself is loopback, which the refusal would come before).
+        own = canonical_ip(device.address or "")
+        quarantined = [d.address for d in uow.devices.list() if d.quarantined_at is not None
+                       and d.address and canonical_ip(d.address) != own]  # fmt: skip
     segment = segmentation.segment_of(tags=device.tags, address=device.address,
                                       quarantined=device.quarantined_at is not None)  # fmt: skip
-    return host_ruleset(segmentation, segment, host=device.name)
+    return host_ruleset(segmentation, segment, host=device.name, quarantined=quarantined)
 
 
 class DeviceSegments:

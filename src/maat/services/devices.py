@@ -119,14 +119,16 @@ def sending_device(platform: Platform, caller: Principal) -> DeviceRecord | None
 
 def heartbeat(platform: Platform, token_id: str, *, min_interval: float = 0) -> bool:
     """Record that the agent holding ``token_id`` is alive (its device's heartbeat). Writes
-    at most once per ``min_interval`` seconds; False when the token is no device's."""
+    at most once per ``min_interval`` seconds, and always over one dated after ``now`` (the
+    clock moved back: kept, it would hold the device's posture at "dated in the future");
+    False when the token is no device's."""
     now = platform.now()
     with platform.transaction(write=False) as uow:
         device = uow.devices.by_token(token_id)
     if device is None:
         return False
     last = device.last_heartbeat_at
-    if last is not None and (now - last).total_seconds() < min_interval:
+    if last is not None and last <= now and (now - last).total_seconds() < min_interval:
         return True
     with platform.transaction() as uow:
         uow.devices.update(dataclasses.replace(device, last_heartbeat_at=now))

@@ -90,16 +90,17 @@ def test_stale_mfa_steps_up_and_fresh_mfa_allows(example: Evaluator) -> None:
 
 def test_venom_breached_vendor_support_must_step_up_in_office_hours(example: Evaluator) -> None:
     subject = {"id": "v1", "roles": ["vendor-support"], "vendor_breached": True}
-    context = {"time": "2026-11-26T10:00:00Z", "mfa_at": "2026-11-26T09:50:00Z"}
+    # The example policy keeps Taipei office hours (timezone: Asia/Taipei).
+    context = {"time": "2026-11-26T10:00:00+08:00", "mfa_at": "2026-11-26T09:50:00+08:00"}
     decision = example.decide(request(subject=subject, device={"posture": "trusted"},
                                       resource="erp/x", context=context))  # fmt: skip
     assert decision.decision == "step_up"
     assert decision.rules == ("breached-vendor-step-up",)
-    context["mfa_at"] = "2026-11-26T09:58:00Z"
+    context["mfa_at"] = "2026-11-26T09:58:00+08:00"
     decision = example.decide(request(subject=subject, device={"posture": "trusted"},
                                       resource="erp/x", context=context))  # fmt: skip
     assert decision.decision == "allow"
-    night = {"time": "2026-11-26T22:00:00Z", "mfa_at": "2026-11-26T21:59:00Z"}
+    night = {"time": "2026-11-26T22:00:00+08:00", "mfa_at": "2026-11-26T21:59:00+08:00"}
     decision = example.decide(request(subject=subject, device={"posture": "trusted"},
                                       resource="erp/x", context=night))  # fmt: skip
     assert decision.decision == "deny"

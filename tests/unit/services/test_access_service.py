@@ -186,7 +186,7 @@ def test_open_high_alert_silence_and_quarantine_each_lower_posture(
 def test_venom_vendor_breach_steps_up_the_vendors_accounts(
     platform: Platform, clock: FakeClock
 ) -> None:
-    clock.current = clock.current.replace(hour=10)  # office hours
+    clock.current = clock.current.replace(hour=2)  # 10:00 in Taipei: the example's office hours
     access.apply_policy(platform, "test", EXAMPLE, source="policy.yml")
     _healthy_device(platform, "vendor-jump")
     vendors.add_vendor(platform, "test", "Contoso ERP")

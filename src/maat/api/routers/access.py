@@ -110,8 +110,12 @@ def _proxy_decision(request: Request, method: str, uri: str, pep: Principal) -> 
     path = resource_path(uri)
     device = _device_of(request)
     if path is None:
-        why = "the request path is ambiguous (an encoded slash, backslash or NUL, or '..' above"
-        decision = AccessDecision("deny", (f"{why} the root)",))
+        why = (
+            "the request path is ambiguous (an encoded slash, backslash or NUL, a ';', a "
+            "control character, double or non-UTF-8 encoding, a leading '//' or '..' above "
+            "the root)"
+        )
+        decision = AccessDecision("deny", (why,))
         path = uri[:200]
     else:
         reads = {m.strip().upper() for m in platform.settings.access.read_methods.split(",")}
