@@ -57,7 +57,12 @@ def normalise_name(ecosystem: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class IndexedAdvisory:
-    """What a finding needs to know of an advisory (a merged group of aliases)."""
+    """What a finding needs to know of an advisory (a merged group of aliases).
+
+    ``severity`` and ``score`` are ``None`` (unknown: a finding ranks it medium and says so)
+    when a member's severity entry could not be read and the readable ones rate the group
+    below medium: the unreadable one may be critical, so a low rating is no lower bound.
+    """
 
     id: str
     aliases: tuple[str, ...]
@@ -326,7 +331,14 @@ def _indexed(group: Any) -> IndexedAdvisory:
         if getattr(s, "vector", None) and str(getattr(s, "type", "")).startswith("CVSS")
     )
     rating = max(ratings, key=lambda r: _RANK.get(r, 0)) if ratings else None
+    score = max(scores) if scores else None
     members = list(group.advisories)
+    if _RANK.get(rating or "none", 0) < _RANK["medium"] and any(
+        getattr(a, "problems", ()) for a in members
+    ):
+        # A severity entry was unreadable (OsvAdvisory.problems): what is left is not the
+        # group's severity, only part of it. Unknown ranks as medium, never below.
+        rating = score = None
     modified = max(a.modified for a in members)
     published = [a.published for a in members if a.published is not None]
     return IndexedAdvisory(
@@ -334,7 +346,7 @@ def _indexed(group: Any) -> IndexedAdvisory:
         aliases=tuple(i for i in group.ids if i != group.id),
         summary=group.summary,
         severity=rating,
-        score=max(scores) if scores else None,
+        score=score,
         vectors=vectors,
         modified=modified.isoformat(),
         published=min(published).isoformat() if published else None,

@@ -25,9 +25,11 @@ not an object) does not reject the advisory: severity says nothing about which v
 affected, and dropping the advisory would hide every package it names. The entry is left out
 of ``severity`` (``raw`` still has it) and reported as a located :class:`Problem` in
 :attr:`OsvAdvisory.problems`, which :func:`load_osv` returns with its own. The advisory's
-severity then comes from its other entries and ``database_specific.severity``; with none of
-them it is unknown, which a scan ranks as medium for priority and SLA and flags as
-``severity_unknown`` (:data:`maat.vulns.findings.UNKNOWN_SEVERITY`): fail safe, never as low.
+severity then comes from its other entries and ``database_specific.severity`` when they rate
+it medium or more (a lower bound); with none of them, or when they rate it lower (the bad
+entry may be critical), it is unknown, which a scan ranks as medium for priority and SLA and
+flags as ``severity_unknown`` (:data:`maat.vulns.findings.UNKNOWN_SEVERITY`): fail safe,
+never as low. The index applies this (:class:`maat.vulns.index.IndexedAdvisory`).
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maat.core.enums import Criticality
+from maat.core.purl import Purl
+from maat.errors import InvalidInput
 from maat.vulns.findings import Priority, PriorityFactors, prioritise, severity_of
 from maat.vulns.index import AdvisoryIndex
 from maat.vulns.match import Match, Matcher, Skip, Subject
+from maat.vulns.subjects import purl_version
 
 
 class KevLookup(Protocol):
@@ -101,13 +104,28 @@ def scan(
         ids = set(m.advisory.ids)
         finding = enrich(m, kev=kev, epss=epss, criticality=criticality, exposure=exposure)
         if vex and vex_decider is not None and m.subject.purl:
-            statement = vex_decider(vex, ids, m.subject.purl, m.subject.version)
+            statement = vex_decider(vex, ids, m.subject.purl, _vex_version(m.subject))
             if statement is not None and statement.status in ("not_affected", "fixed"):
                 report.suppressed.append(Suppressed(finding, statement))
                 continue
         report.findings.append(finding)
     report.findings.sort(key=lambda f: (-f.priority.score, f.subject.name, f.match.advisory.id))
     return report
+
+
+def _vex_version(subject: Subject) -> str | None:
+    """The version VEX names the subject by: its purl's own, as a VEX product purl writes it.
+
+    A distro binary is matched by its source version (``upstream=lvm2@2.03.16-2``), but VEX
+    names the binary purl with the binary's version (``2.03.16-2+b1``).
+    """
+    try:
+        parsed = Purl.parse(subject.purl) if subject.purl else None
+    except InvalidInput:
+        parsed = None
+    if parsed is None or parsed.version is None:
+        return subject.version
+    return purl_version(parsed)
 
 
 def enrich(

@@ -74,13 +74,25 @@ def purl_version(purl: Purl, version: str | None = None) -> str | None:
     if purl.type == "golang" and purl.package_name == "stdlib" and found.startswith("go"):
         return found[2:]
     epoch = (purl.qualifier("epoch") or "").strip()
-    if purl.type == "rpm" and ":" not in found and epoch.isascii() and epoch.isdigit():
+    if purl.type == "rpm" and ":" not in found and _digits(epoch):
         # OSV writes the epoch in the version: without it ``1:3.0.7-27.el9`` reads as epoch 0
         # and sorts below its own fix. Epoch 0 is what no epoch means, so it is left out;
         # zeros are stripped as text since int() refuses very long digit strings.
         number = epoch.lstrip("0")
         return f"{number}:{found}" if number else found
     return found
+
+
+def _bad_epoch(purl: Purl) -> bool:
+    """Whether an rpm purl has an ``epoch`` qualifier that :func:`purl_version` cannot read
+    (and its own version carries no epoch to go by)."""
+    epoch = (purl.qualifier("epoch") or "").strip()
+    version = purl.version or ""
+    return purl.type == "rpm" and bool(epoch) and ":" not in version and not _digits(epoch)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def subject_from_purl(
@@ -107,6 +119,12 @@ def subject_from_purl(
     unmatchable = None
     if ecosystem is None:
         unmatchable = f"no OSV ecosystem for purl type {purl.type!r}"
+    elif _bad_epoch(purl):
+        # Read as epoch 0 it may sort below an "introduced: 1:..." and pass as clear.
+        unmatchable = (
+            f"rpm epoch qualifier {purl.qualifier('epoch')!r} is not a number: the version "
+            "cannot be ordered"
+        )
     return Subject(
         ref=ref,
         name=name or purl.name,

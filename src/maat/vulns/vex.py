@@ -84,8 +84,9 @@ class VexStatement:
     ``products`` are purls or references (bom-refs, CSAF product ids). ``versions`` and
     ``ranges`` (vers strings) limit the statement to those versions of the products; a product
     purl with a version limits it to that version (an rpm ``epoch`` qualifier read into it, as
-    for subjects); with neither, it covers every version. ``subcomponents`` (OpenVEX) are the
-    components inside each of the products the statement is about.
+    for subjects); with both, a version must satisfy both; with neither, it covers every
+    version. ``subcomponents`` (OpenVEX) are the components inside each of the products the
+    statement is about.
     """
 
     vulnerability: str
@@ -235,8 +236,12 @@ def _version_applies(
         except (ValueError, TypeError, InvalidInput):
             return False
 
-    if wanted is not None:
-        return equal(version, wanted)
+    # Each limit that is given must hold: a purl naming 1.0.0 beside a versions entry saying
+    # 2.0.0 is unaffected says nothing about 1.0.0, and must not suppress it.
+    if wanted is not None and not equal(version, wanted):
+        return False
+    if not s.versions and not s.ranges:
+        return True
     return any(equal(version, v) for v in s.versions) or any(
         vers_contains(r, version, compare) for r in s.ranges
     )
@@ -270,9 +275,9 @@ def vex_decision(
     statement's qualifiers must be on the component) or the same reference. A product without
     a version covers every version of the package, later ones included; a product purl with a
     version, or a statement with versions or vers ranges, covers only those (ranges need
-    ``compare``). A statement with ``subcomponents`` applies only when the component is one of
-    them and ``product_purl`` is one of its products. ``component_version`` defaults to the
-    purl's version.
+    ``compare``; with both, a version must be in both). A statement with ``subcomponents``
+    applies only when the component is one of them and ``product_purl`` is one of its
+    products. ``component_version`` defaults to the purl's version.
 
     ``vulnerability_ids`` are all the ids of one finding's advisory — a merged group such as
     CVE + GHSA + PYSEC, which may hold several CVEs. When they include CVE ids, a statement

@@ -81,6 +81,14 @@ def _strings(values: Iterable[object]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v.strip()))
 
 
+def _listed(value: object) -> list[Any]:
+    """A list as is, ``None`` as empty, anything else as a list of itself: a field that
+    narrows a statement (subcomponents) must not be lost by being written as one item."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def _purl_has_version(text: str) -> bool:
     """Whether a purl names a version; one that cannot be parsed is taken as not."""
     try:
@@ -197,8 +205,13 @@ def _cdx_affects(
         if version is not None and (purl is None or not _purl_has_version(purl)):
             implied = (version,)
     groups: dict[VexStatus, tuple[list[str], list[str]]] = {}
-    for k, item in enumerate(_list(entry.get("versions"))):
+    listed = _listed(entry.get("versions"))
+    for k, item in enumerate(listed):
         if not isinstance(item, Mapping):
+            d.problem(
+                f"{base.vulnerability}: expected a version object, got {type_name(item)}; left out",
+                f"{where}.versions[{k}]",
+            )
             continue
         written = item.get("status")
         if written is None:
@@ -225,7 +238,7 @@ def _cdx_affects(
         versions, ranges = groups.setdefault(status, ([], []))
         (versions if version is not None else ranges).append(version or vers or "")
     if not groups:
-        if any(isinstance(item, Mapping) for item in _list(entry.get("versions"))):
+        if listed:
             return []  # limited to versions none of which could be read: not to every version
         return [replace(base, products=(product,), versions=implied)]
     return [
@@ -299,13 +312,13 @@ def _openvex_scopes(
     ``subcomponents`` of 0.0.1 belong to every product. A product whose subcomponents are all
     unreadable is left out and reported: read without them, it would be about the product.
     """
-    shared = list(_list(st.get("subcomponents")))
+    shared = _listed(st.get("subcomponents"))
     scoped: dict[tuple[str, ...], list[str]] = {}
     for i, p in enumerate(_list(st.get("products"))):
         product = _openvex_product(p)
         if product is None:
             continue
-        own = _list(p.get("subcomponents")) if isinstance(p, Mapping) else []
+        own = _listed(p.get("subcomponents")) if isinstance(p, Mapping) else []
         subs = _strings(_openvex_product(s) for s in [*shared, *own])
         if (shared or own) and not subs:
             d.problem(f"{product}: no readable subcomponent; left out", f"{where}.products[{i}]")
@@ -326,7 +339,9 @@ def _csaf_products(tree: object) -> dict[str, _Scope]:
     or vers range of the ``product_version`` / ``product_version_range`` branch holding it.
 
     The branch name is the product's version scope: the purl helper often names the package
-    without a version, and read alone it would cover every version of it.
+    without a version, and read alone it would cover every version of it. The nearest such
+    branch above the product counts, however deep: producers put ``architecture`` (or other)
+    branches below the version one.
     """
     found: dict[str, _Scope] = {}
     tree = _map(tree)
@@ -341,9 +356,11 @@ def _csaf_products(tree: object) -> dict[str, _Scope]:
         item, category, name = stack.pop()
         if not isinstance(item, Mapping):
             continue
-        stack += [(b, None, None) for b in _list(item.get("branches"))]
+        if _str(item.get("category")) in ("product_version", "product_version_range"):
+            category, name = _str(item.get("category")), _str(item.get("name"))
+        stack += [(b, category, name) for b in _list(item.get("branches"))]
         if isinstance(item.get("product"), Mapping):
-            stack.append((item["product"], _str(item.get("category")), _str(item.get("name"))))
+            stack.append((item["product"], category, name))
         pid = _str(item.get("product_id"))
         if pid is None:
             continue
@@ -351,9 +368,15 @@ def _csaf_products(tree: object) -> dict[str, _Scope]:
         product = next(
             (p for p in [helper.get("purl"), *_list(helper.get("purls"))] if _str(p)), pid
         )
-        # A range that is not vers text cannot be decided; kept as is, it matches nothing.
+        # A purl that names its version needs no branch scope (whose name may be free text).
+        if _purl_has_version(product):
+            category = name = None
+        # A range that is not vers text cannot be decided; kept as is, it matches nothing. So
+        # does a version branch without a readable name ("" is no vers range): its scope is
+        # unknown, and no scope would mean every version.
         versions = (name,) if category == "product_version" and name else ()
-        ranges = (name,) if category == "product_version_range" and name else ()
+        ranges = ("",) if category is not None and name is None else ()
+        ranges = (name,) if category == "product_version_range" and name else ranges
         found[pid] = (product, versions, ranges)
     return found
 

@@ -99,3 +99,33 @@ def test_advisory_with_malformed_cvss_vector_still_matches_and_ranks_fail_safe(
     [finding] = report.findings
     assert (finding.severity, finding.severity_unknown) == (severity, unknown)
     assert finding.priority.score == priority
+
+
+LOW_VECTOR = {"type": "CVSS_V3", "score": "CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"}
+HIGH_VECTOR = {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}
+
+
+@pytest.mark.parametrize(
+    ("severity", "database_specific", "expected", "unknown", "priority"),
+    [
+        # The unreadable vector may be critical: a low rating beside it is no lower bound.
+        ([BAD_VECTOR], {"severity": "LOW"}, "medium", True, 50.0),
+        ([BAD_VECTOR, LOW_VECTOR], None, "medium", True, 50.0),
+        # A readable rating of medium or more is a lower bound: kept, not unknown.
+        ([BAD_VECTOR, HIGH_VECTOR], None, "high", False, 75.0),
+    ],
+)
+def test_unreadable_severity_beside_a_low_one_never_ranks_below_medium(
+    severity: list[Any],
+    database_specific: dict[str, Any] | None,
+    expected: str,
+    unknown: bool,
+    priority: float,
+) -> None:
+    extra = {"database_specific": database_specific} if database_specific else {}
+    parsed = osv.parse_osv(_doc(severity=severity, **extra), source="a.json")
+    index = build_index(aliases.merge_aliases([parsed]))
+    report = scan([subject("PyPI", "demo", "1.0.0")], index)
+    [finding] = report.findings
+    assert (finding.severity, finding.severity_unknown) == (expected, unknown)
+    assert finding.priority.score == priority

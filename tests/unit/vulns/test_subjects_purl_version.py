@@ -51,3 +51,21 @@ def test_ubuntu_point_release_in_distro_qualifier_still_names_the_lts_release() 
     # over as another release, silently.
     assert distro_ecosystem("Ubuntu", "ubuntu-22.04.3") == "Ubuntu:22.04:LTS"
     assert distro_ecosystem("Ubuntu", "23.10.1") == "Ubuntu:23.10"
+
+
+def test_rpm_purl_epoch_qualifier_that_is_not_a_number_is_a_reported_skip() -> None:
+    # Read as no epoch (0), 3.0.7-24.el9 sorts below an advisory's "introduced: 1:3.0.0" and
+    # was silently clear; its order is unknown, so it cannot be matched, and says why.
+    introduced = advisory(
+        "RHSA-2024:0002",
+        "Red Hat:enterprise_linux:9::baseos",
+        "openssl-libs",
+        ranges=[eco_range(("introduced", "1:3.0.0"), ("fixed", "1:3.0.7-27.el9"))],
+    )
+    for epoch in ("abc", "-1", "1.5"):
+        purl = f"pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?epoch={epoch}"
+        subject = subject_from_purl(Purl.parse(purl), ref="c1")
+        result = Matcher(index_of(introduced)).match([subject])
+        assert result.matches == []
+        [skip] = result.skipped
+        assert "epoch" in skip.reason and repr(epoch) in skip.reason
