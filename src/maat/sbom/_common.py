@@ -137,6 +137,7 @@ class Collector:
         self.unlisted = 0
         self._deps: dict[str, list[str]] = {}
         self._dep_sets: dict[str, set[str]] = {}
+        self._ref_uses: dict[str, str] = {}
 
     # -- locations and problems ------------------------------------------------------------
 
@@ -236,6 +237,23 @@ class Collector:
             draft.purl_problem = exc.message
             self.problem(exc.message, field, line)
 
+    def check_purl_version(self, draft: Draft, field: str, line: int | None = None) -> None:
+        """A problem when the draft's version and its purl's version differ.
+
+        Advisories are matched on the purl's version, so a vendor SBOM whose two versions
+        disagree must not pass silently: one of them is wrong, and it may be the one used.
+        """
+        if draft.purl is None or not draft.purl.version or not draft.version:
+            return
+        ours, theirs = draft.version.strip(), draft.purl.version.strip()
+        if ours.removeprefix("v") != theirs.removeprefix("v"):
+            self.problem(
+                f"version {ours[:80]!r} differs from the purl's version {theirs[:80]!r}; "
+                "advisories are matched on the purl's version",
+                field,
+                line,
+            )
+
     def digest(
         self, algorithm: object, value: object, field: str, line: int | None = None
     ) -> Digest | None:
@@ -263,6 +281,10 @@ class Collector:
                 seen.add(target)
                 self._deps[ref].append(target)
 
+    def expect_ref(self, ref: str, field: str) -> None:
+        """Note that ``ref`` must name a component; :meth:`finish` reports it when none does."""
+        self._ref_uses.setdefault(ref, field)
+
     def dependencies(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The dependency graph, frozen."""
         return tuple((ref, tuple(targets)) for ref, targets in self._deps.items())
@@ -287,6 +309,8 @@ class Collector:
                 draft.location.line,
             )
             draft.ref = None
+        # the last suffix tried per base, so many drafts sharing a base stay linear
+        suffixes: dict[str, int] = {}
         for draft in everyone:
             if draft.ref is not None:
                 continue
@@ -296,12 +320,21 @@ class Collector:
                 base = f"{draft.name}@{draft.version}"
             else:
                 base = draft.name or "component"
-            ref, n = base, 1
+            n = suffixes.get(base, 1)
+            ref = base if n == 1 else f"{base}#{n}"
             while ref in used:
                 n += 1
                 ref = f"{base}#{n}"
+            suffixes[base] = n
             draft.ref = ref
             used[ref] = draft
+        for ref, where in self._ref_uses.items():
+            if ref not in used:
+                self.problem(
+                    f"dependency ref {ref[:200]!r} names no component of this document "
+                    "(a component the SBOM does not list?)",
+                    where,
+                )
         metadata = self.metadata.freeze() if self.metadata is not None else None
         return metadata, tuple(d.freeze() for d in self.drafts)
 

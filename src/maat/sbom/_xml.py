@@ -204,9 +204,15 @@ def _write(element: ET.Element[Any], out: list[str]) -> None:
         out.append(element.tail.translate(_TEXT_ESCAPES))
 
 
-def _pad(out: list[str], line: int) -> None:
-    """Move to ``line`` (when known and ahead); else start a new line unless at the start."""
-    current = "".join(out).count("\n") + 1
+def _pad(out: list[str], line: int, written: list[int]) -> None:
+    """Move to ``line`` (when known and ahead); else start a new line unless at the start.
+
+    ``written`` is ``[parts counted, newlines in them]``: counting only the new parts keeps
+    writing linear in a prolog of many nodes.
+    """
+    written[1] += sum(part.count("\n") for part in out[written[0] :])
+    written[0] = len(out)
+    current = written[1] + 1
     if line > current:
         out.append("\n" * (line - current))
     elif line <= 0 and out:
@@ -220,10 +226,11 @@ def write_xml(document: XmlDocument) -> bytes:
         version, standalone = document.declaration
         flag = f' standalone="{standalone}"' if standalone else ""
         out.append(f'<?xml version="{version}" encoding="UTF-8"{flag}?>')
+    written = [0, 0]
     for i, node in enumerate(document.prolog):
-        _pad(out, document.prolog_lines[i] if i < len(document.prolog_lines) else 0)
+        _pad(out, document.prolog_lines[i] if i < len(document.prolog_lines) else 0, written)
         _write(node, out)
-    _pad(out, document.root_line)
+    _pad(out, document.root_line, written)
     _write(document.root, out)
     for node in document.epilog:
         out.append("\n")

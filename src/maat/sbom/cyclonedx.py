@@ -4,7 +4,8 @@ Components (nested ones flattened with ``parent`` set), ``metadata.component`` (
 components join ``components``), services (``type="service"``, supplier from ``provider``) and
 ``dependencies`` are read; everything else stays in the kept document. The name is the
 component's ``name`` (``group`` is not prepended); the supplier is ``supplier.name``, else
-``publisher``.
+``publisher``. A dependency on a ref that names no component, and a ``version`` that differs
+from the purl's, are problems.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def read_entry(
             f"version must be a string, got {describe(version)}; read without a version",
             f"{path}.version",
         )
+    if not service:
+        c.check_purl_version(draft, f"{path}.version")
     name = obj.get("name")
     if isinstance(name, str) and name.strip():
         draft.name = name
@@ -164,10 +167,12 @@ def _dependencies(c: Collector, value: object) -> None:
         if not isinstance(entry, dict) or not isinstance(entry.get("ref"), str):
             c.problem("dependency skipped: expected an object with a string 'ref'", where)
             continue
+        c.expect_ref(entry["ref"], f"{where}.ref")
         targets: list[str] = []
         for j, target in enumerate(as_list(c, entry.get("dependsOn"), f"{where}.dependsOn")):
             if isinstance(target, str):
                 targets.append(target)
+                c.expect_ref(target, f"{where}.dependsOn[{j}]")
             else:
                 c.problem(f"expected a string, got {describe(target)}", f"{where}.dependsOn[{j}]")
         c.depend(entry["ref"], targets)
@@ -181,11 +186,13 @@ def read_body(c: Collector, doc: dict[str, Any]) -> str | None:
     metadata = doc.get("metadata")
     name: str | None = None
     if isinstance(metadata, dict):
-        if metadata.get("component") is not None:
-            meta = read_entry(c, metadata["component"], "metadata.component", None, metadata=True)
+        component = metadata.get("component")
+        if component is not None:
+            meta = read_entry(c, component, "metadata.component", None, metadata=True)
             if meta is not None:
                 name = meta.name
-            nested = metadata["component"].get("components") if meta is not None else None
+            # an unusable metadata component still has its nested components read (as roots)
+            nested = component.get("components") if isinstance(component, dict) else None
             if nested is not None:
                 path = "metadata.component.components"
                 _walk(c, as_list(c, nested, path), path, meta, "components")

@@ -21,6 +21,20 @@ __all__ = ["CYCLONEDX_NS", "read_cyclonedx_xml"]
 CYCLONEDX_NS = "http://cyclonedx.org/schema/bom/"
 
 
+def _text(element: ET.Element) -> str:
+    """The element's text content, stripped, as XPath ``string()`` gives it (no comments).
+
+    A comment or processing instruction inside a value (``log<!---->4j``) splits it into
+    ``text`` and a ``tail``; reading ``text`` alone would truncate the name, version or purl.
+    """
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str):  # an element (not schema-valid here): its text counts
+            parts.append(_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts).strip()
+
+
 class _Shaper:
     """Turns CycloneDX XML elements into JSON-shaped dicts, recording lines per path."""
 
@@ -41,6 +55,21 @@ class _Shaper:
         found = self.children(element, local)
         return found[0] if found else None
 
+    def grouped(
+        self, element: ET.Element, group: str, item: str, path: str
+    ) -> list[ET.Element] | None:
+        """The ``item`` children of every ``group`` child, in order; ``None`` when no group.
+
+        The schema allows one ``<components>`` (``<hashes>`` …) per parent, but a reader
+        that took only the first would lose what a second one holds, which other tools may
+        read. ``path`` gets the first group's line.
+        """
+        groups = self.children(element, group)
+        if not groups:
+            return None
+        self.mark(path, groups[0])
+        return [found for g in groups for found in self.children(g, item)]
+
     def mark(self, path: str, element: ET.Element) -> None:
         meta = self.info.get(id(element))
         if meta is not None:
@@ -50,7 +79,7 @@ class _Shaper:
         """Copy the text of child ``local`` (stripped) into ``out[local]``."""
         child = self.child(element, local)
         if child is not None:
-            out[local] = (child.text or "").strip()
+            out[local] = _text(child)
             self.mark(f"{path}.{local}", child)
 
     def party(self, element: ET.Element, local: str, path: str, out: dict[str, Any]) -> None:
@@ -72,44 +101,42 @@ class _Shaper:
             self.text(element, local, path, out)
         self.party(element, "supplier", path, out)
         self.party(element, "provider", path, out)
-        hashes_el = self.child(element, "hashes")
-        if hashes_el is not None:
-            self.mark(f"{path}.hashes", hashes_el)
+        hash_els = self.grouped(element, "hashes", "hash", f"{path}.hashes")
+        if hash_els is not None:
             hashes = []
-            for i, hash_el in enumerate(self.children(hashes_el, "hash")):
+            for i, hash_el in enumerate(hash_els):
                 self.mark(f"{path}.hashes[{i}]", hash_el)
-                hashes.append({"alg": hash_el.get("alg"), "content": (hash_el.text or "").strip()})
+                hashes.append({"alg": hash_el.get("alg"), "content": _text(hash_el)})
             out["hashes"] = hashes
-        licenses_el = self.child(element, "licenses")
-        if licenses_el is not None:
-            self.mark(f"{path}.licenses", licenses_el)
+        license_els = self.children(element, "licenses")
+        if license_els:
+            self.mark(f"{path}.licenses", license_els[0])
             licenses: list[dict[str, Any]] = []
-            for child in licenses_el:
+            for child in (entry for group in license_els for entry in group):
                 meta = self.info.get(id(child))
                 if meta is None or meta[0] != self.ns:
                     continue
                 where = f"{path}.licenses[{len(licenses)}]"
                 self.mark(where, child)
                 if meta[1] == "expression":
-                    licenses.append({"expression": (child.text or "").strip()})
+                    licenses.append({"expression": _text(child)})
                 elif meta[1] == "license":
                     lic: dict[str, Any] = {}
                     self.text(child, "id", f"{where}.license", lic)
                     self.text(child, "name", f"{where}.license", lic)
                     licenses.append({"license": lic})
             out["licenses"] = licenses
-        group = self.child(element, nested)
-        if group is not None:
-            self.mark(f"{path}.{nested}", group)
-            out[nested] = self.entries(group, f"{path}.{nested}", nested)
+        children = self.entries(element, f"{path}.{nested}", nested)
+        if children is not None:
+            out[nested] = children
         return out
 
-    def entries(self, group: ET.Element, path: str, nested: str) -> list[dict[str, Any]]:
-        local = nested[:-1]
-        return [
-            self.entry(child, f"{path}[{i}]", nested)
-            for i, child in enumerate(self.children(group, local))
-        ]
+    def entries(self, parent: ET.Element, path: str, nested: str) -> list[dict[str, Any]] | None:
+        """The entries of every ``nested`` group of ``parent``; ``None`` when it has none."""
+        found = self.grouped(parent, nested, nested[:-1], path)
+        if found is None:
+            return None
+        return [self.entry(child, f"{path}[{i}]", nested) for i, child in enumerate(found)]
 
     def bom(self, root: ET.Element) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -123,15 +150,13 @@ class _Shaper:
                     component, "metadata.component", "components"
                 )
         for nested in ("components", "services"):
-            group = self.child(root, nested)
-            if group is not None:
-                self.mark(nested, group)
-                doc[nested] = self.entries(group, nested, nested)
-        dependencies = self.child(root, "dependencies")
+            entries = self.entries(root, nested, nested)
+            if entries is not None:
+                doc[nested] = entries
+        dependencies = self.grouped(root, "dependencies", "dependency", "dependencies")
         if dependencies is not None:
-            self.mark("dependencies", dependencies)
             deps = []
-            for i, dep in enumerate(self.children(dependencies, "dependency")):
+            for i, dep in enumerate(dependencies):
                 self.mark(f"dependencies[{i}]", dep)
                 targets = [d.get("ref") for d in self.children(dep, "dependency")]
                 deps.append({"ref": dep.get("ref"), "dependsOn": targets})

@@ -5,7 +5,8 @@ byte-order mark (UTF-8, UTF-16 or UTF-32) if any. JSON is CycloneDX when ``bomFo
 ``CycloneDX`` (or, lacking it, when ``$schema`` is a CycloneDX schema), SPDX 2 when it has
 ``spdxVersion``, SPDX 3 when its ``@context`` is the SPDX 3 vocabulary. XML is CycloneDX when
 the root is ``bom`` in a CycloneDX namespace. Text is SPDX tag-value when a line starts with
-``SPDXVersion:``. Anything else is rejected with what it looks like.
+``SPDXVersion:``. A JSON that claims two formats is refused (tools would disagree on its
+components). Anything else is rejected with what it looks like.
 """
 
 from __future__ import annotations
@@ -69,15 +70,25 @@ def _classify_json(doc: object, source: str) -> Sniffed:
     if not isinstance(doc, dict):
         raise _not_sbom(f"the JSON is {describe(doc)}, not an object", source)
     bom_format = doc.get("bomFormat")
-    if isinstance(bom_format, str) and bom_format.strip().lower() == "cyclonedx":
-        return Sniffed("cyclonedx", "json", json=doc)
     schema = doc.get("$schema")
-    if bom_format is None and isinstance(schema, str) and "cyclonedx" in schema.lower():
-        return Sniffed("cyclonedx", "json", json=doc)
+    claims: list[tuple[str, str, str]] = []
+    if (isinstance(bom_format, str) and bom_format.strip().lower() == "cyclonedx") or (
+        bom_format is None and isinstance(schema, str) and "cyclonedx" in schema.lower()
+    ):
+        claims.append(("cyclonedx", "json", "CycloneDX (bomFormat / $schema)"))
     if "spdxVersion" in doc:
-        return Sniffed("spdx", "json", json=doc)
+        claims.append(("spdx", "json", "SPDX 2 (spdxVersion)"))
     if is_spdx3_context(doc.get("@context")):
-        return Sniffed("spdx", "json-ld", json=doc)
+        claims.append(("spdx", "json-ld", "SPDX 3 (@context)"))
+    if len(claims) > 1:
+        # other tools would read it as the other format and see other components
+        raise InvalidInput(
+            f"ambiguous SBOM: the JSON is both {' and '.join(c[2] for c in claims)}",
+            file=source,
+            hint="an SBOM must be in exactly one format; ask the vendor for a clean document",
+        )
+    if claims:
+        return Sniffed(claims[0][0], claims[0][1], json=doc)
     if bom_format is not None:
         raise _not_sbom(
             f"bomFormat is {str(bom_format)[:40]!r}, not 'CycloneDX'", source, field="bomFormat"

@@ -124,13 +124,15 @@ class TagValueEntry:
     """One SPDX tag-value line (or ``<text>`` block): ``tag`` is ``None`` for a comment.
 
     ``block`` says the value was written inside ``<text>…</text>``; ``line`` is where the
-    entry starts in the source (0 when unknown).
+    entry starts in the source (0 when unknown). ``trailer`` is anything written after
+    ``</text>`` on its line: not part of the value, but kept so a round trip changes nothing.
     """
 
     tag: str | None
     value: str
     line: int = 0
     block: bool = False
+    trailer: str = ""
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,7 @@ def read_spdx2(c: Collector, doc: dict[str, Any]) -> list[str]:
             )
         draft.supplier = _supplier(c, obj.get("supplier"), f"{path}.supplier")
         _external_refs(c, draft, obj.get("externalRefs"), f"{path}.externalRefs")
+        c.check_purl_version(draft, f"{path}.versionInfo")
         purpose = c.text(obj.get("primaryPackagePurpose"), f"{path}.primaryPackagePurpose")
         draft.type = kebab(purpose) if purpose else None
         if not _element(c, draft, obj, path, "name"):

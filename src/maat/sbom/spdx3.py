@@ -200,6 +200,7 @@ def read_spdx3(doc: dict[str, Any], source: str, max_components: int) -> Sbom:
                 f"{path}.software_packageVersion",
             )
         _identifiers(c, draft, obj, path)
+        c.check_purl_version(draft, f"{path}.software_packageVersion")
         for supplier in _refs(obj.get("suppliedBy"))[:1]:
             agent = index.get(supplier, {})
             name = agent.get("name")

@@ -81,10 +81,12 @@ def parse_tagvalue(text: str, source: str) -> TagValueDocument:
             continue
         rest = value[len("<text>") :]
         parts: list[str] = []
+        trailer = ""
         while True:
             end = rest.find("</text>")
             if end >= 0:
                 parts.append(rest[:end])
+                trailer = rest[end + len("</text>") :].rstrip()
                 break
             parts.append(rest)
             if i >= len(lines):
@@ -96,7 +98,7 @@ def parse_tagvalue(text: str, source: str) -> TagValueDocument:
                 )
             rest = lines[i]
             i += 1
-        entries.append(TagValueEntry(tag, "\n".join(parts), number, block=True))
+        entries.append(TagValueEntry(tag, "\n".join(parts), number, True, trailer))
     return TagValueDocument(tuple(entries))
 
 
@@ -111,7 +113,7 @@ def write_tagvalue(document: TagValueDocument) -> bytes:
         if entry.tag is None:
             text = entry.value if entry.value.lstrip().startswith("#") else f"# {entry.value}"
         elif entry.block or "\n" in entry.value or entry.value.startswith("<text>"):
-            text = f"{entry.tag}: <text>{entry.value}</text>"
+            text = f"{entry.tag}: <text>{entry.value}</text>{entry.trailer}"
         else:
             text = f"{entry.tag}: {entry.value}"
         out.append(text + "\n")
@@ -212,6 +214,13 @@ def read_spdx_tagvalue(
     c = Collector(source, max_components, lines)
     if problem is not None:
         c.problems.append(problem)
+    for entry in document.entries:
+        if entry.trailer:
+            c.problem(
+                f"text after </text> is not part of the {entry.tag} value: {entry.trailer[:80]!r}",
+                entry.tag,
+                entry.line + entry.value.count("\n"),
+            )
     if "spdxVersion" not in shaped:
         raise c.fail("SPDXVersion is missing", "SPDXVersion")
     version = check_version(shaped["spdxVersion"], c, "spdxVersion")
