@@ -15,6 +15,11 @@ class UnsafeOptionWarning(UserWarning):
     """Emitted every time an ``unsafe_…`` option is used."""
 
 
+# Python shows a warning once per place in the code by default; an insecure option must be
+# named every time it is used. Appended, so a filter the user or a test set still wins.
+warnings.filterwarnings("always", category=UnsafeOptionWarning, append=True)
+
+
 def warn_unsafe(option: str, consequence: str) -> None:
     """Warn that the insecure option ``option`` is in use and what it gives away."""
     warnings.warn(

@@ -151,3 +151,20 @@ def test_invalid_input_without_location_still_diagnoses() -> None:
 
 def test_rate_limited_carries_retry_after() -> None:
     assert RateLimited("slow down", retry_after=7).retry_after == 7
+
+
+def test_an_unsafe_option_is_named_every_time_it_is_used_not_once() -> None:
+    """Python's default shows a warning once per place in the code: a second use of an
+    insecure option from the same line would pass in silence."""
+    import subprocess
+    import sys
+
+    code = (
+        "from maat.errors import warn_unsafe\n"
+        "def use():\n    warn_unsafe('unsafe_x', 'nothing is checked')\n"
+        "for _ in range(3):\n    use()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stderr.count("unsafe_x is enabled") == 3

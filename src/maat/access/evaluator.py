@@ -169,13 +169,15 @@ def _glob(pattern: str) -> re.Pattern[str]:
                               for part in re.split(r"(\*)", pattern)), re.DOTALL)  # fmt: skip
 
 
-def _resource_glob(pattern: str) -> str:
+def _resource_glob(pattern: str, effect: str) -> str:
     """The regex of a resource pattern. Leading slashes do not count (proxied paths are
-    decided without theirs), and ``a/*`` also covers ``a`` itself: ``/admin/`` is decided
-    as ``admin`` and many servers serve ``/admin`` as ``/admin/``, so a deny on ``admin/*``
-    that missed them would let the admin page through."""
+    decided without theirs), and in a deny or step_up rule ``a/*`` also covers ``a``
+    itself: ``/admin/`` is decided as ``admin`` and many servers serve ``/admin`` as
+    ``/admin/``, so a deny on ``admin/*`` that missed them would let the admin page
+    through. An allow is not widened: ``write tickets/*`` is the right to change a ticket,
+    not to ``DELETE /tickets``, a bulk operation on the collection nobody named."""
     pattern = pattern.lstrip("/")
-    if pattern.endswith("/*"):
+    if pattern.endswith("/*") and effect != "allow":
         return f"{_glob(pattern[:-2]).pattern}(?:/.*)?"
     return _glob(pattern).pattern
 
@@ -257,8 +259,8 @@ class Evaluator:
         self.broken = tuple(broken)
         rules = policy.rules if policy is not None else ()
         self._rules = [
-            _Compiled(rule, re.compile("|".join(f"(?:{_resource_glob(p)})" for p in rule.resources),
-                                       re.DOTALL),
+            _Compiled(rule, re.compile("|".join(f"(?:{_resource_glob(p, rule.effect)})"
+                                                for p in rule.resources), re.DOTALL),
                       tuple((c, _compile(c)) for c in rule.when))
             for rule in rules
         ]  # fmt: skip

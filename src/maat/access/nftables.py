@@ -87,6 +87,10 @@ def _quarantined_sets(addresses: Iterable[str]) -> tuple[dict[int, list[str]], l
             ip = ipaddress.ip_address(canonical_ip(text))
         except ValueError:
             continue  # not an address: no firewall can match it
+        if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+            # "fe80::5%eth0": nft refuses the zone index, and one element it refuses
+            # leaves the whole ruleset unloaded (nft -f is atomic) on every peer.
+            continue
         by_version[ip.version].add(ip)
     out: dict[int, list[str]] = {}
     lines: list[str] = []
@@ -133,7 +137,8 @@ def host_ruleset(
 
     ``quarantined`` are the addresses of the *other* hosts in quarantine: refused first but
     for the flows naming the quarantine segment (none without one: a segmentation without a
-    quarantine segment says nothing about quarantine). Texts that are no address are skipped.
+    quarantine segment says nothing about quarantine). Texts that are no address, and
+    addresses with a zone index (``fe80::5%eth0``), are skipped.
     """
     addresses, quarantine_sets = (
         _quarantined_sets(quarantined) if segmentation.quarantine is not None else ({}, [])

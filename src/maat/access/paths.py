@@ -5,18 +5,28 @@ A proxy serves ``/plm/../erp/x`` as ``/erp/x``; deciding on the raw text would l
 ``engineers may write plm/*`` cover the ERP. Encoded slashes and backslashes, NUL and a
 ``..`` that climbs above the root are refused outright: upstream servers disagree on them.
 So is a ``;``: Tomcat, Jetty and Spring drop ``;params`` from each segment and serve
-``/admin;x/users`` as ``/admin/users``, while others read it as a name.
+``/admin;x/users`` as ``/admin/users``, while others read it as a name. So is a ``%`` left
+after decoding once (IIS and ASP.NET read ``%u002f`` as ``/``; a second decoding reads
+``%252f`` as one), and a character that Unicode compatibility folding (NFKC) or Windows'
+"best fit" conversion to a code page turns into ``/``, ``\\``, ``.``, ``;`` or ``%``: the
+fullwidth solidus ``／`` makes ``/admin／users`` one segment here and ``/admin/users`` there.
+A target must be ASCII (RFC 3986): anything else is percent-encoded UTF-8.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import unquote
 
 __all__ = ["resource_path"]
 
 _AMBIGUOUS_ESCAPES = ("%2f", "%5c", "%00")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_SYNTAX = frozenset("/\\.;%")
+# Best-fit look-alikes NFKC keeps: division, fraction and big slashes, set minus, and the
+# currency signs that code pages 932 and 949 (Japan, Korea) put on the backslash's byte.
+_BEST_FIT = frozenset("\u2215\u2044\u29f8\u2216\u29f5\u29f9\u00a5\u20a9")
 
 
 def resource_path(raw: str) -> str | None:
@@ -25,6 +35,10 @@ def resource_path(raw: str) -> str | None:
     target is ambiguous (see the module docstring)."""
     if _CONTROL.search(raw):
         return None  # a tab or newline: parsers disagree on where the target ends
+    if not raw.isascii():
+        # Raw bytes above 127 reach us read as latin-1 ("café" as "cafÃ©"): another
+        # resource than "caf%C3%A9", which upstreams serve as the same file.
+        return None
     if raw.lower().startswith(("http://", "https://")):
         # absolute form (a forward proxy's request line): the path starts after the authority
         rest = raw.split("://", 1)[1]
@@ -39,8 +53,8 @@ def resource_path(raw: str) -> str | None:
         decoded = unquote(path, errors="strict") if "%" in path else path
     except UnicodeDecodeError:
         return None
-    if "\x00" in decoded or "\\" in decoded or ("%" in decoded and _still_encoded(decoded)):
-        return None
+    if "\x00" in decoded or "\\" in decoded or "%" in decoded or _look_alike(decoded):
+        return None  # "%": a literal percent, %uXXXX or a malformed escape (module docstring)
     if ";" in decoded:
         return None  # path parameters: "/admin;x/users" and "..;" differ by server (above)
     segments: list[str] = []
@@ -56,7 +70,10 @@ def resource_path(raw: str) -> str | None:
     return "/".join(segments)
 
 
-def _still_encoded(text: str) -> bool:
-    """True when decoding once left a percent escape (``%2541`` → ``%41``): a server that
-    decodes again would see another path than the one decided."""
-    return unquote(text) != text
+def _look_alike(text: str) -> bool:
+    """True when a non-ASCII character of ``text`` folds into path syntax on some server
+    (``／`` to ``/``, ``．`` to ``.``, ``∕`` to ``/``): names in any script stay decidable."""
+    return any(
+        not c.isascii() and (c in _BEST_FIT or _PATH_SYNTAX & set(unicodedata.normalize("NFKC", c)))
+        for c in text
+    )

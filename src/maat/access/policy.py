@@ -13,7 +13,8 @@ A policy::
         subjects: {roles: [engineer]}     # roles, groups, ids or vendors; omitted: anyone
         actions: [read]                   # "*" for every action
         resources: ["plm/*"]              # "*" matches any text, "/" included;
-                                          # "plm/*" covers "plm" too, "/plm" is "plm"
+                                          # "/plm" is "plm"; in deny and step_up rules
+                                          # (not allow) "plm/*" covers "plm" too
         when:                             # every condition must hold
           - {attr: device.posture, equals: trusted}
           - {attr: context.hour, between: [6, 20]}

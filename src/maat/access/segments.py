@@ -259,11 +259,28 @@ def _read_segments(reader: YamlReader, node: yaml.Node, path: str) -> list[Segme
             except ValueError as exc:
                 reader.problem(fields["cidrs"][0], f"{where}.cidrs[{i}]", str(exc))
                 continue
+            unusable = _unusable(network)
+            if unusable:
+                reader.problem(fields["cidrs"][0], f"{where}.cidrs[{i}]", f"{text}: {unusable}")
+                continue
             cidrs.append(network)
             placed.append((network, name, fields["cidrs"][0], f"{where}.cidrs[{i}]"))
         out.append(Segment(name, tags, tuple(cidrs)))
     _refuse_overlaps(reader, placed)
     return out
+
+
+def _unusable(network: Network) -> str:
+    """Why nft or the flow check cannot use ``network`` ("" when both can)."""
+    if not isinstance(network, ipaddress.IPv6Network):
+        return ""
+    if network.network_address.scope_id is not None:
+        # nft refuses it, and with it the whole ruleset of every host
+        return "a zone index (%...) names an interface, not a network"
+    if network.subnet_of(ipaddress.IPv6Network("::ffff:0:0/96")):
+        # addresses are judged as IPv4 (canonical_ip): this network would hold none
+        return "an IPv4-mapped network holds no address; write it as IPv4"
+    return ""
 
 
 def _refuse_overlaps(reader: YamlReader, placed: list[tuple[Network, str, yaml.Node, str]]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import ipaddress
 from datetime import datetime
 
 from maat.access.posture import DeviceFacts, Posture, assess_device
@@ -47,6 +48,23 @@ def _valid_name(name: str, what: str) -> str:
     return name
 
 
+def _valid_address(address: str | None) -> str | None:
+    """``address`` as one IP address without a zone index. Peers' nftables rulesets carry
+    the addresses of quarantined devices: a hostname there matches nothing (no peer could
+    refuse the device), and ``fe80::5%eth0`` is no element nft accepts."""
+    if address is None:
+        return None
+    text = address.strip()
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        ip = None
+    if ip is None or (isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None):
+        raise InvalidInput(f"{address[:64]!r} is not an IP address (such as 10.10.0.5 or "
+                           "fd00::5, without a %zone)", field="address")  # fmt: skip
+    return text
+
+
 def certificate_sha256(pem_or_der: bytes) -> str:
     """The SHA-256 of a certificate's DER (given as PEM or DER); ``InvalidInput`` if it is
     not a certificate."""
@@ -74,6 +92,7 @@ def enrol_device(
     (shown once). With ``certificate`` (PEM or DER), a proxy that verified that client
     certificate may name the device by it."""
     name = _valid_name(name, "device")
+    address = _valid_address(address)
     cert_sha256 = certificate_sha256(certificate) if certificate is not None else None
     token_text: str | None = None
     token_id: str | None = None

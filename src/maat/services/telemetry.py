@@ -160,6 +160,8 @@ class Telemetry:
         self.facts = facts
         self.detector = detector
         self._detect_lock = threading.Lock()
+        # A batch whose detection or acknowledgement failed, run again on the next turn.
+        self._undetected: tuple[list[BusMessage], list[dict[str, Any]]] | None = None
         if detector is not None:
             register = getattr(bus, "register", None)  # the spool's; JetStream's are durable
             if register is not None:
@@ -436,20 +438,29 @@ class Telemetry:
     def detect_once(self, *, timeout: float = 0.0) -> int:
         """Run the detector over one batch from the bus and record its alerts; messages
         handled (0 without a detector or when nothing is new). Acknowledged only once the
-        alerts are stored: after a crash the batch is detected again, and the alerts'
-        event-id deduplication keeps it from counting twice."""
+        alerts are stored: a batch whose run or acknowledgement fails is run again on the
+        next turn, and after a crash too; the alerts' event-id deduplication keeps it from
+        counting twice."""
         if self.detector is None:
             return 0
         with self._detect_lock:
             retry = getattr(self.detector, "retry_forwards", None)
             if retry is not None:  # alerts a receiver missed: on a timer, events or not
                 retry()
-            batch = self.settings.telemetry.lake_batch_rows
-            messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
-            if not messages:
-                return 0
-            self.detector.run(list(_decodable(messages, self.handoff.take(messages))))
+            if self._undetected is not None:  # the batch a failed turn left: first
+                messages, events = self._undetected
+            else:
+                batch = self.settings.telemetry.lake_batch_rows
+                messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
+                if not messages:
+                    return 0
+                events = list(_decodable(messages, self.handoff.take(messages)))
+            # The bus has moved this consumer past the batch: were it dropped on a failure,
+            # the next batch's acknowledgement would cover it and it would never be detected.
+            self._undetected = (messages, events)
+            self.detector.run(events)
             self.bus.ack(DETECT_CONSUMER, messages)
+            self._undetected = None
             return len(messages)
 
     def start_writer(self) -> None:

@@ -11,8 +11,11 @@ validity) and :func:`maat.signing.verify.check_revocation`, exactly as for signa
 lief's own certificate-time checks are switched off (``SKIP_CERT_TIME``) so the answer does
 not depend on the machine's clock; the caller checks validity at a time it chooses.
 
-A PE whose certificate table carries bytes besides its one signature (CVE-2013-3900) or whose
-digest is MD5/SHA-1 is reported with ``digest_ok`` false.
+A PE whose certificate table carries bytes besides its one signature (CVE-2013-3900), whose
+signer carries unauthenticated attributes other than timestamps and nested signatures that
+verify over the same file, or whose digest is MD5/SHA-1 is reported with ``digest_ok`` false.
+Bytes inside the timestamps and inside embedded certificates are still nobody's checked claim:
+Maat does not judge them (see the notes of :func:`inspect_pe`).
 Unsigned and tampered PEs are results, not errors (a flipped byte in a signed PE gives
 ``BAD_DIGEST|BAD_SIGNATURE``); bytes that are not a PE raise :class:`InvalidInput`.
 Authenticode countersignatures (signing timestamps) are not evaluated yet.
@@ -43,6 +46,13 @@ _STRONG_DIGESTS = frozenset(
     {lief.PE.ALGORITHMS.SHA_256, lief.PE.ALGORITHMS.SHA_384, lief.PE.ALGORITHMS.SHA_512}
 )
 _WIN_CERT_HEADER = 8  # dwLength (4), wRevision (2), wCertificateType (2)
+_ATTRIBUTE = lief.PE.Attribute.TYPE
+# The unauthenticated attributes signtool writes: timestamps (RFC 3161 and PKCS #9) and nested
+# signatures. Any other is bytes that neither the digest nor a signature covers.
+_UNSIGNED_KINDS = frozenset(
+    {_ATTRIBUTE.MS_COUNTER_SIGN, _ATTRIBUTE.PKCS9_COUNTER_SIGNATURE, _ATTRIBUTE.MS_SPC_NESTED_SIGN}
+)
+_MAX_NESTING = 4  # signtool nests one level; more is no real file's need
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,48 @@ def _unauthenticated_data(data: bytes, offset: int, size: int) -> str | None:
     return None
 
 
+def _weak(sig: lief.PE.Signature) -> bool:
+    """Whether the file digest or a signer's digest of ``sig`` is MD5 or SHA-1."""
+    used = {sig.digest_algorithm, sig.content_info.digest_algorithm}
+    return not (used | {signer.digest_algorithm for signer in sig.signers}) <= _STRONG_DIGESTS
+
+
+def _attribute_problems(
+    binary: lief.PE.Binary, sig: lief.PE.Signature, depth: int = 0
+) -> list[tuple[str, str]]:
+    """(flag, note) for each unauthenticated attribute of ``sig``'s signers that may hide data.
+
+    The digest and the signature skip these attributes, so an attribute of any other kind is a
+    place for a payload as good as CVE-2013-3900's padding ("Authenticode stuffing"). A nested
+    signature is a signature only if it verifies over this very file with a strong digest
+    (checked as the outer one is, recursively); else it is a blob carried along.
+    """
+    problems: list[tuple[str, str]] = []
+    for signer in sig.signers:
+        for attribute in signer.unauthenticated_attributes:
+            if attribute.type not in _UNSIGNED_KINDS:
+                oid = getattr(attribute, "oid", attribute.type.name)
+                note = f"the signer carries an unauthenticated attribute {oid} no signature covers"
+                problems.append(("UNAUTHENTICATED_DATA", note))
+                continue
+            if attribute.type != _ATTRIBUTE.MS_SPC_NESTED_SIGN:
+                continue  # a timestamp: not evaluated yet (see the module notes)
+            nested = getattr(attribute, "signature", None)
+            if (
+                nested is None
+                or depth >= _MAX_NESTING
+                or binary.authentihash(nested.digest_algorithm) != bytes(nested.content_info.digest)
+                or nested.check(_CHECKS.SKIP_CERT_TIME) != _FLAGS.OK
+            ):
+                note = "a nested signature does not verify over this file"
+                problems.append(("UNAUTHENTICATED_DATA", note))
+                continue
+            if _weak(nested):
+                problems.append(("WEAK_DIGEST", "a nested signature's digest is MD5 or SHA-1"))
+            problems.extend(_attribute_problems(binary, nested, depth + 1))
+    return problems
+
+
 def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> AuthenticodeResult:
     """Inspect the Authenticode signature of the PE image ``data``.
 
@@ -143,9 +195,12 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
        signed content-info digest (``digest_ok``), and the PKCS#7 signer must verify
        (``signature_ok``, lief ``Signature.check`` without certificate times). Like lief,
        a digest mismatch also counts as a bad signature: ``signature_ok`` is then false.
-       ``digest_ok`` is also false when the digest is MD5 or SHA-1 (``WEAK_DIGEST``) or
-       the certificate table carries bytes besides the signature (``UNAUTHENTICATED_DATA``):
-       either way the digest does not prove what the file holds.
+       ``digest_ok`` is also false when the digest is MD5 or SHA-1 (``WEAK_DIGEST``), or
+       the certificate table carries bytes besides the signature, or a signer carries an
+       unauthenticated attribute that is neither a timestamp nor a nested signature verifying
+       over this file (``UNAUTHENTICATED_DATA``): the digest then does not prove all the
+       file holds. Not judged: what timestamps and embedded certificates (any may be added
+       after signing) contain; whoever acts on them must check them first.
     4. Convert the embedded certificates from DER; order them leaf (the signer) first.
     """
     if len(data) > max_bytes:
@@ -168,23 +223,21 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
         binary.authentihash(sig.digest_algorithm) == bytes(sig.content_info.digest)
         for sig in signatures
     )
-    extra, notes = [], []
-    if not all(
-        {sig.digest_algorithm, sig.content_info.digest_algorithm}
-        | {signer.digest_algorithm for signer in sig.signers}
-        <= _STRONG_DIGESTS
-        for sig in signatures
-    ):
-        extra.append("WEAK_DIGEST")
-        notes.append("the Authenticode digest or signer digest is not SHA-256/384/512")
+    problems: list[tuple[str, str]] = []
+    if any(_weak(sig) for sig in signatures):
+        note = "the Authenticode digest or signer digest is not SHA-256/384/512"
+        problems.append(("WEAK_DIGEST", note))
     table = binary.data_directory(lief.PE.DataDirectory.TYPES.CERTIFICATE_TABLE)
     unsigned_bytes = (  # the certificate table's "rva" is a file offset
         "no certificate table" if table is None
         else _unauthenticated_data(data, table.rva, table.size)
     )  # fmt: skip
     if unsigned_bytes is not None:
-        extra.append("UNAUTHENTICATED_DATA")
-        notes.append(unsigned_bytes)
+        problems.append(("UNAUTHENTICATED_DATA", unsigned_bytes))
+    for sig in signatures:
+        problems.extend(_attribute_problems(binary, sig))
+    extra = list(dict.fromkeys(flag for flag, _ in problems))
+    notes = tuple(dict.fromkeys(note for _, note in problems))
     digest_ok = digest_ok and not extra
     signature_ok = _FLAGS.BAD_SIGNATURE not in flags and all(
         sig.check(_CHECKS.SKIP_CERT_TIME) == _FLAGS.OK for sig in signatures
@@ -210,7 +263,7 @@ def inspect_pe(data: bytes, *, source: str, max_bytes: int = MAX_PE_BYTES) -> Au
         signer_issuer=leaf.issuer.rfc4514_string() if leaf is not None else None,
         sha256_of_file=sha256,
         authentihash_sha256=binary.authentihash(lief.PE.ALGORITHMS.SHA_256).hex(),
-        notes=tuple(notes),
+        notes=notes,
     )
 
 

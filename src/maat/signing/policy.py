@@ -57,13 +57,23 @@ MAX_POLICY_TEXT = 1_000_000
 MAX_TEXT = 1_000
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _WINDOWS = re.compile(r"^([a-z]:[\\/]|\\\\|//)", re.IGNORECASE)
+_UNPLACED = "\0unplaceable"  # _norm_path's answer for a device path: no glob can match a NUL
 _DN_TOKEN = re.compile(r"(\\[0-9a-fA-F]{2}|\\.)|(.)", re.DOTALL)
-# Win32 and NT device-path prefixes (//?/, //./, /??/ with either slash) before a drive letter
-# or UNC/ name the same file as the plain path: rules must see the plain path, or a deny_path
-# rule is evaded by writing the path another way.
+# Win32 and NT device-path prefixes before a drive letter or UNC/ name the same file as the
+# plain path: rules must see the plain path, or a deny_path rule is evaded by writing the path
+# another way. //?/, //./, /??/, /GLOBAL??/ and /DosDevices/ (either slash) all reach the
+# DOS-device directory, as do GLOBALROOT (the object manager's root) followed by one of them,
+# and that directory's own "Global" link, any number of times.
+_DOS_DEVICES = r"(?:[\\/]{2}[?.]|[\\/](?:\?\?|global\?\?|dosdevices))"
 _DEVICE_PREFIX = re.compile(
-    r"^(?:[\\/]{2}[?.]|[\\/]\?\?)[\\/](?:(unc)[\\/]|(?=[a-z]:))", re.IGNORECASE
+    rf"^{_DOS_DEVICES}(?:[\\/]global(?=[\\/])|[\\/]globalroot{_DOS_DEVICES})*"
+    r"[\\/](?:(unc)[\\/]|(?=[a-z]:))",
+    re.IGNORECASE,
 )
+# What is left in the device namespace after that names a volume or device, whose drive letter
+# (if any) only the host knows: a path rule cannot place it.
+# /device/ only with a backslash: a POSIX host may have a folder of that name.
+_UNPLACEABLE = re.compile(rf"^(?:{_DOS_DEVICES}|\\device)(?:[\\/]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +255,8 @@ def name_matches(pattern: str, name: str | None) -> bool:
 
 def _norm_path(path: str) -> str:
     path = _DEVICE_PREFIX.sub(lambda m: "//" if m[1] else "", path, count=1)
+    if _UNPLACEABLE.match(path):
+        return _UNPLACED
     windows = bool(_WINDOWS.match(path)) or "\\" in path
     text = path.replace("\\", "/")
     lead = "//" if text.startswith("//") else ""
@@ -275,10 +287,23 @@ def path_matches(glob: str, path: str) -> bool:
     """Whether ``path`` matches ``glob`` (``*`` within a folder, ``**`` across folders).
 
     Both are normalised (``\\`` → ``/``, ``.``/``..`` resolved, the device prefixes
-    ``//?/``, ``//./`` and ``/??/`` removed, ``//?/UNC/`` read as ``//``); Windows paths also
-    lose trailing dots and spaces per segment and compare case-insensitively, as Win32 does.
+    ``//?/``, ``//./``, ``/??/``, ``/GLOBAL??/``, ``/DosDevices/`` and their GLOBALROOT and
+    Global detours removed, ``//?/UNC/`` read as ``//``); Windows paths also lose trailing dots
+    and spaces per segment and compare case-insensitively, as Win32 does. A path naming a
+    volume or device (``//?/Volume{…}/``, ``/Device/…``) matches no glob: see
+    :func:`path_unplaceable`.
     """
-    return _glob_regex(glob).fullmatch(_norm_path(path)) is not None
+    normal = _norm_path(path)
+    return normal != _UNPLACED and _glob_regex(glob).fullmatch(normal) is not None
+
+
+def path_unplaceable(path: str) -> bool:
+    """Whether ``path`` names its volume by device (``//?/Volume{…}/``, ``/Device/…``).
+
+    Which drive that is only the host knows, so no glob can say whether the file is inside a
+    folder: deny_path rules deny such a path (fail closed) and allow_path rules never admit it.
+    """
+    return _norm_path(path) == _UNPLACED
 
 
 # --- decide -----------------------------------------------------------------------------------
@@ -329,7 +354,7 @@ def _matches(rule: Rule, s: Sighting) -> tuple[bool, str | None]:
         issuer_ok = rule.issuer is None or name_matches(rule.issuer, s.signer_issuer)
         return name_matches(rule.subject, s.signer_subject) and issuer_ok, None
     if isinstance(rule, DenyPath):
-        return path_matches(rule.glob, s.path), None
+        return path_matches(rule.glob, s.path) or path_unplaceable(s.path), None
     if isinstance(rule, AllowPath):
         if not path_matches(rule.glob, s.path):
             return False, None

@@ -361,3 +361,35 @@ def test_the_tail_lets_go_of_what_every_consumer_has_had(tmp_path: Path) -> None
         assert len(bus._tail) == 10  # the detector has not had these yet
         assert len(drain(bus, "detector")) == 17
         assert len(bus._tail) == 0
+
+
+def test_after_a_restart_the_tail_keeps_what_a_registered_consumer_has_not_fetched_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detector registers at open but, after a restart, fetches only once the lake
+    writer has drained: the tail must not let go of what the detector has not had."""
+    with open_spool(tmp_path, tail_bytes=1 << 20) as bus:
+        bus.register("detect")
+        bus.publish("events", batch(0, 5))
+        drain(bus, "lake")
+        drain(bus, "detect")
+    with open_spool(tmp_path, tail_bytes=1 << 20) as bus:  # both have positions now
+        bus.register("detect")
+        bus.publish("events", batch(5, 10))
+        assert len(drain(bus, "lake")) == 10
+
+        def no_reading(*args: object) -> bytes:
+            raise AssertionError("read back from disk")
+
+        monkeypatch.setattr(spool_module.os, "pread", no_reading)
+        assert drain(bus, "detect") == [f"event {i}".encode() for i in range(5, 15)]
+
+
+def test_a_consumer_compaction_left_behind_is_told_so_not_a_crash(tmp_path: Path) -> None:
+    with open_spool(tmp_path, segment_bytes=200, dedupe_window=0) as bus:
+        bus.publish("events", batch(0, 30))
+        bus.fetch("stray", max_messages=1, timeout=0)  # never registered, never acknowledged
+        assert len(drain(bus)) == 30
+        assert bus.compact() > 0
+        with pytest.raises(IntegrityError, match="stray is behind the oldest spool segment"):
+            bus.fetch("stray", max_messages=5, timeout=0)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from maat.errors import InvalidInput
 from maat.services import access, devices, users
 from maat.services.platform import Platform
 from maat_testkit import FakeClock
@@ -85,3 +88,16 @@ def test_peers_drop_a_quarantined_host_that_flushed_its_own_firewall(
     devices.quarantine(platform, "test", "ws-v6", release=True)
     assert "@quarantined" not in access.device_ruleset(platform, "srv-1")
 
+
+
+def test_a_device_address_that_is_no_plain_ip_address_is_refused_at_enrolment(
+    platform: Platform,
+) -> None:
+    # Every peer's ruleset now carries the addresses of quarantined devices: "fe80::5%eth0"
+    # (or any text) there made nft refuse the whole ruleset, so no peer got its update.
+    for address in ("fe80::5%eth0", "ws-eng-03.corp", "10.10.0.0/24", "fd00::5%x }"):
+        with pytest.raises(InvalidInput) as caught:
+            devices.enrol_device(platform, "test", "ws-eng-03", address=address)
+        assert caught.value.location.field == "address"
+    device, _ = devices.enrol_device(platform, "test", "ws-eng-03", address=" 10.10.0.7 ")
+    assert device.address == "10.10.0.7"

@@ -157,3 +157,21 @@ def test_revoked_by_a_verified_crl(platform: Platform, clock: FakeClock) -> None
     answer = revocation.StoreRevocation(platform).status(vendor.leaf.cert, clock.current)
     assert answer.state == "revoked"
     assert answer.reason == x509.ReasonFlags.key_compromise
+
+
+def test_a_rekeyed_cas_newer_crl_does_not_hide_the_old_keys_crl(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """After a re-key under the same name a CA publishes one CRL per key (as AD CS does):
+    each must keep answering for the certificates its key issued."""
+    vendor = pki()
+    renewed = issue(vendor.intermediate.subject, issuer=vendor.root, ca=True, path_length=0)
+    revocation.import_certificate(platform, "test", vendor.intermediate.cert.public_bytes(PEM))
+    revocation.import_certificate(platform, "test", renewed.cert.public_bytes(PEM))
+    revocation.import_crl(
+        platform, "test", _crl_der(vendor.intermediate, clock.current), source="ca.crl"
+    )
+    later = clock.current + timedelta(hours=1)
+    revocation.import_crl(platform, "test", _crl_der(renewed, later), source="ca(1).crl")
+    answer = revocation.StoreRevocation(platform).status(vendor.leaf.cert, later)
+    assert answer.state == "good"

@@ -441,3 +441,34 @@ def test_two_bad_messages_with_one_id_are_both_dead_lettered(tmp_path: Path) -> 
                (tmp_path / "dead-letter" / "events.ndjson").read_bytes().splitlines()]  # fmt: skip
     assert [r["msg_id"] for r in records] == ["same-id", "same-id"]
     assert len({r["position"] for r in records}) == 2 and all(r["bus"] for r in records)
+
+
+class FailsOnce:
+    """A detector whose first run fails as a locked or unreachable database does."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+        self.failed = False
+
+    def run(self, events: list[dict[str, object]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise Unavailable("the state store is locked")
+        self.events.extend(events)
+
+
+def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
+    """The writer loop keeps going after a failed detection: the batch must be detected
+    again, not passed over by the next fetch and then acknowledged with it (lost for good:
+    not even a restart would detect it)."""
+    detector = FailsOnce()
+    telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
+    try:
+        telemetry.ingest(body(0, 30), path="a")
+        with pytest.raises(Unavailable):
+            telemetry.detect_once()
+        while telemetry.detect_once():
+            pass
+        assert len(detector.events) == 30
+    finally:
+        telemetry.close()

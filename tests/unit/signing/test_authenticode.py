@@ -10,6 +10,8 @@ from pathlib import Path
 
 import lief
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import maat_testkit
 from maat.errors import InvalidInput
@@ -262,3 +264,96 @@ def test_pe_signed_with_a_collision_prone_digest_is_not_intact(
     result = inspect_pe(out.read_bytes(), source="old.exe")
     assert result.signed and not result.digest_ok and not result.intact
     assert "WEAK_DIGEST" in result.flags
+
+
+# --- unauthenticated attributes: the same unsigned bytes, inside the PKCS#7 blob --------------
+
+
+def _osslsigncode(tmp_path: Path, *args: str, source: bytes) -> bytes:
+    """``osslsigncode`` run on ``source`` with ``args``; the bytes it wrote."""
+    _, tool = tools()
+    given, out = tmp_path / "in.exe", tmp_path / "out.exe"
+    given.write_bytes(source)
+    out.unlink(missing_ok=True)
+    subprocess.run([tool, *args, "-in", str(given), "-out", str(out)], capture_output=True)
+    if not out.exists():
+        pytest.fail(f"osslsigncode {args[0]} wrote nothing")
+    return out.read_bytes()
+
+
+def _sign(tmp_path: Path, built: Built, source: bytes, digest: str, *, nest: bool) -> bytes:
+    """``source`` signed by the test leaf (``nest``: as a second signature, nested)."""
+    certs, key = tmp_path / "certs.pem", tmp_path / "key.pem"
+    certs.write_bytes(built.kit.leaf.cert_pem() + built.kit.intermediate.cert_pem())
+    key.write_bytes(built.kit.leaf.key_pem())
+    how = ("sign", "-nest") if nest else ("sign",)
+    return _osslsigncode(
+        tmp_path, *how, "-certs", str(certs), "-key", str(key), "-h", digest, source=source
+    )
+
+
+def _nest(tmp_path: Path, built: Built, digest: str) -> bytes:
+    """``built.signed`` with a second signature by the leaf nested in its signer's attributes."""
+    return _sign(tmp_path, built, built.signed, digest, nest=True)
+
+
+def test_payload_in_an_unauthenticated_attribute_of_the_signer_is_not_intact(
+    built: Built, tmp_path: Path
+) -> None:
+    # "Authenticode stuffing": an attribute of any OID in the signer's unauthenticated set is
+    # covered by neither the file digest nor the signature, like the 3CX padding.
+    stuffed = _osslsigncode(tmp_path, "add", "-addUnauthenticatedBlob", source=built.signed)
+    result = inspect_pe(stuffed, source="wwlib.dll")
+    assert result.signed and not result.digest_ok and not result.intact
+    assert "UNAUTHENTICATED_DATA" in result.flags
+    assert any("unauthenticated attribute" in note for note in result.notes)
+
+
+def test_nested_signature_copied_from_another_file_is_not_intact(
+    built: Built, tmp_path: Path
+) -> None:
+    # A nested signature whose digest is another file's is bytes carried along, not a
+    # signature of this file: it can hold anything.
+    other_file = _sign(tmp_path, built, built.wwlib, "sha256", nest=False)
+    other = _osslsigncode(tmp_path, "extract-signature", source=other_file)
+    (tmp_path / "other.sig").write_bytes(other)
+    carried = _osslsigncode(
+        tmp_path, "attach-signature", "-nest", "-sigin", str(tmp_path / "other.sig"),
+        source=built.signed,
+    )  # fmt: skip
+    result = inspect_pe(carried, source="wwlib.dll")
+    assert result.signed and not result.digest_ok and not result.intact
+    assert "UNAUTHENTICATED_DATA" in result.flags
+    assert any("nested signature" in note for note in result.notes)
+
+
+def test_nested_signature_with_a_collision_prone_digest_is_not_intact(
+    built: Built, tmp_path: Path
+) -> None:
+    result = inspect_pe(_nest(tmp_path, built, "sha1"), source="winword.exe")
+    assert not result.digest_ok and not result.intact
+    assert "WEAK_DIGEST" in result.flags
+
+
+def test_a_valid_nested_signature_and_a_timestamp_keep_a_signed_pe_intact(
+    built: Built, tmp_path: Path
+) -> None:
+    # What real dual-signed, timestamped Windows binaries carry must still verify.
+    tsa_root = issue("CN=Maat Test TSA Root", ca=True, key=new_key("rsa2048"))
+    tsa = issue(
+        "CN=Maat Test TSA", issuer=tsa_root, key=new_key("rsa2048"), eku=None,
+        extra=[(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True)],
+    )  # fmt: skip
+    (tmp_path / "tsa.pem").write_bytes(tsa.cert_pem() + tsa_root.cert_pem())
+    (tmp_path / "tsa.key").write_bytes(tsa.key_pem())
+    nested = _nest(tmp_path, built, "sha384")
+    stamped = _osslsigncode(
+        tmp_path, "sign", "-nest", "-certs", str(tmp_path / "certs.pem"),
+        "-key", str(tmp_path / "key.pem"), "-h", "sha256",
+        "-TSA-certs", str(tmp_path / "tsa.pem"), "-TSA-key", str(tmp_path / "tsa.key"),
+        "-TSA-time", str(int(NOW.timestamp())), source=nested,
+    )  # fmt: skip
+    for data in (nested, stamped):
+        result = inspect_pe(data, source="winword.exe")
+        assert result.intact and result.flags == "OK", (result.flags, result.notes)
+        assert result.certificates == (built.kit.leaf.cert, built.kit.intermediate.cert)

@@ -314,7 +314,7 @@ class SpoolBus:
                 parts.append(data)
             first = self._end()
             self._append(parts)
-            self._keep_tail(first, subject, fresh, parts)
+            self._tail.add(first, subject, fresh, parts)
             last = self._starts[-1]
             self._counts[last] = self._counts.get(last, 0) + len(fresh)
             for msg_id, _ in fresh:
@@ -325,17 +325,6 @@ class SpoolBus:
                 self._rotate()
             self._changed.notify_all()
             return batch_ids
-
-    def _keep_tail(
-        self, first: int, subject: str, fresh: list[tuple[str, bytes]], parts: list[bytes]
-    ) -> None:
-        """Keep the frames just made durable, from position ``first``, in the tail."""
-        messages = []
-        position = first
-        for index, (msg_id, data) in enumerate(fresh):
-            position += len(parts[2 * index]) + len(data)
-            messages.append(BusMessage(subject, msg_id, data, position))
-        self._tail.add(first, messages)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -433,7 +422,12 @@ class SpoolBus:
             if moved != cursor:
                 cursor = moved
                 continue
-            start = max(s for s in starts if s <= cursor)
+            start = max((s for s in starts if s <= cursor), default=None)
+            if start is None:  # compaction does not wait for a consumer never registered
+                raise IntegrityError(
+                    f"consumer {consumer} is behind the oldest spool segment",
+                    hint="register() consumers so that compaction waits for them",
+                )
             following = [s for s in starts if s > start]
             limit = min(end, following[0]) if following else end
             if cursor >= limit:
@@ -517,10 +511,14 @@ class SpoolBus:
 
     def register(self, consumer: str) -> None:
         """Make ``consumer`` known from the oldest stored message on, so that compaction
-        waits for it; nothing changes for a consumer that already has a position."""
+        waits for it (one with a position keeps it), and to the tail, which then keeps
+        what it has not fetched yet even before its first fetch in this process."""
         _check_name(consumer)
         if not (self.root / "consumers" / f"{consumer}.pos").exists():
             self.seek(consumer, 0)
+            return
+        with self._lock:  # where its first fetch starts: the tail keeps what it has not had
+            self._cursors.setdefault(consumer, max(self._committed(consumer), self._starts[0]))
 
     def _committed(self, consumer: str) -> int:
         path = self.root / "consumers" / f"{consumer}.pos"

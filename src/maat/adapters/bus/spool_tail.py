@@ -31,16 +31,19 @@ class SpoolTail:
     def __len__(self) -> int:
         return len(self._by_start)
 
-    def add(self, start: int, messages: list[BusMessage]) -> None:
-        """Keep ``messages``, whose frames follow each other from position ``start`` (each
-        message's ``position`` is where the next one starts)."""
+    def add(
+        self, start: int, subject: str, fresh: list[tuple[str, bytes]], parts: list[bytes]
+    ) -> None:
+        """Keep the messages ``fresh`` of ``subject`` just made durable as ``parts`` (each
+        frame's head, then its data), whose frames follow each other from ``start``."""
         if self._limit <= 0:
             return
         by_start = self._by_start
-        for message in messages:
-            by_start[start] = message
-            self._bytes += len(message.data)
-            start = message.position
+        for index, (msg_id, data) in enumerate(fresh):
+            end = start + len(parts[2 * index]) + len(data)  # a position is the frame's end
+            by_start[start] = BusMessage(subject, msg_id, data, end)
+            self._bytes += len(data)
+            start = end
         while self._bytes > self._limit and by_start:
             self._bytes -= len(by_start.popitem(last=False)[1].data)
 

@@ -82,9 +82,10 @@ _SOURCES = pa.struct(
 
 
 def use_memory_pool(name: str) -> None:
-    """Make Arrow allocate from the pool ``name`` (``system``, ``mimalloc``, ``jemalloc``)
-    in this process from now on (``telemetry.arrow_memory_pool``). ``ConfigError`` when
-    the name is unknown or this pyarrow build lacks it; Arrow keeps its pool then."""
+    """Make pyarrow allocate from the pool ``name`` (``system``, ``mimalloc``, ``jemalloc``)
+    in this process from now on, wherever no pool is passed (``telemetry.arrow_memory_pool``;
+    ADR 0018). ``ConfigError`` when the name is unknown or this pyarrow build lacks it;
+    pyarrow keeps its pool then."""
     makers = {
         "system": pa.system_memory_pool,
         "mimalloc": pa.mimalloc_memory_pool,

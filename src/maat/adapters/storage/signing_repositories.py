@@ -73,15 +73,20 @@ class SqlCrls(Repo):
     record = CrlRecord
 
     def latest(self) -> list[CrlRecord]:
-        """The newest CRL of every issuer."""
+        """The newest CRL of every issuer and source (distribution point or file): a CA that
+        re-keyed under its name, or partitions its CRLs, publishes one per key or partition
+        (AD CS: ``CA.crl``, ``CA(1).crl``), and each answers for its own certificates."""
         newest = (
-            select(CrlRow.issuer, func.max(CrlRow.this_update).label("t"))
-            .group_by(CrlRow.issuer)
+            select(CrlRow.issuer, CrlRow.source, func.max(CrlRow.this_update).label("t"))
+            .group_by(CrlRow.issuer, CrlRow.source)
             .subquery()
         )
         rows = self._s.scalars(
             select(CrlRow).join(
-                newest, (CrlRow.issuer == newest.c.issuer) & (CrlRow.this_update == newest.c.t)
+                newest,
+                (CrlRow.issuer == newest.c.issuer)
+                & (CrlRow.source == newest.c.source)
+                & (CrlRow.this_update == newest.c.t),
             )
         )
         return [to_record(CrlRecord, r) for r in rows]

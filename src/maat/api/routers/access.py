@@ -112,8 +112,9 @@ def _proxy_decision(request: Request, method: str, uri: str, pep: Principal) -> 
     if path is None:
         why = (
             "the request path is ambiguous (an encoded slash, backslash or NUL, a ';', a "
-            "control character, double or non-UTF-8 encoding, a leading '//' or '..' above "
-            "the root)"
+            "control character, a '%' left after decoding once (%uXXXX, %25), raw non-ASCII "
+            "or non-UTF-8 bytes, a Unicode look-alike of '/', '\\', '.' or ';', a leading "
+            "'//' or '..' above the root)"
         )
         decision = AccessDecision("deny", (why,))
         path = uri[:200]
