@@ -79,6 +79,10 @@ def create_app(
     for router in ROUTERS:
         check_routes(router.routes)
         app.include_router(router)
+    # Everything the app serves, however it got there (hidden routes included); FastAPI's
+    # documentation pages are the only plain routes, public like the OpenAPI they show.
+    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    check_routes(app.routes, plain_public=frozenset(d for d in docs if d))
     check_operations(app.openapi())
     # Event batches have their own limit (the unzipped body's, which a plain body may reach).
     events = (int(platform.settings.telemetry.max_request_bytes), "telemetry.max_request_bytes")

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from maat.auth.permissions import Permission
@@ -91,10 +91,27 @@ def declared_permission(route: APIRoute) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def check_routes(routes: list[Any]) -> None:
-    """Refuse to start if a route lacks a permission or does not enforce the one it declares."""
+def check_routes(routes: list[Any], *, plain_public: frozenset[str] = frozenset()) -> None:
+    """Refuse to start if a route lacks a permission or does not enforce the one it declares.
+
+    Included sub-routers are checked route by route. Any other kind of route (WebSocket,
+    plain Starlette ``Route``, ``Mount``) cannot carry a permission, so it is refused, unless
+    its path is in ``plain_public`` (FastAPI's own documentation pages): such routes appear
+    nowhere in the OpenAPI document either, and would otherwise be served to anyone.
+    """
     for route in routes:
+        nested = getattr(route, "original_router", None)  # FastAPI's included sub-router
+        if isinstance(nested, APIRouter):
+            check_routes(nested.routes, plain_public=plain_public)
+            continue
         if not isinstance(route, APIRoute):
+            path = str(getattr(route, "path", "?"))
+            if path not in plain_public:
+                raise ConfigError(
+                    f"route {path} ({type(route).__name__}) declares no permission: only "
+                    "API routes can carry one",
+                    field=str(getattr(route, "name", path)),
+                )
             continue
         declared = declared_permission(route)
         where = f"{sorted(route.methods or ())} {route.path}"

@@ -61,12 +61,33 @@ def _limits(platform: Platform) -> SessionLimits:
     )
 
 
-def _throttle(platform: Platform, client: str) -> None:
-    wait = platform.login_limiter.take(client, platform.now().timestamp())
+def _throttle(platform: Platform, key: str, *, message: str | None = None) -> None:
+    """One attempt from the token bucket ``key`` (a client address, or ``step-up:<user id>``)."""
+    wait = platform.login_limiter.take(key, platform.now().timestamp())
     if wait:
-        raise RateLimited(
-            f"too many login attempts from {client}", retry_after=wait, hint=f"retry in {wait} s"
-        )
+        raise RateLimited(message or f"too many login attempts from {key}", retry_after=wait,
+                          hint=f"retry in {wait} s")  # fmt: skip
+
+
+def _lock_expired(uow: UnitOfWork, user: UserRecord, now: datetime) -> UserRecord:
+    """The user with a lock that has run out cleared: it starts a fresh count."""
+    if user.locked_until is not None and user.locked_until <= now:
+        user = replace(user, failed_logins=0, locked_until=None)
+        uow.users.update(user)
+    return user
+
+
+def _locked(platform: Platform, uow: UnitOfWork, user: UserRecord, action: str,
+            client: str) -> AccountLocked:  # fmt: skip
+    """Audit a refusal because the account is locked; the error to raise after commit."""
+    assert user.locked_until is not None
+    wait = int((user.locked_until - platform.now()).total_seconds()) + 1
+    platform.audit(uow, f"user:{user.name}", action, f"user:{user.name}", outcome="failure",
+                   reason="account locked", client=client)  # fmt: skip
+    return AccountLocked(
+        "the account is locked after repeated failed logins",
+        hint=f"try again in {wait} s or ask an administrator to reset the password",
+    )
 
 
 def _new_session(platform: Platform, uow: UnitOfWork, user: UserRecord, client: str) -> str:
@@ -148,10 +169,8 @@ def login(
             and user.password_hash != snapshot.password_hash
         ):
             password_ok = False  # the password changed while we were hashing
-        if user is not None and user.locked_until is not None and user.locked_until <= now:
-            # A lock that has run out starts a fresh count.
-            user = replace(user, failed_logins=0, locked_until=None)
-            uow.users.update(user)
+        if user is not None:
+            user = _lock_expired(uow, user, now)
         if user is None:
             platform.audit(
                 uow,
@@ -175,20 +194,7 @@ def login(
             )
             outcome = AuthenticationFailed(GENERIC_FAILURE)
         elif user.locked_until is not None:
-            wait = int((user.locked_until - now).total_seconds()) + 1
-            platform.audit(
-                uow,
-                f"user:{user.name}",
-                "auth.login",
-                f"user:{user.name}",
-                outcome="failure",
-                reason="account locked",
-                client=client,
-            )
-            outcome = AccountLocked(
-                "the account is locked after repeated failed logins",
-                hint=f"try again in {wait} s or ask an administrator to reset the password",
-            )
+            outcome = _locked(platform, uow, user, "auth.login", client)
         elif not password_ok:
             _failed_attempt(platform, uow, user, client, "wrong password")
             outcome = AuthenticationFailed(GENERIC_FAILURE)
@@ -466,15 +472,34 @@ def logout(platform: Platform, principal: Principal) -> None:
         platform.audit(uow, principal.actor, "auth.logout", f"session:{credential_id}")
 
 
-def change_own_password(platform: Platform, principal: Principal, current: str, new: str) -> None:
-    """Change the caller's password after checking the current one; ends every session."""
+def change_own_password(
+    platform: Platform, principal: Principal, current: str, new: str, *, client: str
+) -> None:
+    """Change the caller's password after checking the current one; ends every session.
+
+    The current password is checked like at login (throttled per client, each failure
+    counted towards lockout, refused while locked): otherwise whoever holds a stolen session
+    could guess the password here without limit, then use it wherever it is reused.
+    """
+    _throttle(platform, client)
     with platform.transaction(write=False) as uow:
-        user = uow.users.get(principal.user_id)
-    if user is None or not verify_password(user.password_hash, current):
-        platform.refuse(
-            principal.actor, "auth.password_change", principal.actor, "wrong current password"
-        )
-        raise AuthenticationFailed("the current password is wrong")
+        snapshot = uow.users.get(principal.user_id)
+    password_ok = verify_password(snapshot.password_hash if snapshot else None, current)
+    refusal: MaatError | None = None
+    with platform.transaction() as uow:
+        user = uow.users.get(principal.user_id, for_update=True)
+        if user is None or snapshot is None:
+            raise AuthenticationFailed("the session's user no longer exists", hint="log in again")
+        user = _lock_expired(uow, user, platform.now())
+        if user.password_hash != snapshot.password_hash:
+            password_ok = False  # the password changed while we were hashing
+        if user.locked_until is not None:
+            refusal = _locked(platform, uow, user, "auth.password_change", client)
+        elif not password_ok:
+            _failed_attempt(platform, uow, user, client, "password change: wrong current password")
+            refusal = AuthenticationFailed("the current password is wrong")
+    if refusal is not None:
+        raise refusal
     set_password(platform, principal.actor, user.name, new)
 
 
@@ -482,13 +507,18 @@ def step_up(platform: Platform, principal: Principal, code: str, *, client: str)
     """A fresh second factor on the caller's session (an access decision's ``step_up``):
 
     1. only a session can step up (an API token has no second factor);
-    2. the TOTP code is checked like at login (replays refused, failures count towards
+    2. attempts are throttled per user, and a locked account is refused: a stolen session
+       must not be a way to guess TOTP codes without limit;
+    3. the TOTP code is checked like at login (replays refused, failures count towards
        lockout);
-    3. the session records the time, which access decisions read as the MFA age.
+    4. the session records the time, which access decisions read as the MFA age.
     """
     kind, _, session_id = principal.credential.partition(":")
     if kind != "session":
         raise AuthenticationFailed("only a login session can step up; API tokens have no MFA")
+    # Per user, not per client: the guesses of one stolen session may come from many addresses.
+    _throttle(platform, f"step-up:{principal.user_id}",
+              message=f"too many step-up attempts by {principal.name}")  # fmt: skip
     now = platform.now()
     refusal: MaatError | None = None
     with platform.transaction() as uow:
@@ -496,18 +526,22 @@ def step_up(platform: Platform, principal: Principal, code: str, *, client: str)
         session = uow.sessions.get(session_id)
         if user is None or session is None or not user.totp_enrolled:
             raise AuthenticationFailed("the session cannot step up", hint="log in again")
+        user = _lock_expired(uow, user, now)
         assert user.totp_secret_enc is not None
-        secret = platform.totp_box.open(user.totp_secret_enc, context=user.id).decode("ascii")
-        check = totp.check_code(secret, code, now=now, last_step=user.totp_last_step,
-                                params=_params(platform))  # fmt: skip
-        if not check.accepted:
-            _failed_attempt(platform, uow, user, client, f"step-up TOTP: {check.reason}")
-            refusal = AuthenticationFailed(GENERIC_FAILURE)
+        if user.locked_until is not None:
+            refusal = _locked(platform, uow, user, "auth.step_up", client)
         else:
-            uow.users.update(replace(user, failed_logins=0, totp_last_step=check.step))
-            uow.sessions.update(replace(session, mfa_at=now))
-            platform.audit(uow, principal.actor, "auth.step_up", f"session:{session.id}",
-                           client=client)  # fmt: skip
+            secret = platform.totp_box.open(user.totp_secret_enc, context=user.id).decode("ascii")
+            check = totp.check_code(secret, code, now=now, last_step=user.totp_last_step,
+                                    params=_params(platform))  # fmt: skip
+            if not check.accepted:
+                _failed_attempt(platform, uow, user, client, f"step-up TOTP: {check.reason}")
+                refusal = AuthenticationFailed(GENERIC_FAILURE)
+            else:
+                uow.users.update(replace(user, failed_logins=0, totp_last_step=check.step))
+                uow.sessions.update(replace(session, mfa_at=now))
+                platform.audit(uow, principal.actor, "auth.step_up", f"session:{session.id}",
+                               client=client)  # fmt: skip
     if refusal is not None:
         raise refusal
     return now

@@ -128,13 +128,17 @@ def set_groups(platform: Platform, actor: str, name: str, groups: Sequence[str])
 
 
 def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
-    """Forget the user's authenticator: the next login must enrol a new one."""
+    """Forget the user's authenticators, TOTP and passkeys alike: the next login must enrol
+    a new one. A passkey an attacker registered with a stolen session must not outlive the
+    reset that answers the compromise."""
     with platform.transaction() as uow:
         user = replace(get_user(uow, name), totp_secret_enc=None, totp_last_step=None)
         uow.users.update(user)
         ended = uow.sessions.end_all_for_user(user.id, platform.now(), "MFA reset")
         uow.enrolments.close_all_for_user(user.id, platform.now())
-        platform.audit(uow, actor, "user.reset_mfa", f"user:{name}", sessions_ended=ended)
+        passkeys = uow.webauthn.delete_all_for_user(user.id)
+        platform.audit(uow, actor, "user.reset_mfa", f"user:{name}", sessions_ended=ended,
+                       passkeys_removed=passkeys)  # fmt: skip
     return user
 
 

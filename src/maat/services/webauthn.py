@@ -56,8 +56,26 @@ def _session_user(principal: Principal) -> str:
     return principal.user_id
 
 
+def _require_fresh_mfa(platform: Platform, uow: UnitOfWork, principal: Principal,
+                       now: datetime) -> None:  # fmt: skip
+    """Refuse unless the session proved a second factor within ``auth.enrolment_timeout``.
+
+    A new authenticator passes every later step-up: without this, whoever holds a stolen
+    (hours-old) session could register their own key and never need the user's factor.
+    """
+    max_age = timedelta(seconds=float(platform.settings.auth.enrolment_timeout))
+    session = uow.sessions.get(principal.credential.partition(":")[2])
+    if session is None or now - session.last_mfa > max_age:
+        raise AuthenticationFailed(
+            "registering an authenticator needs a fresh second factor on this session",
+            hint=f"step up with a TOTP code (POST /v1/auth/step-up), then register within "
+            f"{int(max_age.total_seconds())} s",
+        )
+
+
 def begin(platform: Platform, principal: Principal, purpose: str) -> dict[str, Any]:
-    """Start registering an authenticator (``register``) or a step-up (``step_up``):
+    """Start registering an authenticator (``register``; needs a second factor proved
+    within ``auth.enrolment_timeout``) or a step-up (``step_up``):
     ``{"ceremony": id, "publicKey": options}`` for the browser."""
     user_id = _session_user(principal)
     rp = relying_party(platform)
@@ -65,6 +83,8 @@ def begin(platform: Platform, principal: Principal, purpose: str) -> dict[str, A
     timeout = float(platform.settings.auth.webauthn_timeout)
     challenge = secrets.token_bytes(32)
     with platform.transaction() as uow:
+        if purpose != STEP_UP:
+            _require_fresh_mfa(platform, uow, principal, now)
         existing = [c.id for c in uow.webauthn.credentials_of(user_id)]
         if purpose == STEP_UP:
             if not existing:
@@ -106,7 +126,8 @@ def finish_registration(
 ) -> WebAuthnCredentialRecord:
     """Verify the browser's registration response and keep the authenticator (audited):
 
-    1. the ceremony is this user's, unused and not expired (it is used up now);
+    1. the session proved a second factor within ``auth.enrolment_timeout``, and the
+       ceremony is this user's, unused and not expired (it is used up now);
     2. the response answers its challenge for Maat's RP id and origin
        (:func:`maat.auth.webauthn_mfa.verify_attestation`);
     3. the authenticator is stored with its public key and counter.
@@ -115,6 +136,7 @@ def finish_registration(
     rp = relying_party(platform)
     now = platform.now()
     with platform.transaction() as uow:
+        _require_fresh_mfa(platform, uow, principal, now)  # it may have gone stale meanwhile
         ceremony = _take(uow, ceremony_id, user_id, REGISTER, now)
     key = verify_attestation(rp, credential, challenge=ceremony.challenge)
     record = WebAuthnCredentialRecord(

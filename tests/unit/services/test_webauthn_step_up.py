@@ -121,3 +121,16 @@ def test_without_a_public_url_webauthn_says_what_to_set(tmp_path: Path, clock: F
         with pytest.raises(ConfigError) as caught:
             webauthn.begin(platform, principal, webauthn.REGISTER)
         assert "MAAT_API_PUBLIC_URL" in caught.value.diagnostics()
+
+
+def test_an_mfa_reset_removes_a_passkey_a_stolen_session_registered(
+    platform: Platform, alice: Principal
+) -> None:
+    from maat.services import users
+
+    _register(platform, alice, SoftAuthenticator())
+    users.reset_mfa(platform, "test", "alice")
+    with platform.transaction(write=False) as uow:
+        assert uow.webauthn.credentials_of(alice.user_id) == []
+        last = [r.entry for r in uow.audit.records()][-1]
+    assert last.action == "user.reset_mfa" and last.details["passkeys_removed"] == 1

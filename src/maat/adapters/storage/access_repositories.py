@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from maat.access.records import DeviceRecord, PolicyVersion
@@ -106,6 +106,14 @@ class SqlWebAuthn:
             .order_by(WebAuthnCredentialRow.created_at)
         )
         return [to_record(WebAuthnCredentialRecord, r) for r in self._s.scalars(query)]
+
+    def delete_all_for_user(self, user_id: str) -> int:
+        """Forget every authenticator of a user; how many there were."""
+        result = self._s.execute(
+            delete(WebAuthnCredentialRow).where(WebAuthnCredentialRow.user_id == user_id)
+        )
+        self._s.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def add_challenge(self, record: WebAuthnChallengeRecord) -> None:
         """Start a ceremony."""

@@ -74,4 +74,10 @@ def change_password(
     caller: Principal = Depends(requirement(Permission.SELF)),
 ) -> None:
     """Change one's own password; every session of the user ends."""
-    auth.change_own_password(platform_of(request), caller, body.current_password, body.new_password)
+    auth.change_own_password(
+        platform_of(request),
+        caller,
+        body.current_password,
+        body.new_password,
+        client=client_of(request),
+    )
