@@ -112,6 +112,10 @@ class AuditLog(Protocol):
         """The (seq, MAC) of the last record as recorded at append time."""
         ...
 
+    def head_tag(self) -> str | None:
+        """The keyed tag stored with the head (see :func:`maat.audit.chain.head_tag`)."""
+        ...
+
 
 class HostRepository(Protocol):
     """Hosts."""

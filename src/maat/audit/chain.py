@@ -5,6 +5,11 @@ derived from Maat's master secret, which is not stored in the database: someone 
 the database but not read the secret cannot forge a record. The sequence number is *not* part
 of the MAC, so that a record moved to another position keeps a valid MAC and the break in the
 links names it as moved rather than edited.
+
+The head (last seq and MAC) is stored beside the records with its own tag,
+HMAC(key, "head" || seq || MAC): the head's seq and MAC alone are copied from the records, so
+without the tag someone who deletes the last records could point the head at the new last
+one and the truncation would go unseen.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from maat.errors import InvalidInput
 
 GENESIS = "0" * 64
 
@@ -74,10 +81,26 @@ class ChainReport:
 
 
 def canonical(entry: AuditEntry) -> bytes:
-    """The bytes the MAC covers: sorted-key JSON, UTC microsecond timestamp."""
+    """The bytes the MAC covers: sorted-key JSON, UTC microsecond timestamp.
+
+    Raises :class:`InvalidInput` for a naive time or details JSON cannot carry (an integer
+    beyond 64 bits, nesting deeper than 255, an object that is not JSON).
+    """
+    if entry.at.tzinfo is None or entry.at.utcoffset() is None:
+        raise InvalidInput("an audit time must be timezone-aware", field="at")
+    # The store keeps UTC: the MAC must cover the instant, not the offset it was given in,
+    # or an entry made with a +08:00 clock reads back as "edited".
+    at = entry.at.astimezone(UTC)
+    try:
+        return _dumps(entry, at)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput(f"audit details cannot be encoded: {exc}", field="details") from None
+
+
+def _dumps(entry: AuditEntry, at: datetime) -> bytes:
     return orjson.dumps(
         {
-            "at": entry.at.isoformat(timespec="microseconds"),
+            "at": at.isoformat(timespec="microseconds"),
             "actor": entry.actor,
             "action": entry.action,
             "target": entry.target,
@@ -91,6 +114,27 @@ def canonical(entry: AuditEntry) -> bytes:
 def mac_of(key: bytes, entry: AuditEntry, prev_mac: str) -> str:
     """The MAC of ``entry`` appended after a record whose MAC is ``prev_mac``."""
     return hmac.new(key, canonical(entry) + prev_mac.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def head_tag(key: bytes, seq: int, mac: str) -> str:
+    """The tag stored with the head: binds its seq and MAC under the key, domain-separated
+    from record MACs so no record MAC can serve as a head tag."""
+    message = b"maat-audit-head\x00" + f"{seq}:{mac}".encode("ascii")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def head_problem(key: bytes, head: tuple[int, str], tag: str | None) -> ChainProblem | None:
+    """A problem when the stored head's tag is missing or does not match it: the head was
+    rewritten (typically to hide records removed from the end), else None."""
+    seq, mac = head
+    if tag is not None and _same(head_tag(key, seq, mac), tag):
+        return None
+    return ChainProblem(
+        seq,
+        "bad-anchor",
+        f"the recorded head (record {seq}) was not written by Maat: records may have been "
+        "removed from the end; verify against a head kept outside Maat (--anchor)",
+    )
 
 
 def seal(key: bytes, seq: int, entry: AuditEntry, prev_mac: str) -> AuditRecord:
@@ -127,7 +171,7 @@ def verify(
                     f"(sequence jumps to {record.seq})",
                 )
             )
-        if not hmac.compare_digest(mac_of(key, record.entry, record.prev_mac), record.mac):
+        if not _mac_matches(key, record):
             problems.append(
                 ChainProblem(
                     record.seq,
@@ -153,7 +197,7 @@ def verify(
                 )
             )
         elif anchor_seq > 0 and not any(
-            r.seq == anchor_seq and hmac.compare_digest(r.mac, anchor_mac) for r in items
+            r.seq == anchor_seq and _same(r.mac, anchor_mac) for r in items
         ):
             problems.append(
                 ChainProblem(
@@ -163,6 +207,23 @@ def verify(
                 )
             )
     return ChainReport(len(items), head_seq, head_mac, tuple(problems))
+
+
+def _mac_matches(key: bytes, record: AuditRecord) -> bool:
+    try:
+        expected = mac_of(key, record.entry, record.prev_mac)
+    except (InvalidInput, UnicodeEncodeError):
+        # Content Maat could not have sealed (edited into the database): not a crash.
+        return False
+    return _same(expected, record.mac)
+
+
+def _same(a: str, b: str) -> bool:
+    # compare_digest refuses non-ASCII str with TypeError; a MAC edited into the database
+    # may hold anything, so compare bytes.
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
 
 
 def _link_problem(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from maat.audit import chain
 from maat.audit.chain import AuditRecord, ChainReport
@@ -14,13 +15,18 @@ def verify_audit(platform: Platform, *, anchor: tuple[int, str] | None = None) -
     """Verify the whole chain against the key and the stored head (or a given anchor).
 
     Problems found (edited, missing, reordered, truncated records) are returned with the
-    record each concerns; nothing is raised for them, so a report lists every problem.
+    record each concerns; nothing is raised for them, so a report lists every problem. The
+    stored head's keyed tag is checked too, given an anchor or not: a head rewritten to
+    match a truncated chain is itself a problem.
     """
+    key = platform.store.audit_key
     with platform.transaction(write=False) as uow:
         stored_head = uow.audit.head()
-        return chain.verify(
-            platform.store.audit_key, uow.audit.records(), anchor=anchor or stored_head
-        )
+        report = chain.verify(key, uow.audit.records(), anchor=anchor or stored_head)
+        forged = chain.head_problem(key, stored_head, uow.audit.head_tag())
+    if forged is None:
+        return report
+    return replace(report, problems=(*report.problems, forged))
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

@@ -97,20 +97,35 @@ def compliance_in(uow: UnitOfWork, vendor: VendorRecord, now: datetime) -> Compl
         notices = uow.vendor_incidents.of_vendor(vendor.id)
         incidents = [IncidentFact(n.id, n.occurred_at, n.notified_at) for n in notices]
         if vendor.breached_at is not None:
-            # A breach Maat recorded is answered by a notice sent from three days before it
-            # on (the vendor may have told us first); that notice is then measured on its
-            # own times. Without one, the vendor's silence is measured from the record; an
-            # older notice is about another incident.
-            since = vendor.breached_at - NOTICE_ANSWERS_BREACH
-            if not any(n.notified_at >= since for n in notices):
-                incidents.append(IncidentFact(f"breach:{vendor.id}", vendor.breached_at, None,
-                                              "breach"))  # fmt: skip
+            incidents = _answer_breach(vendor.id, vendor.breached_at, notices, incidents)
     facts = ComplianceFacts(now=now, criticals=tuple(criticals), artifacts=tuple(artifacts),
                             products=tuple(p.name for p in products),
                             products_with_sbom=with_sbom, sbom_hashes=listed,
                             incidents=tuple(incidents))  # fmt: skip
     breaches, notes = measure(contract, facts)
     return Compliance(vendor.name, contract, tuple(breaches), tuple(notes))
+
+
+def _answer_breach(
+    vendor_id: str,
+    breached_at: datetime,
+    notices: list[IncidentNoticeRecord],
+    incidents: list[IncidentFact],
+) -> list[IncidentFact]:
+    """A breach Maat recorded is answered by the first notice sent from three days before it
+    on (the vendor may have told us first); that notice is then measured on its own times,
+    except that the incident it reports began no later than Maat's record: else a vendor
+    silent for a month could file "began an hour ago" and be on time. Without such a notice
+    the vendor's silence is measured from the record; an older notice is about another
+    incident, and later ones about later incidents."""
+    since = breached_at - NOTICE_ANSWERS_BREACH
+    answering = [n for n in notices if n.notified_at >= since]
+    if not answering:
+        return [*incidents, IncidentFact(f"breach:{vendor_id}", breached_at, None, "breach")]
+    first = min(answering, key=lambda n: (n.notified_at, n.id))
+    began = min(first.occurred_at, breached_at)
+    return [dataclasses.replace(i, occurred_at=began) if i.id == first.id else i
+            for i in incidents]  # fmt: skip
 
 
 NOTICE_ANSWERS_BREACH = timedelta(days=3)

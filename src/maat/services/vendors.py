@@ -31,7 +31,7 @@ from maat.vendors.records import (
     valid_tiers,
 )
 from maat.vendors.score import AlertFact, CertificateFact, Evidence, FindingFact, VendorScore, score
-from maat.vulns.findings import is_overdue
+from maat.vulns.findings import RiskAcceptance, effective_status, is_overdue
 
 __all__ = [
     "BreachReport",
@@ -288,8 +288,15 @@ def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evid
     findings = []
     for product in products:
         for f in uow.findings.for_subject("product", product.id):
-            if f.status in (FindingStatus.OPEN,):
-                overdue = is_overdue(f.status, f.due_at, now, None)
+            # A risk acceptance that lapsed (or never had an expiry) leaves the finding
+            # open in effect: it counts against the vendor again, as it does everywhere.
+            accepted = (
+                RiskAcceptance(f.risk_approver, f.risk_reason or "", f.risk_expires_at)
+                if f.risk_approver and f.risk_expires_at
+                else None
+            )
+            if effective_status(f.status, accepted, now) is FindingStatus.OPEN:
+                overdue = is_overdue(f.status, f.due_at, now, accepted)
                 findings.append(FindingFact(f.id, product.name, f.severity, overdue))
     certificates = [
         CertificateFact(c.fingerprint, c.not_after, c.revoked_at, c.revocation_reason)

@@ -14,6 +14,7 @@ path, all in one pass (:func:`read_questionnaire`, :func:`read_answers`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -122,8 +123,14 @@ def _question(reader: YamlReader, node: yaml.Node, path: str) -> Question | None
     scale: list[tuple[float, float]] = []
     for bound, fraction in scale_pairs:
         try:
-            scale.append((float(bound), fraction))
+            limit = float(bound)
         except ValueError:
+            limit = math.nan
+        # float() also reads "inf" and "nan": an infinite bound gives every answer its
+        # fraction, a NaN one none, so only finite numbers are bounds.
+        if math.isfinite(limit):
+            scale.append((limit, fraction))
+        else:
             reader.problem(
                 fields["scale"][0], fields["scale"][1], f"scale bound {bound!r} is not a number"
             )
@@ -234,7 +241,13 @@ def _fraction(question: Question, given: dict[str, str], today: date) -> tuple[f
     low = answer.lower()
     if question.kind == "yes_no":
         if low in _YES:
-            missing = [d for d in question.details if not given.get(d, "").strip()]
+            # An ``expires`` detail must be a date: "never" would otherwise count as given
+            # and also escape the expiry it is meant to set.
+            missing = [
+                d
+                for d in question.details
+                if not given.get(d, "").strip() or (d == "expires" and _day(given[d]) is None)
+            ]
             if missing:
                 return 0.5, f"yes, but without {', '.join(missing)}"
             return 1.0, "yes"
@@ -250,16 +263,27 @@ def _fraction(question: Question, given: dict[str, str], today: date) -> tuple[f
         try:
             number = float(answer)
         except ValueError:
-            return 0.0, f"not a number: {answer[:40]!r}"
+            number = math.nan
+        # A count of days or hours is finite and not negative: "-1" or "-inf" would fall
+        # within the tightest bound and earn full points.
+        if not math.isfinite(number) or number < 0:
+            return 0.0, f"not a number of zero or more: {answer[:40]!r}"
         for bound, value in question.scale:
             if number <= bound:
                 return value, f"{number:g} (within {bound:g})"
         return 0.0, f"{number:g} (beyond every bound)"
-    try:
-        when = date.fromisoformat(answer[:10])
-    except ValueError:
+    when = _day(answer)
+    if when is None:
         return 0.0, f"not a date: {answer[:40]!r}"
     return (1.0, f"{when}") if when >= today else (0.0, f"{when} is past")
+
+
+def _day(text: str) -> date | None:
+    """The date a ``YYYY-MM-DD`` answer (or detail) starts with, or None."""
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
 
 
 def assess(
@@ -270,7 +294,10 @@ def assess(
     rows = []
     missing = []
     earned_total = possible_total = 0.0
-    expires = datetime.combine(answers.answered_at, datetime.min.time(), UTC) + timedelta(
+    # Validity runs from the answers' date, but never from a day still to come: answers
+    # dated 2099 would otherwise stay valid for ever.
+    start = min(answers.answered_at, today)
+    expires = datetime.combine(start, datetime.min.time(), UTC) + timedelta(
         days=questionnaire.valid_days
     )
     for question in questionnaire.questions:
@@ -288,10 +315,10 @@ def assess(
         rows.append((question.id, earned, question.weight, why))
         stop = given.get("expires", "").strip()
         if stop:
-            try:
-                end = datetime.combine(date.fromisoformat(stop[:10]), datetime.min.time(), UTC)
-                expires = min(expires, end)
-            except ValueError:
+            day = _day(stop)
+            if day is None:
                 missing.append(f"{question.id}.expires")
+            else:
+                expires = min(expires, datetime.combine(day, datetime.min.time(), UTC))
     value = round(100 * earned_total / possible_total, 1) if possible_total else 0.0
     return AssessmentResult(value, expires, tuple(rows), tuple(missing))

@@ -131,6 +131,8 @@ def test_audit_verify_with_anchor_finds_truncation(
     # An intruder removes the last record and rewinds the stored head to match.
     _tamper(env, "DELETE FROM audit_log WHERE seq = 3")
     _tamper(env, "UPDATE audit_head SET seq = 2, mac = (SELECT mac FROM audit_log WHERE seq = 2)")
-    assert maat(capsys, "audit", "verify")[0] == 0  # consistent without an outside anchor...
+    # The rewound head lacks a valid keyed tag, so even without an outside anchor...
+    code, out, _ = maat(capsys, "audit", "verify")
+    assert code == 1 and "bad-anchor" in out
     code, out, _ = maat(capsys, "audit", "verify", "--anchor", anchor)
-    assert code == 1 and "truncated" in out  # ...caught with the head kept outside Maat
+    assert code == 1 and "truncated" in out  # ...and the outside anchor names what is gone

@@ -75,7 +75,8 @@ def test_forged_record_appended_without_the_key_is_found(platform: Platform) -> 
     )
     _sql(platform, "UPDATE audit_head SET seq = :s, mac = :m", s=seq + 1, m="f" * 64)
     problems = audit.verify_audit(platform).problems
-    assert [(p.seq, p.kind) for p in problems] == [(seq + 1, "edited")]
+    # The forged record fails its MAC, and the head it was written into fails its tag.
+    assert [(p.seq, p.kind) for p in problems] == [(seq + 1, "edited"), (seq + 1, "bad-anchor")]
 
 
 def test_concurrent_appends_keep_one_unbroken_chain(platform: Platform) -> None:
@@ -98,3 +99,47 @@ def test_concurrent_appends_keep_one_unbroken_chain(platform: Platform) -> None:
     report = audit.verify_audit(platform)
     assert report.ok, report.problems
     assert report.checked == 20
+
+
+def test_tail_truncated_with_the_head_rewritten_to_match_is_found(platform: Platform) -> None:
+    # What an intruder with database access (not the master secret) does to erase its last
+    # actions: delete them and point the stored head at the record now last.
+    _fill(platform)
+    _sql(platform, "DELETE FROM audit_log WHERE seq >= 6")
+    _sql(
+        platform,
+        "UPDATE audit_head SET seq = 5, mac = (SELECT mac FROM audit_log WHERE seq = 5)",
+    )
+    problems = audit.verify_audit(platform).problems
+    assert [p.kind for p in problems] == ["bad-anchor"]
+
+
+def test_head_tag_cleared_in_the_database_is_found(platform: Platform) -> None:
+    _fill(platform, 2)
+    _sql(platform, "UPDATE audit_head SET tag = NULL")
+    assert [p.kind for p in audit.verify_audit(platform).problems] == ["bad-anchor"]
+
+
+def test_intact_store_verifies_with_its_head_tag(platform: Platform) -> None:
+    _fill(platform, 3)
+    report = audit.verify_audit(platform)
+    assert report.ok, report.problems
+
+
+def test_upgrade_to_0015_keeps_the_chain_and_seals_the_head_at_the_next_append(
+    platform: Platform,
+) -> None:
+    """0015 adds the head tag; a store upgraded from 0014 has none (the migration has no
+    key), which verification reports until the next append, as ``maat init`` does."""
+    from alembic import command
+
+    _fill(platform, 2)
+    config = platform.store._alembic_config()
+    with platform.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    platform.store.migrate()
+    assert [p.kind for p in audit.verify_audit(platform).problems] == ["bad-anchor"]
+    users.add_user(platform, "test", "after-upgrade", ["auditor"], PASSWORD)
+    report = audit.verify_audit(platform)
+    assert report.ok, report.problems

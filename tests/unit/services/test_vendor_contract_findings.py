@@ -133,3 +133,34 @@ def test_the_products_own_file_listed_as_sbom_metadata_is_listed(platform: Platf
     _supplier(platform, json.dumps(doc).encode())
     assert not [b for b in compliance(platform, "Contoso ERP").breaches
                 if b.term == "sbom_with_every_delivery"]  # fmt: skip
+
+
+def test_a_late_notice_cannot_date_the_breach_after_maat_recorded_it(
+    platform: Platform, clock: FakeClock
+) -> None:
+    # VENOM: Maat records the breach; the supplier says nothing for 30 days, then files a
+    # notice claiming the incident began an hour before it told us. The notice answers the
+    # breach, so the incident began no later than Maat's record: 30 days late, not 1 hour.
+    _supplier(platform, _cyclonedx(LISTED, UNLISTED))
+    record_breach(platform, "soc", "Contoso ERP", note="web shell on the update server")
+    clock.advance(days=30)
+    record_notice(platform, "vm", "Contoso ERP", occurred_at=platform.now() - timedelta(hours=1),
+                  notified_at=platform.now(), note="minor incident")  # fmt: skip
+    late = [b.detail for b in compliance(platform, "Contoso ERP").breaches
+            if b.term == "incident_notification_hours"]  # fmt: skip
+    assert len(late) == 1 and "notified after 720 h" in late[0]
+
+
+def test_a_later_incident_after_the_answered_breach_is_measured_on_its_own(
+    platform: Platform, clock: FakeClock
+) -> None:
+    _supplier(platform, _cyclonedx(LISTED, UNLISTED))
+    record_breach(platform, "soc", "Contoso ERP", note="VENOM")
+    breached_at = platform.now()
+    clock.advance(hours=2)
+    record_notice(platform, "vm", "Contoso ERP", occurred_at=breached_at - timedelta(hours=1),
+                  notified_at=platform.now())  # fmt: skip
+    clock.advance(days=60)
+    record_notice(platform, "vm", "Contoso ERP", occurred_at=platform.now() - timedelta(hours=3),
+                  notified_at=platform.now(), note="another incident")  # fmt: skip
+    assert compliance(platform, "Contoso ERP").breaches == ()

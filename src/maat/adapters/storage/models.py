@@ -148,12 +148,15 @@ Index("ix_audit_log_at", AuditRow.at)
 
 
 class AuditHeadRow(Base):
-    """The single row holding the chain head; locked by every append to serialise them."""
+    """The single row holding the chain head; locked by every append to serialise them.
+    ``tag`` is :func:`maat.audit.chain.head_tag` of ``seq`` and ``mac`` (empty before the
+    first append after revision 0015)."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     mac: Mapped[str] = mapped_column(String(64))
+    tag: Mapped[str | None] = mapped_column(String(64))
 
 
 class HostRow(Base):

@@ -16,7 +16,7 @@ from maat.adapters.storage.models import (
     SessionRow,
     UserRow,
 )
-from maat.audit.chain import GENESIS, AuditEntry, AuditRecord, seal
+from maat.audit.chain import GENESIS, AuditEntry, AuditRecord, head_tag, seal
 from maat.auth.permissions import Permission, Role
 from maat.auth.records import EnrolmentRecord, SessionRecord, TokenRecord, UserRecord
 from maat.errors import StorageError
@@ -272,6 +272,7 @@ class SqlAuditLog:
             )
         )
         head.seq, head.mac = record.seq, record.mac
+        head.tag = head_tag(self._key, record.seq, record.mac)
         self._s.flush()
         return record
 
@@ -301,3 +302,8 @@ class SqlAuditLog:
         """The head as recorded at the last append."""
         head = self._s.get(AuditHeadRow, _AUDIT_HEAD_ID)
         return (head.seq, head.mac) if head else (0, GENESIS)
+
+    def head_tag(self) -> str | None:
+        """The tag stored with the head (None before the first keyed append)."""
+        head = self._s.get(AuditHeadRow, _AUDIT_HEAD_ID)
+        return head.tag if head else None
