@@ -205,9 +205,20 @@ class AuditVerification(BaseModel):
         )
 
 
+class PipelineInfo(BaseModel):
+    """The telemetry pipeline of this server: whether its lake writer and detection run,
+    the last error they met (kept until it is replaced), and how many events detection
+    passed over because the store refused them one by one."""
+
+    writer_running: bool
+    last_error: str | None
+    events_passed_over: int
+
+
 class SystemInfo(BaseModel):
     """Version and deployment facts."""
 
     version: str
     database: str
     schema_revision: str | None
+    pipeline: PipelineInfo | None = None

@@ -212,8 +212,13 @@ class Collector:
         """Remove a draft that turned out unusable (its problem is already recorded)."""
         if draft is self.metadata:
             self.metadata = None
-        else:
-            self.drafts.remove(draft)
+            return
+        # By identity from the end, where the draft just started is: ``list.remove`` compares
+        # every earlier draft by (dataclass) equality, quadratic over many skipped entries.
+        for i in range(len(self.drafts) - 1, -1, -1):
+            if self.drafts[i] is draft:
+                del self.drafts[i]
+                return
 
     def text(self, value: object, field: str, line: int | None = None) -> str | None:
         """``value`` when it is a string, ``None`` when absent; else a problem and ``None``."""
@@ -246,7 +251,9 @@ class Collector:
         if draft.purl is None or not draft.purl.version or not draft.version:
             return
         ours, theirs = draft.version.strip(), draft.purl.version.strip()
-        if ours.removeprefix("v") != theirs.removeprefix("v"):
+        go = draft.purl.type == "golang" and draft.purl.package_name == "stdlib"
+        epoch = (draft.purl.qualifier("epoch") or "").strip()
+        if not _same_version(ours, theirs, epoch, go):
             self.problem(
                 f"version {ours[:80]!r} differs from the purl's version {theirs[:80]!r}; "
                 "advisories are matched on the purl's version",
@@ -309,6 +316,13 @@ class Collector:
                 draft.location.line,
             )
             draft.ref = None
+        # A made-up ref must not be one the dependencies name: a component without a ref
+        # cannot be depended on, and taking the ref would give it another's edges and hide
+        # that no component has it.
+        named = set(self._ref_uses)
+        for source, targets in self._deps.items():
+            named.add(source)
+            named.update(targets)
         # the last suffix tried per base, so many drafts sharing a base stay linear
         suffixes: dict[str, int] = {}
         for draft in everyone:
@@ -322,7 +336,7 @@ class Collector:
                 base = draft.name or "component"
             n = suffixes.get(base, 1)
             ref = base if n == 1 else f"{base}#{n}"
-            while ref in used:
+            while ref in used or ref in named:
                 n += 1
                 ref = f"{base}#{n}"
             suffixes[base] = n
@@ -337,6 +351,33 @@ class Collector:
                 )
         metadata = self.metadata.freeze() if self.metadata is not None else None
         return metadata, tuple(d.freeze() for d in self.drafts)
+
+
+def _epoch_and_rest(version: str, go: bool) -> tuple[str | None, str]:
+    """``(epoch without leading zeros or None, the rest without a v/V or Go "go" prefix)``."""
+    epoch, colon, rest = version.partition(":")
+    if not (colon and epoch.isascii() and epoch.isdigit()):
+        epoch, rest = "", version
+    if go and rest.startswith("go"):
+        rest = rest[2:]
+    return epoch.lstrip("0") or None, rest.removeprefix("v").removeprefix("V")
+
+
+def _same_version(ours: str, theirs: str, purl_epoch: str, go: bool) -> bool:
+    """Whether a component's version and its purl's name the same release.
+
+    Tools spell one version several ways, and a problem raised for each of them would teach
+    users to ignore the problem: the rpm/deb epoch in the version or as the purl's ``epoch``
+    qualifier (syft), epoch 0 or none, an epoch one side leaves out, ``v1.0``/``1.0``, and
+    syft's Go standard library ``go1.21.0``/``1.21.0``. Two epochs that differ still differ.
+    """
+    our_epoch, our_rest = _epoch_and_rest(ours, go)
+    their_epoch, their_rest = _epoch_and_rest(theirs, go)
+    if their_epoch is None and purl_epoch.isascii() and purl_epoch.isdigit():
+        their_epoch = purl_epoch.lstrip("0") or None
+    if our_epoch is not None and their_epoch is not None and our_epoch != their_epoch:
+        return False
+    return our_rest == their_rest
 
 
 def as_list(collector: Collector, value: Any, field: str, line: int | None = None) -> list[Any]:

@@ -380,7 +380,12 @@ class Detector:
 
     def run(self, events: Iterable[Mapping[str, Any]]) -> AlertOutcome:
         """Detect over ``events`` and record the alerts."""
-        return self.sink.record(self.lines(events))
+        return self.record(self.lines(events))
+
+    def record(self, lines: Iterable[Mapping[str, Any]]) -> AlertOutcome:
+        """Record alert lines :meth:`lines` made (the bus consumer records apart from
+        matching, so that a failed recording is retried without matching again)."""
+        return self.sink.record(lines)
 
     def retry_forwards(self) -> list[str]:
         """Send again, when it is time, what a receiver did not take (the writer loop calls

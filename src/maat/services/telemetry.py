@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import base64
 import gc
+import logging
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -40,11 +41,20 @@ from maat.config import Settings
 from maat.errors import InvalidInput, MaatError, Unavailable
 from maat.ports import BusMessage, EventBus
 from maat.services.platform import read_master_secret
+from maat.services.telemetry_detect import (
+    DetectorLike,
+    Pending,
+    decodable,
+    detect_pending,
+    log_passed_over,
+)
 from maat.telemetry.enrich import Facts, enrich
 from maat.telemetry.handoff import Handoff
 from maat.telemetry.model import ParseError, sender_event_id
 from maat.telemetry.pipeline import ParseOutcome, parse_bytes
 from maat.telemetry.wire import decode_event, encode_event, fields_of, read_event
+
+log = logging.getLogger(__name__)
 
 __all__ = ["IngestReport", "Telemetry", "open_bus", "read_inputs", "received_now"]
 
@@ -136,13 +146,6 @@ def received_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}Z"
 
 
-class DetectorLike(Protocol):
-    """Runs detection over events and records the alerts (:class:`maat.services.alerts.
-    Detector`; a protocol here because that module builds on this one)."""
-
-    def run(self, events: list[dict[str, Any]]) -> object: ...
-
-
 SENDER = "maat.sender.device"
 """The event key naming the enrolled device (its host) whose own agent sent the event."""
 
@@ -160,8 +163,9 @@ class Telemetry:
         self.facts = facts
         self.detector = detector
         self._detect_lock = threading.Lock()
-        # A batch whose detection or acknowledgement failed, run again on the next turn.
-        self._undetected: tuple[list[BusMessage], list[dict[str, Any]]] | None = None
+        # A batch whose detection or acknowledgement failed: finished on the next turn.
+        self._undetected: Pending | None = None
+        self.undetected = 0  # events or alerts detection passed over (refused alone)
         if detector is not None:
             register = getattr(bus, "register", None)  # the spool's; JetStream's are durable
             if register is not None:
@@ -438,30 +442,42 @@ class Telemetry:
     def detect_once(self, *, timeout: float = 0.0) -> int:
         """Run the detector over one batch from the bus and record its alerts; messages
         handled (0 without a detector or when nothing is new). Acknowledged only once the
-        alerts are stored: a batch whose run or acknowledgement fails is run again on the
-        next turn, and after a crash too; the alerts' event-id deduplication keeps it from
-        counting twice."""
+        alerts are stored: a batch whose detection or acknowledgement fails is finished on
+        the next turn (:mod:`~maat.services.telemetry_detect`: matched once, an event or
+        alert the store refuses alone passed over), and detected again after a crash; the
+        alerts' event-id deduplication keeps it from counting twice."""
         if self.detector is None:
             return 0
         with self._detect_lock:
             retry = getattr(self.detector, "retry_forwards", None)
             if retry is not None:  # alerts a receiver missed: on a timer, events or not
                 retry()
-            if self._undetected is not None:  # the batch a failed turn left: first
-                messages, events = self._undetected
-            else:
+            pending = self._undetected
+            if pending is None:
                 batch = self.settings.telemetry.lake_batch_rows
                 messages = self.bus.fetch(DETECT_CONSUMER, max_messages=batch, timeout=timeout)
                 if not messages:
                     return 0
-                events = list(_decodable(messages, self.handoff.take(messages)))
-            # The bus has moved this consumer past the batch: were it dropped on a failure,
-            # the next batch's acknowledgement would cover it and it would never be detected.
-            self._undetected = (messages, events)
-            self.detector.run(events)
-            self.bus.ack(DETECT_CONSUMER, messages)
+                events = list(decodable(messages, self.handoff.take(messages)))
+                # The bus has moved this consumer past the batch: were it dropped on a
+                # failure, the next batch's acknowledgement would cover it unseen.
+                pending = self._undetected = Pending(messages, events)
+            detect_pending(self.detector, pending, self._passed_over)
+            self.bus.ack(DETECT_CONSUMER, pending.messages)
             self._undetected = None
-            return len(messages)
+            return len(pending.messages)
+
+    def _passed_over(self, what: str, exc: MaatError) -> None:
+        """Detection gave up on one event or alert: logged, counted, and kept as the
+        writer's error, so that it is seen."""
+        log_passed_over(what, exc)
+        self.undetected += 1
+        self.writer_error = exc
+
+    @property
+    def writer_running(self) -> bool:
+        """Whether the background lake writer (and detection) runs in this process."""
+        return self._writer is not None and self._writer.is_alive()
 
     def start_writer(self) -> None:
         """Run the lake writer in a background thread (``maat serve``)."""
@@ -476,6 +492,15 @@ class Telemetry:
                     fetched += self.detect_once()
                 except MaatError as exc:  # kept for /v1/system and retried: data stays on the bus
                     self.writer_error = exc
+                    fetched = 0
+                except Exception as exc:  # a bug must not end the thread
+                    # Ending it would stop the lake and detection in silence until the spool
+                    # filled and ingest refused: log it, show it, and try again.
+                    log.exception("the lake writer or detection failed")
+                    self.writer_error = MaatError(
+                        f"the lake writer failed ({type(exc).__name__}: {exc})",
+                        hint="a bug: see the server log; the events stay on the bus",
+                    )
                     fetched = 0
                 if not fetched:
                     # Wait without holding the write lock, so drain() is never starved.
@@ -520,22 +545,6 @@ def _lettered(path: Path) -> set[tuple[str, str, int]]:
     except OSError as exc:
         raise Unavailable(f"cannot read the dead-letter file: {exc.strerror}") from exc
     return found
-
-
-def _decodable(
-    messages: Iterable[BusMessage], handed: Iterable[dict[str, Any] | None]
-) -> Iterator[dict[str, Any]]:
-    """The events of ``messages`` (those ``handed`` over as they are, the others decoded);
-    one that is not an event is passed over here (the lake writer puts it in the
-    dead-letter folder with the reason)."""
-    for message, event in zip(messages, handed, strict=True):
-        if event is not None:
-            yield event
-            continue
-        try:
-            yield decode_event(message.data)
-        except InvalidInput:
-            continue
 
 
 def read_inputs(paths: Iterable[Path]) -> Iterable[Path]:

@@ -219,3 +219,28 @@ def test_a_plain_body_within_the_event_limit_is_taken(
     response = client.post("/v1/events", content=body, headers=agent(platform))
     assert response.status_code == 200, response.text[:300]
     assert response.json()["accepted"] == count
+
+
+def test_a_bug_in_the_writer_neither_ends_it_nor_goes_unseen(
+    platform: Platform, telemetry: Telemetry, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A foreign exception ended the writer thread: the lake and detection stopped in
+    silence until the spool filled and ingest answered 503."""
+    import time
+
+    failures = []
+
+    def broken() -> int:
+        failures.append(1)
+        raise TypeError("a rule engine bug")
+
+    monkeypatch.setattr(telemetry, "detect_once", broken)
+    admin = agent(platform, "admin")
+    for _ in range(200):
+        if len(failures) >= 2:  # the loop went on after the first failure
+            break
+        time.sleep(0.02)
+    assert len(failures) >= 2
+    pipeline = client.get("/v1/system", headers=admin).json()["pipeline"]
+    assert pipeline["writer_running"] is True
+    assert "TypeError: a rule engine bug" in pipeline["last_error"]

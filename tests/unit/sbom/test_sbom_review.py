@@ -189,3 +189,58 @@ def test_text_after_a_closing_text_tag_survives_a_round_trip() -> None:
     sbom = parse_sbom(data)
     assert dump_sbom(sbom) == data
     assert [(p.location.line, p.location.field) for p in sbom.problems] == [(6, "PackageComment")]
+
+
+def test_many_nameless_components_are_skipped_in_linear_time() -> None:
+    # Dropping a draft searched the list by dataclass equality: 20,000 took minutes.
+    data = cdx([{"name": "ok"}] * 5_000 + [{"version": "1"}] * 5_000)
+    started = time.perf_counter()
+    sbom = parse_sbom(data)
+    assert time.perf_counter() - started < 5
+    assert len(sbom.components) == 5_000
+    assert sum("skipped" in p.message for p in sbom.problems) == 5_000
+
+
+@pytest.mark.parametrize(
+    ("version", "purl"),
+    [
+        ("1:2.3-4", "pkg:rpm/redhat/a@2.3-4?epoch=1"),  # syft: epoch in the version
+        ("0:2.3-4", "pkg:rpm/redhat/a@2.3-4"),  # epoch 0 is no epoch
+        ("2.30-2", "pkg:deb/debian/a@1%3A2.30-2"),  # the epoch left out of one side
+        ("1:2.30-2", "pkg:deb/debian/a@2.30-2"),
+        ("go1.21.0", "pkg:golang/stdlib@1.21.0"),  # syft's Go standard library
+        ("V1.0", "pkg:npm/a@1.0"),
+        ("1.0+build", "pkg:npm/a@1.0%2Bbuild"),
+        ("v0.0.0-20210101000000-abcdefabcdef", "pkg:golang/a.io/b@v0.0.0-20210101000000-abcdefabcdef"),
+    ],
+)
+def test_a_version_equal_to_the_purl_version_but_for_its_spelling_is_not_reported(
+    version: str, purl: str
+) -> None:
+    assert messages(cdx([{"name": "a", "version": version, "purl": purl}])) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "purl"),
+    [
+        ("2:2.3-4", "pkg:rpm/redhat/a@2.3-4?epoch=1"),
+        ("1:2.3-4", "pkg:deb/debian/a@2%3A2.3-4"),
+        ("go1.21.0", "pkg:golang/stdlib@1.22.0"),
+    ],
+)
+def test_a_version_differing_from_the_purl_by_epoch_or_number_is_still_reported(
+    version: str, purl: str
+) -> None:
+    assert len(messages(cdx([{"name": "a", "version": version, "purl": purl}]))) == 1
+
+
+def test_a_made_up_ref_never_takes_a_ref_only_a_dependency_names() -> None:
+    # The component has no bom-ref, so nothing can depend on it: a made-up "a" would give it
+    # the edges of a dependency on an unlisted "a" and hide that problem.
+    data = cdx([{"name": "a"}], dependencies=[{"ref": "a", "dependsOn": ["b"]}])
+    sbom = parse_sbom(data)
+    assert [c.ref for c in sbom.components] == ["a#2"]
+    assert [p.location.field for p in sbom.problems] == [
+        "dependencies[0].ref",
+        "dependencies[0].dependsOn[0]",
+    ]

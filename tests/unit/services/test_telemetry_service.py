@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 from maat.config import Settings
-from maat.errors import Unavailable
+from maat.errors import InvalidInput, Unavailable
 from maat.services.platform import Platform
 from maat.services.telemetry import LAKE_CONSUMER, Telemetry
 from maat.telemetry.wire import decode_event
@@ -284,13 +285,16 @@ def test_the_lake_holds_the_same_rows_with_and_without_the_handoff(tmp_path: Pat
 
 
 class Recorder:
-    """A detector that keeps what it was given."""
+    """A detector that keeps what it was given (one alert line per event: a copy of it)."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, object]] = []
 
-    def run(self, events: list[dict[str, object]]) -> None:
-        self.events.extend(events)
+    def lines(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [dict(event) for event in events]
+
+    def record(self, lines: list[dict[str, object]]) -> None:
+        self.events.extend(lines)
 
 
 def test_a_replay_from_another_device_cannot_restamp_events_before_the_lake_writes_them(
@@ -443,18 +447,23 @@ def test_two_bad_messages_with_one_id_are_both_dead_lettered(tmp_path: Path) -> 
     assert len({r["position"] for r in records}) == 2 and all(r["bus"] for r in records)
 
 
-class FailsOnce:
-    """A detector whose first run fails as a locked or unreachable database does."""
+class FailsOnce(Recorder):
+    """A detector whose first recording fails as a locked or unreachable database does."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, object]] = []
+        super().__init__()
         self.failed = False
+        self.matched: Counter[object] = Counter()  # event id -> times matched
 
-    def run(self, events: list[dict[str, object]]) -> None:
+    def lines(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
+        self.matched.update(event["event.id"] for event in events)
+        return super().lines(events)
+
+    def record(self, lines: list[dict[str, object]]) -> None:
         if not self.failed:
             self.failed = True
             raise Unavailable("the state store is locked")
-        self.events.extend(events)
+        super().record(lines)
 
 
 def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
@@ -470,5 +479,87 @@ def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
         while telemetry.detect_once():
             pass
         assert len(detector.events) == 30
+    finally:
+        telemetry.close()
+
+
+def test_a_retried_detection_does_not_match_its_events_twice(tmp_path: Path) -> None:
+    """Matching feeds the correlator: run again over a batch whose alerts could not be
+    stored, a group that fired would count its events twice (and fire a second time)."""
+    detector = FailsOnce()
+    telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
+    try:
+        telemetry.ingest(body(0, 30), path="a")
+        with pytest.raises(Unavailable):
+            telemetry.detect_once()
+        while telemetry.detect_once():
+            pass
+        assert len(detector.events) == 30
+        assert set(detector.matched.values()) == {1}
+    finally:
+        telemetry.close()
+
+
+class RefusesOne(Recorder):
+    """A state store that refuses the alert of one event (PostgreSQL and a NUL character)."""
+
+    def record(self, lines: list[dict[str, object]]) -> None:
+        if any("cmd.exe /c echo 3" in map(str, line.values()) for line in lines):
+            raise InvalidInput("a value cannot be stored (containing a NUL character)")
+        super().record(lines)
+
+
+def test_one_event_whose_alert_is_refused_cannot_stop_detection_for_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retried whole, the batch would fail on every turn: nothing after it detected, and
+    the spool kept for the detector until it is full and ingest refused. The refused event
+    is passed over alone, visibly; the rest are detected."""
+    detector = RefusesOne()
+    telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
+    try:
+        telemetry.ingest(body(0, 30), path="a")
+        with pytest.raises(InvalidInput):
+            telemetry.detect_once()
+        with caplog.at_level(logging.ERROR, logger="maat.services.telemetry_detect"):
+            while telemetry.detect_once():
+                pass
+        assert len(detector.events) == 29
+        assert telemetry.undetected == 1
+        assert telemetry.writer_error is not None
+        assert "cannot be stored" in telemetry.writer_error.message
+        assert "not detected" in caplog.text and "cannot be stored" in caplog.text
+        assert telemetry.bus.fetch("detect", max_messages=10, timeout=0) == []
+    finally:
+        telemetry.close()
+
+
+class StoreDown(Recorder):
+    """A state store that is down: every recording fails, as a service the event is not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def record(self, lines: list[dict[str, object]]) -> None:
+        if self.down:
+            raise Unavailable("the state store is unreachable")
+        super().record(lines)
+
+
+def test_a_store_that_is_down_passes_no_event_over(tmp_path: Path) -> None:
+    """Only a refusal of the data (4xx) is one event's doing: while the store is down the
+    batch waits, whole, and is detected once it is back."""
+    detector = StoreDown()
+    telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
+    try:
+        telemetry.ingest(body(0, 10), path="a")
+        for _ in range(3):
+            with pytest.raises(Unavailable):
+                telemetry.detect_once()
+        detector.down = False
+        while telemetry.detect_once():
+            pass
+        assert len(detector.events) == 10 and telemetry.undetected == 0
     finally:
         telemetry.close()
