@@ -317,8 +317,11 @@ def _parse_cached(text: str) -> Purl:
         purl = _from_package_url(PackageURL.from_string(text))
     except ValueError as exc:
         raise _fail(str(exc), "purl", None) from None
+    canonical = str(purl)
+    if canonical == text:  # parsing is deterministic: the same text gives the same purl
+        return purl
     try:
-        again: Purl | None = _from_package_url(PackageURL.from_string(str(purl)))
+        again: Purl | None = _from_package_url(PackageURL.from_string(canonical))
     except (ValueError, InvalidInput):
         again = None
     if again != purl:
