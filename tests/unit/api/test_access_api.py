@@ -40,6 +40,8 @@ def _world(platform: Platform) -> tuple[str, str]:
 
 def test_json_decide_replaces_claims_with_what_maat_knows(platform: Platform) -> None:
     proxy, agent = _world(platform)
+    users.add_user(platform, "test", "audrey", ["admin"], PASSWORD)
+    auditor = tokens.create_token(platform, "test", "audrey", "review").text
     with TestClient(create_app(platform, close_on_shutdown=False)) as client:
         assert client.post("/v1/access/heartbeat",
                            headers={"Authorization": f"Bearer {agent}"}).status_code == 200  # fmt: skip
@@ -47,7 +49,7 @@ def test_json_decide_replaces_claims_with_what_maat_knows(platform: Platform) ->
                 "device": {"id": "ws-eng-01", "posture": "trusted", "segment": "engineering"},
                 "resource": "plm/designs/7", "action": "write"}  # fmt: skip
         answer = client.post("/v1/access/decide?explain=true", json=body,
-                             headers={"Authorization": f"Bearer {proxy}"})  # fmt: skip
+                             headers={"Authorization": f"Bearer {auditor}"})  # fmt: skip
         assert answer.status_code == 200, answer.text
         out = answer.json()
         # mallory is no Maat user: no risk, so the engineers' rule (risk < 50) cannot allow.
@@ -173,3 +175,19 @@ def test_a_client_certificate_proves_a_device_only_when_the_proxies_verify_them(
                 "X-Maat-PEP-Token": proxy, "Authorization": f"Bearer {alice.token}",
                 "X-Maat-Device-Cert": quote(pem.decode())})  # fmt: skip
             assert answer.status_code == (200 if trusted else 403), answer.text
+
+
+def test_an_agent_token_cannot_look_up_what_maat_knows_of_any_user(platform: Platform) -> None:
+    """A compromised host's agent token asked ?explain=true about other users and got their
+    roles, groups and risk back; it still gets the decision itself."""
+    proxy, _ = _world(platform)
+    users.add_user(platform, "test", "bob", ["analyst"], PASSWORD)
+    body = {"subject": {"id": "bob"}, "device": {"id": "ws-eng-01"},
+            "resource": "plm/designs/7", "action": "read"}  # fmt: skip
+    with TestClient(create_app(platform, close_on_shutdown=False)) as client:
+        headers = {"Authorization": f"Bearer {proxy}"}
+        refused = client.post("/v1/access/decide?explain=true", json=body, headers=headers)
+        assert refused.status_code == 403
+        assert "policy:read" in refused.json()["detail"]
+        plain = client.post("/v1/access/decide", json=body, headers=headers)
+        assert plain.status_code == 200 and "attributes" not in plain.json()

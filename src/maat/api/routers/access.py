@@ -25,7 +25,7 @@ from maat.api.schemas import Strict
 from maat.api.security import PERMISSION_KEY, client_of, platform_of, requirement, requires
 from maat.auth.permissions import Permission
 from maat.auth.principal import Principal
-from maat.errors import AuthenticationFailed, InvalidInput
+from maat.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 from maat.services import access as access_service
 from maat.services import auth as auth_service
 from maat.services import devices, webauthn
@@ -151,8 +151,16 @@ async def decide(
 ) -> Response:
     """Decide one request shaped like a line of ``maat access decide`` input. Maat replaces
     what it knows itself (device posture, the subject's roles and risk, the time).
-    Answers ``{"decision", "reasons", "rules"}`` (and ``attributes`` with ``?explain=true``).
-    First among the routes, and lean (no body model): proxies call it on every request."""
+    Answers ``{"decision", "reasons", "rules"}`` (and ``attributes`` with ``?explain=true``,
+    for a caller who may read policies: an agent token of a compromised host must not look
+    up any user's roles, groups and risk). First among the routes, and lean (no body
+    model): proxies call it on every request."""
+    explain = request.query_params.get("explain") in ("true", "1")
+    if explain and not caller.can(Permission.POLICY_READ):
+        raise PermissionDenied(
+            "?explain=true shows what Maat knows of the subject: it needs policy:read",
+            hint="ask without explain, or with the token of a user who may read policies",
+        )
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -167,7 +175,7 @@ async def decide(
     who = str((subject or {}).get("id", "anonymous"))
     access_point_of(request).record_refusal(caller.actor, decision, target, who)
     out = decision.as_dict()
-    if request.query_params.get("explain") in ("true", "1"):
+    if explain:
         out["attributes"] = attributes
     return Response(orjson.dumps(out, default=str), media_type="application/json")
 
