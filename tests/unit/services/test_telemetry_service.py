@@ -466,10 +466,9 @@ class FailsOnce(Recorder):
         super().record(lines)
 
 
-def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
-    """The writer loop keeps going after a failed detection: the batch must be detected
-    again, not passed over by the next fetch and then acknowledged with it (lost for good:
-    not even a restart would detect it)."""
+def _detected_after_one_failure(tmp_path: Path) -> FailsOnce:
+    """30 events detected by a detector whose first recording fails, the writer loop
+    going on after it."""
     detector = FailsOnce()
     telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
     try:
@@ -478,26 +477,25 @@ def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
             telemetry.detect_once()
         while telemetry.detect_once():
             pass
-        assert len(detector.events) == 30
     finally:
         telemetry.close()
+    return detector
+
+
+def test_a_failed_detection_is_retried_not_skipped(tmp_path: Path) -> None:
+    """The writer loop keeps going after a failed detection: the batch must be detected
+    again, not passed over by the next fetch and then acknowledged with it (lost for good:
+    not even a restart would detect it)."""
+    detector = _detected_after_one_failure(tmp_path)
+    assert len(detector.events) == 30
 
 
 def test_a_retried_detection_does_not_match_its_events_twice(tmp_path: Path) -> None:
     """Matching feeds the correlator: run again over a batch whose alerts could not be
     stored, a group that fired would count its events twice (and fire a second time)."""
-    detector = FailsOnce()
-    telemetry = Telemetry.open(settings_in(tmp_path, lake_batch_rows=10), detector=detector)
-    try:
-        telemetry.ingest(body(0, 30), path="a")
-        with pytest.raises(Unavailable):
-            telemetry.detect_once()
-        while telemetry.detect_once():
-            pass
-        assert len(detector.events) == 30
-        assert set(detector.matched.values()) == {1}
-    finally:
-        telemetry.close()
+    detector = _detected_after_one_failure(tmp_path)
+    assert len(detector.events) == 30
+    assert set(detector.matched.values()) == {1}
 
 
 class RefusesOne(Recorder):
