@@ -39,17 +39,28 @@ from sigma.processing.transformations import (
 from sigma.rule import SigmaRule
 
 from maat.detect.correlation import CorrelationSpec, Correlator, Fired, compile_correlation
-from maat.detect.logsources import EVENT_DATA, Route, RouteKey, event_route_keys, routes_for
+from maat.detect.logsources import (
+    EVENT_DATA,
+    SECURITY,
+    Route,
+    RouteKey,
+    event_route_keys,
+    routes_for,
+)
+from maat.detect.prefilter import Prefilter, native_prefilter, native_router
 from maat.detect.sigma_compile import (
     FULLTEXT,
     FULLTEXT_RAW,
     Anchors,
+    Clause,
     Group,
     by_selectivity,
+    clauses_of,
     compile_condition,
     lowered,
     required_numbers,
     requirements_of,
+    vetoes_of,
 )
 from maat.detect.sigma_values import Test
 from maat.errors import InvalidInput, MaatError
@@ -247,7 +258,13 @@ Confirm = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
 """A rule's other necessary literal groups: each group as ``(key, literals)`` pairs, of
 which the event's lowercased values must contain one before the rule is run."""
 _MAX_CONFIRM_GROUPS = 3  # the most selective; each costs a few substring tests
+_MAX_CLAUSES = 16  # alternatives the C prefilter checks per rule; past this, none
 _MAX_CONFIRM_LITERALS = 8  # a longer group is cheaper left to the rule itself
+
+
+_Checks = tuple[Confirm, tuple[Clause, ...], Group]
+"""What a rule's prefilter checks beside its anchors: confirm groups (Python), clauses and
+vetoes (C)."""
 
 
 @dataclass(slots=True)
@@ -256,6 +273,10 @@ class _Compiled:
     route: Route
     test: Test
     confirm: Confirm = ()
+    clauses: tuple[Clause, ...] = ((),)
+    """Alternatives of necessary literal groups, for the C prefilter (see ``clauses_of``)."""
+    vetoes: Group = frozenset()
+    """Literals any one of which, found, proves the rule false (see ``vetoes_of``)."""
 
 
 def _confirm_groups(groups: list[Group]) -> Confirm:
@@ -299,16 +320,29 @@ class _Bucket:
 
     def __init__(self) -> None:
         self.members: list[tuple[_Compiled, Anchors]] = []
+        self.prefilter: Prefilter[_Compiled] | None = None
         self.rules: list[_Compiled] = []
         self.always: list[int] = []
         self.sets: list[tuple[str, Any, list[list[int]]]] = []
         self.few: list[tuple[str, tuple[tuple[str, list[int]], ...]]] = []
 
-    def build(self) -> None:
+    def build(self, native: bool) -> None:
         """Index the anchors: an RE2 set per key over the literals about it, or, for a
         key with a few literals, the literals themselves (a substring test costs a tenth
         of a set's call). One set over all keys' tagged values was tried: its DFA outgrows
-        RE2's cache on the process creation bucket, 1 ms a search."""
+        RE2's cache on the process creation bucket, 1 ms a search. With ``native``, the C
+        prefilter does the same work when it was built (:mod:`maat.detect.prefilter`)."""
+        if native:
+            self.prefilter = native_prefilter(
+                [anchors for _, anchors in self.members],
+                [compiled.clauses for compiled, _ in self.members],
+                [compiled.vetoes for compiled, _ in self.members],
+                [compiled for compiled, _ in self.members],
+            )
+        if self.prefilter is not None:
+            self.rules = [compiled for compiled, _ in self.members]
+            self.members = []
+            return
         by_key: dict[str, dict[str, list[int]]] = {}
         for index, (compiled, anchors) in enumerate(self.members):
             self.rules.append(compiled)
@@ -407,7 +441,9 @@ def _used_keys(node: Any, resolve: Any) -> set[str]:
 class Engine:
     """Compiled, indexed rules; :meth:`match` gives the hits of one event."""
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    def __init__(self, ruleset: RuleSet, *, native: bool = True) -> None:
+        """Compile and index ``ruleset``; ``native=False`` keeps to the Python prefilter
+        (the reference the C one is tested against)."""
         self.problems: list[RuleProblem] = list(ruleset.problems)
         self.rules: list[LoadedRule] = []
         buckets: dict[RouteKey, _Bucket] = {}
@@ -423,7 +459,7 @@ class Engine:
                                                  severity="warning"))  # fmt: skip
                 continue
             self.rules.append(rule)
-            for route, test, anchors, confirm, ids in compiled:
+            for route, test, anchors, checks, ids in compiled:
                 for key in route.keys:
                     # A rule on a whole channel that names its event ids is filed under
                     # those ids: the other events of the channel never see it.
@@ -432,10 +468,16 @@ class Engine:
                         and ":" not in key[0] else [key]  # fmt: skip
                     for filed in narrowed:
                         bucket = buckets.setdefault(filed, _Bucket())
-                        bucket.members.append((_Compiled(rule, route, test, confirm), anchors))
+                        bucket.members.append((_Compiled(rule, route, test, *checks), anchors))
         for bucket in buckets.values():
-            bucket.build()
+            bucket.build(native)
         self._buckets = buckets
+        prefilters = {key: b.prefilter for key, b in buckets.items() if b.prefilter is not None}
+        self._router = (
+            native_router(prefilters, {SECURITY: frozenset({4663})}, _Lowered)  # 4663: 3 keys
+            if native and len(prefilters) == len(buckets)
+            else None
+        )
         self._compile_correlations(ruleset.correlations)
 
     def _compile_correlations(self, correlations: list[LoadedRule]) -> None:
@@ -464,7 +506,7 @@ class Engine:
     @staticmethod
     def _compile(
         rule: LoadedRule,
-    ) -> list[tuple[Route, Test, Anchors, Confirm, frozenset[int] | None]]:
+    ) -> list[tuple[Route, Test, Anchors, _Checks, frozenset[int] | None]]:
         out = []
         conditions = rule.sigma.detection.parsed_condition
         for route in applicable_routes(rule):
@@ -472,6 +514,8 @@ class Engine:
             parts: list[Test] = []
             anchors: Anchors = frozenset()
             confirm: Confirm = ()
+            clauses: list[Clause] = []
+            vetoes: Group = frozenset()
             ids: frozenset[int] | None = frozenset()
             for condition in conditions:
                 tree = condition.parsed
@@ -479,27 +523,40 @@ class Engine:
                 groups = by_selectivity(requirements_of(tree, resolve))
                 found = groups[0] if groups else None
                 anchors = None if found is None or anchors is None else anchors | found
+                clauses.extend(clauses_of(tree, resolve))  # several conditions: any of them
                 if len(conditions) == 1:  # several conditions: any of them, no AND to check
                     confirm = _confirm_groups(groups[1:])
+                    vetoes = vetoes_of(tree, resolve)
                 needed = required_numbers(tree, EVENT_ID, resolve)
                 ids = None if needed is None or ids is None else ids | needed
             test = parts[0] if len(parts) == 1 else _any(parts)
-            out.append((route, test, anchors or None, confirm, ids or None))
+            kept = tuple(clauses) if len(clauses) <= _MAX_CLAUSES else ((),)
+            out.append((route, test, anchors or None, (confirm, kept, vetoes), ids or None))
         return out
 
     def match(self, event: Mapping[str, Any]) -> list[Hit]:
         """Every rule ``event`` matches (in rule order within each route), then every
         correlation this event completes. Rules referenced only by correlations that do not
         ``generate`` give no alerts of their own."""
-        keys = event_route_keys(event)
-        if keys is None:
+        routed = self._router(event) if self._router is not None and type(event) is dict \
+            else None  # fmt: skip
+        if routed is not None:  # a Windows event: its buckets' candidates found in C
+            if not routed:
+                return []
+            low = _Lowered(event)
+            matched = [compiled for compiled in routed if compiled.test(event, low)]
+        else:
+            keys = event_route_keys(event)
+            if keys is None:
+                return []
+            low = _Lowered(event)  # shared by the event's buckets
+            matched = []
+            for key in keys:
+                bucket = self._buckets.get(key)
+                if bucket is not None:
+                    self._match_bucket(bucket, event, matched, low)
+        if not matched:
             return []
-        matched: list[_Compiled] = []
-        low = _Lowered(event)  # shared by the event's buckets
-        for key in keys:
-            bucket = self._buckets.get(key)
-            if bucket is not None:
-                self._match_bucket(bucket, event, matched, low)
         hidden = self._hidden
         hits = [Hit(c.rule, c.route.name) for c in matched if c.rule.id not in hidden]
         if self._correlator is not None and matched:
@@ -512,6 +569,12 @@ class Engine:
     def _match_bucket(
         bucket: _Bucket, event: Mapping[str, Any], matched: list[_Compiled], low: _Lowered
     ) -> None:
+        prefilter = bucket.prefilter
+        if prefilter is not None:  # anchors and confirm groups checked in C
+            for compiled in prefilter(event if type(event) is dict else dict(event), low):
+                if compiled.test(event, low):
+                    matched.append(compiled)
+            return
         candidates = set(bucket.always)
         for key, pairs in bucket.few:
             if key not in event and key[0] != "\x00":

@@ -52,10 +52,13 @@ __all__ = [
     "FULLTEXT",
     "FULLTEXT_RAW",
     "Anchors",
+    "Clause",
     "Group",
     "by_selectivity",
+    "clauses_of",
     "compile_condition",
     "requirements_of",
+    "vetoes_of",
 ]
 
 FULLTEXT = "\x00fulltext"
@@ -242,19 +245,85 @@ def requirements_of(node: Any, resolve: Callable[[str], str]) -> tuple[Group, ..
     return () if found is None else (found,)  # NOT, and anything else: nothing necessary
 
 
+Clause = tuple[Group, ...]
+_MAX_CLAUSES = 16  # past this many alternatives, requirements_of's groups as one clause
+
+
+def clauses_of(node: Any, resolve: Callable[[str], str]) -> tuple[Clause, ...]:
+    """Alternatives of necessary literals: every match of ``node`` satisfies one of the
+    clauses, each a tuple of groups of which each has a literal in the event (in its key's
+    lowercased value). ``((),)`` when nothing is known.
+
+    Finer than :func:`requirements_of` for an OR of ANDs: ``1 of selection_*`` with each
+    selection a ``contains|all`` list is one clause per selection, all of whose literals
+    must be there, where :func:`requirements_of` keeps one literal of each.
+    """
+    if isinstance(node, ConditionAND):
+        product: list[Clause] = [()]
+        for arg in node.args:
+            product = [_joined(a, b) for a in product for b in clauses_of(arg, resolve)]
+            if len(product) > _MAX_CLAUSES:
+                return (requirements_of(node, resolve),)
+        return tuple(product)
+    if isinstance(node, ConditionOR):
+        alternatives: list[Clause] = []
+        for arg in node.args:
+            alternatives.extend(clauses_of(arg, resolve))
+            if len(alternatives) > _MAX_CLAUSES:
+                return (requirements_of(node, resolve),)
+        return tuple(alternatives)
+    return (requirements_of(node, resolve),)  # a value's literals, or () for a NOT
+
+
+def _joined(first: Clause, second: Clause) -> Clause:
+    return first + tuple(group for group in second if group not in first)
+
+
+def vetoes_of(node: Any, resolve: Callable[[str], str]) -> Group:
+    """``(key, literal)`` pairs any one of which, found in its key's lowercased value, makes
+    the condition false: the substring tests under a NOT the condition requires
+    (``selection and not 1 of filter_*`` with ``filter: X|contains: ...``). The C
+    prefilter drops a rule whose veto it finds, before the rule runs."""
+    if isinstance(node, ConditionAND):
+        found: set[tuple[str, str]] = set()
+        for arg in node.args:
+            found |= vetoes_of(arg, resolve)
+        return frozenset(found)
+    if isinstance(node, ConditionNOT):
+        return _sufficient(node.args[0], resolve)
+    return frozenset()
+
+
+def _sufficient(node: Any, resolve: Callable[[str], str]) -> Group:
+    """``(key, literal)`` pairs any one of which, found in its key's lowercased value, makes
+    ``node`` true: its case-insensitive substring tests, through ORs (and one-item ANDs)."""
+    if isinstance(node, ConditionOR) or (isinstance(node, ConditionAND) and len(node.args) == 1):
+        found: set[tuple[str, str]] = set()
+        for arg in node.args:
+            found |= _sufficient(arg, resolve)
+        return frozenset(found)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        simple = _simple_kind(node.value)
+        if simple is not None and simple[0] == "contains":
+            return frozenset({(resolve(node.field), simple[1])})
+    return frozenset()
+
+
 def _best(groups: Sequence[Group]) -> Anchors:
     """The group that makes the fewest false candidates (see :func:`by_selectivity`)."""
     return min(groups, key=_selectivity, default=None)
 
 
 def by_selectivity(groups: Sequence[Group]) -> list[Group]:
-    """``groups`` best first: fewest alternatives, then the longest shortest literal (the
-    first of equals)."""
+    """``groups`` best first: the longest shortest literal, then the fewest alternatives
+    (the first of equals). A short literal is the common one (``powershell`` is in every
+    PowerShell event's ContextInfo, a Run key path in few); the number of alternatives
+    costs nothing more, as all of a key's literals are searched in one pass."""
     return sorted(groups, key=_selectivity)
 
 
 def _selectivity(group: Group) -> tuple[int, int]:
-    return len(group), -min(len(lit) for _, lit in group)
+    return -min(len(lit) for _, lit in group), len(group)
 
 
 def required_numbers(node: Any, key: str, resolve: Callable[[str], str]) -> frozenset[int] | None:

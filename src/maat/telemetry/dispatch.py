@@ -102,6 +102,11 @@ class JsonDispatcher:
         self._forced = forced != "auto"
         self._last: JsonSource | None = None
 
+    @property
+    def last(self) -> JsonSource | None:
+        """The source that read the previous record: asked first about the next."""
+        return self._last
+
     def source_for(self, record: dict[str, Any]) -> JsonSource:
         """The source that reads ``record`` (:data:`UNKNOWN` when none does)."""
         last = self._last

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,6 +47,7 @@ __all__ = [
     "TextSource",
     "event_id",
     "finish",
+    "id_hash",
     "iso_utc",
     "set_url_path",
 ]
@@ -127,7 +128,17 @@ def set_url_path(out: Event, path: str) -> None:
 
 def event_id(module: str, raw: bytes) -> str:
     """The deterministic id of the record ``raw`` read by ``module`` (32 hex characters)."""
-    return hashlib.blake2b(raw, digest_size=16, person=module.encode()[:16]).hexdigest()
+    return hashlib.blake2b(raw, digest_size=_ID_BYTES, person=module.encode()[:16]).hexdigest()
+
+
+def id_hash(module: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """``(new, options)`` such that ``new(raw, **options).hexdigest()`` is :func:`event_id`
+    of ``module``: for the C hot path, which hashes without a Python call per event
+    (:mod:`maat.telemetry.native`)."""
+    return hashlib.blake2b, {"digest_size": _ID_BYTES, "person": module.encode()[:16]}
+
+
+_ID_BYTES = 16
 
 
 def sender_event_id(record_id: str, sender: str) -> str:

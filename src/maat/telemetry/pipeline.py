@@ -29,6 +29,8 @@ import orjson
 from maat.errors import InvalidInput, PayloadTooLarge
 from maat.telemetry.dispatch import JSON_SOURCES, UNKNOWN, JsonDispatcher, text_source
 from maat.telemetry.model import Event, ParseError, event_id, finish
+from maat.telemetry.native import FLAT_WINDOWS_LINES
+from maat.telemetry.windows import FLAT
 
 __all__ = ["MAX_KEPT_ERRORS", "ParseErrors", "ParseOutcome", "parse_bytes", "parse_records"]
 
@@ -96,7 +98,18 @@ def _reason(exc: InvalidInput) -> str:
 
 
 def _numbered(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    number = 0
+    start = 0
+    end = len(data)
+    while start <= end:
+        # one line at a time: the first is sniffed alone, and a body the C hot path reads
+        # is not split twice
+        stop = data.find(b"\n", start)
+        if stop < 0:
+            stop = end
+        number += 1
+        line = data[start:stop]
+        start = stop + 1
         if line.endswith(b"\r"):
             line = line[:-1]
         if line.strip():
@@ -150,6 +163,9 @@ def parse_bytes(
     if first is None:
         return out
     if dispatcher is not None and _looks_like_json_lines(first[1], data):
+        if FLAT_WINDOWS_LINES is not None and (source == "auto" or source == FLAT.name):
+            return _parse_json_lines_native(out, data, dispatcher, path, received,
+                                            max_event_bytes)  # fmt: skip
         return _parse_json_lines(out, first, lines, dispatcher, path, received, max_event_bytes)
     text = text_source(first[1], source)
     if text is None and source not in ("auto", UNKNOWN.name):
@@ -341,32 +357,89 @@ def _parse_json_lines(
     received: str,
     limit: int,
 ) -> ParseOutcome:
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, line in _chain(first, rest):
-        # A log file in an envelope (CloudTrail's one-line {"Records": [...]}) is bounded
-        # per record, not as one line.
-        envelope = line.startswith(_ENVELOPE) and len(line) <= MAX_ENVELOPE_BYTES
-        if len(line) > limit and not envelope:
-            out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
-            continue
-        try:
-            record = loads(line)
-        except decode_error as exc:
-            if out.errors.full:  # counted only: do not format what will not be kept
-                out.errors.dropped += 1
-            else:
-                out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
-            continue
-        records = _enveloped(record)
-        if records is not None:
-            _parse_records(out, records, dispatcher, path, received, limit,
-                           numbers=[number] * len(records))  # fmt: skip
-            continue
-        if len(line) > limit:
-            out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
-            continue
-        _emit(out, dispatcher, record, line, number, path, received)
+        _json_line(out, number, line, dispatcher, path, received, limit)
     return out
+
+
+def _parse_json_lines_native(
+    out: ParseOutcome,
+    data: bytes,
+    dispatcher: JsonDispatcher,
+    path: str,
+    received: str,
+    limit: int,
+) -> ParseOutcome:
+    """:func:`_parse_json_lines` with the C hot path (ADR 0020): the same events and errors.
+
+    A line the C path made is taken only when the Python dispatcher would give it to the
+    same reader (the previous record's was :data:`FLAT`); every other line, and every line
+    the C path declined, is read by :func:`_json_line`.
+    """
+    assert FLAT_WINDOWS_LINES is not None
+    events, lines = out.events, out.lines
+    offset, counted, end = 0, 0, len(data)
+    while offset <= end:  # a bounded number of lines at a time
+        numbers, payloads, slow, offset, counted = FLAT_WINDOWS_LINES(
+            data, received, limit, offset, counted, NATIVE_CHUNK_LINES
+        )
+        slow.append(len(payloads))  # a stop after the last line
+        at = 0
+        for stop in slow:
+            # payloads[at:stop] are events the C path made; payloads[stop], a line it did not
+            while at < stop:
+                if dispatcher.last is FLAT:
+                    events.extend(payloads[at:stop])
+                    lines.extend(numbers[at:stop])
+                    _check_count(out)
+                    at = stop
+                    break
+                line = payloads[at]["event.original"].encode()  # another reader's turn first
+                _json_line(out, numbers[at], line, dispatcher, path, received, limit)
+                at += 1
+            if stop < len(payloads):
+                _json_line(out, numbers[stop], payloads[stop], dispatcher, path, received, limit)
+                at = stop + 1
+    return out
+
+
+NATIVE_CHUNK_LINES = 1024
+"""Lines the C hot path reads per call: a body of bad lines is then held a chunk at a time."""
+
+
+def _json_line(
+    out: ParseOutcome,
+    number: int,
+    line: bytes,
+    dispatcher: JsonDispatcher,
+    path: str,
+    received: str,
+    limit: int,
+) -> None:
+    """Read one line of a JSON lines input into ``out``."""
+    # A log file in an envelope (CloudTrail's one-line {"Records": [...]}) is bounded
+    # per record, not as one line.
+    envelope = line.startswith(_ENVELOPE) and len(line) <= MAX_ENVELOPE_BYTES
+    if len(line) > limit and not envelope:
+        out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
+        return
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if out.errors.full:  # counted only: do not format what will not be kept
+            out.errors.dropped += 1
+        else:
+            out.errors.append(ParseError(path, number, f"not valid JSON: {exc}"))
+        return
+    records = _enveloped(record)
+    if records is not None:
+        _parse_records(out, records, dispatcher, path, received, limit,
+                       numbers=[number] * len(records))  # fmt: skip
+        return
+    if len(line) > limit:
+        out.errors.append(ParseError(path, number, _too_big(line, limit) or "too big"))
+        return
+    _emit(out, dispatcher, record, line, number, path, received)
 
 
 _ENVELOPE = b'{"Records":'

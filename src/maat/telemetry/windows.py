@@ -32,8 +32,10 @@ from maat.errors import InvalidInput
 from maat.telemetry.model import Event, JsonSource, iso_utc
 from maat.telemetry.sysmon_xml import MAX_XML_BYTES, parse_event_data_xml, parse_event_xml
 from maat.telemetry.windows_fields import EVENT_DATA, apply, lookup, to_int
+from maat.telemetry.windows_mapping import Plan, plan_of
 
 __all__ = [
+    "FLAT",
     "JSON_SOURCES",
     "EvtxJsonSource",
     "FlatSource",
@@ -202,6 +204,12 @@ class FlatSource:
             return self._normalise(record)
         except _SHAPE_ERRORS as exc:
             raise _malformed("NXLog Windows", exc) from None
+
+    @staticmethod
+    def mapper(provider: str | None, channel: str | None, event_id: int) -> Plan:
+        """How an event of this provider, channel and EventID gets its kind's ECS fields,
+        as the plan the C hot path runs (:mod:`maat.telemetry.native`)."""
+        return plan_of(lookup(provider, channel, event_id))
 
     def _normalise(self, record: dict[str, Any]) -> Event:
         event_id = _event_id(record.get("EventID"), "EventID")
@@ -504,11 +512,14 @@ class SysmonLinuxSource:
         return out
 
 
+FLAT = FlatSource()
+"""The flat (NXLog, Mordor) reader, which the C hot path stands in for."""
+
 JSON_SOURCES: tuple[JsonSource, ...] = (
     WinlogbeatSource(),
     EvtxJsonSource(),
     SysmonLinuxSource(),
     LogAnalyticsSource(),
-    FlatSource(),
+    FLAT,
 )
 """Every Windows JSON shape, most specific first: the first whose ``accepts`` is true wins."""

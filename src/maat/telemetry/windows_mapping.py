@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from maat.errors import InvalidInput
 from maat.telemetry.model import Event
@@ -24,12 +25,14 @@ __all__ = [
     "EVENT_DATA",
     "Extra",
     "Pairs",
+    "Plan",
     "Spec",
     "apply",
     "basename",
     "compile_spec",
     "file_fields",
     "hashes",
+    "plan_of",
     "registry",
     "signature",
     "spec",
@@ -106,6 +109,33 @@ def apply(spec: Spec, out: Event) -> None:
     entry[1](out)
 
 
+def plan_of(spec: Spec) -> Plan:
+    """What :func:`compile_spec` does for ``spec``, as the data the C hot path runs
+    (``src/native/mapping.c``): the same steps in the same order. Kept once made."""
+    entry = _PLANS.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    plan: Plan = (
+        tuple((key, list(values)) for key, values in
+              (("event.category", spec.category), ("event.type", spec.type)) if values),
+        tuple((key, value) for key, value in (("event.action", spec.action),
+              ("event.kind", spec.kind), ("event.outcome", spec.outcome)) if value is not None),
+        spec.strings,
+        tuple((source, target, source.removeprefix(EVENT_DATA)) for source, target in spec.ints),
+        spec.names,
+        tuple((source, target, dict(table)) for source, target, table in spec.maps),
+        spec.constants,
+        spec.extras,
+        to_int,
+    )  # fmt: skip
+    if len(_PLANS) < _MAX_COMPILED:
+        _PLANS[id(spec)] = (spec, plan)
+    return plan
+
+
+Plan = tuple[Any, ...]
+"""A :class:`Spec` as data for ``maat._native`` (:func:`plan_of`)."""
+_PLANS: dict[int, tuple[Spec, Plan]] = {}
 _MAX_COMPILED = 4096
 _COMPILED: dict[int, tuple[Spec, Callable[[Event], None]]] = {}
 

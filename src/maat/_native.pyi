@@ -1,0 +1,43 @@
+from collections.abc import Callable, Mapping
+from typing import Any
+
+API: int
+
+def flat_windows(line: bytes, received: str, /) -> dict[str, Any] | None: ...
+def flat_windows_lines(
+    data: bytes, received: str, limit: int, offset: int, number: int, max_lines: int, /
+) -> tuple[list[int], list[dict[str, Any] | bytes], list[int], int, int]: ...
+def configure(
+    *,
+    meta: frozenset[str],
+    decline: frozenset[str],
+    prefix: str,
+    nxlog_keys: tuple[str, ...],
+    nxlog_types: frozenset[str],
+    channels: dict[str, str],
+    new_hash: Callable[..., Any],
+    hash_options: dict[str, Any],
+    module: str,
+    mapper: Callable[[str | None, str | None, int], tuple[Any, ...]],
+) -> None: ...
+
+class Prefilter:
+    def __init__(
+        self,
+        keys: list[tuple[str, list[str]]],
+        anchors: list[tuple[int, int]],
+        always: list[int],
+        clauses: list[list[list[list[int]]]],
+        vetoes: list[list[int]],
+        rules: list[Any],
+    ) -> None: ...
+    def __call__(self, event: dict[str, Any], low: Mapping[str, Any], /) -> list[Any]: ...
+
+class Router:
+    def __init__(
+        self,
+        buckets: dict[tuple[str, int | None], Prefilter],
+        special: dict[str, frozenset[int]],
+        make_low: Callable[[dict[str, Any]], Mapping[str, Any]],
+    ) -> None: ...
+    def __call__(self, event: dict[str, Any], /) -> list[Any] | None: ...

@@ -1,0 +1,779 @@
+/* maat._native's flat_windows: the hot path of Windows event ingest, bytes to normalised event.
+ *
+ * One function does the work of orjson.loads + FlatSource.normalise + model.finish for one
+ * NXLog/Mordor-style JSON line (the ECS spec of the event's kind stays Python's, called from
+ * here through FlatSource.mapper):
+ *
+ *     flat_windows(line: bytes, received: str) -> event | None
+ *     flat_windows_lines(data: bytes, received: str, limit: int) -> (numbers, payloads)
+ *
+ * It is an accelerator, never an authority. It handles only the plain case and answers None
+ * for anything else (nesting where a value is kept, fractions, escapes in keys, a time not in
+ * canonical form, a value the Python parser would refuse, ...), and the caller then runs the
+ * Python path on the same line, which decides and reports. A differential test runs both
+ * paths over every Mordor record and over generated and mutated lines (ADR 0020).
+ *
+ * What "the same" means: the event dict is equal (same keys, same values, same types) to what
+ * the Python path makes; key order may differ. The tables (meta keys, prefix, NXLog names,
+ * channel spellings, the id hash) come from Python through configure(), so there is one copy.
+ */
+#include "native.h"
+
+/* ---- configuration (configure()) -------------------------------------------------------- */
+
+static PyObject *cfg_meta;        /* frozenset[str]: keys beside the event data */
+static PyObject *cfg_decline;     /* frozenset[str]: keys that send the record to Python */
+static PyObject *cfg_prefix;      /* "winlog.event_data." */
+static PyObject *cfg_nxlog_keys;  /* tuple[str]: prefixed keys NXLog's account resolution adds */
+static PyObject *cfg_nxlog_types; /* frozenset[str]: NXLog's own EventType values */
+static PyObject *cfg_event_type;  /* "winlog.event_data.EventType" */
+static PyObject *cfg_channels;    /* dict[str, str]: usual spelling of well-known channels */
+static PyObject *cfg_new_hash;    /* callable(bytes, **options) -> hash object with hexdigest() */
+static PyObject *cfg_hash_names;  /* tuple: the options' names */
+static PyObject *cfg_hash_values; /* tuple: their values */
+static PyObject *cfg_module;      /* "windows" */
+static PyObject *cfg_mapper;      /* callable(provider, channel, event_id) -> mapping plan */
+
+static PyObject *s_timestamp, *s_ingested, *s_code, *s_winlog_event_id, *s_provider,
+    *s_provider_name, *s_channel, *s_computer, *s_host, *s_record_id, *s_id, *s_module,
+    *s_kind, *s_event, *s_original, *s_true, *s_false, *s_empty, *s_hexdigest;
+
+/* The meta keys this function reads; every other meta key is validated and dropped. */
+enum { M_EVENT_ID = 1, M_CHANNEL, M_SOURCE_NAME, M_PROVIDER_NAME, M_HOSTNAME, M_TIME_CREATED,
+       M_TIMESTAMP, M_EVENT_TIME, M_RECORD_NUMBER, M_EVENT_RECORD_ID, M_SOURCE_MODULE_TYPE,
+       M_COUNT };
+static const char *const META_NAMES[M_COUNT] = {
+    NULL, "EventID", "Channel", "SourceName", "ProviderName", "Hostname", "TimeCreated",
+    "@timestamp", "EventTime", "RecordNumber", "EventRecordID", "SourceModuleType"};
+
+enum { K_DATA = 0, K_SKIP = -1, K_DECLINE = -2 };
+
+/* ---- key cache: raw key bytes -> (kind, prefixed key) ------------------------------------ */
+
+#define CACHE_SLOTS 16384 /* a power of two */
+#define CACHE_MAX 8192    /* keys come from the input: past this they are built each time */
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;
+    char *bytes;   /* NULL: empty slot */
+    PyObject *key; /* the prefixed key (K_DATA), else the name */
+    int kind;
+} Entry;
+
+static Entry cache[CACHE_SLOTS];
+static Py_ssize_t cache_used;
+
+static uint64_t fnv1a(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void cache_clear(void) {
+    for (Py_ssize_t i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].bytes != NULL) {
+            PyMem_Free(cache[i].bytes);
+            Py_CLEAR(cache[i].key);
+            cache[i].bytes = NULL;
+        }
+    }
+    cache_used = 0;
+}
+
+/* The kind of key ``p[0:n]`` (valid UTF-8, no escapes) and a new reference to its key. */
+static int key_kind(const char *p, Py_ssize_t n, PyObject **key) {
+    uint64_t h = fnv1a(p, n);
+    size_t i = (size_t)h & (CACHE_SLOTS - 1);
+    while (cache[i].bytes != NULL) {
+        if (cache[i].hash == h && cache[i].len == n && memcmp(cache[i].bytes, p, n) == 0) {
+            Py_INCREF(cache[i].key);
+            *key = cache[i].key;
+            return cache[i].kind;
+        }
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    }
+    PyObject *name = PyUnicode_DecodeUTF8(p, n, NULL);
+    if (name == NULL) return -100;
+    int kind;
+    PyObject *made;
+    int found = PySet_Contains(cfg_decline, name);
+    if (found < 0) goto fail;
+    if (found) {
+        kind = K_DECLINE;
+        made = name;
+    } else {
+        found = PySet_Contains(cfg_meta, name);
+        if (found < 0) goto fail;
+        if (found) {
+            kind = K_SKIP;
+            for (int m = 1; m < M_COUNT; m++) {
+                if ((Py_ssize_t)strlen(META_NAMES[m]) == n && memcmp(META_NAMES[m], p, n) == 0) {
+                    kind = m;
+                    break;
+                }
+            }
+            made = name;
+        } else {
+            kind = K_DATA;
+            made = PyUnicode_Concat(cfg_prefix, name);
+            Py_DECREF(name);
+            if (made == NULL) return -100;
+            PyUnicode_InternInPlace(&made);
+        }
+    }
+    if (cache_used < CACHE_MAX) {
+        char *copy = PyMem_Malloc(n > 0 ? n : 1);
+        if (copy != NULL) {
+            memcpy(copy, p, n);
+            cache[i].hash = h;
+            cache[i].len = n;
+            cache[i].bytes = copy;
+            cache[i].kind = kind;
+            Py_INCREF(made);
+            cache[i].key = made;
+            cache_used++;
+        }
+    }
+    *key = made;
+    return kind;
+fail:
+    Py_DECREF(name);
+    return -100;
+}
+
+/* ---- one record -------------------------------------------------------------------------- */
+
+enum { T_ABSENT = 0, T_NULL, T_TRUE, T_FALSE, T_INT, T_STR, T_OTHER };
+
+typedef struct {
+    int type;
+    PyObject *str;   /* T_STR: a new reference */
+    long long num;   /* T_INT */
+    int big;         /* T_INT beyond 18 digits: value not kept */
+} Slot;
+
+static void slot_set(Slot *s, int type, PyObject *str, long long num, int big) {
+    Py_CLEAR(s->str);
+    s->type = type;
+    s->str = str;
+    s->num = num;
+    s->big = big;
+}
+
+/* Python truthiness of a slot (absent counts as None). */
+static int truthy(const Slot *s) {
+    switch (s->type) {
+    case T_TRUE: return 1;
+    case T_INT: return s->big || s->num != 0;
+    case T_STR: return PyUnicode_GET_LENGTH(s->str) > 0;
+    default: return 0;
+    }
+}
+
+static int str_or_none(const Slot *s) {
+    return s->type == T_ABSENT || s->type == T_NULL || s->type == T_STR;
+}
+
+static long long digits_value(const char *d, const char *end, int *ok) {
+    /* ASCII decimal digits only, at most 18 (fits int64): anything else is not this path's */
+    Py_ssize_t n = end - d;
+    *ok = 0;
+    if (n < 1 || n > 18) return 0;
+    long long v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (d[i] < '0' || d[i] > '9') return 0;
+        v = v * 10 + (d[i] - '0');
+    }
+    *ok = 1;
+    return v;
+}
+
+static const int DAYS[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+/* Whether ``s`` is YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z naming a real moment (model._CANONICAL
+ * plus datetime.fromisoformat's checks), in ASCII digits. */
+static int canonical_time_text(const char *t, Py_ssize_t n) {
+    if (n != 20 && (n < 22 || n > 27)) return 0;
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (int i = 0; i < 19; i++) {
+        if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != shape[i]) return 0;
+    }
+    if (n > 20) {
+        if (t[19] != '.') return 0;
+        for (Py_ssize_t i = 20; i < n - 1; i++)
+            if (t[i] < '0' || t[i] > '9') return 0;
+    }
+    if (t[n - 1] != 'Z') return 0;
+#define NUM2(i) ((t[i] - '0') * 10 + (t[(i) + 1] - '0'))
+    int year = NUM2(0) * 100 + NUM2(2), month = NUM2(5), day = NUM2(8);
+    if (year < 1 || month < 1 || month > 12 || day < 1) return 0;
+    int dim = DAYS[month];
+    if (month == 2 && (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) dim = 29;
+    if (day > dim || NUM2(11) > 23 || NUM2(14) > 59 || NUM2(17) > 59) return 0;
+#undef NUM2
+    return 1;
+}
+
+static int canonical_time(PyObject *s) {
+    if (!PyUnicode_IS_ASCII(s)) return 0;
+    return canonical_time_text((const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
+}
+
+/* A time without a zone, read as UTC (as model.iso_utc does), in the form it gives:
+ * YYYY-MM-DD[ T]HH:MM:SS[.fff|.ffffff] -> YYYY-MM-DDTHH:MM:SS.ffffffZ; a new reference, or
+ * NULL without an error for any other form (Python reads those). */
+static PyObject *naive_time(PyObject *s) {
+    if (!PyUnicode_IS_ASCII(s)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const char *t = (const char *)PyUnicode_DATA(s);
+    if (n != 19 && n != 23 && n != 26) return NULL;
+    static const char shape[] = "dddd-dd-dd?dd:dd:dd";
+    for (int i = 0; i < 19; i++) {
+        if (shape[i] == 'd') {
+            if (t[i] < '0' || t[i] > '9') return NULL;
+        } else if (shape[i] == '?') {
+            if (t[i] != ' ' && t[i] != 'T') return NULL;
+        } else if (t[i] != shape[i]) {
+            return NULL;
+        }
+    }
+    if (n > 19) {
+        if (t[19] != '.') return NULL;
+        for (Py_ssize_t i = 20; i < n; i++)
+            if (t[i] < '0' || t[i] > '9') return NULL;
+    }
+    char out[28];
+    memcpy(out, t, 19);
+    out[10] = 'T';
+    out[19] = '.';
+    for (int i = 0; i < 6; i++) out[20 + i] = 20 + i < n ? t[20 + i] : '0';
+    out[26] = 'Z';
+    out[27] = '\0';
+    if (out[0] == '0' || !canonical_time_text(out, 27)) return NULL; /* strftime pads no year */
+    return PyUnicode_FromStringAndSize(out, 27);
+}
+
+#define MAX_MAPPERS 4096 /* providers and channels come from the input */
+static PyObject *mappers;  /* (provider, channel, event id) -> the mapping plan */
+
+/* Run the mapping plan Python's FlatSource.mapper gives for this kind of event (mapping.c):
+ * 0, -1 with an error, -2 to decline. */
+static int map_fields(PyObject *out, PyObject *provider, PyObject *channel, PyObject *eid) {
+    PyObject *key = PyTuple_Pack(3, provider, channel, eid);
+    if (key == NULL) return -1;
+    PyObject *fn = PyDict_GetItemWithError(mappers, key);
+    if (fn != NULL) {
+        Py_INCREF(fn);
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return -1;
+    } else {
+        fn = PyObject_CallFunctionObjArgs(cfg_mapper, provider, channel, eid, NULL);
+        if (fn == NULL || (PyDict_GET_SIZE(mappers) < MAX_MAPPERS &&
+                           PyDict_SetItem(mappers, key, fn) < 0)) {
+            Py_XDECREF(fn);
+            Py_DECREF(key);
+            return -1;
+        }
+    }
+    Py_DECREF(key);
+    int status = maat_apply_plan(fn, out);
+    Py_DECREF(fn);
+    return status;
+}
+
+/* The event id as text and as a number, made once per id (new references). */
+static PyObject *codes[0x10000], *numbers[0x10000];
+static PyObject *event_code(long long eid, PyObject **number) {
+    if (codes[eid] == NULL) {
+        PyObject *text = PyUnicode_FromFormat("%lld", eid);
+        PyObject *value = PyLong_FromLongLong(eid);
+        if (text == NULL || value == NULL) {
+            Py_XDECREF(text);
+            Py_XDECREF(value);
+            *number = NULL;
+            return NULL;
+        }
+        codes[eid] = text;
+        numbers[eid] = value;
+    }
+    *number = Py_NewRef(numbers[eid]);
+    return Py_NewRef(codes[eid]);
+}
+
+static int set(PyObject *d, PyObject *k, PyObject *v) { return PyDict_SetItem(d, k, v); }
+
+/* Build the event from the parsed parts; NULL with an error, Py_None to decline. */
+static PyObject *finish(PyObject *out, Slot *m, const char *line, Py_ssize_t size,
+                        PyObject *received) {
+    /* 1. the record is FlatSource's: EventID beside Channel or SourceName */
+    if (m[M_EVENT_ID].type == T_ABSENT) return Py_None;
+    if (m[M_CHANNEL].type == T_ABSENT && m[M_SOURCE_NAME].type == T_ABSENT) return Py_None;
+    /* 2. the event id: an int or a string of digits, 0..65535 */
+    long long eid;
+    Slot *e = &m[M_EVENT_ID];
+    if (e->type == T_INT && !e->big) {
+        eid = e->num;
+    } else if (e->type == T_STR && PyUnicode_IS_ASCII(e->str) &&
+               PyUnicode_GET_LENGTH(e->str) <= 5) {
+        int ok;
+        const char *d = (const char *)PyUnicode_DATA(e->str);
+        eid = digits_value(d, d + PyUnicode_GET_LENGTH(e->str), &ok);
+        if (!ok) return Py_None;
+    } else {
+        return Py_None;
+    }
+    if (eid < 0 || eid > 0xFFFF) return Py_None;
+    /* 3. provider, channel, computer: text or nothing */
+    for (int k = M_CHANNEL; k <= M_HOSTNAME; k++)
+        if (!str_or_none(&m[k])) return Py_None;
+    PyObject *provider = Py_None;
+    if (truthy(&m[M_SOURCE_NAME])) provider = m[M_SOURCE_NAME].str;
+    else if (m[M_PROVIDER_NAME].type == T_STR) provider = m[M_PROVIDER_NAME].str;
+    PyObject *channel = m[M_CHANNEL].type == T_STR ? m[M_CHANNEL].str : Py_None;
+    PyObject *computer = m[M_HOSTNAME].type == T_STR ? m[M_HOSTNAME].str : Py_None;
+    /* 4. the record number: RecordNumber when present (even null), else EventRecordID */
+    Slot *r = m[M_RECORD_NUMBER].type != T_ABSENT ? &m[M_RECORD_NUMBER] : &m[M_EVENT_RECORD_ID];
+    long long record = -1;
+    if (r->type == T_INT) {
+        if (r->big || r->num < 0) return Py_None;
+        record = r->num;
+    } else if (r->type == T_STR) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(r->str);
+        if (n > 0) {
+            int ok;
+            if (!PyUnicode_IS_ASCII(r->str)) return Py_None;
+            const char *d = (const char *)PyUnicode_DATA(r->str);
+            record = digits_value(d, d + n, &ok);
+            if (!ok) return Py_None;
+        }
+    } else if (r->type != T_ABSENT && r->type != T_NULL) {
+        return Py_None;
+    }
+    /* 5. the time: TimeCreated or @timestamp or EventTime, canonical text or none */
+    Slot *stamp = &m[M_EVENT_TIME];
+    if (truthy(&m[M_TIME_CREATED])) stamp = &m[M_TIME_CREATED];
+    else if (truthy(&m[M_TIMESTAMP])) stamp = &m[M_TIMESTAMP];
+    PyObject *when = NULL, *code = NULL, *number = NULL; /* new references */
+    if (stamp->type == T_STR && PyUnicode_GET_LENGTH(stamp->str) > 0) {
+        if (canonical_time(stamp->str)) {
+            when = Py_NewRef(stamp->str);
+        } else {
+            when = naive_time(stamp->str);
+            if (when == NULL) return PyErr_Occurred() ? NULL : Py_None;
+        }
+    } else if (stamp->type != T_ABSENT && stamp->type != T_NULL && stamp->type != T_STR) {
+        return Py_None;
+    }
+    /* 6. NXLog's additions are not event data */
+    if (m[M_SOURCE_MODULE_TYPE].type != T_ABSENT) {
+        Py_ssize_t n = PyTuple_GET_SIZE(cfg_nxlog_keys);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *k = PyTuple_GET_ITEM(cfg_nxlog_keys, i);
+            if (PyDict_Contains(out, k) == 1 && PyDict_DelItem(out, k) < 0) goto fail2;
+        }
+        PyObject *kind = PyDict_GetItemWithError(out, cfg_event_type);
+        if (kind == NULL && PyErr_Occurred()) goto fail2;
+        if (kind != NULL) {
+            int found = PySet_Contains(cfg_nxlog_types, kind);
+            if (found < 0) goto fail2;
+            if (found && PyDict_DelItem(out, cfg_event_type) < 0) goto fail2;
+        }
+    }
+    /* 7. the winlog and ECS fields every Windows event has */
+    code = event_code(eid, &number);
+    if (code == NULL || number == NULL) goto fail2;
+    if (when != NULL && set(out, s_timestamp, when) < 0) goto fail2;
+    if (set(out, s_code, code) < 0 || set(out, s_winlog_event_id, number) < 0) goto fail2;
+    if (provider != Py_None && PyUnicode_GET_LENGTH(provider) > 0) {
+        if (set(out, s_provider, provider) < 0 || set(out, s_provider_name, provider) < 0)
+            goto fail2;
+    }
+    if (channel != Py_None && PyUnicode_GET_LENGTH(channel) > 0) {
+        PyObject *usual = PyDict_GetItemWithError(cfg_channels, channel);
+        if (usual == NULL && PyErr_Occurred()) goto fail2;
+        if (set(out, s_channel, usual != NULL ? usual : channel) < 0) goto fail2;
+    }
+    if (computer != Py_None && PyUnicode_GET_LENGTH(computer) > 0) {
+        if (set(out, s_computer, computer) < 0 || set(out, s_host, computer) < 0) goto fail2;
+    }
+    if (record >= 0) {
+        PyObject *rec = PyLong_FromLongLong(record);
+        if (rec == NULL || set(out, s_record_id, rec) < 0) {
+            Py_XDECREF(rec);
+            goto fail2;
+        }
+        Py_DECREF(rec);
+    }
+    /* 8. what model.finish adds: receive time, id, module, kind, original */
+    if (when == NULL) {
+        if (set(out, s_timestamp, received) < 0 || set(out, s_ingested, received) < 0)
+            goto fail2;
+    }
+    /* the record's bytes, lent to the hash without a copy */
+    PyObject *view = PyMemoryView_FromMemory((char *)line, size, PyBUF_READ);
+    if (view == NULL) goto fail2;
+    PyObject *call[8] = {view};
+    Py_ssize_t nopts = PyTuple_GET_SIZE(cfg_hash_values);
+    for (Py_ssize_t i = 0; i < nopts; i++) call[1 + i] = PyTuple_GET_ITEM(cfg_hash_values, i);
+    PyObject *hasher = PyObject_Vectorcall(cfg_new_hash, call, 1, cfg_hash_names);
+    Py_DECREF(view);
+    if (hasher == NULL) goto fail2;
+    PyObject *id = PyObject_VectorcallMethod(s_hexdigest, &hasher,
+                                             1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(hasher);
+    if (id == NULL) goto fail2;
+    int bad = set(out, s_id, id);
+    Py_DECREF(id);
+    if (bad < 0 || set(out, s_module, cfg_module) < 0 || set(out, s_kind, s_event) < 0)
+        goto fail2;
+    /* valid UTF-8 throughout (every string was checked, the rest is ASCII) */
+    PyObject *original = PyUnicode_DecodeUTF8(line, size, NULL);
+    if (original == NULL) goto fail2;
+    bad = set(out, s_original, original);
+    Py_DECREF(original);
+    if (bad < 0) goto fail2;
+    /* 9. the kind's ECS fields, by the spec Python compiled for (provider, channel, id); a
+     * value the spec refuses sends the line to Python, which reports it */
+    int mapped = map_fields(out, provider, channel, number);
+    if (mapped < 0) {
+        if (mapped == -1 && !PyErr_ExceptionMatches(PyExc_Exception)) goto fail2;
+        PyErr_Clear();
+        Py_XDECREF(when);
+        Py_DECREF(code);
+        Py_DECREF(number);
+        return Py_None;
+    }
+    PyObject *result = Py_NewRef(out);
+    Py_XDECREF(when);
+    Py_DECREF(code);
+    Py_DECREF(number);
+    return result;
+fail2:
+    Py_XDECREF(when);
+    Py_XDECREF(code);
+    Py_XDECREF(number);
+    return NULL;
+}
+
+/* An event has some 30 keys (up to 42 fit 64 slots): made at that size, its dict is not
+ * resized three times on the way. */
+#if PY_VERSION_HEX < 0x030E0000
+#define NEW_EVENT() _PyDict_NewPresized(40)
+#else
+#define NEW_EVENT() PyDict_New()
+#endif
+
+/* One JSON line [line, line + size): a new reference to its event, or to None. */
+static PyObject *one_record(const char *line, Py_ssize_t size, PyObject *received) {
+    const char *p = line;
+    const char *end = line + size;
+    Slot m[M_COUNT];
+    memset(m, 0, sizeof m);
+    PyObject *out = NEW_EVENT();
+    PyObject *result = Py_None;
+    if (out == NULL) return NULL;
+
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{') goto done;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') goto done; /* {}: not a Windows event */
+    for (;;) {
+        if (p >= end || *p != '"') goto done;
+        const char *kstart = p + 1;
+        p = scan_string(kstart, end, NULL, 1);
+        if (p == NULL) goto error;
+        if (p == DECLINE) goto done;
+        PyObject *key = NULL;
+        int kind = key_kind(kstart, p - 1 - kstart, &key);
+        if (kind == -100) goto error;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':') { Py_DECREF(key); goto done; }
+        p = skip_ws(p + 1, end);
+        if (kind == K_DECLINE || p >= end) { Py_DECREF(key); goto done; }
+        if (kind == K_SKIP) {
+            Py_DECREF(key);
+            p = skip_value(p, end, 0);
+            if (p == NULL) goto error;
+            if (p == DECLINE) goto done;
+        } else {
+            /* a value kept: as text (event data) or as a typed slot (meta) */
+            PyObject *value = NULL;
+            int type;
+            long long num = 0;
+            int big = 0;
+            const char *digits;
+            char c = *p;
+            if (c == '"') {
+                p = scan_string(p + 1, end, &value, 0);
+                type = T_STR;
+            } else if (c == 't') {
+                p = scan_literal(p, end, "true");
+                type = T_TRUE;
+            } else if (c == 'f') {
+                p = scan_literal(p, end, "false");
+                type = T_FALSE;
+            } else if (c == 'n') {
+                p = scan_literal(p, end, "null");
+                type = T_NULL;
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                p = scan_int(p, end, &digits);
+                type = T_INT;
+                if (p != DECLINE) {
+                    int neg = *digits == '-', ok;
+                    num = digits_value(digits + neg, p, &ok);
+                    if (!ok) {
+                        big = 1;
+                        if (kind == K_DATA) p = DECLINE; /* its text is orjson's float's */
+                    } else if (neg) {
+                        num = -num;
+                    }
+                }
+            } else {
+                p = DECLINE; /* nesting, where the value is kept */
+            }
+            if (p == NULL || p == DECLINE) {
+                Py_XDECREF(value);
+                Py_DECREF(key);
+                if (p == NULL) goto error;
+                goto done;
+            }
+            if (kind == K_DATA) {
+                /* model: the value as text, as _text() makes it */
+                if (type == T_STR) {
+                } else if (type == T_NULL) {
+                    value = Py_NewRef(s_empty);
+                } else if (type == T_TRUE) {
+                    value = Py_NewRef(s_true);
+                } else if (type == T_FALSE) {
+                    value = Py_NewRef(s_false);
+                } else {
+                    value = PyUnicode_FromFormat("%lld", num);
+                }
+                if (value == NULL || PyDict_SetItem(out, key, value) < 0) {
+                    Py_XDECREF(value);
+                    Py_DECREF(key);
+                    goto error;
+                }
+                Py_DECREF(value);
+            } else {
+                slot_set(&m[kind], type, value, num, big);
+            }
+            Py_DECREF(key);
+        }
+        p = skip_ws(p, end);
+        if (p >= end) goto done;
+        if (*p == '}') {
+            p = skip_ws(p + 1, end);
+            if (p != end) goto done; /* trailing text: orjson refuses */
+            break;
+        }
+        if (*p != ',') goto done;
+        p = skip_ws(p + 1, end);
+    }
+    result = finish(out, m, line, size, received);
+    if (result == NULL) goto error;
+    goto done;
+error:
+    result = NULL;
+done:
+    for (int k = 0; k < M_COUNT; k++) Py_XDECREF(m[k].str);
+    Py_DECREF(out);
+    if (result == Py_None) Py_INCREF(Py_None);
+    return result;
+}
+
+static int configured(void) {
+    if (cfg_meta == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "maat._native.configure() was not called");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *flat_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "flat_windows(line: bytes, received: str)");
+        return NULL;
+    }
+    if (!configured()) return NULL;
+    return one_record(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), args[1]);
+}
+
+/* bytes.strip()'s whitespace */
+static inline int blank(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+}
+
+/* Up to ``max_lines`` non-blank lines of ``data`` from ``offset`` (the start of line
+ * ``number`` + 1; lines count as data.split(b"\n") does, a trailing CR removed) as
+ * (numbers, payloads, slow, offset, number): a payload is the event flat_windows made, or the
+ * line's bytes where it made none or the line is longer than ``limit`` (Python reads those);
+ * ``slow`` holds the positions of the bytes payloads; offset and number say where to go on
+ * (offset len(data) + 1: the end). Lists rather than a tuple per line, which would wake the
+ * garbage collector; a bounded number of lines, so that a body of bad lines costs no memory
+ * in proportion to its lines. */
+static PyObject *flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    Py_ssize_t limit, offset, number, max_lines;
+    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flat_windows_lines(data: bytes, received: str, limit: int, offset: int, "
+                        "number: int, max_lines: int)");
+        return NULL;
+    }
+    limit = PyLong_AsSsize_t(args[2]);
+    offset = PyLong_AsSsize_t(args[3]);
+    number = PyLong_AsSsize_t(args[4]);
+    max_lines = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) return NULL;
+    if (!configured()) return NULL;
+    const char *data = PyBytes_AS_STRING(args[0]);
+    const char *end = data + PyBytes_GET_SIZE(args[0]);
+    if (offset < 0 || offset > PyBytes_GET_SIZE(args[0]) + 1 || number < 0 || max_lines < 1) {
+        PyErr_SetString(PyExc_ValueError, "flat_windows_lines: offset, number or max_lines");
+        return NULL;
+    }
+    PyObject *numbers = PyList_New(0), *payloads = PyList_New(0), *slow = PyList_New(0);
+    if (numbers == NULL || payloads == NULL || slow == NULL) goto fail;
+    Py_ssize_t taken = 0;
+    const char *p = data + offset;
+    while (p <= end && taken < max_lines) {
+        const char *stop = memchr(p, '\n', (size_t)(end - p));
+        if (stop == NULL) stop = end;
+        number++;
+        const char *last = stop;
+        if (last > p && last[-1] == '\r') last--;
+        const char *q = p;
+        while (q < last && blank(*q)) q++;
+        if (q < last) {
+            taken++;
+            PyObject *payload = NULL, *n;
+            if (last - p <= limit) {
+                payload = one_record(p, last - p, args[1]);
+                if (payload == NULL) goto fail;
+            }
+            if (payload == NULL || payload == Py_None) {
+                Py_XDECREF(payload);
+                payload = PyBytes_FromStringAndSize(p, last - p);
+                if (payload == NULL) goto fail;
+                PyObject *at = PyLong_FromSsize_t(PyList_GET_SIZE(payloads));
+                int bad = at == NULL || PyList_Append(slow, at) < 0;
+                Py_XDECREF(at);
+                if (bad) {
+                    Py_DECREF(payload);
+                    goto fail;
+                }
+            }
+            n = PyLong_FromSsize_t(number);
+            int bad = n == NULL || PyList_Append(numbers, n) < 0 ||
+                      PyList_Append(payloads, payload) < 0;
+            Py_XDECREF(n);
+            Py_DECREF(payload);
+            if (bad) goto fail;
+        }
+        p = stop + 1;
+    }
+    PyObject *result = Py_BuildValue("(OOOnn)", numbers, payloads, slow, (Py_ssize_t)(p - data),
+                                     number);
+    Py_DECREF(numbers);
+    Py_DECREF(payloads);
+    Py_DECREF(slow);
+    return result;
+fail:
+    Py_XDECREF(numbers);
+    Py_XDECREF(payloads);
+    Py_XDECREF(slow);
+    return NULL;
+}
+
+/* ---- configure --------------------------------------------------------------------------- */
+
+static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *names[] = {"meta", "decline", "prefix", "nxlog_keys", "nxlog_types",
+                            "channels", "new_hash", "hash_options", "module", "mapper", NULL};
+    PyObject *meta, *decline, *prefix, *nxlog_keys, *nxlog_types, *channels, *new_hash,
+        *hash_options, *module, *mapper;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!UO!O!O!OO!UO", names,
+                                     &PyFrozenSet_Type, &meta, &PyFrozenSet_Type, &decline,
+                                     &prefix, &PyTuple_Type, &nxlog_keys, &PyFrozenSet_Type,
+                                     &nxlog_types, &PyDict_Type, &channels, &new_hash,
+                                     &PyDict_Type, &hash_options, &module, &mapper))
+        return NULL;
+    if (PyDict_GET_SIZE(hash_options) > 7) {
+        PyErr_SetString(PyExc_ValueError, "configure: at most 7 hash options");
+        return NULL;
+    }
+    PyObject *hash_names = PySequence_Tuple(hash_options);
+    PyObject *hash_values = hash_names ? PyTuple_New(PyTuple_GET_SIZE(hash_names)) : NULL;
+    if (hash_values == NULL) {
+        Py_XDECREF(hash_names);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(hash_names); i++) {
+        PyObject *v = PyDict_GetItem(hash_options, PyTuple_GET_ITEM(hash_names, i));
+        PyTuple_SET_ITEM(hash_values, i, Py_NewRef(v));
+    }
+    PyObject *fresh = PyDict_New();
+    if (fresh == NULL) {
+        Py_DECREF(hash_names);
+        Py_DECREF(hash_values);
+        return NULL;
+    }
+    PyObject *event_type = PyUnicode_FromFormat("%UEventType", prefix);
+    if (event_type == NULL) {
+        Py_DECREF(fresh);
+        Py_DECREF(hash_names);
+        Py_DECREF(hash_values);
+        return NULL;
+    }
+    cache_clear(); /* the prefixed keys and kinds depend on the tables */
+    Py_XSETREF(cfg_meta, Py_NewRef(meta));
+    Py_XSETREF(cfg_decline, Py_NewRef(decline));
+    Py_XSETREF(cfg_prefix, Py_NewRef(prefix));
+    Py_XSETREF(cfg_nxlog_keys, Py_NewRef(nxlog_keys));
+    Py_XSETREF(cfg_nxlog_types, Py_NewRef(nxlog_types));
+    Py_XSETREF(cfg_event_type, event_type);
+    Py_XSETREF(cfg_channels, Py_NewRef(channels));
+    Py_XSETREF(cfg_new_hash, Py_NewRef(new_hash));
+    Py_XSETREF(cfg_hash_names, hash_names);
+    Py_XSETREF(cfg_hash_values, hash_values);
+    Py_XSETREF(cfg_module, Py_NewRef(module));
+    Py_XSETREF(cfg_mapper, Py_NewRef(mapper));
+    Py_XSETREF(mappers, fresh);
+    Py_RETURN_NONE;
+}
+
+PyMethodDef maat_flat_methods[] = {
+    {"flat_windows", (PyCFunction)(void (*)(void))flat_windows, METH_FASTCALL,
+     "flat_windows(line, received) -> event | None"},
+    {"flat_windows_lines", (PyCFunction)(void (*)(void))flat_windows_lines, METH_FASTCALL,
+     "flat_windows_lines(data, received, limit, offset, number, max_lines) -> (numbers, "
+     "[event | line, ...], slow, offset, number)"},
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
+     "Set the tables flat_windows uses (maat.telemetry.native does, at import)."},
+    {NULL, NULL, 0, NULL}};
+
+/* The interned keys and texts every event uses. */
+int maat_flat_init(void) {
+    struct { PyObject **slot; const char *text; } strings[] = {
+        {&s_timestamp, "@timestamp"}, {&s_ingested, "event.ingested"},
+        {&s_code, "event.code"}, {&s_winlog_event_id, "winlog.event_id"},
+        {&s_provider, "event.provider"}, {&s_provider_name, "winlog.provider_name"},
+        {&s_channel, "winlog.channel"}, {&s_computer, "winlog.computer_name"},
+        {&s_host, "host.name"}, {&s_record_id, "winlog.record_id"}, {&s_id, "event.id"},
+        {&s_module, "event.module"}, {&s_kind, "event.kind"}, {&s_event, "event"},
+        {&s_original, "event.original"}, {&s_true, "true"}, {&s_false, "false"},
+        {&s_empty, ""}, {&s_hexdigest, "hexdigest"}};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
+        if (*strings[i].slot == NULL) return -1;
+    }
+    return 0;
+}

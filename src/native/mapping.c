@@ -1,0 +1,155 @@
+/* The ECS mapping of one kind of Windows event, run from a plan Python made of its Spec.
+ *
+ * The twin of windows_mapping.compile_spec (the reference, in Python): the same steps in the
+ * same order. A plan is the tuple windows_mapping.plan_of() builds:
+ *
+ *   (lists ((key, list), ...) for category and type, ((key, value), ...) for action, kind
+ *    and outcome, strings ((source, target), ...), ints ((source, target, name), ...),
+ *    names ((source, target), ...), maps ((source, target, dict), ...),
+ *    constants ((target, value), ...), extras (callable(event), ...), to_int)
+ *
+ * A value that is not text where text is read makes the caller decline the line (-2), and
+ * Python reads it. An error an extra step or to_int raises is returned as -1.
+ */
+#include "native.h"
+
+enum { P_LISTS, P_SCALARS, P_STRINGS, P_INTS, P_NAMES, P_MAPS, P_CONSTANTS,
+       P_EXTRAS, P_TO_INT, P_SIZE };
+
+/* out[source] when it is text with a value ("" and "-" are none in Windows events): a
+ * borrowed reference; NULL for none; DECLINE_VALUE for a value that is not text. */
+#define DECLINE_VALUE ((PyObject *)1)
+static PyObject *text_at(PyObject *out, PyObject *source, int dash_is_none) {
+    PyObject *v = PyDict_GetItemWithError(out, source);
+    if (v == NULL) return NULL;
+    if (!PyUnicode_CheckExact(v)) return v == Py_None ? NULL : DECLINE_VALUE;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (n == 0) return NULL;
+    if (dash_is_none && n == 1 && PyUnicode_READ_CHAR(v, 0) == '-') return NULL;
+    return v;
+}
+
+static int is_plan(PyObject *plan) {
+    return PyTuple_CheckExact(plan) && PyTuple_GET_SIZE(plan) == P_SIZE;
+}
+
+/* 0, -1 with an error, or -2: decline. */
+int maat_apply_plan(PyObject *plan, PyObject *out) {
+    if (!is_plan(plan)) {
+        PyErr_SetString(PyExc_TypeError, "not a mapping plan");
+        return -1;
+    }
+    /* 1. category and type: a fresh list each event, as the Python literal gives */
+    PyObject *pairs = PyTuple_GET_ITEM(plan, P_LISTS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i), *t = PyTuple_GET_ITEM(pair, 1);
+        PyObject *copy = PyList_GetSlice(t, 0, PyList_GET_SIZE(t));
+        if (copy == NULL) return -1;
+        int bad = PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 0), copy);
+        Py_DECREF(copy);
+        if (bad < 0) return -1;
+    }
+    /* 2. action, kind, outcome */
+    pairs = PyTuple_GET_ITEM(plan, P_SCALARS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        if (PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
+            return -1;
+    }
+    /* 3. strings copied */
+    pairs = PyTuple_GET_ITEM(plan, P_STRINGS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        PyObject *v = text_at(out, PyTuple_GET_ITEM(pair, 0), 1);
+        if (v == DECLINE_VALUE) return -2;
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 1), v) < 0) return -1;
+    }
+    /* 4. integers: decimal digits here, anything else by to_int (hex, errors) */
+    pairs = PyTuple_GET_ITEM(plan, P_INTS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *triple = PyTuple_GET_ITEM(pairs, i);
+        PyObject *v = text_at(out, PyTuple_GET_ITEM(triple, 0), 1);
+        if (v == DECLINE_VALUE) return -2;
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        PyObject *number = NULL;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+        if (PyUnicode_IS_ASCII(v) && n < 19) {
+            const char *d = (const char *)PyUnicode_DATA(v);
+            long long value = 0;
+            Py_ssize_t j = 0;
+            for (; j < n && d[j] >= '0' && d[j] <= '9'; j++) value = value * 10 + (d[j] - '0');
+            if (j == n) number = PyLong_FromLongLong(value);
+        }
+        if (number == NULL) {
+            if (PyErr_Occurred()) return -1;
+            number = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(plan, P_TO_INT), v,
+                                                  PyTuple_GET_ITEM(triple, 2), NULL);
+            if (number == NULL) return -1;
+        }
+        int bad = PyDict_SetItem(out, PyTuple_GET_ITEM(triple, 1), number);
+        Py_DECREF(number);
+        if (bad < 0) return -1;
+    }
+    /* 5. names: a path's last component */
+    pairs = PyTuple_GET_ITEM(plan, P_NAMES);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        PyObject *v = text_at(out, PyTuple_GET_ITEM(pair, 0), 1);
+        if (v == DECLINE_VALUE) return -2;
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+        Py_ssize_t cut = PyUnicode_FindChar(v, '\\', 0, n, -1);
+        Py_ssize_t slash = PyUnicode_FindChar(v, '/', cut + 1, n, -1);
+        if (cut == -2 || slash == -2) return -1;
+        if (slash > cut) cut = slash;
+        PyObject *name = PyUnicode_Substring(v, cut + 1, n);
+        if (name == NULL) return -1;
+        int bad = PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 1), name);
+        Py_DECREF(name);
+        if (bad < 0) return -1;
+    }
+    /* 6. maps: the value, lowercased, translated by a table (unknown: nothing) */
+    pairs = PyTuple_GET_ITEM(plan, P_MAPS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *triple = PyTuple_GET_ITEM(pairs, i);
+        PyObject *v = text_at(out, PyTuple_GET_ITEM(triple, 0), 0);
+        if (v == DECLINE_VALUE) return -2;
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        PyObject *lower = PyObject_CallMethod(v, "lower", NULL);
+        if (lower == NULL) return -1;
+        PyObject *m = PyDict_GetItemWithError(PyTuple_GET_ITEM(triple, 2), lower);
+        Py_DECREF(lower);
+        if (m == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (PyDict_SetItem(out, PyTuple_GET_ITEM(triple, 1), m) < 0) return -1;
+    }
+    /* 7. constants, then the steps that need more than a copy (Python's) */
+    pairs = PyTuple_GET_ITEM(plan, P_CONSTANTS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        if (PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
+            return -1;
+    }
+    PyObject *extras = PyTuple_GET_ITEM(plan, P_EXTRAS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(extras); i++) {
+        PyObject *done = PyObject_CallOneArg(PyTuple_GET_ITEM(extras, i), out);
+        if (done == NULL) return -1;
+        Py_DECREF(done);
+    }
+    return 0;
+}

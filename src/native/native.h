@@ -1,0 +1,41 @@
+/* Shared declarations of maat._native (the C files in src/native). */
+#ifndef MAAT_NATIVE_H
+#define MAAT_NATIVE_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The interface version: Python uses the extension only when it is the one it expects (a
+ * stale build of an older checkout is ignored, not half used). */
+#define MAAT_NATIVE_API 1
+
+/* ---- json_scan.c: scan the JSON orjson accepts; DECLINE for anything unsure ---- */
+#define DECLINE ((const char *)1) /* not a Python error: the Python path takes the line */
+const char *skip_ws(const char *p, const char *end);
+/* A string whose opening quote is at p[-1]: the position after its closing quote, DECLINE, or
+ * NULL with a Python error; with out, a new reference to it; no_escapes: a backslash declines */
+const char *scan_string(const char *p, const char *end, PyObject **out, int no_escapes);
+/* An integer (a fraction or an exponent declines); *digits: where its text starts */
+const char *scan_int(const char *p, const char *end, const char **digits);
+const char *scan_literal(const char *p, const char *end, const char *word);
+/* Validate one value of any kind and drop it */
+const char *skip_value(const char *p, const char *end, int depth);
+
+/* ---- flat_windows.c ---- */
+extern PyMethodDef maat_flat_methods[];
+int maat_flat_init(void);
+
+/* ---- mapping.c ---- */
+/* Run a mapping plan (windows_mapping.plan_of) on an event: 0, -1 with an error, -2 decline */
+int maat_apply_plan(PyObject *plan, PyObject *out);
+
+/* ---- prefilter.c, router.c ---- */
+extern PyTypeObject maat_prefilter_type;
+extern PyTypeObject maat_router_type;
+/* Append to out the rules to run on event; *low: its lowered values, or NULL to have
+ * make_low(event) make them when first needed (the caller releases what *low holds then) */
+int maat_prefilter_run(PyObject *prefilter, PyObject *event, PyObject **low, PyObject *make_low,
+                       PyObject *out);
+
+#endif
