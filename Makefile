@@ -7,11 +7,15 @@ LOCK   := requirements/lock.txt
 
 .PHONY: install demo test lint typecheck unit lock sbom clean
 
-$(STAMP): pyproject.toml $(LOCK)
+NATIVE := $(wildcard src/native/*.c src/native/*.h)
+
+# The C extension (src/native) is built by the editable install; editing it rebuilds it.
+$(STAMP): pyproject.toml $(LOCK) $(NATIVE)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Maat needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(BIN)/python -c 'from maat.native import NATIVE; print("maat: C hot paths", "built" if NATIVE else "not built (no C compiler or Python headers: apt-get install gcc python3-dev); the Python paths run, slower")'
 	@touch $(STAMP)
 
 install: $(STAMP)

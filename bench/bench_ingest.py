@@ -34,6 +34,7 @@ from pathlib import Path
 import orjson
 
 from maat.config import Settings
+from maat.native import NATIVE
 from maat.services.platform import read_master_secret
 from maat.services.telemetry import Telemetry, tune_process
 
@@ -124,6 +125,7 @@ def main() -> None:
         settings = Settings.from_mapping(options)
         read_master_secret(settings.effective_secret_key_file, create=True)
         tune_process(settings)  # as `maat serve`, `ingest` and `detect` do
+        print(f"C hot paths (maat._native, ADR 0020): {'built' if NATIVE else 'not built'}")
         telemetry = Telemetry.open(settings)
         stages = Stages()
         accepted = errors = 0

@@ -52,6 +52,11 @@ enum { K_DATA = 0, K_SKIP = -1, K_DECLINE = -2 };
 
 #define CACHE_SLOTS 16384 /* a power of two */
 #define CACHE_MAX 8192    /* keys come from the input: past this they are built each time */
+/* Slots a key is looked for in, from its own on. FNV-1a has no secret: keys made to share the
+ * low bits of their hashes (a few tries each) would pile up into one run of slots, which
+ * every later key landing there walks to its end (thousands of slots a key, for good). A
+ * key that finds no free slot this close to its own is built each time, as past CACHE_MAX. */
+#define CACHE_PROBES 32
 
 typedef struct {
     uint64_t hash;
@@ -88,12 +93,13 @@ static void cache_clear(void) {
 static int key_kind(const char *p, Py_ssize_t n, PyObject **key) {
     uint64_t h = fnv1a(p, n);
     size_t i = (size_t)h & (CACHE_SLOTS - 1);
-    while (cache[i].bytes != NULL) {
+    for (int probes = 1; cache[i].bytes != NULL; probes++) {
         if (cache[i].hash == h && cache[i].len == n && memcmp(cache[i].bytes, p, n) == 0) {
             Py_INCREF(cache[i].key);
             *key = cache[i].key;
             return cache[i].kind;
         }
+        if (probes == CACHE_PROBES) break; /* not cached, nor will it be: slot i is taken */
         i = (i + 1) & (CACHE_SLOTS - 1);
     }
     PyObject *name = PyUnicode_DecodeUTF8(p, n, NULL);
@@ -125,7 +131,7 @@ static int key_kind(const char *p, Py_ssize_t n, PyObject **key) {
             PyUnicode_InternInPlace(&made);
         }
     }
-    if (cache_used < CACHE_MAX) {
+    if (cache[i].bytes == NULL && cache_used < CACHE_MAX) {
         char *copy = PyMem_Malloc(n > 0 ? n : 1);
         if (copy != NULL) {
             memcpy(copy, p, n);
@@ -273,8 +279,8 @@ static int map_fields(PyObject *out, PyObject *provider, PyObject *channel, PyOb
         return -1;
     } else {
         fn = PyObject_CallFunctionObjArgs(cfg_mapper, provider, channel, eid, NULL);
-        if (fn == NULL || (PyDict_GET_SIZE(mappers) < MAX_MAPPERS &&
-                           PyDict_SetItem(mappers, key, fn) < 0)) {
+        if (fn == NULL || maat_plan_check(fn) < 0 ||
+            (PyDict_GET_SIZE(mappers) < MAX_MAPPERS && PyDict_SetItem(mappers, key, fn) < 0)) {
             Py_XDECREF(fn);
             Py_DECREF(key);
             return -1;

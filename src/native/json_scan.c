@@ -51,6 +51,30 @@ static int hex4(const char *p, unsigned *out) {
     return 1;
 }
 
+/* The last text seen for each of VALUE_SLOTS hashes of its raw JSON bytes (VALUE_MAX bytes
+ * at most): event data repeats (the image of a process in each of its events, an access
+ * mask), and a shared string is no allocation, copy or later free. Direct-mapped: a new
+ * value takes its slot from the old one. The raw bytes decide, so a value is only ever
+ * shared with one that was written the same. */
+#define VALUE_SLOTS 8192
+#define VALUE_MAX 128
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;
+    PyObject *text;
+    char raw[VALUE_MAX];
+} ValueSlot;
+static ValueSlot values[VALUE_SLOTS];
+
+static inline uint64_t value_hash(const char *p, Py_ssize_t n) {
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, head = 0, tail = 0;
+    memcpy(&head, p, (size_t)(n < 8 ? n : 8));
+    if (n > 8) memcpy(&tail, p + n - 8, 8);
+    h ^= head * 0xC2B2AE3D27D4EB4FULL;
+    h ^= (tail + (h >> 29)) * 0x165667B19E3779F9ULL;
+    return h ^ (h >> 32);
+}
+
 /* Decode the escapes of a JSON string body [p, end) (already scanned: valid) into UTF-8. */
 static PyObject *unescape(const char *p, const char *end) {
     char *buf = PyMem_Malloc((size_t)(end - p) + 4);
@@ -171,6 +195,19 @@ const char *scan_string(const char *p, const char *end, PyObject **out, int no_e
     }
     if (p >= end) return DECLINE;
     if (out != NULL) {
+        Py_ssize_t n = p - start;
+        ValueSlot *slot = NULL;
+        if (n <= VALUE_MAX) {
+            /* a value seen lately (paths, access masks, GUIDs of a process) is shared */
+            uint64_t h = value_hash(start, n);
+            slot = &values[h & (VALUE_SLOTS - 1)];
+            if (slot->text != NULL && slot->hash == h && slot->len == n &&
+                memcmp(slot->raw, start, (size_t)n) == 0) {
+                *out = Py_NewRef(slot->text);
+                return p + 1;
+            }
+            slot->hash = h;
+        }
         PyObject *s;
         if (escaped) {
             s = unescape(start, p);
@@ -181,6 +218,11 @@ const char *scan_string(const char *p, const char *end, PyObject **out, int no_e
             s = PyUnicode_DecodeUTF8(start, p - start, NULL);
         }
         if (s == NULL) return NULL;
+        if (slot != NULL) {
+            Py_XSETREF(slot->text, Py_NewRef(s));
+            slot->len = n;
+            memcpy(slot->raw, start, (size_t)n);
+        }
         *out = s;
     }
     return p + 1;

@@ -33,6 +33,37 @@ static int is_plan(PyObject *plan) {
     return PyTuple_CheckExact(plan) && PyTuple_GET_SIZE(plan) == P_SIZE;
 }
 
+/* Whether ``steps`` is a tuple of tuples of ``size`` items (the last a list for lists, a dict
+ * for maps). */
+static int steps_ok(PyObject *steps, Py_ssize_t size, PyTypeObject *last) {
+    if (!PyTuple_Check(steps)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(steps); i++) {
+        PyObject *step = PyTuple_GET_ITEM(steps, i);
+        if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != size) return 0;
+        if (last != NULL && !PyObject_TypeCheck(PyTuple_GET_ITEM(step, size - 1), last))
+            return 0;
+    }
+    return 1;
+}
+
+/* 0 when ``plan`` has the shape maat_apply_plan reads without checks, else -1 with a
+ * TypeError (the plans come from Python: a slip there must not become a wild read here). */
+int maat_plan_check(PyObject *plan) {
+    if (!is_plan(plan) || !steps_ok(PyTuple_GET_ITEM(plan, P_LISTS), 2, &PyList_Type) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_SCALARS), 2, NULL) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_STRINGS), 2, NULL) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_INTS), 3, NULL) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_NAMES), 2, NULL) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_MAPS), 3, &PyDict_Type) ||
+        !steps_ok(PyTuple_GET_ITEM(plan, P_CONSTANTS), 2, NULL) ||
+        !PyTuple_Check(PyTuple_GET_ITEM(plan, P_EXTRAS)) ||
+        !PyCallable_Check(PyTuple_GET_ITEM(plan, P_TO_INT))) {
+        PyErr_SetString(PyExc_TypeError, "not a mapping plan (windows_mapping.plan_of)");
+        return -1;
+    }
+    return 0;
+}
+
 /* 0, -1 with an error, or -2: decline. */
 int maat_apply_plan(PyObject *plan, PyObject *out) {
     if (!is_plan(plan)) {

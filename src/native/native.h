@@ -29,6 +29,9 @@ int maat_flat_init(void);
 /* ---- mapping.c ---- */
 /* Run a mapping plan (windows_mapping.plan_of) on an event: 0, -1 with an error, -2 decline */
 int maat_apply_plan(PyObject *plan, PyObject *out);
+/* 0 when ``plan`` has the shape maat_apply_plan reads (checked once, as it is made), else -1
+ * with a TypeError */
+int maat_plan_check(PyObject *plan);
 
 /* ---- prefilter.c, router.c ---- */
 extern PyTypeObject maat_prefilter_type;

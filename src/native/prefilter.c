@@ -47,7 +47,10 @@ typedef struct {
     uint32_t *lit_seen, *rule_seen;
     int32_t *found, *cands;
     int32_t nfound;
-    PyObject *rules; /* what a rule index stands for: the list the caller gave */
+    PyObject *rules; /* what a rule index stands for: a tuple copy of the list the caller gave
+                      * (the caller's list may change; an index into it would then read past
+                      * its end) */
+    int ready;       /* built whole: a Prefilter whose __init__ failed half way is never run */
 } Prefilter;
 
 static void *zalloc(size_t count, size_t size) {
@@ -61,6 +64,60 @@ static void *zalloc(size_t count, size_t size) {
 /* The literal's UTF-8 bytes (lone surrogates as Python's surrogatepass writes them). */
 static PyObject *utf8_of(PyObject *text) {
     return PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+}
+
+/* Renumber the states of ``a`` in the breadth-first order ``queue`` (root first), in place
+ * (a second table would double the peak memory of building), and give back the rows the
+ * trie was allocated for and did not use. */
+static int renumber(Automaton *a, int32_t ns, int ncls, const int32_t *queue, int32_t *term_head) {
+    int32_t *newid = zalloc((size_t)ns, sizeof(int32_t));
+    int32_t *keep = zalloc((size_t)ns * 3, sizeof(int32_t));
+    int32_t *row = zalloc((size_t)ncls, sizeof(int32_t));
+    uint8_t *done = zalloc((size_t)ns, 1);
+    if (newid == NULL || keep == NULL || row == NULL || done == NULL) {
+        PyMem_Free(newid);
+        PyMem_Free(keep);
+        PyMem_Free(row);
+        PyMem_Free(done);
+        return -1;
+    }
+    for (int32_t i = 0; i < ns - 1; i++) newid[queue[i]] = i + 1; /* every state but the root */
+    /* 1. every move names its target's new number */
+    for (size_t i = 0; i < (size_t)ns * (size_t)ncls; i++) a->delta[i] = newid[a->delta[i]];
+    /* 2. each row to its new place, one cycle of the permutation at a time */
+    for (int32_t start = 0; start < ns; start++) {
+        if (done[start]) continue;
+        memcpy(row, a->delta + (size_t)start * ncls, sizeof(int32_t) * (size_t)ncls);
+        int32_t s = start;
+        for (;;) {
+            done[s] = 1;
+            int32_t to = newid[s];
+            /* the row at ``to`` is s's successor in the cycle: hold it, put s's there */
+            int32_t *target = a->delta + (size_t)to * ncls;
+            for (int c = 0; c < ncls; c++) {
+                int32_t held = target[c];
+                target[c] = row[c];
+                row[c] = held;
+            }
+            if (done[to]) break;
+            s = to;
+        }
+    }
+    for (int32_t s = 0; s < ns; s++) {
+        keep[newid[s]] = a->emit[s] < 0 ? -1 : newid[a->emit[s]];
+        keep[ns + newid[s]] = a->chain[s] < 0 ? -1 : newid[a->chain[s]];
+        keep[2 * ns + newid[s]] = term_head[s];
+    }
+    memcpy(a->emit, keep, sizeof(int32_t) * (size_t)ns);
+    memcpy(a->chain, keep + ns, sizeof(int32_t) * (size_t)ns);
+    memcpy(term_head, keep + 2 * ns, sizeof(int32_t) * (size_t)ns);
+    int32_t *fitted = PyMem_Realloc(a->delta, sizeof(int32_t) * (size_t)ns * (size_t)ncls);
+    if (fitted != NULL) a->delta = fitted;
+    PyMem_Free(newid);
+    PyMem_Free(keep);
+    PyMem_Free(row);
+    PyMem_Free(done);
+    return 0;
 }
 
 static int build_automaton(Automaton *a, PyObject *key, PyObject *literals, int32_t first_id) {
@@ -177,7 +234,11 @@ static int build_automaton(Automaton *a, PyObject *key, PyObject *literals, int3
         a->chain[s] = suffix;
         a->emit[s] = term_head[s] >= 0 ? s : suffix;
     }
-    /* 5. the moves, rewritten as (target row * 2) + 1 if the target ends a literal */
+    /* 5. states renumbered breadth first: the shallow ones, where a search spends its time,
+     * then share cache lines (in the order literals were added they are strewn over the
+     * whole table) */
+    if (renumber(a, ns, ncls, queue, term_head) < 0) goto done;
+    /* 6. the moves, rewritten as (target row * 2) + 1 if the target ends a literal */
     for (Py_ssize_t i = 0; i < (Py_ssize_t)ns * ncls; i++) {
         int32_t t = a->delta[i];
         a->delta[i] = ((t * ncls) << 1) | (a->emit[t] >= 0);
@@ -223,7 +284,14 @@ static int32_t *int_array(PyObject *list, Py_ssize_t *count, Py_ssize_t limit) {
     int32_t *out = zalloc((size_t)n, sizeof(int32_t));
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(list, i));
+        /* ints only: another object's __index__ is Python code, which could resize the
+         * lists being read (the clauses are counted in one pass and copied in another) */
+        PyObject *item = PySequence_Fast_GET_ITEM(list, i);
+        if (!PyLong_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "Prefilter indices are ints");
+            goto bad;
+        }
+        long v = PyLong_AsLong(item);
         if (v == -1 && PyErr_Occurred()) goto bad;
         if (v < 0 || v >= limit) {
             PyErr_SetString(PyExc_ValueError, "Prefilter index out of range");
@@ -277,7 +345,7 @@ static void prefilter_dealloc(Prefilter *self) {
 static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
     PyObject *keys, *anchors, *always, *clauses, *vetoes, *rules;
     static char *names[] = {"keys", "anchors", "always", "clauses", "vetoes", "rules", NULL};
-    if (self->keys != NULL) {
+    if (self->keys != NULL || self->rules != NULL) {
         PyErr_SetString(PyExc_TypeError, "a Prefilter is built once");
         return -1;
     }
@@ -291,7 +359,8 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_ValueError, "Prefilter: one clauses and one vetoes entry per rule");
         return -1;
     }
-    self->rules = Py_NewRef(rules);
+    self->rules = PyList_AsTuple(rules);
+    if (self->rules == NULL) return -1;
     self->nkeys = (int)PyList_GET_SIZE(keys);
     self->keys = zalloc((size_t)self->nkeys, sizeof(Automaton));
     if (self->keys == NULL) return -1;
@@ -381,10 +450,20 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
         self->clause_start[r] = c_at;
         for (Py_ssize_t c = 0; c < PyList_GET_SIZE(alternatives); c++) {
             PyObject *groups = PyList_GET_ITEM(alternatives, c);
+            if (c_at >= nclauses) { /* counted above: the lists cannot change in between (no
+                                     * Python code runs), checked all the same */
+                PyErr_SetString(PyExc_RuntimeError, "Prefilter clauses changed while read");
+                return -1;
+            }
             self->cgroup_start[c_at++] = g_at;
             for (Py_ssize_t g = 0; g < PyList_GET_SIZE(groups); g++) {
                 int32_t *ids = int_array(PyList_GET_ITEM(groups, g), &count, self->nlits);
                 if (ids == NULL) return -1;
+                if (g_at >= ngroups || l_at + count > nglits) {
+                    PyMem_Free(ids); /* the lists changed between the two passes */
+                    PyErr_SetString(PyExc_RuntimeError, "Prefilter clauses changed while read");
+                    return -1;
+                }
                 self->group_start[g_at++] = l_at;
                 memcpy(self->group_lits + l_at, ids, sizeof(int32_t) * (size_t)count);
                 l_at += (int32_t)count;
@@ -412,6 +491,11 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
     for (int32_t r = 0; r < self->nrules; r++) {
         int32_t *ids = int_array(PyList_GET_ITEM(vetoes, r), &count, self->nlits);
         if (ids == NULL) return -1;
+        if (v_at + count > nvetoes) {
+            PyMem_Free(ids);
+            PyErr_SetString(PyExc_RuntimeError, "Prefilter vetoes changed while read");
+            return -1;
+        }
         self->veto_start[r] = v_at;
         memcpy(self->veto_lits + v_at, ids, sizeof(int32_t) * (size_t)count);
         v_at += (int32_t)count;
@@ -423,6 +507,7 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
     self->found = zalloc((size_t)self->nlits, sizeof(int32_t));
     self->cands = zalloc((size_t)self->nrules, sizeof(int32_t));
     if (!self->lit_seen || !self->rule_seen || !self->found || !self->cands) return -1;
+    self->ready = 1;
     return 0;
 }
 
@@ -458,7 +543,9 @@ static void search(Prefilter *self, const Automaton *a, const unsigned char *p, 
     }
 }
 
-/* Search one lowered text (a str). */
+/* Search one text (a str): the UTF-8 bytes of an event's lowered value, or its raw ASCII
+ * text, whose capitals the automaton reads as small letters when it folds. Runs no Python
+ * code. */
 static int search_text(Prefilter *self, const Automaton *a, PyObject *text) {
     if (!PyUnicode_Check(text)) return 0; /* Python's lowered values are text */
     Py_ssize_t n;
@@ -476,37 +563,47 @@ static int search_text(Prefilter *self, const Automaton *a, PyObject *text) {
     return 0;
 }
 
-/* ``*low``: the event's lowered values (made by make_low(event) the first time one is read,
- * when it is NULL) */
-static int search_key(Prefilter *self, const Automaton *a, PyObject *event, PyObject **low,
-                      PyObject *make_low) {
+/* What to search for automaton ``a`` in ``event``: a new reference in ``*value`` (the raw
+ * text itself when it is ASCII and the automaton folds capitals, else ``low[key]``, made by
+ * make_low(event) the first time one is read when ``*low`` is NULL), or NULL when the event
+ * has no such field; -1 with an error. This may run Python code (make_low, ``low``'s
+ * __missing__, a value's __str__), during which another match can run on this Prefilter:
+ * from this thread, or from another one the interpreter switches to. */
+static int value_of(const Automaton *a, PyObject *event, PyObject **low, PyObject *make_low,
+                    PyObject **value) {
     PyObject *key = a->key;
+    *value = NULL;
     if (PyUnicode_GET_LENGTH(key) == 0 || PyUnicode_READ_CHAR(key, 0) != 0) {
         /* a field: absent, nothing to search (keywords' pseudo-keys are always there) */
         PyObject *raw = PyDict_GetItemWithError(event, key);
         if (raw == NULL) return PyErr_Occurred() ? -1 : 0;
         if (a->fold && PyUnicode_CheckExact(raw) && PyUnicode_IS_ASCII(raw)) {
             /* the common case: ASCII text, its capitals read as small letters */
-            search(self, a, PyUnicode_DATA(raw), PyUnicode_GET_LENGTH(raw));
+            *value = Py_NewRef(raw);
             return 0;
         }
     }
     /* anything else as the matchers see it: low[key] (computed once, in Python) */
     if (*low == NULL) {
+        if (make_low == NULL) {
+            PyErr_SetString(PyExc_TypeError, "Prefilter: no lowered values");
+            return -1;
+        }
         *low = PyObject_CallOneArg(make_low, event);
         if (*low == NULL) return -1;
     }
-    PyObject *value = PyObject_GetItem(*low, key);
-    if (value == NULL) return -1;
-    int bad = 0;
-    if (PyUnicode_Check(value)) {
-        bad = search_text(self, a, value);
-    } else if (PyTuple_Check(value) || PyList_Check(value)) {
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(value) && !bad; i++)
-            bad = search_text(self, a, PySequence_Fast_GET_ITEM(value, i));
+    *value = PyObject_GetItem(*low, key);
+    return *value == NULL ? -1 : 0;
+}
+
+/* Search one value of value_of: a text, or a list's or tuple's items one by one. */
+static int search_value(Prefilter *self, const Automaton *a, PyObject *value) {
+    if (PyUnicode_Check(value)) return search_text(self, a, value);
+    if (PyTuple_Check(value) || PyList_Check(value)) {
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(value); i++)
+            if (search_text(self, a, PySequence_Fast_GET_ITEM(value, i)) < 0) return -1;
     }
-    Py_DECREF(value);
-    return bad;
+    return 0;
 }
 
 static int by_index(const void *x, const void *y) {
@@ -514,15 +611,10 @@ static int by_index(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-/* Append to ``out`` the rules to run on ``event`` (those always run or anchored by a
- * literal found, one of whose clauses holds, and no veto of which is found), in order. */
-int maat_prefilter_run(PyObject *prefilter, PyObject *event, PyObject **low, PyObject *make_low,
-                       PyObject *out) {
-    Prefilter *self = (Prefilter *)prefilter;
-    if (self->keys == NULL) {
-        PyErr_SetString(PyExc_TypeError, "Prefilter was not built");
-        return -1;
-    }
+/* Search ``values`` (one per automaton, NULL: none) and append to ``out`` the rules to run:
+ * those always run or anchored by a literal found, one of whose clauses holds, and no veto
+ * of which is found, in order. Runs no Python code, so no other call can interleave. */
+static int choose(Prefilter *self, PyObject *const *values, PyObject *out) {
     if (++self->gen == 0) { /* wrapped: forget every old mark */
         memset(self->lit_seen, 0, sizeof(uint32_t) * (size_t)self->nlits);
         memset(self->rule_seen, 0, sizeof(uint32_t) * (size_t)self->nrules);
@@ -530,7 +622,7 @@ int maat_prefilter_run(PyObject *prefilter, PyObject *event, PyObject **low, PyO
     }
     self->nfound = 0;
     for (int k = 0; k < self->nkeys; k++)
-        if (search_key(self, &self->keys[k], event, low, make_low) < 0) return -1;
+        if (values[k] != NULL && search_value(self, &self->keys[k], values[k]) < 0) return -1;
     int32_t ncands = 0;
     uint32_t gen = self->gen;
     for (int32_t i = 0; i < self->nalways; i++) {
@@ -569,9 +661,44 @@ int maat_prefilter_run(PyObject *prefilter, PyObject *event, PyObject **low, PyO
         }
         for (int32_t j = self->veto_start[r]; j < self->veto_start[r + 1] && passed; j++)
             if (self->lit_seen[self->veto_lits[j]] == gen) passed = 0;
-        if (passed && PyList_Append(out, PyList_GET_ITEM(self->rules, r)) < 0) return -1;
+        if (passed && PyList_Append(out, PyTuple_GET_ITEM(self->rules, r)) < 0) return -1;
     }
     return 0;
+}
+
+/* Append to ``out`` the rules to run on ``event`` (those always run or anchored by a
+ * literal found, one of whose clauses holds, and no veto of which is found), in order. */
+int maat_prefilter_run(PyObject *prefilter, PyObject *event, PyObject **low, PyObject *make_low,
+                       PyObject *out) {
+    Prefilter *self = (Prefilter *)prefilter;
+    if (!self->ready) {
+        PyErr_SetString(PyExc_TypeError, "Prefilter was not built");
+        return -1;
+    }
+    /* 1. the values to search, first: reading them may run Python code, and with it another
+     * match on this Prefilter (the marks below are this object's, shared by its calls) */
+    PyObject *stack[32], **values = stack;
+    if (self->nkeys > 32) {
+        values = PyMem_Calloc((size_t)self->nkeys, sizeof(PyObject *));
+        if (values == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    int status = 0, got = 0;
+    for (; got < self->nkeys; got++) {
+        if (value_of(&self->keys[got], event, low, make_low, &values[got]) < 0) {
+            status = -1;
+            break;
+        }
+    }
+    /* 2. then the search, the marks and the choice, which run no Python code (the values
+     * are let go only after): no other match can start on this Prefilter until they are
+     * done */
+    if (status == 0) status = choose(self, values, out);
+    for (int k = 0; k < got; k++) Py_XDECREF(values[k]);
+    if (values != stack) PyMem_Free(values);
+    return status;
 }
 
 /* prefilter(event, low) -> [rule, ...]: the rules to run, in order */

@@ -18,6 +18,7 @@ typedef struct {
     PyObject *lowered;  /* channel as sent -> lowered */
     PyObject *channel_key, *event_id_key;
     PyObject *make_low; /* callable(event) -> its lowered values, when a key needs them */
+    int ready;          /* built whole: a Router whose __init__ failed half way is never run */
 } Router;
 
 static void router_dealloc(Router *self) {
@@ -36,7 +37,7 @@ static void router_dealloc(Router *self) {
 static int router_init(Router *self, PyObject *args, PyObject *kwargs) {
     PyObject *buckets, *special, *make_low;
     static char *names[] = {"buckets", "special", "make_low", NULL};
-    if (self->table != NULL) {
+    if (self->table != NULL || self->make_low != NULL) {
         PyErr_SetString(PyExc_TypeError, "a Router is built once");
         return -1;
     }
@@ -69,19 +70,74 @@ static int router_init(Router *self, PyObject *args, PyObject *kwargs) {
         }
         if (PyDict_SetItem(inner, PyTuple_GET_ITEM(key, 1), prefilter) < 0) return -1;
     }
+    self->ready = 1;
     return 0;
 }
 
 /* router(event) -> [rule, ...] | None (None: route it in Python) */
+static PyObject *route(Router *self, PyObject *event);
+
 static PyObject *router_call(Router *self, PyObject *args, PyObject *kwargs) {
-    PyObject *event, *low = NULL;
+    PyObject *event;
     static char *names[] = {"event", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!", names, &PyDict_Type, &event))
         return NULL;
-    if (self->table == NULL) {
+    if (!self->ready) { /* a half-built table would hold back the rules of its missing buckets */
         PyErr_SetString(PyExc_TypeError, "Router was not built");
         return NULL;
     }
+    return route(self, event);
+}
+
+/* router.many(events) -> (indices, found): for each event with rules to run or for Python to
+ * route, its index and those rules (None: route it in Python); events with nothing to run
+ * are left out. One call per batch instead of one per event. */
+static PyObject *router_many(Router *self, PyObject *events) {
+    if (!self->ready) {
+        PyErr_SetString(PyExc_TypeError, "Router was not built");
+        return NULL;
+    }
+    if (!PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "Router.many takes a list of events");
+        return NULL;
+    }
+    PyObject *indices = PyList_New(0), *found = PyList_New(0);
+    if (indices == NULL || found == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(events); i++) {
+        PyObject *event = PyList_GET_ITEM(events, i);
+        Py_INCREF(event); /* the list may change under Python code a lookup runs */
+        PyObject *rules = PyDict_CheckExact(event) ? route(self, event) : Py_NewRef(Py_None);
+        Py_DECREF(event);
+        if (rules == NULL) goto fail;
+        if (rules != Py_None && PyList_GET_SIZE(rules) == 0) {
+            Py_DECREF(rules);
+            continue;
+        }
+        PyObject *at = PyLong_FromSsize_t(i);
+        int bad = at == NULL || PyList_Append(indices, at) < 0 || PyList_Append(found, rules) < 0;
+        Py_XDECREF(at);
+        Py_DECREF(rules);
+        if (bad) goto fail;
+        if (i >= PyList_GET_SIZE(events)) break;
+    }
+    PyObject *result = PyTuple_Pack(2, indices, found);
+    Py_DECREF(indices);
+    Py_DECREF(found);
+    return result;
+fail:
+    Py_XDECREF(indices);
+    Py_XDECREF(found);
+    return NULL;
+}
+
+static PyMethodDef router_methods[] = {
+    {"many", (PyCFunction)router_many, METH_O,
+     "many(events) -> (indices, found): the rules to run on each event that has some"},
+    {NULL, NULL, 0, NULL}};
+
+/* The rules to run on one event, or None (route it in Python). */
+static PyObject *route(Router *self, PyObject *event) {
+    PyObject *low = NULL;
     /* 1. a Windows event: text channel, whole-number event id (bool is not one) */
     PyObject *channel = PyDict_GetItemWithError(event, self->channel_key);
     if (channel == NULL || !PyUnicode_CheckExact(channel)) {
@@ -151,4 +207,5 @@ PyTypeObject maat_router_type = {
     .tp_init = (initproc)router_init,
     .tp_dealloc = (destructor)router_dealloc,
     .tp_call = (ternaryfunc)router_call,
+    .tp_methods = router_methods,
 };

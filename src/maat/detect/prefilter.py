@@ -31,9 +31,13 @@ class Prefilter(Protocol[R]):
 
 
 class Router(Protocol[R]):
-    """``router(event)``: the rules to run on a Windows event, or None: route it in Python."""
+    """``router(event)``: the rules to run on a Windows event, or None: route it in Python;
+    ``router.many(events)``: ``(indices, found)`` for the events of a batch with rules to run
+    (or None: route in Python), the others left out."""
 
     def __call__(self, event: dict[str, Any], /) -> list[R] | None: ...
+
+    def many(self, events: list[Any], /) -> tuple[list[int], list[list[R] | None]]: ...
 
 
 def native_prefilter(

@@ -540,6 +540,27 @@ class Engine:
         ``generate`` give no alerts of their own."""
         routed = self._router(event) if self._router is not None and type(event) is dict \
             else None  # fmt: skip
+        return self._hits(event, routed)
+
+    def match_many(self, events: Sequence[Mapping[str, Any]]) -> dict[int, list[Hit]]:
+        """:meth:`match` of each of ``events``, in order, as ``{index: hits}`` for the events
+        with hits: one call into C for the batch instead of one per event."""
+        out: dict[int, list[Hit]] = {}
+        if self._router is None:
+            for index, event in enumerate(events):
+                if hits := self._hits(event, None):
+                    out[index] = hits
+            return out
+        batch = events if type(events) is list else list(events)
+        indices, found = self._router.many(batch)
+        for index, routed in zip(indices, found, strict=True):
+            if hits := self._hits(batch[index], routed):
+                out[index] = hits
+        return out
+
+    def _hits(self, event: Mapping[str, Any], routed: list[_Compiled] | None) -> list[Hit]:
+        """The hits of ``event`` whose candidate rules the C router found (``routed``), or
+        that Python routes (``None``)."""
         if routed is not None:  # a Windows event: its buckets' candidates found in C
             if not routed:
                 return []
@@ -559,7 +580,7 @@ class Engine:
             return []
         hidden = self._hidden
         hits = [Hit(c.rule, c.route.name) for c in matched if c.rule.id not in hidden]
-        if self._correlator is not None and matched:
+        if self._correlator is not None:
             fed = [(c.rule.id, c.route.event_key) for c in matched]
             for fired in self._correlator.feed(event, fed):
                 hits.append(Hit(self.correlations[fired.index], "correlation", fired))

@@ -361,8 +361,10 @@ class Detector:
         """Alert lines of every hit in ``events`` (source: the bus)."""
         out: list[dict[str, Any]] = []
         segmentation, segments = self.flows() if self.flows is not None else (None, {})
-        for event in events:
-            for hit in self.engine.match(event) if self.engine is not None else ():
+        batch = events if isinstance(events, list) else list(events)
+        found = self.engine.match_many(batch) if self.engine is not None else {}
+        for index, event in enumerate(batch):
+            for hit in found.get(index, ()):
                 out.append(alert_line(hit, event, "bus", 0))
             for ioc in self.iocs.match(event) if self.iocs is not None else ():
                 out.append(ioc_alert_line(ioc, event, "bus", 0))

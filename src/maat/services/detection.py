@@ -195,8 +195,9 @@ def detect_files(
         if outcome.skipped is not None:
             run.skipped.append((str(path), outcome.skipped))
         run.events += len(outcome.events)
-        for event, line in zip(outcome.events, outcome.lines, strict=True):
-            for hit in engine.match(event) if engine is not None else ():
+        found = engine.match_many(outcome.events) if engine is not None else {}
+        for index, (event, line) in enumerate(zip(outcome.events, outcome.lines, strict=True)):
+            for hit in found.get(index, ()):
                 run.alerts += 1
                 yield alert_line(hit, event, str(path), line)
             for ioc in iocs.match(event) if iocs is not None else ():
