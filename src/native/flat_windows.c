@@ -184,85 +184,6 @@ static int str_or_none(const Slot *s) {
     return s->type == T_ABSENT || s->type == T_NULL || s->type == T_STR;
 }
 
-static long long digits_value(const char *d, const char *end, int *ok) {
-    /* ASCII decimal digits only, at most 18 (fits int64): anything else is not this path's */
-    Py_ssize_t n = end - d;
-    *ok = 0;
-    if (n < 1 || n > 18) return 0;
-    long long v = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (d[i] < '0' || d[i] > '9') return 0;
-        v = v * 10 + (d[i] - '0');
-    }
-    *ok = 1;
-    return v;
-}
-
-static const int DAYS[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-/* Whether ``s`` is YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z naming a real moment (model._CANONICAL
- * plus datetime.fromisoformat's checks), in ASCII digits. */
-static int canonical_time_text(const char *t, Py_ssize_t n) {
-    if (n != 20 && (n < 22 || n > 27)) return 0;
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    for (int i = 0; i < 19; i++) {
-        if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != shape[i]) return 0;
-    }
-    if (n > 20) {
-        if (t[19] != '.') return 0;
-        for (Py_ssize_t i = 20; i < n - 1; i++)
-            if (t[i] < '0' || t[i] > '9') return 0;
-    }
-    if (t[n - 1] != 'Z') return 0;
-#define NUM2(i) ((t[i] - '0') * 10 + (t[(i) + 1] - '0'))
-    int year = NUM2(0) * 100 + NUM2(2), month = NUM2(5), day = NUM2(8);
-    if (year < 1 || month < 1 || month > 12 || day < 1) return 0;
-    int dim = DAYS[month];
-    if (month == 2 && (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) dim = 29;
-    if (day > dim || NUM2(11) > 23 || NUM2(14) > 59 || NUM2(17) > 59) return 0;
-#undef NUM2
-    return 1;
-}
-
-static int canonical_time(PyObject *s) {
-    if (!PyUnicode_IS_ASCII(s)) return 0;
-    return canonical_time_text((const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
-}
-
-/* A time without a zone, read as UTC (as model.iso_utc does), in the form it gives:
- * YYYY-MM-DD[ T]HH:MM:SS[.fff|.ffffff] -> YYYY-MM-DDTHH:MM:SS.ffffffZ; a new reference, or
- * NULL without an error for any other form (Python reads those). */
-static PyObject *naive_time(PyObject *s) {
-    if (!PyUnicode_IS_ASCII(s)) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    const char *t = (const char *)PyUnicode_DATA(s);
-    if (n != 19 && n != 23 && n != 26) return NULL;
-    static const char shape[] = "dddd-dd-dd?dd:dd:dd";
-    for (int i = 0; i < 19; i++) {
-        if (shape[i] == 'd') {
-            if (t[i] < '0' || t[i] > '9') return NULL;
-        } else if (shape[i] == '?') {
-            if (t[i] != ' ' && t[i] != 'T') return NULL;
-        } else if (t[i] != shape[i]) {
-            return NULL;
-        }
-    }
-    if (n > 19) {
-        if (t[19] != '.') return NULL;
-        for (Py_ssize_t i = 20; i < n; i++)
-            if (t[i] < '0' || t[i] > '9') return NULL;
-    }
-    char out[28];
-    memcpy(out, t, 19);
-    out[10] = 'T';
-    out[19] = '.';
-    for (int i = 0; i < 6; i++) out[20 + i] = 20 + i < n ? t[20 + i] : '0';
-    out[26] = 'Z';
-    out[27] = '\0';
-    if (out[0] == '0' || !canonical_time_text(out, 27)) return NULL; /* strftime pads no year */
-    return PyUnicode_FromStringAndSize(out, 27);
-}
-
 #define MAX_MAPPERS 4096 /* providers and channels come from the input */
 static PyObject *mappers;  /* (provider, channel, event id) -> the mapping plan */
 
@@ -328,7 +249,7 @@ static PyObject *finish(PyObject *out, Slot *m, const char *line, Py_ssize_t siz
                PyUnicode_GET_LENGTH(e->str) <= 5) {
         int ok;
         const char *d = (const char *)PyUnicode_DATA(e->str);
-        eid = digits_value(d, d + PyUnicode_GET_LENGTH(e->str), &ok);
+        eid = maat_digits_value(d, d + PyUnicode_GET_LENGTH(e->str), &ok);
         if (!ok) return Py_None;
     } else {
         return Py_None;
@@ -354,7 +275,7 @@ static PyObject *finish(PyObject *out, Slot *m, const char *line, Py_ssize_t siz
             int ok;
             if (!PyUnicode_IS_ASCII(r->str)) return Py_None;
             const char *d = (const char *)PyUnicode_DATA(r->str);
-            record = digits_value(d, d + n, &ok);
+            record = maat_digits_value(d, d + n, &ok);
             if (!ok) return Py_None;
         }
     } else if (r->type != T_ABSENT && r->type != T_NULL) {
@@ -366,10 +287,10 @@ static PyObject *finish(PyObject *out, Slot *m, const char *line, Py_ssize_t siz
     else if (truthy(&m[M_TIMESTAMP])) stamp = &m[M_TIMESTAMP];
     PyObject *when = NULL, *code = NULL, *number = NULL; /* new references */
     if (stamp->type == T_STR && PyUnicode_GET_LENGTH(stamp->str) > 0) {
-        if (canonical_time(stamp->str)) {
+        if (maat_canonical_time(stamp->str)) {
             when = Py_NewRef(stamp->str);
         } else {
-            when = naive_time(stamp->str);
+            when = maat_naive_time(stamp->str);
             if (when == NULL) return PyErr_Occurred() ? NULL : Py_None;
         }
     } else if (stamp->type != T_ABSENT && stamp->type != T_NULL && stamp->type != T_STR) {
@@ -475,7 +396,7 @@ fail2:
 #endif
 
 /* One JSON line [line, line + size): a new reference to its event, or to None. */
-static PyObject *one_record(const char *line, Py_ssize_t size, PyObject *received) {
+PyObject *maat_flat_record(const char *line, Py_ssize_t size, PyObject *received) {
     const char *p = line;
     const char *end = line + size;
     Slot m[M_COUNT];
@@ -531,7 +452,7 @@ static PyObject *one_record(const char *line, Py_ssize_t size, PyObject *receive
                 type = T_INT;
                 if (p != DECLINE) {
                     int neg = *digits == '-', ok;
-                    num = digits_value(digits + neg, p, &ok);
+                    num = maat_digits_value(digits + neg, p, &ok);
                     if (!ok) {
                         big = 1;
                         if (kind == K_DATA) p = DECLINE; /* its text is orjson's float's */
@@ -593,7 +514,7 @@ done:
     return result;
 }
 
-static int configured(void) {
+int maat_flat_configured(void) {
     if (cfg_meta == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "maat._native.configure() was not called");
         return 0;
@@ -607,95 +528,8 @@ static PyObject *flat_windows(PyObject *self, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_TypeError, "flat_windows(line: bytes, received: str)");
         return NULL;
     }
-    if (!configured()) return NULL;
-    return one_record(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), args[1]);
-}
-
-/* bytes.strip()'s whitespace */
-static inline int blank(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
-}
-
-/* Up to ``max_lines`` non-blank lines of ``data`` from ``offset`` (the start of line
- * ``number`` + 1; lines count as data.split(b"\n") does, a trailing CR removed) as
- * (numbers, payloads, slow, offset, number): a payload is the event flat_windows made, or the
- * line's bytes where it made none or the line is longer than ``limit`` (Python reads those);
- * ``slow`` holds the positions of the bytes payloads; offset and number say where to go on
- * (offset len(data) + 1: the end). Lists rather than a tuple per line, which would wake the
- * garbage collector; a bounded number of lines, so that a body of bad lines costs no memory
- * in proportion to its lines. */
-static PyObject *flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    Py_ssize_t limit, offset, number, max_lines;
-    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "flat_windows_lines(data: bytes, received: str, limit: int, offset: int, "
-                        "number: int, max_lines: int)");
-        return NULL;
-    }
-    limit = PyLong_AsSsize_t(args[2]);
-    offset = PyLong_AsSsize_t(args[3]);
-    number = PyLong_AsSsize_t(args[4]);
-    max_lines = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred()) return NULL;
-    if (!configured()) return NULL;
-    const char *data = PyBytes_AS_STRING(args[0]);
-    const char *end = data + PyBytes_GET_SIZE(args[0]);
-    if (offset < 0 || offset > PyBytes_GET_SIZE(args[0]) + 1 || number < 0 || max_lines < 1) {
-        PyErr_SetString(PyExc_ValueError, "flat_windows_lines: offset, number or max_lines");
-        return NULL;
-    }
-    PyObject *numbers = PyList_New(0), *payloads = PyList_New(0), *slow = PyList_New(0);
-    if (numbers == NULL || payloads == NULL || slow == NULL) goto fail;
-    Py_ssize_t taken = 0;
-    const char *p = data + offset;
-    while (p <= end && taken < max_lines) {
-        const char *stop = memchr(p, '\n', (size_t)(end - p));
-        if (stop == NULL) stop = end;
-        number++;
-        const char *last = stop;
-        if (last > p && last[-1] == '\r') last--;
-        const char *q = p;
-        while (q < last && blank(*q)) q++;
-        if (q < last) {
-            taken++;
-            PyObject *payload = NULL, *n;
-            if (last - p <= limit) {
-                payload = one_record(p, last - p, args[1]);
-                if (payload == NULL) goto fail;
-            }
-            if (payload == NULL || payload == Py_None) {
-                Py_XDECREF(payload);
-                payload = PyBytes_FromStringAndSize(p, last - p);
-                if (payload == NULL) goto fail;
-                PyObject *at = PyLong_FromSsize_t(PyList_GET_SIZE(payloads));
-                int bad = at == NULL || PyList_Append(slow, at) < 0;
-                Py_XDECREF(at);
-                if (bad) {
-                    Py_DECREF(payload);
-                    goto fail;
-                }
-            }
-            n = PyLong_FromSsize_t(number);
-            int bad = n == NULL || PyList_Append(numbers, n) < 0 ||
-                      PyList_Append(payloads, payload) < 0;
-            Py_XDECREF(n);
-            Py_DECREF(payload);
-            if (bad) goto fail;
-        }
-        p = stop + 1;
-    }
-    PyObject *result = Py_BuildValue("(OOOnn)", numbers, payloads, slow, (Py_ssize_t)(p - data),
-                                     number);
-    Py_DECREF(numbers);
-    Py_DECREF(payloads);
-    Py_DECREF(slow);
-    return result;
-fail:
-    Py_XDECREF(numbers);
-    Py_XDECREF(payloads);
-    Py_XDECREF(slow);
-    return NULL;
+    if (!maat_flat_configured()) return NULL;
+    return maat_flat_record(PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), args[1]);
 }
 
 /* ---- configure --------------------------------------------------------------------------- */
@@ -759,7 +593,7 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
 PyMethodDef maat_flat_methods[] = {
     {"flat_windows", (PyCFunction)(void (*)(void))flat_windows, METH_FASTCALL,
      "flat_windows(line, received) -> event | None"},
-    {"flat_windows_lines", (PyCFunction)(void (*)(void))flat_windows_lines, METH_FASTCALL,
+    {"flat_windows_lines", (PyCFunction)(void (*)(void))maat_flat_windows_lines, METH_FASTCALL,
      "flat_windows_lines(data, received, limit, offset, number, max_lines) -> (numbers, "
      "[event | line, ...], slow, offset, number)"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,

@@ -22,9 +22,22 @@ const char *scan_literal(const char *p, const char *end, const char *word);
 /* Validate one value of any kind and drop it */
 const char *skip_value(const char *p, const char *end, int depth);
 
-/* ---- flat_windows.c ---- */
+/* ---- times.c ---- */
+/* ASCII decimal digits [d, end), at most 18, as a number (*ok 0: not such digits) */
+long long maat_digits_value(const char *d, const char *end, int *ok);
+/* Whether s is YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z naming a real moment (model.iso_utc keeps it) */
+int maat_canonical_time(PyObject *s);
+/* A zoneless time in the form model.iso_utc gives it (a new reference), or NULL (no error)
+ * for any other form */
+PyObject *maat_naive_time(PyObject *s);
+
+/* ---- flat_windows.c, lines.c ---- */
 extern PyMethodDef maat_flat_methods[];
 int maat_flat_init(void);
+int maat_flat_configured(void); /* 0 with an error when configure() was not called */
+/* One JSON line [line, line + size): a new reference to its event, or to None */
+PyObject *maat_flat_record(const char *line, Py_ssize_t size, PyObject *received);
+PyObject *maat_flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- mapping.c ---- */
 /* Run a mapping plan (windows_mapping.plan_of) on an event: 0, -1 with an error, -2 decline */

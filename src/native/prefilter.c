@@ -13,24 +13,7 @@
  * text is found in its bytes exactly when it is a substring of the text). List values and
  * keyword pseudo-keys are searched item by item, as Python does.
  */
-#include "native.h"
-
-typedef struct {
-    PyObject *key;      /* the event key */
-    int ncls;           /* byte classes: 0 for bytes no literal has */
-    uint8_t cls[256];
-    int32_t nstates;
-    int32_t *delta;     /* nstates * ncls: the completed automaton */
-    int32_t *emit;      /* per state: the first state on its suffix chain ending a literal */
-    int32_t *chain;     /* per state: the next such state after it, or -1 */
-    int32_t *out_start; /* per state: its literal ids, out_ids[out_start[s] .. out_start[s+1]] */
-    int32_t *out_ids;
-    uint8_t starts[256]; /* bytes some literal starts with */
-    uint64_t pairs[1024]; /* bit (b0 << 8 | b1): the two bytes begin a literal, or b0 is one */
-    int fold;           /* ASCII capitals read as small letters */
-    int32_t *empty;     /* ids of empty literals: found in any item */
-    int32_t nempty;
-} Automaton;
+#include "automaton.h"
 
 typedef struct {
     PyObject_HEAD
@@ -43,236 +26,14 @@ typedef struct {
     int32_t *cgroup_start;                /* clause -> its groups */
     int32_t *group_start, *group_lits;    /* group -> its literal ids */
     int32_t *veto_start, *veto_lits;      /* rule -> literal ids that prove it false */
-    uint32_t gen;                         /* marks of this call are == gen */
-    uint32_t *lit_seen, *rule_seen;
-    int32_t *found, *cands;
-    int32_t nfound;
+    Marks marks;                          /* the literals found by this call */
+    uint32_t *rule_seen;                  /* rules taken by this call are == marks.gen */
+    int32_t *cands;
     PyObject *rules; /* what a rule index stands for: a tuple copy of the list the caller gave
                       * (the caller's list may change; an index into it would then read past
                       * its end) */
     int ready;       /* built whole: a Prefilter whose __init__ failed half way is never run */
 } Prefilter;
-
-static void *zalloc(size_t count, size_t size) {
-    void *p = PyMem_Calloc(count ? count : 1, size);
-    if (p == NULL) PyErr_NoMemory();
-    return p;
-}
-
-/* ---- building --------------------------------------------------------------------------- */
-
-/* The literal's UTF-8 bytes (lone surrogates as Python's surrogatepass writes them). */
-static PyObject *utf8_of(PyObject *text) {
-    return PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
-}
-
-/* Renumber the states of ``a`` in the breadth-first order ``queue`` (root first), in place
- * (a second table would double the peak memory of building), and give back the rows the
- * trie was allocated for and did not use. */
-static int renumber(Automaton *a, int32_t ns, int ncls, const int32_t *queue, int32_t *term_head) {
-    int32_t *newid = zalloc((size_t)ns, sizeof(int32_t));
-    int32_t *keep = zalloc((size_t)ns * 3, sizeof(int32_t));
-    int32_t *row = zalloc((size_t)ncls, sizeof(int32_t));
-    uint8_t *done = zalloc((size_t)ns, 1);
-    if (newid == NULL || keep == NULL || row == NULL || done == NULL) {
-        PyMem_Free(newid);
-        PyMem_Free(keep);
-        PyMem_Free(row);
-        PyMem_Free(done);
-        return -1;
-    }
-    for (int32_t i = 0; i < ns - 1; i++) newid[queue[i]] = i + 1; /* every state but the root */
-    /* 1. every move names its target's new number */
-    for (size_t i = 0; i < (size_t)ns * (size_t)ncls; i++) a->delta[i] = newid[a->delta[i]];
-    /* 2. each row to its new place, one cycle of the permutation at a time */
-    for (int32_t start = 0; start < ns; start++) {
-        if (done[start]) continue;
-        memcpy(row, a->delta + (size_t)start * ncls, sizeof(int32_t) * (size_t)ncls);
-        int32_t s = start;
-        for (;;) {
-            done[s] = 1;
-            int32_t to = newid[s];
-            /* the row at ``to`` is s's successor in the cycle: hold it, put s's there */
-            int32_t *target = a->delta + (size_t)to * ncls;
-            for (int c = 0; c < ncls; c++) {
-                int32_t held = target[c];
-                target[c] = row[c];
-                row[c] = held;
-            }
-            if (done[to]) break;
-            s = to;
-        }
-    }
-    for (int32_t s = 0; s < ns; s++) {
-        keep[newid[s]] = a->emit[s] < 0 ? -1 : newid[a->emit[s]];
-        keep[ns + newid[s]] = a->chain[s] < 0 ? -1 : newid[a->chain[s]];
-        keep[2 * ns + newid[s]] = term_head[s];
-    }
-    memcpy(a->emit, keep, sizeof(int32_t) * (size_t)ns);
-    memcpy(a->chain, keep + ns, sizeof(int32_t) * (size_t)ns);
-    memcpy(term_head, keep + 2 * ns, sizeof(int32_t) * (size_t)ns);
-    int32_t *fitted = PyMem_Realloc(a->delta, sizeof(int32_t) * (size_t)ns * (size_t)ncls);
-    if (fitted != NULL) a->delta = fitted;
-    PyMem_Free(newid);
-    PyMem_Free(keep);
-    PyMem_Free(row);
-    PyMem_Free(done);
-    return 0;
-}
-
-static int build_automaton(Automaton *a, PyObject *key, PyObject *literals, int32_t first_id) {
-    Py_ssize_t n = PyList_GET_SIZE(literals), total = 0;
-    PyObject *bytes = PyList_New(n);
-    int32_t *term_head = NULL, *term_next = NULL, *fail = NULL, *queue = NULL;
-    int ok = -1;
-    if (bytes == NULL) return -1;
-    a->key = Py_NewRef(key);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *text = PyList_GET_ITEM(literals, i);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "Prefilter literals are str");
-            goto done;
-        }
-        PyObject *b = utf8_of(text);
-        if (b == NULL) goto done;
-        PyList_SET_ITEM(bytes, i, b);
-        total += PyBytes_GET_SIZE(b);
-    }
-    /* 1. byte classes: one per byte some literal has, 0 for the rest; ASCII capitals in the
-     * class of their small letter (the automaton then reads text as str.lower() would leave
-     * its ASCII), unless a literal has a capital, which lowered text never matches */
-    memset(a->cls, 0, sizeof a->cls);
-    a->ncls = 1;
-    a->fold = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = PyList_GET_ITEM(bytes, i);
-        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(b);
-        for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(b); j++) {
-            if (a->cls[p[j]] == 0) a->cls[p[j]] = (uint8_t)a->ncls++;
-            if (p[j] >= 'A' && p[j] <= 'Z') a->fold = 0;
-        }
-    }
-    if (a->ncls > 255) {
-        PyErr_SetString(PyExc_ValueError, "too many distinct bytes in one key's literals");
-        goto done;
-    }
-    if (a->fold)
-        for (int c = 'A'; c <= 'Z'; c++) a->cls[c] = a->cls[c + 32];
-    /* 2. the trie */
-    Py_ssize_t cap = total + 1;
-    int ncls = a->ncls;
-    a->delta = PyMem_Malloc(sizeof(int32_t) * (size_t)cap * (size_t)ncls);
-    term_head = PyMem_Malloc(sizeof(int32_t) * (size_t)cap);
-    term_next = PyMem_Malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    a->empty = zalloc((size_t)n, sizeof(int32_t));
-    if (a->delta == NULL || term_head == NULL || term_next == NULL || a->empty == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < cap * ncls; i++) a->delta[i] = -1;
-    for (Py_ssize_t i = 0; i < cap; i++) term_head[i] = -1;
-    a->nstates = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = PyList_GET_ITEM(bytes, i);
-        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(b);
-        Py_ssize_t len = PyBytes_GET_SIZE(b);
-        if (len == 0) {
-            a->empty[a->nempty++] = first_id + (int32_t)i;
-            continue;
-        }
-        int32_t s = 0;
-        for (Py_ssize_t j = 0; j < len; j++) {
-            int32_t *next = &a->delta[(size_t)s * ncls + a->cls[p[j]]];
-            if (*next < 0) *next = a->nstates++;
-            s = *next;
-        }
-        term_next[i] = term_head[s];
-        term_head[s] = (int32_t)i;
-    }
-    /* 3. failure links, breadth first, completing every missing move */
-    int32_t ns = a->nstates;
-    if ((double)ns * ncls * 2 >= (double)INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "too many literals for one key's automaton");
-        goto done;
-    }
-    fail = zalloc((size_t)ns, sizeof(int32_t));
-    queue = zalloc((size_t)ns, sizeof(int32_t));
-    a->emit = zalloc((size_t)ns, sizeof(int32_t));
-    a->chain = zalloc((size_t)ns, sizeof(int32_t));
-    a->out_start = zalloc((size_t)ns + 1, sizeof(int32_t));
-    a->out_ids = zalloc((size_t)n, sizeof(int32_t));
-    if (!fail || !queue || !a->emit || !a->chain || !a->out_start || !a->out_ids) goto done;
-    int32_t head = 0, tail = 0;
-    for (int c = 0; c < ncls; c++) {
-        int32_t t = a->delta[c];
-        if (t < 0) {
-            a->delta[c] = 0;
-        } else {
-            fail[t] = 0;
-            queue[tail++] = t;
-        }
-    }
-    while (head < tail) {
-        int32_t s = queue[head++];
-        for (int c = 0; c < ncls; c++) {
-            int32_t *t = &a->delta[(size_t)s * ncls + c];
-            int32_t via = a->delta[(size_t)fail[s] * ncls + c];
-            if (*t < 0) {
-                *t = via;
-            } else {
-                fail[*t] = via;
-                queue[tail++] = *t;
-            }
-        }
-    }
-    /* 4. outputs: each state's own literals, and the chain of shorter ones ending there */
-    a->emit[0] = a->chain[0] = -1;
-    for (int32_t i = 0; i < tail; i++) {
-        int32_t s = queue[i], f = fail[s];
-        int32_t suffix = term_head[f] >= 0 ? f : a->chain[f];
-        if (f == 0) suffix = -1;
-        a->chain[s] = suffix;
-        a->emit[s] = term_head[s] >= 0 ? s : suffix;
-    }
-    /* 5. states renumbered breadth first: the shallow ones, where a search spends its time,
-     * then share cache lines (in the order literals were added they are strewn over the
-     * whole table) */
-    if (renumber(a, ns, ncls, queue, term_head) < 0) goto done;
-    /* 6. the moves, rewritten as (target row * 2) + 1 if the target ends a literal */
-    for (Py_ssize_t i = 0; i < (Py_ssize_t)ns * ncls; i++) {
-        int32_t t = a->delta[i];
-        a->delta[i] = ((t * ncls) << 1) | (a->emit[t] >= 0);
-    }
-    for (int c = 0; c < 256; c++) a->starts[c] = a->cls[c] != 0 && a->delta[a->cls[c]] != 0;
-    /* the pairs of bytes literals begin with, in every spelling their classes allow */
-    memset(a->pairs, 0, sizeof a->pairs);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = PyList_GET_ITEM(bytes, i);
-        const unsigned char *lit = (const unsigned char *)PyBytes_AS_STRING(b);
-        Py_ssize_t len = PyBytes_GET_SIZE(b);
-        if (len == 0) continue;
-        for (int x = 0; x < 256; x++) {
-            if (a->cls[x] != a->cls[lit[0]]) continue;
-            for (int y = 0; y < 256; y++)
-                if (len == 1 || a->cls[y] == a->cls[lit[1]])
-                    a->pairs[(x << 2) | (y >> 6)] |= (uint64_t)1 << (y & 63);
-        }
-    }
-    int32_t at = 0;
-    for (int32_t s = 0; s < ns; s++) {
-        a->out_start[s] = at;
-        for (int32_t i = term_head[s]; i >= 0; i = term_next[i]) a->out_ids[at++] = first_id + i;
-    }
-    a->out_start[ns] = at;
-    ok = 0;
-done:
-    PyMem_Free(term_head);
-    PyMem_Free(term_next);
-    PyMem_Free(fail);
-    PyMem_Free(queue);
-    Py_DECREF(bytes);
-    return ok;
-}
 
 /* A list of ints (indices below ``limit``) as a new int32 array. */
 static int32_t *int_array(PyObject *list, Py_ssize_t *count, Py_ssize_t limit) {
@@ -281,7 +42,7 @@ static int32_t *int_array(PyObject *list, Py_ssize_t *count, Py_ssize_t limit) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(list);
-    int32_t *out = zalloc((size_t)n, sizeof(int32_t));
+    int32_t *out = maat_zalloc((size_t)n, sizeof(int32_t));
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         /* ints only: another object's __index__ is Python code, which could resize the
@@ -307,16 +68,8 @@ bad:
 }
 
 static void prefilter_dealloc(Prefilter *self) {
-    for (int k = 0; k < self->nkeys; k++) {
-        Automaton *a = &self->keys[k];
-        Py_XDECREF(a->key);
-        PyMem_Free(a->delta);
-        PyMem_Free(a->emit);
-        PyMem_Free(a->chain);
-        PyMem_Free(a->out_start);
-        PyMem_Free(a->out_ids);
-        PyMem_Free(a->empty);
-    }
+    for (int k = 0; k < self->nkeys && self->keys != NULL; k++)
+        maat_automaton_clear(&self->keys[k]);
     PyMem_Free(self->keys);
     PyMem_Free(self->anchor_start);
     PyMem_Free(self->anchor_rules);
@@ -327,9 +80,9 @@ static void prefilter_dealloc(Prefilter *self) {
     PyMem_Free(self->group_lits);
     PyMem_Free(self->veto_start);
     PyMem_Free(self->veto_lits);
-    PyMem_Free(self->lit_seen);
+    PyMem_Free(self->marks.seen);
     PyMem_Free(self->rule_seen);
-    PyMem_Free(self->found);
+    PyMem_Free(self->marks.found);
     PyMem_Free(self->cands);
     Py_XDECREF(self->rules);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -362,14 +115,14 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
     self->rules = PyList_AsTuple(rules);
     if (self->rules == NULL) return -1;
     self->nkeys = (int)PyList_GET_SIZE(keys);
-    self->keys = zalloc((size_t)self->nkeys, sizeof(Automaton));
+    self->keys = maat_zalloc((size_t)self->nkeys, sizeof(Automaton));
     if (self->keys == NULL) return -1;
     int32_t next_id = 0;
     for (int k = 0; k < self->nkeys; k++) {
         PyObject *entry = PyList_GET_ITEM(keys, k), *key, *literals;
         if (!PyArg_ParseTuple(entry, "O!O!", &PyUnicode_Type, &key, &PyList_Type, &literals))
             return -1;
-        if (build_automaton(&self->keys[k], key, literals, next_id) < 0) return -1;
+        if (maat_automaton_build(&self->keys[k], key, literals, next_id) < 0) return -1;
         next_id += (int32_t)PyList_GET_SIZE(literals);
     }
     self->nlits = next_id;
@@ -380,9 +133,9 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
     self->nalways = (int32_t)count;
     /* anchors, as literal id -> rules */
     Py_ssize_t na = PyList_GET_SIZE(anchors);
-    self->anchor_start = zalloc((size_t)self->nlits + 1, sizeof(int32_t));
-    self->anchor_rules = zalloc((size_t)na, sizeof(int32_t));
-    int32_t *pairs = zalloc((size_t)na * 2, sizeof(int32_t));
+    self->anchor_start = maat_zalloc((size_t)self->nlits + 1, sizeof(int32_t));
+    self->anchor_rules = maat_zalloc((size_t)na, sizeof(int32_t));
+    int32_t *pairs = maat_zalloc((size_t)na * 2, sizeof(int32_t));
     if (!self->anchor_start || !self->anchor_rules || !pairs) {
         PyMem_Free(pairs);
         return -1;
@@ -403,7 +156,7 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
         PyMem_Free(pair);
     }
     for (int32_t i = 0; i < self->nlits; i++) self->anchor_start[i + 1] += self->anchor_start[i];
-    int32_t *fill = zalloc((size_t)self->nlits + 1, sizeof(int32_t));
+    int32_t *fill = maat_zalloc((size_t)self->nlits + 1, sizeof(int32_t));
     if (fill == NULL) {
         PyMem_Free(pairs);
         return -1;
@@ -438,10 +191,10 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
             }
         }
     }
-    self->clause_start = zalloc((size_t)self->nrules + 1, sizeof(int32_t));
-    self->cgroup_start = zalloc((size_t)nclauses + 1, sizeof(int32_t));
-    self->group_start = zalloc((size_t)ngroups + 1, sizeof(int32_t));
-    self->group_lits = zalloc((size_t)nglits, sizeof(int32_t));
+    self->clause_start = maat_zalloc((size_t)self->nrules + 1, sizeof(int32_t));
+    self->cgroup_start = maat_zalloc((size_t)nclauses + 1, sizeof(int32_t));
+    self->group_start = maat_zalloc((size_t)ngroups + 1, sizeof(int32_t));
+    self->group_lits = maat_zalloc((size_t)nglits, sizeof(int32_t));
     if (!self->clause_start || !self->cgroup_start || !self->group_start || !self->group_lits)
         return -1;
     int32_t c_at = 0, g_at = 0, l_at = 0;
@@ -484,8 +237,8 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
         }
         nvetoes += PyList_GET_SIZE(ids);
     }
-    self->veto_start = zalloc((size_t)self->nrules + 1, sizeof(int32_t));
-    self->veto_lits = zalloc((size_t)nvetoes, sizeof(int32_t));
+    self->veto_start = maat_zalloc((size_t)self->nrules + 1, sizeof(int32_t));
+    self->veto_lits = maat_zalloc((size_t)nvetoes, sizeof(int32_t));
     if (!self->veto_start || !self->veto_lits) return -1;
     int32_t v_at = 0;
     for (int32_t r = 0; r < self->nrules; r++) {
@@ -502,66 +255,16 @@ static int prefilter_init(Prefilter *self, PyObject *args, PyObject *kwargs) {
         PyMem_Free(ids);
     }
     self->veto_start[self->nrules] = v_at;
-    self->lit_seen = zalloc((size_t)self->nlits, sizeof(uint32_t));
-    self->rule_seen = zalloc((size_t)self->nrules, sizeof(uint32_t));
-    self->found = zalloc((size_t)self->nlits, sizeof(int32_t));
-    self->cands = zalloc((size_t)self->nrules, sizeof(int32_t));
-    if (!self->lit_seen || !self->rule_seen || !self->found || !self->cands) return -1;
+    self->marks.seen = maat_zalloc((size_t)self->nlits, sizeof(uint32_t));
+    self->rule_seen = maat_zalloc((size_t)self->nrules, sizeof(uint32_t));
+    self->marks.found = maat_zalloc((size_t)self->nlits, sizeof(int32_t));
+    self->cands = maat_zalloc((size_t)self->nrules, sizeof(int32_t));
+    if (!self->marks.seen || !self->rule_seen || !self->marks.found || !self->cands) return -1;
     self->ready = 1;
     return 0;
 }
 
 /* ---- searching -------------------------------------------------------------------------- */
-
-static inline void mark(Prefilter *self, int32_t id) {
-    if (self->lit_seen[id] != self->gen) {
-        self->lit_seen[id] = self->gen;
-        self->found[self->nfound++] = id;
-    }
-}
-
-static void search(Prefilter *self, const Automaton *a, const unsigned char *p, Py_ssize_t n) {
-    for (int32_t i = 0; i < a->nempty; i++) mark(self, a->empty[i]);
-    const int32_t *delta = a->delta;
-    const uint8_t *cls = a->cls;
-    int32_t at = 0; /* the row of the current state, times two, plus one if it ends literals */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (at == 0) {
-            /* at the start state, a byte that with the next does not begin a literal (nor
-             * is one) leaves it there: skip such bytes without the dependent load */
-            while (i + 1 < n && !(a->pairs[(p[i] << 2) | (p[i + 1] >> 6)] >> (p[i + 1] & 63) & 1))
-                i++;
-            if (i + 1 >= n && (i >= n || !a->starts[p[i]])) break;
-        }
-        at = delta[(at >> 1) + cls[p[i]]];
-        if (at & 1) {
-            int32_t s = (at >> 1) / a->ncls;
-            for (int32_t e = a->emit[s]; e >= 0; e = a->chain[e])
-                for (int32_t j = a->out_start[e]; j < a->out_start[e + 1]; j++)
-                    mark(self, a->out_ids[j]);
-        }
-    }
-}
-
-/* Search one text (a str): the UTF-8 bytes of an event's lowered value, or its raw ASCII
- * text, whose capitals the automaton reads as small letters when it folds. Runs no Python
- * code. */
-static int search_text(Prefilter *self, const Automaton *a, PyObject *text) {
-    if (!PyUnicode_Check(text)) return 0; /* Python's lowered values are text */
-    Py_ssize_t n;
-    const char *p = PyUnicode_AsUTF8AndSize(text, &n);
-    if (p != NULL) {
-        search(self, a, (const unsigned char *)p, n);
-        return 0;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
-    PyErr_Clear(); /* a lone surrogate: searched as Python's surrogatepass bytes */
-    PyObject *b = utf8_of(text);
-    if (b == NULL) return -1;
-    search(self, a, (const unsigned char *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
-    Py_DECREF(b);
-    return 0;
-}
 
 /* What to search for automaton ``a`` in ``event``: a new reference in ``*value`` (the raw
  * text itself when it is ASCII and the automaton folds capitals, else ``low[key]``, made by
@@ -596,16 +299,6 @@ static int value_of(const Automaton *a, PyObject *event, PyObject **low, PyObjec
     return *value == NULL ? -1 : 0;
 }
 
-/* Search one value of value_of: a text, or a list's or tuple's items one by one. */
-static int search_value(Prefilter *self, const Automaton *a, PyObject *value) {
-    if (PyUnicode_Check(value)) return search_text(self, a, value);
-    if (PyTuple_Check(value) || PyList_Check(value)) {
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(value); i++)
-            if (search_text(self, a, PySequence_Fast_GET_ITEM(value, i)) < 0) return -1;
-    }
-    return 0;
-}
-
 static int by_index(const void *x, const void *y) {
     int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
     return (a > b) - (a < b);
@@ -615,16 +308,16 @@ static int by_index(const void *x, const void *y) {
  * those always run or anchored by a literal found, one of whose clauses holds, and no veto
  * of which is found, in order. Runs no Python code, so no other call can interleave. */
 static int choose(Prefilter *self, PyObject *const *values, PyObject *out) {
-    if (++self->gen == 0) { /* wrapped: forget every old mark */
-        memset(self->lit_seen, 0, sizeof(uint32_t) * (size_t)self->nlits);
+    if (++self->marks.gen == 0) { /* wrapped: forget every old mark */
+        memset(self->marks.seen, 0, sizeof(uint32_t) * (size_t)self->nlits);
         memset(self->rule_seen, 0, sizeof(uint32_t) * (size_t)self->nrules);
-        self->gen = 1;
+        self->marks.gen = 1;
     }
-    self->nfound = 0;
+    self->marks.nfound = 0;
     for (int k = 0; k < self->nkeys; k++)
-        if (values[k] != NULL && search_value(self, &self->keys[k], values[k]) < 0) return -1;
+        if (values[k] != NULL && maat_automaton_search_value(&self->marks, &self->keys[k], values[k]) < 0) return -1;
     int32_t ncands = 0;
-    uint32_t gen = self->gen;
+    uint32_t gen = self->marks.gen;
     for (int32_t i = 0; i < self->nalways; i++) {
         int32_t r = self->always[i];
         if (self->rule_seen[r] != gen) {
@@ -632,8 +325,8 @@ static int choose(Prefilter *self, PyObject *const *values, PyObject *out) {
             self->cands[ncands++] = r;
         }
     }
-    for (int32_t i = 0; i < self->nfound; i++) {
-        int32_t id = self->found[i];
+    for (int32_t i = 0; i < self->marks.nfound; i++) {
+        int32_t id = self->marks.found[i];
         for (int32_t j = self->anchor_start[id]; j < self->anchor_start[id + 1]; j++) {
             int32_t r = self->anchor_rules[j];
             if (self->rule_seen[r] != gen) {
@@ -651,7 +344,7 @@ static int choose(Prefilter *self, PyObject *const *values, PyObject *out) {
             for (int32_t g = self->cgroup_start[c]; g < self->cgroup_start[c + 1] && holds; g++) {
                 int any = 0;
                 for (int32_t j = self->group_start[g]; j < self->group_start[g + 1]; j++)
-                    if (self->lit_seen[self->group_lits[j]] == gen) {
+                    if (self->marks.seen[self->group_lits[j]] == gen) {
                         any = 1;
                         break;
                     }
@@ -660,7 +353,7 @@ static int choose(Prefilter *self, PyObject *const *values, PyObject *out) {
             passed = holds;
         }
         for (int32_t j = self->veto_start[r]; j < self->veto_start[r + 1] && passed; j++)
-            if (self->lit_seen[self->veto_lits[j]] == gen) passed = 0;
+            if (self->marks.seen[self->veto_lits[j]] == gen) passed = 0;
         if (passed && PyList_Append(out, PyTuple_GET_ITEM(self->rules, r)) < 0) return -1;
     }
     return 0;

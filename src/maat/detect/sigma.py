@@ -11,9 +11,11 @@ Loading, as numbered steps of :func:`load_rules`:
 
 :class:`Engine` compiles every routed rule once per route (:mod:`maat.detect.sigma_compile`),
 refusing with a reason what cannot run (a regex RE2 cannot run in linear time), and indexes
-the rules by route key and by anchor literal: :meth:`Engine.match` looks up the event's
-route, runs one RE2 set per field over the event's lowercased values, and evaluates only
-the rules whose anchors it found (plus the few without anchors).
+the rules by route key and by anchor literal (:mod:`maat.detect.buckets`):
+:meth:`Engine.match` looks up the event's route, searches the event's lowercased values for
+the anchors (one RE2 set per field, or with the C extension one Aho-Corasick pass per field,
+:mod:`maat.detect.prefilter`), and evaluates only the rules whose anchors it found (plus the
+few without anchors). :meth:`Engine.match_many` does a batch with one call into C.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
@@ -38,26 +39,30 @@ from sigma.processing.transformations import (
 )
 from sigma.rule import SigmaRule
 
+from maat.detect.buckets import MAX_CLAUSES as _MAX_CLAUSES
+from maat.detect.buckets import Bucket as _Bucket
+from maat.detect.buckets import Checks as _Checks
+from maat.detect.buckets import Compiled as _Compiled
+from maat.detect.buckets import Confirm, match_bucket
+from maat.detect.buckets import Lowered as _Lowered
+from maat.detect.buckets import confirm_groups as _confirm_groups
 from maat.detect.correlation import CorrelationSpec, Correlator, Fired, compile_correlation
 from maat.detect.logsources import (
-    EVENT_DATA,
     SECURITY,
     Route,
     RouteKey,
     event_route_keys,
     routes_for,
 )
-from maat.detect.prefilter import Prefilter, native_prefilter, native_router
+from maat.detect.prefilter import native_router
 from maat.detect.sigma_compile import (
     FULLTEXT,
-    FULLTEXT_RAW,
     Anchors,
     Clause,
     Group,
     by_selectivity,
     clauses_of,
     compile_condition,
-    lowered,
     required_numbers,
     requirements_of,
     vetoes_of,
@@ -79,10 +84,6 @@ EVENT_ID = "winlog.event_id"  # where Windows events keep their id (Sigma's Even
 _TECHNIQUE = re.compile(r"attack\.(t\d{4}(?:\.\d{3})?)\Z", re.IGNORECASE)
 # libyaml's loader where PyYAML has it: SigmaHQ's rules load about four times faster.
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# Thousands of literals per field need more than RE2's default 8 MiB of DFA memory.
-_SET_OPTIONS = re2.Options()
-_SET_OPTIONS.max_mem = 1 << 30
-_FEW_LITERALS = 4
 
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -254,143 +255,6 @@ class Hit:
     correlation: Fired | None = None
 
 
-Confirm = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
-"""A rule's other necessary literal groups: each group as ``(key, literals)`` pairs, of
-which the event's lowercased values must contain one before the rule is run."""
-_MAX_CONFIRM_GROUPS = 3  # the most selective; each costs a few substring tests
-_MAX_CLAUSES = 16  # alternatives the C prefilter checks per rule; past this, none
-_MAX_CONFIRM_LITERALS = 8  # a longer group is cheaper left to the rule itself
-
-
-_Checks = tuple[Confirm, tuple[Clause, ...], Group]
-"""What a rule's prefilter checks beside its anchors: confirm groups (Python), clauses and
-vetoes (C)."""
-
-
-@dataclass(slots=True)
-class _Compiled:
-    rule: LoadedRule
-    route: Route
-    test: Test
-    confirm: Confirm = ()
-    clauses: tuple[Clause, ...] = ((),)
-    """Alternatives of necessary literal groups, for the C prefilter (see ``clauses_of``)."""
-    vetoes: Group = frozenset()
-    """Literals any one of which, found, proves the rule false (see ``vetoes_of``)."""
-
-
-def _confirm_groups(groups: list[Group]) -> Confirm:
-    """The groups worth checking before a rule runs, by key, most selective first."""
-    out = []
-    for group in groups:
-        if len(group) > _MAX_CONFIRM_LITERALS:
-            continue
-        by_key: dict[str, list[str]] = {}
-        for key, literal in sorted(group):
-            by_key.setdefault(key, []).append(literal)
-        out.append(tuple((key, tuple(literals)) for key, literals in by_key.items()))
-        if len(out) == _MAX_CONFIRM_GROUPS:
-            break
-    return tuple(out)
-
-
-def _confirmed(confirm: Confirm, low: Mapping[str, Any]) -> bool:
-    """Whether every group has a literal in its key's lowercased value (list items and
-    keyword values one by one)."""
-    for group in confirm:  # noqa: SIM110 - a loop is twice as fast as all(genexpr)
-        if not _any_literal(group, low):
-            return False
-    return True
-
-
-def _any_literal(group: tuple[tuple[str, tuple[str, ...]], ...], low: Mapping[str, Any]) -> bool:
-    for key, literals in group:
-        text = low[key]
-        if text is None:
-            continue
-        for item in (text,) if type(text) is str else text:
-            for literal in literals:
-                if literal in item:
-                    return True
-    return False
-
-
-class _Bucket:
-    """The rules of one route key, with their anchor index."""
-
-    def __init__(self) -> None:
-        self.members: list[tuple[_Compiled, Anchors]] = []
-        self.prefilter: Prefilter[_Compiled] | None = None
-        self.rules: list[_Compiled] = []
-        self.always: list[int] = []
-        self.sets: list[tuple[str, Any, list[list[int]]]] = []
-        self.few: list[tuple[str, tuple[tuple[str, list[int]], ...]]] = []
-
-    def build(self, native: bool) -> None:
-        """Index the anchors: an RE2 set per key over the literals about it, or, for a
-        key with a few literals, the literals themselves (a substring test costs a tenth
-        of a set's call). One set over all keys' tagged values was tried: its DFA outgrows
-        RE2's cache on the process creation bucket, 1 ms a search. With ``native``, the C
-        prefilter does the same work when it was built (:mod:`maat.detect.prefilter`)."""
-        if native:
-            self.prefilter = native_prefilter(
-                [anchors for _, anchors in self.members],
-                [compiled.clauses for compiled, _ in self.members],
-                [compiled.vetoes for compiled, _ in self.members],
-                [compiled for compiled, _ in self.members],
-            )
-        if self.prefilter is not None:
-            self.rules = [compiled for compiled, _ in self.members]
-            self.members = []
-            return
-        by_key: dict[str, dict[str, list[int]]] = {}
-        for index, (compiled, anchors) in enumerate(self.members):
-            self.rules.append(compiled)
-            if anchors is None:
-                self.always.append(index)
-                continue
-            for key, literal in anchors:
-                by_key.setdefault(key, {}).setdefault(literal, []).append(index)
-        for key, literals in sorted(by_key.items()):
-            if len(literals) <= _FEW_LITERALS:
-                self.few.append((key, tuple(literals.items())))
-                continue
-            matcher = re2.Set.SearchSet(_SET_OPTIONS)
-            owners: list[list[int]] = []
-            for literal, indices in literals.items():
-                matcher.Add(re2.escape(literal))
-                owners.append(indices)
-            matcher.Compile()
-            # The wrapper's Match() encodes and re-checks types per call; on the hot path
-            # the compiled set is called with UTF-8 bytes directly.
-            raw = getattr(matcher, "_set", None)
-            search = raw.Match if raw is not None else matcher.Match
-            self.sets.append((key, search, owners))
-        self.members = []
-
-
-class _Lowered(dict[str, Any]):
-    """An event's values as matchers compare them (lowercased; keywords' text values),
-    each computed the first time a rule reads it: most rules never run on an event."""
-
-    __slots__ = ("event",)
-
-    def __init__(self, event: Mapping[str, Any]) -> None:
-        super().__init__()
-        self.event = event
-
-    def __missing__(self, key: str) -> Any:
-        if key == FULLTEXT_RAW:
-            value: Any = _text_values(self.event)
-        elif key == FULLTEXT:
-            value = tuple(item.lower() for item in self[FULLTEXT_RAW])
-        else:
-            raw = self.event.get(key)
-            value = raw.lower() if type(raw) is str else lowered(raw)
-        self[key] = value
-        return value
-
-
 def applicable_routes(rule: LoadedRule) -> tuple[Route, ...]:
     """The routes a rule runs on: those of its log source that have every field it reads
     (Security 4688 has no OriginalFileName: a rule reading it is judged on Sysmon only, as
@@ -544,14 +408,16 @@ class Engine:
 
     def match_many(self, events: Sequence[Mapping[str, Any]]) -> dict[int, list[Hit]]:
         """:meth:`match` of each of ``events``, in order, as ``{index: hits}`` for the events
-        with hits: one call into C for the batch instead of one per event."""
+        with hits: one call into C for the batch instead of one per event. The indices are
+        those of ``events`` as given: matching runs Python code (a value's ``__str__``, another
+        thread), which may change the caller's list, so a copy of it is matched."""
         out: dict[int, list[Hit]] = {}
+        batch = list(events)
         if self._router is None:
-            for index, event in enumerate(events):
+            for index, event in enumerate(batch):
                 if hits := self._hits(event, None):
                     out[index] = hits
             return out
-        batch = events if type(events) is list else list(events)
         indices, found = self._router.many(batch)
         for index, routed in zip(indices, found, strict=True):
             if hits := self._hits(batch[index], routed):
@@ -575,7 +441,7 @@ class Engine:
             for key in keys:
                 bucket = self._buckets.get(key)
                 if bucket is not None:
-                    self._match_bucket(bucket, event, matched, low)
+                    match_bucket(bucket, event, matched, low)
         if not matched:
             return []
         hidden = self._hidden
@@ -585,83 +451,6 @@ class Engine:
             for fired in self._correlator.feed(event, fed):
                 hits.append(Hit(self.correlations[fired.index], "correlation", fired))
         return hits
-
-    @staticmethod
-    def _match_bucket(
-        bucket: _Bucket, event: Mapping[str, Any], matched: list[_Compiled], low: _Lowered
-    ) -> None:
-        prefilter = bucket.prefilter
-        if prefilter is not None:  # anchors and confirm groups checked in C
-            for compiled in prefilter(event if type(event) is dict else dict(event), low):
-                if compiled.test(event, low):
-                    matched.append(compiled)
-            return
-        candidates = set(bucket.always)
-        for key, pairs in bucket.few:
-            if key not in event and key[0] != "\x00":
-                continue
-            text = low[key]
-            if text is None:
-                continue
-            items = (text,) if type(text) is str else text
-            for literal, indices in pairs:
-                for item in items:
-                    if literal in item:
-                        candidates.update(indices)
-                        break
-        for key, matcher, owners in bucket.sets:
-            if key not in event and key[0] != "\x00":  # keywords' pseudo-keys: always there
-                continue
-            text = low[key]
-            if text is None:
-                continue
-            for item in (text,) if type(text) is str else text:
-                found = matcher(item.encode("utf-8", "surrogatepass"))  # lone surrogates too
-                if found:
-                    for index in found:
-                        candidates.update(owners[index])
-        rules = bucket.rules
-        for index in sorted(candidates):
-            compiled = rules[index]
-            if compiled.confirm and not _confirmed(compiled.confirm, low):
-                continue
-            if compiled.test(event, low):
-                matched.append(compiled)
-
-
-# Keys that say what an event is, not what happened: never searched by keywords.
-_NOT_TEXT = frozenset(
-    [
-        "@timestamp",
-        "event.id",
-        "event.module",
-        "event.kind",
-        "event.dataset",
-        "event.original",
-        "event.ingested",
-        "event.category",
-        "event.type",
-    ]
-)
-
-
-def _text_values(event: Mapping[str, Any]) -> tuple[str, ...]:
-    """The values keywords search: a Windows event's event data, another event's fields
-    (numbers as text, list items one by one)."""
-    windows = "winlog.channel" in event
-    out: list[str] = []
-    for key, value in event.items():
-        if windows and not key.startswith(EVENT_DATA):
-            continue
-        if not windows and (key in _NOT_TEXT or key.startswith("maat.")):
-            continue
-        if type(value) is str:
-            out.append(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(str(value))
-        elif isinstance(value, list):
-            out.extend(str(item) for item in value if isinstance(item, str | int | float))
-    return tuple(out)
 
 
 def _any(parts: list[Test]) -> Test:
