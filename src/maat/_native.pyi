@@ -15,11 +15,12 @@ def configure(
     nxlog_keys: tuple[str, ...],
     nxlog_types: frozenset[str],
     channels: dict[str, str],
-    new_hash: Callable[..., Any],
-    hash_options: dict[str, Any],
+    id_size: int,
+    id_person: bytes,
     module: str,
     mapper: Callable[[str | None, str | None, int], tuple[Any, ...]],
 ) -> None: ...
+def blake2b_hex(data: bytes, person: bytes, digest_size: int, /) -> str: ...
 
 class Prefilter:
     def __init__(

@@ -28,15 +28,15 @@ static PyObject *cfg_nxlog_keys;  /* tuple[str]: prefixed keys NXLog's account r
 static PyObject *cfg_nxlog_types; /* frozenset[str]: NXLog's own EventType values */
 static PyObject *cfg_event_type;  /* "winlog.event_data.EventType" */
 static PyObject *cfg_channels;    /* dict[str, str]: usual spelling of well-known channels */
-static PyObject *cfg_new_hash;    /* callable(bytes, **options) -> hash object with hexdigest() */
-static PyObject *cfg_hash_names;  /* tuple: the options' names */
-static PyObject *cfg_hash_values; /* tuple: their values */
+static uint8_t cfg_id_person[16]; /* event ids: BLAKE2b of the record, personalised so */
+static size_t cfg_id_person_len;
+static size_t cfg_id_size;        /* bytes of digest (its hex text is twice as long) */
 static PyObject *cfg_module;      /* "windows" */
 static PyObject *cfg_mapper;      /* callable(provider, channel, event_id) -> mapping plan */
 
 static PyObject *s_timestamp, *s_ingested, *s_code, *s_winlog_event_id, *s_provider,
     *s_provider_name, *s_channel, *s_computer, *s_host, *s_record_id, *s_id, *s_module,
-    *s_kind, *s_event, *s_original, *s_true, *s_false, *s_empty, *s_hexdigest;
+    *s_kind, *s_event, *s_original, *s_true, *s_false, *s_empty;
 
 /* The meta keys this function reads; every other meta key is validated and dropped. */
 enum { M_EVENT_ID = 1, M_CHANNEL, M_SOURCE_NAME, M_PROVIDER_NAME, M_HOSTNAME, M_TIME_CREATED,
@@ -341,18 +341,11 @@ static PyObject *finish(PyObject *out, Slot *m, const char *line, Py_ssize_t siz
         if (set(out, s_timestamp, received) < 0 || set(out, s_ingested, received) < 0)
             goto fail2;
     }
-    /* the record's bytes, lent to the hash without a copy */
-    PyObject *view = PyMemoryView_FromMemory((char *)line, size, PyBUF_READ);
-    if (view == NULL) goto fail2;
-    PyObject *call[8] = {view};
-    Py_ssize_t nopts = PyTuple_GET_SIZE(cfg_hash_values);
-    for (Py_ssize_t i = 0; i < nopts; i++) call[1 + i] = PyTuple_GET_ITEM(cfg_hash_values, i);
-    PyObject *hasher = PyObject_Vectorcall(cfg_new_hash, call, 1, cfg_hash_names);
-    Py_DECREF(view);
-    if (hasher == NULL) goto fail2;
-    PyObject *id = PyObject_VectorcallMethod(s_hexdigest, &hasher,
-                                             1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    Py_DECREF(hasher);
+    /* model.event_id: BLAKE2b of the record (blake2b.c, held to hashlib by the tests) */
+    uint8_t digest[64];
+    maat_blake2b((const uint8_t *)line, (size_t)size, cfg_id_person, cfg_id_person_len, digest,
+                 cfg_id_size);
+    PyObject *id = maat_hex(digest, cfg_id_size);
     if (id == NULL) goto fail2;
     int bad = set(out, s_id, id);
     Py_DECREF(id);
@@ -536,41 +529,32 @@ static PyObject *flat_windows(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *names[] = {"meta", "decline", "prefix", "nxlog_keys", "nxlog_types",
-                            "channels", "new_hash", "hash_options", "module", "mapper", NULL};
-    PyObject *meta, *decline, *prefix, *nxlog_keys, *nxlog_types, *channels, *new_hash,
-        *hash_options, *module, *mapper;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!UO!O!O!OO!UO", names,
+    static char *names[] = {"meta",     "decline", "prefix",    "nxlog_keys", "nxlog_types",
+                            "channels", "id_size", "id_person", "module",     "mapper",
+                            NULL};
+    PyObject *meta, *decline, *prefix, *nxlog_keys, *nxlog_types, *channels, *module, *mapper;
+    Py_ssize_t id_size;
+    Py_buffer id_person;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!UO!O!O!ny*UO", names,
                                      &PyFrozenSet_Type, &meta, &PyFrozenSet_Type, &decline,
                                      &prefix, &PyTuple_Type, &nxlog_keys, &PyFrozenSet_Type,
-                                     &nxlog_types, &PyDict_Type, &channels, &new_hash,
-                                     &PyDict_Type, &hash_options, &module, &mapper))
+                                     &nxlog_types, &PyDict_Type, &channels, &id_size,
+                                     &id_person, &module, &mapper))
         return NULL;
-    if (PyDict_GET_SIZE(hash_options) > 7) {
-        PyErr_SetString(PyExc_ValueError, "configure: at most 7 hash options");
-        return NULL;
-    }
-    PyObject *hash_names = PySequence_Tuple(hash_options);
-    PyObject *hash_values = hash_names ? PyTuple_New(PyTuple_GET_SIZE(hash_names)) : NULL;
-    if (hash_values == NULL) {
-        Py_XDECREF(hash_names);
+    if (id_size < 1 || id_size > 64 || id_person.len > 16) {
+        PyBuffer_Release(&id_person);
+        PyErr_SetString(PyExc_ValueError, "configure: id_size 1..64, id_person <= 16 bytes");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(hash_names); i++) {
-        PyObject *v = PyDict_GetItem(hash_options, PyTuple_GET_ITEM(hash_names, i));
-        PyTuple_SET_ITEM(hash_values, i, Py_NewRef(v));
-    }
+    cfg_id_size = (size_t)id_size;
+    cfg_id_person_len = (size_t)id_person.len;
+    memcpy(cfg_id_person, id_person.buf, cfg_id_person_len);
+    PyBuffer_Release(&id_person);
     PyObject *fresh = PyDict_New();
-    if (fresh == NULL) {
-        Py_DECREF(hash_names);
-        Py_DECREF(hash_values);
-        return NULL;
-    }
+    if (fresh == NULL) return NULL;
     PyObject *event_type = PyUnicode_FromFormat("%UEventType", prefix);
     if (event_type == NULL) {
         Py_DECREF(fresh);
-        Py_DECREF(hash_names);
-        Py_DECREF(hash_values);
         return NULL;
     }
     cache_clear(); /* the prefixed keys and kinds depend on the tables */
@@ -581,9 +565,6 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     Py_XSETREF(cfg_nxlog_types, Py_NewRef(nxlog_types));
     Py_XSETREF(cfg_event_type, event_type);
     Py_XSETREF(cfg_channels, Py_NewRef(channels));
-    Py_XSETREF(cfg_new_hash, Py_NewRef(new_hash));
-    Py_XSETREF(cfg_hash_names, hash_names);
-    Py_XSETREF(cfg_hash_values, hash_values);
     Py_XSETREF(cfg_module, Py_NewRef(module));
     Py_XSETREF(cfg_mapper, Py_NewRef(mapper));
     Py_XSETREF(mappers, fresh);
@@ -598,6 +579,8 @@ PyMethodDef maat_flat_methods[] = {
      "[event | line, ...], slow, offset, number)"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "Set the tables flat_windows uses (maat.telemetry.native does, at import)."},
+    {"blake2b_hex", maat_blake2b_hex, METH_VARARGS,
+     "blake2b_hex(data, person, digest_size) -> str: the event ids' BLAKE2b, for tests."},
     {NULL, NULL, 0, NULL}};
 
 /* The interned keys and texts every event uses. */
@@ -610,7 +593,7 @@ int maat_flat_init(void) {
         {&s_host, "host.name"}, {&s_record_id, "winlog.record_id"}, {&s_id, "event.id"},
         {&s_module, "event.module"}, {&s_kind, "event.kind"}, {&s_event, "event"},
         {&s_original, "event.original"}, {&s_true, "true"}, {&s_false, "false"},
-        {&s_empty, ""}, {&s_hexdigest, "hexdigest"}};
+        {&s_empty, ""}};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
         if (*strings[i].slot == NULL) return -1;

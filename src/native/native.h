@@ -8,7 +8,7 @@
 
 /* The interface version: Python uses the extension only when it is the one it expects (a
  * stale build of an older checkout is ignored, not half used). */
-#define MAAT_NATIVE_API 1
+#define MAAT_NATIVE_API 2
 
 /* ---- json_scan.c: scan the JSON orjson accepts; DECLINE for anything unsure ---- */
 #define DECLINE ((const char *)1) /* not a Python error: the Python path takes the line */
@@ -38,6 +38,13 @@ int maat_flat_configured(void); /* 0 with an error when configure() was not call
 /* One JSON line [line, line + size): a new reference to its event, or to None */
 PyObject *maat_flat_record(const char *line, Py_ssize_t size, PyObject *received);
 PyObject *maat_flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- blake2b.c ---- */
+/* BLAKE2b of data[0:n], digest of out_len bytes (1..64), no key, person up to 16 bytes */
+void maat_blake2b(const uint8_t *data, size_t n, const uint8_t *person, size_t person_len,
+                  uint8_t *out, size_t out_len);
+PyObject *maat_hex(const uint8_t *bytes, size_t n); /* hexdigest() text of bytes */
+PyObject *maat_blake2b_hex(PyObject *self, PyObject *args);
 
 /* ---- mapping.c ---- */
 /* Run a mapping plan (windows_mapping.plan_of) on an event: 0, -1 with an error, -2 decline */

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,7 +47,7 @@ __all__ = [
     "TextSource",
     "event_id",
     "finish",
-    "id_hash",
+    "id_parameters",
     "iso_utc",
     "set_url_path",
 ]
@@ -131,11 +131,10 @@ def event_id(module: str, raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=_ID_BYTES, person=module.encode()[:16]).hexdigest()
 
 
-def id_hash(module: str) -> tuple[Callable[..., Any], dict[str, Any]]:
-    """``(new, options)`` such that ``new(raw, **options).hexdigest()`` is :func:`event_id`
-    of ``module``: for the C hot path, which hashes without a Python call per event
-    (:mod:`maat.telemetry.native`)."""
-    return hashlib.blake2b, {"digest_size": _ID_BYTES, "person": module.encode()[:16]}
+def id_parameters(module: str) -> tuple[int, bytes]:
+    """``(digest_size, person)`` of :func:`event_id`'s BLAKE2b for ``module``: for the C
+    hot path, which hashes with its own BLAKE2b (:mod:`maat.telemetry.native`)."""
+    return _ID_BYTES, module.encode()[:16]
 
 
 _ID_BYTES = 16

@@ -20,7 +20,7 @@ from typing import Any
 
 from maat.native import NATIVE
 from maat.telemetry import windows
-from maat.telemetry.model import id_hash
+from maat.telemetry.model import id_parameters
 from maat.telemetry.windows_fields import EVENT_DATA
 
 __all__ = ["FLAT_WINDOWS", "FLAT_WINDOWS_LINES"]
@@ -37,7 +37,7 @@ is the event ``flat_windows`` made (a ``dict``), or the line's ``bytes`` where i
 or the line is longer than the limit; ``slow`` holds the positions of the ``bytes``
 payloads; ``offset`` and ``number`` say where to go on (``len(data) + 1``: the end)."""
 
-_NEW_HASH, _HASH_OPTIONS = id_hash(windows.FLAT.name)
+_ID_SIZE, _ID_PERSON = id_parameters(windows.FLAT.name)
 if NATIVE is None:
     FLAT_WINDOWS = FLAT_WINDOWS_LINES = None
 else:
@@ -49,8 +49,8 @@ else:
         nxlog_keys=windows._NXLOG_ACCOUNT,
         nxlog_types=windows._NXLOG_EVENT_TYPES,
         channels=windows._CHANNELS,
-        new_hash=_NEW_HASH,
-        hash_options=_HASH_OPTIONS,
+        id_size=_ID_SIZE,
+        id_person=_ID_PERSON,
         module=windows.FLAT.name,
         mapper=windows.FLAT.mapper,
     )
