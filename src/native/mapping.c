@@ -29,6 +29,15 @@ static PyObject *text_at(PyObject *out, PyObject *source, int dash_is_none) {
     return v;
 }
 
+/* v = the text at source in out; no text: the next step; not text: decline; an error: -1 */
+#define TEXT_OR_SKIP(v, out, source, dash_is_none)                                            \
+    v = text_at((out), (source), (dash_is_none));                                              \
+    if (v == DECLINE_VALUE) return -2;                                                         \
+    if (v == NULL) {                                                                           \
+        if (PyErr_Occurred()) return -1;                                                       \
+        continue;                                                                              \
+    }
+
 static int is_plan(PyObject *plan) {
     return PyTuple_CheckExact(plan) && PyTuple_GET_SIZE(plan) == P_SIZE;
 }
@@ -91,24 +100,16 @@ int maat_apply_plan(PyObject *plan, PyObject *out) {
     pairs = PyTuple_GET_ITEM(plan, P_STRINGS);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
         PyObject *pair = PyTuple_GET_ITEM(pairs, i);
-        PyObject *v = text_at(out, PyTuple_GET_ITEM(pair, 0), 1);
-        if (v == DECLINE_VALUE) return -2;
-        if (v == NULL) {
-            if (PyErr_Occurred()) return -1;
-            continue;
-        }
+        PyObject *v;
+        TEXT_OR_SKIP(v, out, PyTuple_GET_ITEM(pair, 0), 1);
         if (PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 1), v) < 0) return -1;
     }
     /* 4. integers: decimal digits here, anything else by to_int (hex, errors) */
     pairs = PyTuple_GET_ITEM(plan, P_INTS);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
         PyObject *triple = PyTuple_GET_ITEM(pairs, i);
-        PyObject *v = text_at(out, PyTuple_GET_ITEM(triple, 0), 1);
-        if (v == DECLINE_VALUE) return -2;
-        if (v == NULL) {
-            if (PyErr_Occurred()) return -1;
-            continue;
-        }
+        PyObject *v;
+        TEXT_OR_SKIP(v, out, PyTuple_GET_ITEM(triple, 0), 1);
         PyObject *number = NULL;
         Py_ssize_t n = PyUnicode_GET_LENGTH(v);
         if (PyUnicode_IS_ASCII(v) && n < 19) {
@@ -132,12 +133,8 @@ int maat_apply_plan(PyObject *plan, PyObject *out) {
     pairs = PyTuple_GET_ITEM(plan, P_NAMES);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
         PyObject *pair = PyTuple_GET_ITEM(pairs, i);
-        PyObject *v = text_at(out, PyTuple_GET_ITEM(pair, 0), 1);
-        if (v == DECLINE_VALUE) return -2;
-        if (v == NULL) {
-            if (PyErr_Occurred()) return -1;
-            continue;
-        }
+        PyObject *v;
+        TEXT_OR_SKIP(v, out, PyTuple_GET_ITEM(pair, 0), 1);
         Py_ssize_t n = PyUnicode_GET_LENGTH(v);
         Py_ssize_t cut = PyUnicode_FindChar(v, '\\', 0, n, -1);
         Py_ssize_t slash = PyUnicode_FindChar(v, '/', cut + 1, n, -1);
@@ -153,12 +150,8 @@ int maat_apply_plan(PyObject *plan, PyObject *out) {
     pairs = PyTuple_GET_ITEM(plan, P_MAPS);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
         PyObject *triple = PyTuple_GET_ITEM(pairs, i);
-        PyObject *v = text_at(out, PyTuple_GET_ITEM(triple, 0), 0);
-        if (v == DECLINE_VALUE) return -2;
-        if (v == NULL) {
-            if (PyErr_Occurred()) return -1;
-            continue;
-        }
+        PyObject *v;
+        TEXT_OR_SKIP(v, out, PyTuple_GET_ITEM(triple, 0), 0);
         PyObject *lower = PyObject_CallMethod(v, "lower", NULL);
         if (lower == NULL) return -1;
         PyObject *m = PyDict_GetItemWithError(PyTuple_GET_ITEM(triple, 2), lower);

@@ -118,7 +118,6 @@ static PyObject *router_many(Router *self, PyObject *events) {
         Py_XDECREF(at);
         Py_DECREF(rules);
         if (bad) goto fail;
-        if (i >= PyList_GET_SIZE(events)) break;
     }
     PyObject *result = PyTuple_Pack(2, indices, found);
     Py_DECREF(indices);

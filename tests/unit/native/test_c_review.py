@@ -1,6 +1,6 @@
 """Review of the C hot path (``src/native``): each test is named after the attack or the wrong
-answer it stops. The Python paths are the reference: the C prefilter may run more rules than
-Python's, never fewer, and the C reader may decline a line, never answer differently.
+answer it stops. The Python paths are the reference: the C prefilter may choose other rules to
+run than Python's, never miss a hit, and the C reader may decline a line, never answer differently.
 
 Skipped when ``maat._native`` is not built; with ``MAAT_TEST_REQUIRE_NATIVE=1`` they fail
 instead, so that a build that silently lost the extension is noticed."""
@@ -260,3 +260,80 @@ def test_a_mapping_plan_of_the_wrong_shape_sends_the_line_to_python_instead_of_c
         "strings as a list None", "a pair of one None", "a table that is not a dict None",
         "a category that is not a list None", "too short None", "maat's own dict",
     ]  # fmt: skip
+
+
+# --- the batch call: indices are those of the events as given ------------------------------
+
+
+class _Mutating:
+    """A value whose text is read in Python (the C path asks for it while it routes the
+    batch), and which changes the caller's list of events the first time it is read: as a
+    value's ``__str__``, or another thread, may."""
+
+    def __init__(self, change: Any) -> None:
+        self.change: Any = change
+
+    def __str__(self) -> str:
+        change, self.change = self.change, None
+        if change is not None:
+            change()
+        return "c:\\x\\tool.exe"
+
+
+def _titles_by_index(found: dict[int, list[Any]]) -> dict[int, list[str]]:
+    return {index: [hit.rule.title for hit in hits] for index, hits in found.items()}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_batch_that_grows_while_it_is_matched_keeps_each_event_s_hits_at_its_own_index(
+    native: bool,
+) -> None:
+    # The C router numbered the events of the live list, and Python then took
+    # batch[index] of a list that had changed since: an event was matched (and fed to the
+    # correlations) twice, another's candidate rules were tested on the event now at its
+    # index, and the hits were answered at indices the caller's events do not have.
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    assert (built._router is not None) is native
+    batch: list[Any] = []
+    first = event(1, Image=_Mutating(lambda: batch.insert(0, {"event.dataset": "x"})))
+    batch += [first, event(1, CommandLine="run EvilPayload now")]
+    assert _titles_by_index(built.match_many(batch)) == {0: ["rule 1"], 1: ["rule 0"]}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_batch_emptied_while_it_is_matched_still_answers_for_every_event_given(
+    native: bool,
+) -> None:
+    # The router stopped at the list's new end and Python read batch[0] of an empty list:
+    # IndexError, and the event after the first was never matched.
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    batch: list[Any] = []
+    batch += [event(1, Image=_Mutating(batch.clear)), event(1, CommandLine="evilpayload")]
+    assert _titles_by_index(built.match_many(batch)) == {0: ["rule 1"], 1: ["rule 0"]}
+
+
+def test_a_batch_gives_what_matching_each_event_alone_gives_for_odd_events() -> None:
+    # Not dicts, not Windows, ids as text or bool, a dict subclass, a channel that is not
+    # text: each routed as match routes it (in Python), at its own index.
+    class Sub(dict[str, Any]):
+        pass
+
+    rules = _rules(_EVIL, _TOOL)
+    odd: list[Any] = [
+        event(1, CommandLine="evilpayload"),
+        {"event.dataset": "zeek.conn"},
+        {**event(1, CommandLine="evilpayload"), "winlog.event_id": "1"},
+        {**event(1, CommandLine="evilpayload"), "winlog.event_id": True},
+        Sub(event(1, Image="c:\\x\\TOOL.exe")),
+        {**event(1, Image="c:\\x\\tool.exe"), "winlog.channel": 5},
+        event(2, CommandLine="evilpayload"),
+        {},
+        event(1, CommandLine="nothing"),
+        event(1, Image="C:\\X\\T\u00d6\u00d6L.EXE\u0130"),
+        event(1, Image="c:\\x\\tool.exe", CommandLine="EVILPAYLOAD"),
+    ]
+    for native in (True, False):
+        alone, many = Engine(rules, native=native), Engine(rules, native=native)
+        want = {i: [h.rule.title for h in alone.match(e)] for i, e in enumerate(odd)}
+        assert _titles_by_index(many.match_many(odd)) == {i: t for i, t in want.items() if t}
+        assert _titles_by_index(many.match_many(tuple(odd))) == {i: t for i, t in want.items() if t}
