@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 from pathlib import Path
 from types import MappingProxyType
@@ -30,12 +29,11 @@ from hypothesis import strategies as st
 from maat.detect.logsources import event_route_keys
 from maat.detect.prefilter import native_prefilter
 from maat.detect.sigma import Engine, _Lowered, load_rules
-from maat.native import NATIVE
 from maat.services.detection import regression_cases, rule_texts
 from maat.services.event_files import parse_event_file
+from native_kit import require_native
 from telemetry_kit import MORDOR, SHARED, SIGMA_REGRESSION
 
-REQUIRED = os.environ.get("MAAT_TEST_REQUIRE_NATIVE") == "1"
 SIGMA = SHARED / "sigma"
 RULE_FOLDERS = [SIGMA / "rules", SIGMA / "rules-emerging-threats", SIGMA / "rules-threat-hunting"]
 LIMIT = 1 << 22
@@ -45,10 +43,7 @@ SYSMON = "Microsoft-Windows-Sysmon/Operational"
 @pytest.fixture(autouse=True, scope="module")
 def _native_built() -> None:
     """Nothing to compare without the extension: skip, unless CI requires it (then fail)."""
-    if NATIVE is None:
-        if REQUIRED:
-            pytest.fail("MAAT_TEST_REQUIRE_NATIVE=1 but maat._native is not built")
-        pytest.skip("maat._native is not built (no C compiler at install): no C path to test")
+    require_native()
 
 
 def hits(engine: Engine, event: dict[str, Any]) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ instead, so that a build that silently lost the extension is noticed."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,17 +17,13 @@ import pytest
 
 from maat.detect.sigma import Engine, RuleSet, load_rules
 from maat.native import NATIVE
+from native_kit import require_native
 from sigma_kit import event
-
-_REQUIRED = os.environ.get("MAAT_TEST_REQUIRE_NATIVE") == "1"
 
 
 @pytest.fixture(autouse=True)
 def _native() -> None:
-    if NATIVE is None:
-        if _REQUIRED:
-            pytest.fail("MAAT_TEST_REQUIRE_NATIVE=1, but maat._native is not built (or stale)")
-        pytest.skip("maat._native is not built: Maat runs the Python paths only")
+    require_native()
 
 
 def _rules(*detections: str) -> RuleSet:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 
 import pytest
 
 from maat.native import NATIVE
 from maat.telemetry.model import event_id, id_parameters
+from native_kit import require_native
 
 
 @pytest.fixture(autouse=True)
 def _native() -> None:
-    if NATIVE is None:
-        if os.environ.get("MAAT_TEST_REQUIRE_NATIVE") == "1":
-            pytest.fail("maat._native is not built (MAAT_TEST_REQUIRE_NATIVE=1)")
-        pytest.skip("maat._native is not built: the Python path's ids are hashlib's")
+    require_native()
 
 
 @pytest.mark.parametrize("person", [b"", b"windows", b"sysmon_linux", b"0123456789abcdef"])

@@ -17,7 +17,6 @@ lines, oversized lines and other JSON sources.
 from __future__ import annotations
 
 import functools
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,21 +35,19 @@ from maat.telemetry.model import finish
 from maat.telemetry.pipeline import ParseOutcome, parse_bytes
 from maat.telemetry.windows import FLAT
 from maat.telemetry.windows_fields import SPECS
+from native_kit import require_native
 from telemetry_kit import MORDOR
 
 RECEIVED = "2024-05-01T12:00:00.000000Z"
 LIMIT = 1 << 20
-REQUIRED = os.environ.get("MAAT_TEST_REQUIRE_NATIVE") == "1"
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _native_built() -> None:
     """Nothing to compare without the extension: skip, unless CI requires it (then fail)."""
-    if NATIVE is None:
-        if REQUIRED:
-            pytest.fail("MAAT_TEST_REQUIRE_NATIVE=1 but maat._native is not built")
-        pytest.skip("maat._native is not built (no C compiler at install): no C path to test")
+    require_native()
+    assert NATIVE is not None
     # Else the pipeline must have the C path, or these tests would compare Python with itself.
     assert pipeline.FLAT_WINDOWS_LINES is NATIVE.flat_windows_lines
 
