@@ -579,6 +579,12 @@ PyMethodDef maat_flat_methods[] = {
      "[event | line, ...], slow, offset, number)"},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "Set the tables flat_windows uses (maat.telemetry.native does, at import)."},
+    {"lake_columns", (PyCFunction)(void (*)(void))maat_lake_columns, METH_FASTCALL,
+     "lake_columns(events, plan) -> [(validity, nulls, offsets, data), ...] | None"},
+    {"spool_parts", (PyCFunction)(void (*)(void))maat_spool_parts, METH_FASTCALL,
+     "spool_parts(subject, [(id, data), ...]) -> [head, data, ...] | None"},
+    {"crc32", maat_crc32_py, METH_VARARGS,
+     "crc32(data, value=0, portable=False) -> int: zlib.crc32(data, value)"},
     {"blake2b_hex", maat_blake2b_hex, METH_VARARGS,
      "blake2b_hex(data, person, digest_size) -> str: the event ids' BLAKE2b, for tests."},
     {NULL, NULL, 0, NULL}};

@@ -3,7 +3,9 @@
  * - flat_windows.c: NXLog/Mordor JSON lines to normalised events (maat.telemetry.native);
  * - prefilter.c, router.c: which Sigma rules an event can match, by its channel, event id
  *   and literals (maat.detect.prefilter);
- * - mapping.c: the ECS mapping plans of Windows events (maat.telemetry.windows_mapping).
+ * - mapping.c: the ECS mapping plans of Windows events (maat.telemetry.windows_mapping);
+ * - columns.c: the lake's columns of a batch of events as Arrow buffers (maat.adapters.lake);
+ * - crc32.c, frames.c: the spool's frames and zlib's CRC-32 of them (maat.adapters.bus.spool).
  *
  * The extension is optional (ADR 0020): without a C compiler Maat runs the Python paths, and
  * differential tests hold the two to the same answers.
@@ -16,6 +18,7 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "maat._native",
 
 PyMODINIT_FUNC PyInit__native(void) {
     if (maat_flat_init() < 0) return NULL;
+    maat_crc32_init();
     if (PyType_Ready(&maat_prefilter_type) < 0 || PyType_Ready(&maat_router_type) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);

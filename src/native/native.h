@@ -8,7 +8,7 @@
 
 /* The interface version: Python uses the extension only when it is the one it expects (a
  * stale build of an older checkout is ignored, not half used). */
-#define MAAT_NATIVE_API 2
+#define MAAT_NATIVE_API 3
 
 /* ---- json_scan.c: scan the JSON orjson accepts; DECLINE for anything unsure ---- */
 #define DECLINE ((const char *)1) /* not a Python error: the Python path takes the line */
@@ -52,6 +52,18 @@ int maat_apply_plan(PyObject *plan, PyObject *out);
 /* 0 when ``plan`` has the shape maat_apply_plan reads (checked once, as it is made), else -1
  * with a TypeError */
 int maat_plan_check(PyObject *plan);
+
+/* ---- crc32.c ---- */
+void maat_crc32_init(void);
+/* zlib.crc32(data[0:n], value); portable: without the processor's carry-less multiply */
+uint32_t maat_crc32(uint32_t value, const uint8_t *p, size_t n, int portable);
+PyObject *maat_crc32_py(PyObject *self, PyObject *args);
+
+/* ---- frames.c ---- */
+PyObject *maat_spool_parts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- columns.c ---- */
+PyObject *maat_lake_columns(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- prefilter.c, router.c ---- */
 extern PyTypeObject maat_prefilter_type;

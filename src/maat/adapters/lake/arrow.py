@@ -31,6 +31,7 @@ from maat.lake.schema import (
     to_columns,
     valid_module,
 )
+from maat.native import NATIVE
 
 __all__ = [
     "SCHEMA",
@@ -44,6 +45,7 @@ __all__ = [
 
 CONVERT_CHUNK = 16_384  # events converted at a time: small enough to overlap with encoding
 ROW_GROUP_ROWS = 32_768  # rows per Parquet row group at least (but the last of a file)
+_MAX_RUNS = 64  # partition runs in a chunk beyond which grouping (a copy) beats slicing
 
 _TEXT = pa.string()
 _BIG_TEXT = pa.large_string()  # fields/original: a big batch may pass 2 GiB of text
@@ -81,6 +83,17 @@ _SOURCES = pa.struct(
 )
 
 
+# The C path (maat._native.lake_columns, ADR 0020): the plan as (source key, kind) pairs and
+# the Arrow type each column's buffers make (timestamps as text, which Arrow then parses).
+_NATIVE_KINDS = {"timestamp": 0, "text": 0, "first": 1, "int": 2, "original": 3}
+_NATIVE_PLAN = tuple((c.source, _NATIVE_KINDS[c.kind]) for c in COLUMNS if c.kind != "json")
+_NATIVE_TYPES = [
+    _BIG_TEXT if c.kind == "original" else pa.int64() if c.kind == "int" else _TEXT
+    for c in COLUMNS
+    if c.kind != "json"
+]
+
+
 def use_memory_pool(name: str) -> None:
     """Make pyarrow allocate from the pool ``name`` (``system``, ``mimalloc``, ``jemalloc``)
     in this process from now on, wherever no pool is passed (``telemetry.arrow_memory_pool``;
@@ -110,9 +123,13 @@ def to_table(
     *,
     first_row: int = 0,
     fields: Sequence[bytes | memoryview] | None = None,
+    native: bool = True,
 ) -> Any:
     """The Arrow table of ``events`` in the lake's schema.
 
+    Fastest path (``native``, when the C extension is built): its columns are read out of
+    the events in one pass in C, straight into Arrow buffers; it declines any batch with a
+    value it is unsure of, which then takes the paths below.
     Fast path: Arrow converts the events as structs of the source keys. When a value has
     another type than the plan expects (``event.code`` as a number, a category that is not
     a list), the column-wise path coerces it instead. A missing or unreadable ``@timestamp``
@@ -123,6 +140,16 @@ def to_table(
     fields = pa.LargeStringArray.from_buffers(
         len(events), pa.py_buffer(offsets), pa.py_buffer(buffer)
     )
+    built = _native_columns(events) if native else None
+    if built is not None:
+        arrays = []
+        for column in COLUMNS:
+            if column.kind == "json":
+                arrays.append(fields)
+                continue
+            values = next(built)
+            arrays.append(_timestamps(values, first_row) if column.kind == "timestamp" else values)
+        return pa.Table.from_arrays(arrays, schema=SCHEMA)
     try:
         rows = pa.array(events, _SOURCES)
         arrays = []
@@ -141,6 +168,27 @@ def to_table(
         return _to_table_coercing(events, fields, first_row)
 
 
+def _native_columns(events: Sequence[Mapping[str, Any]]) -> Iterator[Any] | None:
+    """The arrays of the plan's columns but ``fields``, in order, made by the C extension;
+    ``None`` when it is absent or declines the batch."""
+    if NATIVE is None or not isinstance(events, list):
+        return None
+    rows = len(events)  # what the C call reads: it copies the list before any Python code runs
+    built = NATIVE.lake_columns(events, _NATIVE_PLAN)
+    if built is None:
+        return None
+    return (
+        pa.Array.from_buffers(
+            arrow_type,
+            rows,
+            [None if bits is None else pa.py_buffer(bits), pa.py_buffer(offsets)]
+            + ([] if data is None else [pa.py_buffer(data)]),
+            null_count=nulls,
+        )
+        for arrow_type, (bits, nulls, offsets, data) in zip(_NATIVE_TYPES, built, strict=True)
+    )
+
+
 def _to_table_coercing(events: Sequence[Mapping[str, Any]], fields: Any, first_row: int) -> Any:
     columns = to_columns(events, with_fields=False)
     arrays = []
@@ -151,7 +199,10 @@ def _to_table_coercing(events: Sequence[Mapping[str, Any]], fields: Any, first_r
         values = columns[column.name]
         arrow_type = _ARROW_TYPES[column.kind]
         if column.kind == "timestamp":
-            text = pa.array(values, _TEXT) if _all_text(values) else values
+            try:
+                text = pa.array(values, _TEXT) if _all_text(values) else values
+            except _ARROW_ERRORS:  # e.g. a lone surrogate: _timestamps names its row
+                text = values
             arrays.append(_timestamps(text, first_row))
             continue
         try:
@@ -179,6 +230,26 @@ def partitions(table: Any, *, first_row: int = 0) -> Iterator[tuple[str, str, An
         valid_module(module)
     if len(distinct_days) == 1 and len(distinct_modules) == 1:
         yield distinct_days[0].isoformat(), distinct_modules[0], table
+        return
+    # A batch's events mostly come in long runs of one partition (a file read in time order,
+    # a day turning over): slices of those runs are free, where take() copies every column.
+    rows = table.num_rows
+    if not rows:
+        return
+    changes = pc.indices_nonzero(
+        pc.or_(
+            pc.not_equal(days.slice(1), days.slice(0, rows - 1)),
+            pc.not_equal(modules.slice(1), modules.slice(0, rows - 1)),
+        )
+    ).to_pylist()
+    if len(changes) < _MAX_RUNS:
+        starts = [0, *(change + 1 for change in changes)]
+        for start, end in zip(starts, [*starts[1:], rows], strict=True):
+            yield (
+                days[start].as_py().isoformat(),
+                modules[start].as_py(),
+                table.slice(start, end - start),
+            )
         return
     keys = pa.table({"d": days, "m": modules, "i": pa.array(range(table.num_rows), pa.int64())})
     groups = keys.group_by(["d", "m"], use_threads=False).aggregate([("i", "list")])
