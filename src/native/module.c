@@ -5,6 +5,7 @@
  *   and literals (maat.detect.prefilter);
  * - mapping.c: the ECS mapping plans of Windows events (maat.telemetry.windows_mapping);
  * - columns.c: the lake's columns of a batch of events as Arrow buffers (maat.adapters.lake);
+ * - wire.c: the bus messages of a batch of events, and their fields JSON (maat.telemetry.wire);
  * - crc32.c, frames.c: the spool's frames and zlib's CRC-32 of them (maat.adapters.bus.spool).
  *
  * The extension is optional (ADR 0020): without a C compiler Maat runs the Python paths, and

@@ -62,6 +62,10 @@ PyObject *maat_crc32_py(PyObject *self, PyObject *args);
 /* ---- frames.c ---- */
 PyObject *maat_spool_parts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
+/* ---- wire.c ---- */
+PyObject *maat_wire_events(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *maat_wire_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
 /* ---- columns.c ---- */
 PyObject *maat_lake_columns(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 

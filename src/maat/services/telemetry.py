@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -52,7 +52,7 @@ from maat.telemetry.enrich import Facts, enrich
 from maat.telemetry.handoff import Handoff
 from maat.telemetry.model import ParseError, sender_event_id
 from maat.telemetry.pipeline import ParseOutcome, parse_bytes
-from maat.telemetry.wire import decode_event, encode_event, fields_of, read_event
+from maat.telemetry.wire import decode_event, encode_events, fields_of_many, read_event
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +297,10 @@ class Telemetry:
         partitions = self.settings.telemetry.nats_partitions
         fits = getattr(self.bus, "fits", None)  # a bus with a message size limit (NATS)
         grouped: dict[str, list[tuple[str, bytes, dict[str, Any]]]] = {}
-        for event, line in zip(events, lines, strict=True):
+        for event, line, data in zip(events, lines, encode_events(list(events)), strict=True):
             try:
-                data = encode_event(event)
+                if isinstance(data, InvalidInput):
+                    raise data
                 if fits is not None and not fits(event["event.id"], data):
                     raise InvalidInput(
                         f"the event takes {len(data):,} bytes as a bus message, more than the "
@@ -310,8 +311,11 @@ class Telemetry:
                 reason = f"event {event.get('event.id')}: {exc.message}"
                 report.errors.append(ParseError(path, line, reason))
                 continue
-            host = str(event.get("host.name", ""))
-            subject = subject_for(prefix, host, partitions) if nats else SPOOL_SUBJECT
+            subject = (
+                subject_for(prefix, str(event.get("host.name", "")), partitions)
+                if nats
+                else SPOOL_SUBJECT
+            )
             grouped.setdefault(subject, []).append((event["event.id"], data, event))
         return grouped
 
@@ -348,28 +352,11 @@ class Telemetry:
         without the events it cannot take, which go to the dead-letter folder with the
         reason, so that one bad event can neither block the writer nor be lost silently.
         A message that is not an event at all goes there too."""
-        kept: list[BusMessage] = []
-        events: list[dict[str, Any]] = []
-        fields: list[memoryview | bytes] = []
-        older = False  # an older Maat's messages carry no fields JSON: the lake makes it
-        for message, handed in zip(messages, self.handoff.take(messages), strict=True):
-            try:
-                if handed is None:
-                    event, made = read_event(message.data)
-                else:  # published by this process just now, with exactly these bytes
-                    event, made = handed, fields_of(message.data)
-            except InvalidInput as bad:
-                self._dead_letter(message, bad.diagnostics())
-                self.writer_error = bad
-                continue
-            kept.append(message)
-            events.append(event)
-            if made is None:
-                older = True
-            else:
-                fields.append(made)
+        kept, events, fields = self._events_of(messages)
+        older = None in fields  # an older Maat's messages carry no fields JSON: the lake makes it
         try:
-            return self.lake.write_batch(events, commit=commit, fields=None if older else fields)
+            made = None if older else cast("list[memoryview | bytes]", fields)
+            return self.lake.write_batch(events, commit=commit, fields=made)
         except InvalidInput as exc:
             good: list[dict[str, Any]] = []
             for message, event in zip(kept, events, strict=True):
@@ -380,6 +367,36 @@ class Telemetry:
                     self._dead_letter(message, bad.diagnostics())
             self.writer_error = exc
             return self.lake.write_batch(good, commit=commit)
+
+    def _events_of(
+        self, messages: list[BusMessage]
+    ) -> tuple[list[BusMessage], list[dict[str, Any]], list[memoryview | bytes | None]]:
+        """The messages that are events, their events and ``fields`` JSON (``None`` for an
+        older Maat's message); the others go to the dead-letter folder."""
+        taken = self.handoff.take(messages)
+        # The fields of the events handed over, split in one call (the others are decoded)
+        own = [m.data for m, h in zip(messages, taken, strict=True) if h is not None]
+        views = fields_of_many(own)
+        if None not in taken:  # all published by this process just now: nothing to decode
+            return messages, cast("list[dict[str, Any]]", taken), views
+        kept: list[BusMessage] = []
+        events: list[dict[str, Any]] = []
+        fields: list[memoryview | bytes | None] = []
+        handed_fields = iter(views)
+        for message, handed in zip(messages, taken, strict=True):
+            try:
+                if handed is None:
+                    event, made = read_event(message.data)
+                else:  # published by this process just now, with exactly these bytes
+                    event, made = handed, next(handed_fields)
+            except InvalidInput as bad:
+                self._dead_letter(message, bad.diagnostics())
+                self.writer_error = bad
+                continue
+            kept.append(message)
+            events.append(event)
+            fields.append(made)
+        return kept, events, fields
 
     @property
     def _probe(self) -> ParquetLake:
