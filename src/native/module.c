@@ -1,6 +1,7 @@
 /* maat._native: the hot paths Maat runs in C, each with a Python twin that decides.
  *
- * - flat_windows.c: NXLog/Mordor JSON lines to normalised events (maat.telemetry.native);
+ * - flat_windows.c, lines.c: NXLog/Mordor JSON lines to normalised events, their ids hashed
+ *   four at a time (blake2b.c, blake2b_x4.c; maat.telemetry.native);
  * - prefilter.c, router.c: which Sigma rules an event can match, by its channel, event id
  *   and literals (maat.detect.prefilter);
  * - mapping.c: the ECS mapping plans of Windows events (maat.telemetry.windows_mapping);

@@ -35,8 +35,12 @@ PyObject *maat_naive_time(PyObject *s);
 extern PyMethodDef maat_flat_methods[];
 int maat_flat_init(void);
 int maat_flat_configured(void); /* 0 with an error when configure() was not called */
-/* One JSON line [line, line + size): a new reference to its event, or to None */
-PyObject *maat_flat_record(const char *line, Py_ssize_t size, PyObject *received);
+/* One JSON line [line, line + size): a new reference to its event, or to None; digest: the
+ * line's id BLAKE2b made already by maat_flat_ids, or NULL */
+PyObject *maat_flat_record(const char *line, Py_ssize_t size, PyObject *received,
+                           const uint8_t *digest);
+void maat_flat_ids(const uint8_t *const *lines, const size_t *sizes, size_t count,
+                   uint8_t *const *digests);
 PyObject *maat_flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- blake2b.c ---- */
@@ -45,6 +49,13 @@ void maat_blake2b(const uint8_t *data, size_t n, const uint8_t *person, size_t p
                   uint8_t *out, size_t out_len);
 PyObject *maat_hex(const uint8_t *bytes, size_t n); /* hexdigest() text of bytes */
 PyObject *maat_blake2b_hex(PyObject *self, PyObject *args);
+/* ---- blake2b_x4.c ---- */
+/* maat_blake2b of count messages into out[i] (out_len bytes each), four at a time with AVX2
+ * unless portable */
+int maat_blake2b_many(const uint8_t *const *data, const size_t *n, size_t count,
+                      const uint8_t *person, size_t person_len, uint8_t *const *out,
+                      size_t out_len, int portable);
+PyObject *maat_blake2b_hex_many(PyObject *self, PyObject *args);
 
 /* ---- mapping.c ---- */
 /* Run a mapping plan (windows_mapping.plan_of) on an event: 0, -1 with an error, -2 decline */

@@ -54,3 +54,32 @@ def test_bad_parameters_are_refused_not_read_past() -> None:
         NATIVE.blake2b_hex(b"x", b"", 65)
     with pytest.raises(ValueError, match="person"):
         NATIVE.blake2b_hex(b"x", b"seventeen bytes!!", 16)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_records_hashed_four_at_a_time_get_hashlib_s_ids_whatever_their_lengths(
+    portable: bool,
+) -> None:
+    """Four records share each pass (blake2b_x4.c): one that ends early must keep its own
+    state while the others go on, or the ids of the longer ones (or its own) change."""
+    assert NATIVE is not None
+    rng = random.Random(4)
+    lengths = [*range(0, 300), 383, 384, 385, 1023, 1024, 1025, 2047, 2048, 2049, 70_001]
+    records = [rng.randbytes(n) for n in lengths]
+    records += [rng.randbytes(rng.choice(lengths)) for _ in range(1_000)]
+    rng.shuffle(records)
+    size, person = id_parameters("windows")
+    for count in (0, 1, 3, 4, 5, 8, len(records)):  # whole fours and the ones left over
+        batch = records[:count]
+        want = [hashlib.blake2b(r, digest_size=size, person=person).hexdigest() for r in batch]
+        assert NATIVE.blake2b_hex_many(batch, person, size, portable) == want
+    want64 = [hashlib.blake2b(r, digest_size=64).hexdigest() for r in records[:64]]
+    assert NATIVE.blake2b_hex_many(records[:64], b"", 64, portable) == want64
+
+
+def test_many_refuses_bad_parameters_and_items() -> None:
+    assert NATIVE is not None
+    with pytest.raises(ValueError, match="digest_size"):
+        NATIVE.blake2b_hex_many([b"x"], b"", 65)
+    with pytest.raises(TypeError, match="bytes"):
+        NATIVE.blake2b_hex_many([b"x", "not bytes"], b"", 16)
