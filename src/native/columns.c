@@ -49,23 +49,14 @@ static int grow_init(Growing *g, Py_ssize_t capacity) {
     return g->array == NULL ? -1 : 0;
 }
 
-/* The UTF-8 of a str without caching it in the str (events live on in the caller); 1 with
- * *bytes set (a new reference when it had to be made, else NULL), 0 to decline. */
-static int utf8_of(PyObject *text, const char **utf8, Py_ssize_t *n, PyObject **made) {
-    *made = NULL;
-    if (PyUnicode_IS_COMPACT_ASCII(text)) {
-        *utf8 = (const char *)PyUnicode_DATA(text);
-        *n = PyUnicode_GET_LENGTH(text);
-        return 1;
-    }
-    *made = PyUnicode_AsUTF8String(text);
-    if (*made == NULL) {  // a lone surrogate: Arrow's conversion reports it
-        PyErr_Clear();
-        return 0;
-    }
-    *utf8 = PyBytes_AS_STRING(*made);
-    *n = PyBytes_GET_SIZE(*made);
-    return 1;
+/* The UTF-8 of a str: 1, or 0 to decline (a lone surrogate: Arrow's conversion reports it).
+ * CPython keeps it with a str that is not ASCII, so that the bus message (wire.c) and this
+ * column encode an event's original once between them. */
+static int utf8_of(PyObject *text, const char **utf8, Py_ssize_t *n) {
+    *utf8 = PyUnicode_AsUTF8AndSize(text, n);
+    if (*utf8 != NULL) return 1;
+    PyErr_Clear();
+    return 0;
 }
 
 /* Mark row ``row`` null. */
@@ -106,17 +97,14 @@ static int add_value(Column *c, PyObject *value, Py_ssize_t row) {
     } else {
         if (!PyUnicode_CheckExact(value)) return 1;
         const char *utf8;
-        PyObject *made;
-        if (!utf8_of(value, &utf8, &n, &made)) return 1;
-        int failed = grow_append(&c->data, utf8, n);
-        Py_XDECREF(made);
-        if (failed) return -1;
+        if (!utf8_of(value, &utf8, &n)) return 1;
+        if (grow_append(&c->data, utf8, n) < 0) return -1;
     }
     if (c->kind == K_LARGE_TEXT) {
         int64_t end = (int64_t)c->data.size;
         return grow_append(&c->offsets, &end, sizeof end) < 0 ? -1 : 0;
     }
-    if (c->data.size > INT32_MAX) return 1;  // past a string array's offsets: Arrow's path
+    if (c->data.size >= INT32_MAX) return 1;  // past what Arrow's string builder holds
     int32_t end = (int32_t)c->data.size;
     return grow_append(&c->offsets, &end, sizeof end) < 0 ? -1 : 0;
 }
@@ -199,13 +187,13 @@ PyObject *maat_lake_columns(PyObject *self, PyObject *const *args, Py_ssize_t na
             c->offsets.size = width;
         }
     }
-    // Arrow's conversion looks keys up as the first event's first key is (str or bytes);
-    // this path only as str: a batch Arrow would read by bytes is its to read.
+    // Arrow's conversion may look every event's keys up as bytes, by what it finds in the
+    // first; this path only as str: a first event with any other key is Arrow's to read.
     if (rows > 0 && PyDict_CheckExact(PyList_GET_ITEM(batch, 0))) {
         Py_ssize_t at = 0;
         PyObject *key, *value;
-        if (PyDict_Next(PyList_GET_ITEM(batch, 0), &at, &key, &value) && !PyUnicode_CheckExact(key))
-            goto decline;
+        while (PyDict_Next(PyList_GET_ITEM(batch, 0), &at, &key, &value))
+            if (!PyUnicode_CheckExact(key)) goto decline;
     }
     // A value is copied as soon as it is found: nothing that could run Python code comes
     // between its lookup and its copy.

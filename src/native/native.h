@@ -10,6 +10,12 @@
  * stale build of an older checkout is ignored, not half used). */
 #define MAAT_NATIVE_API 3
 
+/* The C paths read words little-endian (BLAKE2b, CRC-32, wire lengths): on another machine
+ * the (optional) build fails and Maat runs its Python paths. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "maat._native is written for little-endian machines"
+#endif
+
 /* ---- json_scan.c: scan the JSON orjson accepts; DECLINE for anything unsure ---- */
 #define DECLINE ((const char *)1) /* not a Python error: the Python path takes the line */
 const char *skip_ws(const char *p, const char *end);

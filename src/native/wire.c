@@ -33,7 +33,7 @@ static PyObject *wire_event(PyObject *event, PyObject *dumps) {
         Py_DECREF(original);
         return NULL;
     }
-    PyObject *result = NULL, *made = NULL;
+    PyObject *result = NULL;
     if (fields == NULL) {  // not JSON (an integer beyond 64 bits...): encode_event says why
         PyErr_Clear();
         result = Py_NewRef(Py_None);
@@ -46,18 +46,12 @@ static PyObject *wire_event(PyObject *event, PyObject *dumps) {
             result = Py_NewRef(Py_None);
             goto done;
         }
-        if (PyUnicode_IS_COMPACT_ASCII(original)) {
-            raw = (const char *)PyUnicode_DATA(original);
-            raw_len = PyUnicode_GET_LENGTH(original);
-        } else {
-            made = PyUnicode_AsUTF8String(original);  // not cached in the event's str
-            if (made == NULL) {
-                PyErr_Clear();
-                result = Py_NewRef(Py_None);
-                goto done;
-            }
-            raw = PyBytes_AS_STRING(made);
-            raw_len = PyBytes_GET_SIZE(made);
+        // Kept with the str by CPython (if not ASCII): the lake's column reuses it
+        raw = PyUnicode_AsUTF8AndSize(original, &raw_len);
+        if (raw == NULL) {  // a lone surrogate: encode_event says so
+            PyErr_Clear();
+            result = Py_NewRef(Py_None);
+            goto done;
         }
     }
     if (!PyBytes_CheckExact(fields) || PyBytes_GET_SIZE(fields) > 0xffffffffLL) {
@@ -74,7 +68,6 @@ static PyObject *wire_event(PyObject *event, PyObject *dumps) {
     memcpy(w + 9, PyBytes_AS_STRING(fields), (size_t)size);
     memcpy(w + 9 + size, raw, (size_t)raw_len);
 done:
-    Py_XDECREF(made);
     Py_XDECREF(fields);
     Py_XDECREF(original);
     return result;

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -335,7 +336,10 @@ class Telemetry:
             fresh = [m for m in messages if m.position > done]
             written = 0
             if fresh:
-                commit = {"bus": self.bus.identity, "position": max(m.position for m in fresh)}
+                commit = {
+                    "bus": self.bus.identity,
+                    "position": max(map(attrgetter("position"), fresh)),
+                }
                 try:
                     written = self._write(fresh, commit)
                 except MaatError:

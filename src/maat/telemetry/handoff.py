@@ -52,13 +52,15 @@ class Handoff:
         if self._limit <= 0:
             return []
         added: list[str] = []
+        consumers, size = self._consumers, 0
         with self._lock:
             entries = self._entries
             for msg_id, data, event in published:
                 if msg_id not in entries:
-                    entries[msg_id] = [event, data, self._consumers]
-                    self._bytes += len(data)
+                    entries[msg_id] = [event, data, consumers]
+                    size += len(data)
                     added.append(msg_id)
+            self._bytes += size
             while self._bytes > self._limit and entries:
                 self._bytes -= len(entries.popitem(last=False)[1][1])
         return added
@@ -83,15 +85,20 @@ class Handoff:
         if not self._entries:
             return [None] * len(messages)
         out: list[dict[str, Any] | None] = []
+        append = out.append
         with self._lock:
             entries = self._entries
-            for message in messages:
-                entry = entries.get(message.msg_id)
+            get = entries.get
+            freed = 0
+            for message in messages:  # one pass, no call a message: this runs per event
+                entry = get(message.msg_id)
                 if entry is None or entry[1] != message.data:
-                    out.append(None)
+                    append(None)
                     continue
-                out.append(entry[0])
+                append(entry[0])
                 entry[2] -= 1
                 if entry[2] <= 0:
-                    self._forget(message.msg_id)
+                    del entries[message.msg_id]
+                    freed += len(entry[1])
+            self._bytes -= freed
         return out

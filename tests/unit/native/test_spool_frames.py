@@ -329,3 +329,23 @@ def test_a_batch_c_declines_is_stored_by_the_python_loop_and_read_back(tmp_path:
     with open_spool(tmp_path) as bus:
         got = bus.fetch("lake", max_messages=10, timeout=0)
     assert [(m.msg_id, bytes(m.data)) for m in got] == [("a", b"one"), ("b", b"two"), ("c", b"3")]
+
+
+def test_a_subject_or_batch_of_a_subclass_is_framed_by_python_not_refused(tmp_path: Path) -> None:
+    """The C call reads exact types only; the spool hands it nothing else (found by review:
+    a str-subclass subject raised TypeError instead of being stored)."""
+
+    class Subject(str):
+        __slots__ = ()
+
+    class Batch(list):  # type: ignore[type-arg]
+        pass
+
+    with open_spool(tmp_path, 0) as bus:
+        assert bus.publish(Subject("events"), [("a", b"one")]) == 1
+        assert bus.publish("events", Batch([("b", b"two")])) == 1
+        fetched = bus.fetch("lake", max_messages=10, timeout=0)
+    assert [(m.subject, m.msg_id, m.data) for m in fetched] == [
+        ("events", "a", b"one"),
+        ("events", "b", b"two"),
+    ]

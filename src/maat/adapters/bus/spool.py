@@ -63,7 +63,8 @@ def _frame_parts(subject: str, messages: list[tuple[str, bytes]]) -> list[bytes]
     """Each message's frame head, then its data (uncopied), in order: the buffers a
     ``writev`` appends. One C call for the batch when the extension is built (it declines
     what it is unsure of, which the Python loop then frames)."""
-    parts = None if NATIVE is None else NATIVE.spool_parts(subject, messages)
+    exact = type(subject) is str and type(messages) is list  # what the C code reads
+    parts = NATIVE.spool_parts(subject, messages) if NATIVE is not None and exact else None
     if parts is None:
         parts = []
         for msg_id, data in messages:
@@ -317,14 +318,17 @@ class SpoolBus:
         with self._lock:
             self._check_open()
             self._check_capacity()
-            fresh: list[tuple[str, bytes]] = []
-            batch_ids: set[str] = set()
             recent = self._recent
-            for msg_id, data in messages:
-                if msg_id in recent or msg_id in batch_ids:
-                    continue
-                batch_ids.add(msg_id)
-                fresh.append((msg_id, data))
+            batch_ids = {msg_id for msg_id, _ in messages}
+            fresh: list[tuple[str, bytes]] = list(messages)
+            # Mostly every id is new and once in the batch: checked without a loop here
+            if len(batch_ids) != len(fresh) or not recent.keys().isdisjoint(batch_ids):
+                fresh, batch_ids = [], set()
+                for msg_id, data in messages:
+                    if msg_id in recent or msg_id in batch_ids:
+                        continue
+                    batch_ids.add(msg_id)
+                    fresh.append((msg_id, data))
             if not fresh:
                 return batch_ids
             parts = _frame_parts(subject, fresh)

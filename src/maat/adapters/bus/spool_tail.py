@@ -22,19 +22,28 @@ __all__ = ["SpoolTail"]
 
 @dataclass(slots=True)
 class _Batch:
-    """The messages of one publish, in order: ``starts[i]`` is where message ``i``'s frame
-    starts, ``ends[i]`` (its position) where it ends; ``sizes`` are their data lengths."""
+    """The messages of one publish, in order, from ``head`` on (those before it are
+    forgotten): ``starts[i]`` is where message ``i``'s frame starts, ``ends[i]`` (its
+    position) where it ends, ``sums[i]`` the data bytes of the messages before it."""
 
     starts: list[int]
     ends: list[int]
-    messages: list[BusMessage]
-    sizes: list[int]
+    messages: list[BusMessage | None]
+    sums: list[int]
+    head: int = 0
 
     def trim(self, count: int) -> int:
-        """Forget the first ``count`` messages; the data bytes let go."""
-        freed = sum(self.sizes[:count])
-        del self.starts[:count], self.ends[:count], self.messages[:count], self.sizes[:count]
+        """Forget the next ``count`` messages (fewer when fewer are left); the data bytes
+        let go. Costs the messages forgotten, not the batch."""
+        new = min(self.head + count, len(self.messages))
+        self.messages[self.head : new] = [None] * (new - self.head)  # their data can go
+        freed = self.sums[new] - self.sums[self.head]
+        self.head = new
         return freed
+
+    @property
+    def done(self) -> bool:
+        return self.head == len(self.messages)
 
 
 class SpoolTail:
@@ -53,7 +62,7 @@ class SpoolTail:
         self._bytes = 0
 
     def __len__(self) -> int:
-        return sum(len(batch.messages) for batch in self._batches)
+        return sum(len(batch.messages) - batch.head for batch in self._batches)
 
     def add(
         self, start: int, subject: str, fresh: list[tuple[str, bytes]], parts: list[bytes]
@@ -64,26 +73,27 @@ class SpoolTail:
             return
         bounds = list(accumulate(map(len, parts), initial=start))
         ends = bounds[2::2]  # a position is the frame's end
-        sizes = list(map(len, parts[1::2]))
-        messages = [
+        sums = list(accumulate(map(len, parts[1::2]), initial=0))
+        messages: list[BusMessage | None] = [
             BusMessage(subject, msg_id, data, end)
             for (msg_id, data), end in zip(fresh, ends, strict=True)
         ]
-        self._batches.append(_Batch(bounds[0:-1:2], ends, messages, sizes))
+        self._batches.append(_Batch(bounds[0:-1:2], ends, messages, sums))
         self._firsts.append(start)
-        self._bytes += sum(sizes)
+        self._bytes += sums[-1]
         while self._bytes > self._limit and self._batches:
             oldest = self._batches[0]
+            # the fewest oldest messages whose data brings the tail back under its limit
             over = self._bytes - self._limit
-            count = bisect_right(list(accumulate(oldest.sizes)), over - 1) + 1
-            self._bytes -= oldest.trim(count)
-            self._forget_empty()
+            enough = bisect_left(oldest.sums, oldest.sums[oldest.head] + over, lo=oldest.head)
+            self._bytes -= oldest.trim(enough - oldest.head)
+            self._forget_done()
 
-    def _forget_empty(self) -> None:
-        if self._batches and not self._batches[0].messages:
+    def _forget_done(self) -> None:
+        if self._batches and self._batches[0].done:
             del self._batches[0], self._firsts[0]
         elif self._batches:
-            self._firsts[0] = self._batches[0].starts[0]
+            self._firsts[0] = self._batches[0].starts[self._batches[0].head]
 
     def read(self, cursor: int, end: int, wanted: int, out: list[BusMessage]) -> int:
         """Append to ``out`` up to ``wanted`` messages from ``cursor`` on, ending at most at
@@ -94,13 +104,13 @@ class SpoolTail:
             if index < 0:
                 break
             batch = self._batches[index]
-            first = bisect_left(batch.starts, cursor)
+            first = bisect_left(batch.starts, cursor, lo=batch.head)
             if first == len(batch.starts) or batch.starts[first] != cursor:
                 break
             last = min(first + wanted, bisect_right(batch.ends, end))
             if last <= first:
                 break
-            out.extend(batch.messages[first:last])
+            out.extend(batch.messages[first:last])  # type: ignore[arg-type]  # from head on
             cursor = batch.ends[last - 1]
             wanted -= last - first
         return cursor
@@ -109,11 +119,11 @@ class SpoolTail:
         """Forget the messages that start before ``position`` (their segment is deleted)."""
         while self._batches:
             oldest = self._batches[0]
-            count = bisect_left(oldest.starts, position)
+            count = bisect_left(oldest.starts, position, lo=oldest.head) - oldest.head
             if count == 0:
                 return
             self._bytes -= oldest.trim(count)
-            self._forget_empty()
+            self._forget_done()
 
     def clear(self) -> None:
         """Forget every message."""

@@ -11,6 +11,7 @@ the wrong day. Encoding runs in a worker thread, overlapping the next chunk's co
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ __all__ = [
 CONVERT_CHUNK = 16_384  # events converted at a time: small enough to overlap with encoding
 ROW_GROUP_ROWS = 32_768  # rows per Parquet row group at least (but the last of a file)
 _MAX_RUNS = 64  # partition runs in a chunk beyond which grouping (a copy) beats slicing
+_MIN_SLICE = 1_024  # rows of a run below which it is copied rather than sliced
 
 _TEXT = pa.string()
 _BIG_TEXT = pa.large_string()  # fields/original: a big batch may pass 2 GiB of text
@@ -86,7 +88,11 @@ _SOURCES = pa.struct(
 # The C path (maat._native.lake_columns, ADR 0020): the plan as (source key, kind) pairs and
 # the Arrow type each column's buffers make (timestamps as text, which Arrow then parses).
 _NATIVE_KINDS = {"timestamp": 0, "text": 0, "first": 1, "int": 2, "original": 3}
-_NATIVE_PLAN = tuple((c.source, _NATIVE_KINDS[c.kind]) for c in COLUMNS if c.kind != "json")
+# Interned keys: the events' keys are (the C reader interns them), and a lookup by the very
+# same object skips comparing the text.
+_NATIVE_PLAN = tuple(
+    (sys.intern(c.source), _NATIVE_KINDS[c.kind]) for c in COLUMNS if c.kind != "json"
+)
 _NATIVE_TYPES = [
     _BIG_TEXT if c.kind == "original" else pa.int64() if c.kind == "int" else _TEXT
     for c in COLUMNS
@@ -171,7 +177,7 @@ def to_table(
 def _native_columns(events: Sequence[Mapping[str, Any]]) -> Iterator[Any] | None:
     """The arrays of the plan's columns but ``fields``, in order, made by the C extension;
     ``None`` when it is absent or declines the batch."""
-    if NATIVE is None or not isinstance(events, list):
+    if NATIVE is None or type(events) is not list:  # exactly a list: what the C code reads
         return None
     rows = len(events)  # what the C call reads: it copies the list before any Python code runs
     built = NATIVE.lake_columns(events, _NATIVE_PLAN)
@@ -245,11 +251,12 @@ def partitions(table: Any, *, first_row: int = 0) -> Iterator[tuple[str, str, An
     if len(changes) < _MAX_RUNS:
         starts = [0, *(change + 1 for change in changes)]
         for start, end in zip(starts, [*starts[1:], rows], strict=True):
-            yield (
-                days[start].as_py().isoformat(),
-                modules[start].as_py(),
-                table.slice(start, end - start),
-            )
+            # A short run is copied: a slice would keep the whole chunk alive until its
+            # partition's row group fills, which for a rare partition is the batch's end.
+            piece = table.slice(start, end - start)
+            if end - start < _MIN_SLICE:
+                piece = piece.take(pa.array(range(end - start), pa.int64()))
+            yield days[start].as_py().isoformat(), modules[start].as_py(), piece
         return
     keys = pa.table({"d": days, "m": modules, "i": pa.array(range(table.num_rows), pa.int64())})
     groups = keys.group_by(["d", "m"], use_threads=False).aggregate([("i", "list")])
