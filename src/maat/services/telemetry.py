@@ -357,7 +357,9 @@ class Telemetry:
         reason, so that one bad event can neither block the writer nor be lost silently.
         A message that is not an event at all goes there too."""
         kept, events, fields = self._events_of(messages)
-        older = None in fields  # an older Maat's messages carry no fields JSON: the lake makes it
+        # An older Maat's messages carry no fields JSON: the lake makes it. (By identity:
+        # `None in fields` would compare each memoryview with None, at 0.4 µs a message.)
+        older = any(made is None for made in fields)
         try:
             made = None if older else cast("list[memoryview | bytes]", fields)
             return self.lake.write_batch(events, commit=commit, fields=made)
