@@ -99,11 +99,14 @@ def groups(
 
 @app.command("reset-mfa")
 def reset_mfa(ctx: typer.Context, name: str) -> None:
-    """Forget a user's authenticator; the next login enrols a new one."""
+    """Forget a user's authenticators, end their sessions and revoke their API tokens; the
+    next login enrols a new authenticator."""
     state: CliState = ctx.obj
     with state.platform() as platform:
         users.reset_mfa(platform, state.actor, name)
-    console().print(f"MFA of {name} reset; TOTP enrolment at next login")
+    console().print(
+        f"MFA of {name} reset: sessions ended, API tokens revoked; TOTP enrolment at next login"
+    )
 
 
 @app.command("set-password")

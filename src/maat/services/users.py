@@ -128,17 +128,27 @@ def set_groups(platform: Platform, actor: str, name: str, groups: Sequence[str])
 
 
 def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
-    """Forget the user's authenticators, TOTP and passkeys alike: the next login must enrol
-    a new one. A passkey an attacker registered with a stolen session must not outlive the
-    reset that answers the compromise."""
+    """Answer a compromised authenticator; each step takes away what an attacker holding the
+    user's session could have made with it:
+
+    1. forget the TOTP secret: the next login must enrol a new authenticator;
+    2. end every session and pending enrolment;
+    3. remove every passkey (one registered with a stolen session);
+    4. revoke every API token the user owns (one minted with a stolen session would
+       otherwise keep working for its whole lifetime, without MFA).
+    """
     with platform.transaction() as uow:
+        now = platform.now()
         user = replace(get_user(uow, name), totp_secret_enc=None, totp_last_step=None)
         uow.users.update(user)
-        ended = uow.sessions.end_all_for_user(user.id, platform.now(), "MFA reset")
-        uow.enrolments.close_all_for_user(user.id, platform.now())
+        ended = uow.sessions.end_all_for_user(user.id, now, "MFA reset")
+        uow.enrolments.close_all_for_user(user.id, now)
         passkeys = uow.webauthn.delete_all_for_user(user.id)
+        live = [t for t in uow.tokens.list(user.id) if t.revoked_at is None]
+        for token in live:
+            uow.tokens.update(replace(token, revoked_at=now))
         platform.audit(uow, actor, "user.reset_mfa", f"user:{name}", sessions_ended=ended,
-                       passkeys_removed=passkeys)  # fmt: skip
+                       passkeys_removed=passkeys, tokens_revoked=len(live))  # fmt: skip
     return user
 
 

@@ -262,6 +262,25 @@ def test_mfa_reset_forces_new_enrolment(platform: Platform, clock: FakeClock) ->
     assert auth.login(platform, "alice", PASSWORD, None, client="c").enrolment is not None
 
 
+def test_a_token_minted_with_a_stolen_session_does_not_outlive_the_mfa_reset(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """The reset answers a compromise: an API token the attacker minted before it (no MFA
+    needed to use one) is revoked with it; another user's token is not."""
+    enrolled_user(platform, clock, "alice", ["analyst"])
+    enrolled_user(platform, clock, "bob", ["analyst"])
+    minted = tokens.create_token(platform, "alice", "alice", "exfil")
+    bobs = tokens.create_token(platform, "bob", "bob", "ci")
+    assert auth.authenticate(platform, minted.text, client="c").actor
+    users.reset_mfa(platform, "admin", "alice")
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(platform, minted.text, client="c")
+    assert auth.authenticate(platform, bobs.text, client="c").actor
+    resets = [r.entry for r in audit.list_audit(platform, limit=1000)
+              if r.entry.action == "user.reset_mfa"]  # fmt: skip
+    assert [e.details.get("tokens_revoked") for e in resets] == [1]
+
+
 def test_every_change_is_audited_and_the_chain_verifies(
     platform: Platform, clock: FakeClock
 ) -> None:
