@@ -6,7 +6,11 @@
  *   (lists ((key, list), ...) for category and type, ((key, value), ...) for action, kind
  *    and outcome, strings ((source, target), ...), ints ((source, target, name), ...),
  *    names ((source, target), ...), maps ((source, target, dict), ...),
- *    constants ((target, value), ...), extras (callable(event), ...), to_int)
+ *    constants ((target, value), ...), extras (callable(event) or a step C runs, ...), to_int)
+ *
+ * The steps C runs itself (windows_mapping.user and file_fields, the most frequent) come as
+ * (STEP_USER, callable, key, name_key, domain_key) and (STEP_FILE, callable, key); a value
+ * that is not exactly text runs the callable, the Python step.
  *
  * A value that is not text where text is read makes the caller decline the line (-2), and
  * Python reads it. An error an extra step or to_int raises is returned as -1.
@@ -38,6 +42,85 @@ static PyObject *text_at(PyObject *out, PyObject *source, int dash_is_none) {
         continue;                                                                              \
     }
 
+enum { STEP_USER = 1, STEP_FILE = 2 };
+static PyObject *s_file_path, *s_file_name, *s_file_directory, *s_file_extension;
+
+/* The tag of a step C runs (STEP_USER, STEP_FILE) when ``step`` is a well-formed one, else 0 */
+static long native_step(PyObject *step) {
+    if (!PyTuple_CheckExact(step) || PyTuple_GET_SIZE(step) < 3) return 0;
+    PyObject *tag = PyTuple_GET_ITEM(step, 0);
+    if (!PyLong_CheckExact(tag) || !PyCallable_Check(PyTuple_GET_ITEM(step, 1))) return 0;
+    long kind = PyLong_AsLong(tag);
+    Py_ssize_t size = kind == STEP_USER ? 5 : kind == STEP_FILE ? 3 : -1;
+    if (PyTuple_GET_SIZE(step) != size) return 0;
+    for (Py_ssize_t i = 2; i < size; i++)
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(step, i))) return 0;
+    return kind;
+}
+
+static int set_substring(PyObject *out, PyObject *key, PyObject *text, Py_ssize_t start,
+                         Py_ssize_t end) {
+    PyObject *part = PyUnicode_Substring(text, start, end);
+    if (part == NULL) return -1;
+    int bad = PyDict_SetItem(out, key, part);
+    Py_DECREF(part);
+    return bad;
+}
+
+/* windows_mapping.user's step: "DOMAIN\\name" (or a bare name) into name and domain. */
+static int user_step(PyObject *step, PyObject *value, PyObject *out) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    if (n == 0 || (n == 1 && PyUnicode_READ_CHAR(value, 0) == '-')) return 0;
+    PyObject *name_key = PyTuple_GET_ITEM(step, 3), *domain_key = PyTuple_GET_ITEM(step, 4);
+    Py_ssize_t cut = PyUnicode_FindChar(value, '\\', 0, n, 1);
+    if (cut == -2) return -1;
+    if (cut == -1) return PyDict_SetItem(out, name_key, value);
+    if (cut > 0 && set_substring(out, domain_key, value, 0, cut) < 0) return -1;
+    return set_substring(out, name_key, value, cut + 1, n);
+}
+
+/* windows_mapping.file_fields' step: a path into file.path, .name, .directory, .extension */
+static int file_step(PyObject *path, PyObject *out) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
+    if (n == 0 || (n == 1 && PyUnicode_READ_CHAR(path, 0) == '-')) return 0;
+    Py_ssize_t back = PyUnicode_FindChar(path, '\\', 0, n, -1);
+    Py_ssize_t slash = PyUnicode_FindChar(path, '/', 0, n, -1);
+    if (back == -2 || slash == -2) return -1;
+    Py_ssize_t cut = back > slash ? back : slash;
+    if (PyDict_SetItem(out, s_file_path, path) < 0) return -1;
+    PyObject *name = PyUnicode_Substring(path, cut + 1, n);
+    if (name == NULL) return -1;
+    int bad = PyDict_SetItem(out, s_file_name, name);
+    if (!bad && cut > 0) bad = set_substring(out, s_file_directory, path, 0, cut);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(name);
+    Py_ssize_t dot = bad ? -1 : PyUnicode_FindChar(name, '.', 0, size, -1);
+    if (dot == -2) bad = -1;
+    if (!bad && dot > 0 && dot < size - 1)  // a stem and an extension
+        bad = set_substring(out, s_file_extension, name, dot + 1, size);
+    Py_DECREF(name);
+    return bad;
+}
+
+/* One extra step: C's own, or the Python callable. */
+static int run_extra(PyObject *step, PyObject *out) {
+    long kind = PyTuple_CheckExact(step) ? (long)PyLong_AsLong(PyTuple_GET_ITEM(step, 0)) : 0;
+    PyObject *call = kind ? PyTuple_GET_ITEM(step, 1) : step;
+    if (kind) {
+        PyObject *value = PyDict_GetItemWithError(out, PyTuple_GET_ITEM(step, 2));
+        if (value == NULL) return PyErr_Occurred() ? -1 : 0;  // no value: nothing to do
+        if (PyUnicode_CheckExact(value)) {
+            Py_INCREF(value);  // held while the event it is read from gains keys
+            int done = kind == STEP_USER ? user_step(step, value, out) : file_step(value, out);
+            Py_DECREF(value);
+            return done;
+        }
+    }
+    PyObject *done = PyObject_CallOneArg(call, out);
+    if (done == NULL) return -1;
+    Py_DECREF(done);
+    return 0;
+}
+
 static int is_plan(PyObject *plan) {
     return PyTuple_CheckExact(plan) && PyTuple_GET_SIZE(plan) == P_SIZE;
 }
@@ -66,11 +149,25 @@ int maat_plan_check(PyObject *plan) {
         !steps_ok(PyTuple_GET_ITEM(plan, P_MAPS), 3, &PyDict_Type) ||
         !steps_ok(PyTuple_GET_ITEM(plan, P_CONSTANTS), 2, NULL) ||
         !PyTuple_Check(PyTuple_GET_ITEM(plan, P_EXTRAS)) ||
-        !PyCallable_Check(PyTuple_GET_ITEM(plan, P_TO_INT))) {
-        PyErr_SetString(PyExc_TypeError, "not a mapping plan (windows_mapping.plan_of)");
-        return -1;
+        !PyCallable_Check(PyTuple_GET_ITEM(plan, P_TO_INT)))
+        goto bad;
+    PyObject *extras = PyTuple_GET_ITEM(plan, P_EXTRAS);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(extras); i++) {
+        PyObject *step = PyTuple_GET_ITEM(extras, i);
+        if (PyTuple_Check(step) ? !native_step(step) : !PyCallable_Check(step)) goto bad;
+    }
+    if (s_file_path == NULL) {
+        s_file_path = PyUnicode_InternFromString("file.path");
+        s_file_name = PyUnicode_InternFromString("file.name");
+        s_file_directory = PyUnicode_InternFromString("file.directory");
+        s_file_extension = PyUnicode_InternFromString("file.extension");
+        if (!s_file_path || !s_file_name || !s_file_directory || !s_file_extension) return -1;
     }
     return 0;
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_TypeError, "not a mapping plan (windows_mapping.plan_of)");
+    return -1;
 }
 
 /* 0, -1 with an error, or -2: decline. */
@@ -170,10 +267,7 @@ int maat_apply_plan(PyObject *plan, PyObject *out) {
             return -1;
     }
     PyObject *extras = PyTuple_GET_ITEM(plan, P_EXTRAS);
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(extras); i++) {
-        PyObject *done = PyObject_CallOneArg(PyTuple_GET_ITEM(extras, i), out);
-        if (done == NULL) return -1;
-        Py_DECREF(done);
-    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(extras); i++)
+        if (run_extra(PyTuple_GET_ITEM(extras, i), out) < 0) return -1;
     return 0;
 }

@@ -251,7 +251,9 @@ def _json_array(data: bytes) -> list[Any] | int:
 
 def _spans_lines(data: bytes) -> bool:
     """Whether the first object of ``data`` continues past its first line."""
-    first = data.lstrip().split(b"\n", 1)[0]
+    stripped = data.lstrip()
+    end = stripped.find(b"\n")  # not split(): that would copy the whole body after the line
+    first = stripped if end < 0 else stripped[:end]
     try:
         return not isinstance(orjson.loads(first), dict)
     except orjson.JSONDecodeError:

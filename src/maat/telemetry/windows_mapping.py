@@ -125,7 +125,7 @@ def plan_of(spec: Spec) -> Plan:
         spec.names,
         tuple((source, target, dict(table)) for source, target, table in spec.maps),
         spec.constants,
-        spec.extras,
+        tuple(_NATIVE_STEPS.get(step, step) for step in spec.extras),
         to_int,
     )  # fmt: skip
     if len(_PLANS) < _MAX_COMPILED:
@@ -201,6 +201,12 @@ _HASHES = {
 }
 
 
+# The extras the C mapping (src/native/mapping.c) runs itself, the most frequent: each
+# step's data, with the step, which it runs for a value that is not exactly text.
+_STEP_USER, _STEP_FILE = 1, 2
+_NATIVE_STEPS: dict[Extra, tuple[Any, ...]] = {}
+
+
 def hashes(source: str, prefix: str) -> Extra:
     """``"SHA1=..,MD5=..,SHA256=..,IMPHASH=.."`` into ``<prefix>.hash.*``, ``.pe.imphash``.
 
@@ -244,6 +250,7 @@ def user(source: str, prefix: str = "user") -> Extra:
         if value and value != "-":
             _split_user(value, out, name_key, domain_key)
 
+    _NATIVE_STEPS[step] = (_STEP_USER, step, key, name_key, domain_key)
     return step
 
 
@@ -265,6 +272,7 @@ def file_fields(source: str) -> Extra:
         if dot and stem and extension:
             out["file.extension"] = extension
 
+    _NATIVE_STEPS[step] = (_STEP_FILE, step, key)
     return step
 
 
