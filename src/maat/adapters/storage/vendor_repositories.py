@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from maat.adapters.storage.mapping import Repo, to_record
@@ -116,11 +116,17 @@ class SqlAssessments:
         self._s.flush()
 
     def latest(self, vendor_id: str) -> AssessmentRecord | None:
-        """The vendor's most recent assessment."""
+        """The vendor's most recent assessment: the one answered last, not imported last (an
+        old answers file imported for the record must not replace the current one). Answers
+        dated after their import count from the import: a date to come is no answer."""
+        answered = case(
+            (AssessmentRow.answered_at < AssessmentRow.assessed_at, AssessmentRow.answered_at),
+            else_=AssessmentRow.assessed_at,
+        )
         query = (
             select(AssessmentRow)
             .where(AssessmentRow.vendor_id == vendor_id)
-            .order_by(AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
+            .order_by(answered.desc(), AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
             .limit(1)
         )
         row = self._s.scalars(query).first()
