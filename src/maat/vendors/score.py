@@ -182,6 +182,25 @@ def score(evidence: Evidence) -> VendorScore:
             "certificate_expiring", 5, 5, expiring, "signing certificate(s) expiring in 30 days"
         )
     )
+    # 3b. Signing lapsed: every certificate expired (or revoked), the last within a year. A
+    # rotation (an old certificate expired beside a valid one) costs nothing; a vendor with
+    # none valid ships deliveries nobody can verify by signature.
+    valid = [c for c in evidence.certificates if c.revoked_at is None and c.not_after >= now]
+    lapsed = sorted(
+        (c for c in evidence.certificates
+         if c.revoked_at is None and now - timedelta(days=365) <= c.not_after < now),
+        key=lambda c: c.not_after,
+    )  # fmt: skip
+    if lapsed and not valid:
+        last = lapsed[-1]
+        out.append(
+            Contribution(
+                "certificate_lapsed",
+                -10,
+                f"no valid signing certificate: the last expired {last.not_after:%Y-%m-%d}",
+                tuple(c.fingerprint for c in lapsed),
+            )
+        )
     # 4. The assessment: missing, expired, or expiring soon; a poor result.
     expires = evidence.assessment_expires
     if expires is None:

@@ -8,7 +8,7 @@ import pytest
 
 from maat.core.graph import Node, TrustGraph
 from maat.vendors.records import VendorRecord, read_vendor_csv
-from maat.vendors.score import AlertFact, Evidence, FindingFact, score
+from maat.vendors.score import AlertFact, CertificateFact, Evidence, FindingFact, score
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -61,6 +61,25 @@ def test_each_rule_names_its_contribution_and_caps_it() -> None:
 def test_a_clean_vendor_with_a_current_assessment_scores_100() -> None:
     result = score(Evidence(vendor=vendor(), now=NOW, assessment_expires=NOW + timedelta(days=200)))
     assert (result.score, result.grade, result.contributions) == (100, "A", ())
+
+
+def test_a_vendor_whose_signing_lapsed_pays_for_it_but_a_rotation_costs_nothing() -> None:
+    """A vendor with no valid signing certificate ships deliveries nobody can verify by
+    signature (known before: an expired certificate cost nothing, an expiring one 5)."""
+    current = NOW + timedelta(days=200)
+    expired = CertificateFact("old", NOW - timedelta(days=20))
+    older = CertificateFact("older", NOW - timedelta(days=300))
+    lapsed = score(Evidence(vendor=vendor(), now=NOW, certificates=(older, expired),
+                            assessment_expires=current))  # fmt: skip
+    (only,) = lapsed.contributions
+    assert (only.name, only.points, only.evidence) == ("certificate_lapsed", -10, ("older", "old"))
+    assert f"{expired.not_after:%Y-%m-%d}" in only.detail
+    rotated = (expired, CertificateFact("new", NOW + timedelta(days=700)))
+    assert score(Evidence(vendor=vendor(), now=NOW, certificates=rotated,
+                          assessment_expires=current)).score == 100  # fmt: skip
+    long_gone = (CertificateFact("ancient", NOW - timedelta(days=400)),)
+    assert score(Evidence(vendor=vendor(), now=NOW, certificates=long_gone,
+                          assessment_expires=current)).score == 100  # fmt: skip
 
 
 def test_csv_with_an_unknown_column_is_refused_whole() -> None:
