@@ -119,13 +119,21 @@ def _quarantine_rules(
         elif inbound or outbound:  # their replies: matched before "established" below
             rules.append(f' ct state established,related{_l4(flow, "sport")} accept '
                          f'comment "{flow}"')  # fmt: skip
+    if rules:  # flows are allowed: over IPv6 neither end can reach the other unresolved
+        rules.append(_NEIGHBOURS)  # (solicit and advert only: no router adverts from it)
     rules.append(' counter log prefix "maat-drop-quarantined " drop')
     out = []
     for rule in rules:
         for version in versions:
+            if version == 4 and rule is _NEIGHBOURS:
+                continue
             family, suffix = ("ip", "") if version == 4 else ("ip6", "_v6")
             out.append(f"\t\t{family} {towards} @{QUARANTINED}{suffix}{rule}")
     return out
+
+
+_NEIGHBOURS = (' icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept '
+               'comment "neighbour discovery for the flows above"')  # fmt: skip
 
 
 def host_ruleset(

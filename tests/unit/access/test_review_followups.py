@@ -47,7 +47,7 @@ def test_a_server_refuses_a_quarantined_office_host_but_for_maat_itself() -> Non
     ruleset = host_ruleset(_segmentation(), "servers", quarantined=["10.20.0.5", "fd00::5"])
     assert "\tset quarantined {\n\t\ttype ipv4_addr\n\t\telements = { 10.20.0.5 }\n\t}" in ruleset
     assert "elements = { fd00::5 }" in ruleset
-    assert _chain(ruleset, "input")[:6] == [
+    assert _chain(ruleset, "input")[:7] == [
         '\t\tip saddr @quarantined tcp dport { 8470 } accept comment "flows[2] quarantine -> '
         'servers tcp/8470"',
         '\t\tip6 saddr @quarantined_v6 tcp dport { 8470 } accept comment "flows[2] quarantine '
@@ -56,6 +56,8 @@ def test_a_server_refuses_a_quarantined_office_host_but_for_maat_itself() -> Non
         'comment "flows[3] servers -> quarantine tcp/9000"',
         '\t\tip6 saddr @quarantined_v6 ct state established,related tcp sport { 9000 } accept '
         'comment "flows[3] servers -> quarantine tcp/9000"',
+        '\t\tip6 saddr @quarantined_v6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } '
+        'accept comment "neighbour discovery for the flows above"',
         '\t\tip saddr @quarantined counter log prefix "maat-drop-quarantined " drop',
         '\t\tip6 saddr @quarantined_v6 counter log prefix "maat-drop-quarantined " drop',
     ]
@@ -63,11 +65,29 @@ def test_a_server_refuses_a_quarantined_office_host_but_for_maat_itself() -> Non
     assert output[0].startswith("\t\tip daddr @quarantined ct state established,related tcp "
                                 "sport { 8470 } accept")  # fmt: skip
     assert output[2].startswith("\t\tip daddr @quarantined tcp dport { 9000 } accept")
-    assert output[4] == '\t\tip daddr @quarantined counter log prefix "maat-drop-quarantined " drop'
-    assert output[6] == "\t\tct state established,related accept"
+    assert output[4].startswith("\t\tip6 daddr @quarantined_v6 icmpv6 type { nd-neighbor-solicit")
+    assert output[5] == '\t\tip daddr @quarantined counter log prefix "maat-drop-quarantined " drop'
+    assert output[7] == "\t\tct state established,related accept"
+
+
+def test_a_server_allowed_to_reach_a_quarantined_ipv6_host_can_still_resolve_it() -> None:
+    # The EDR flows to and from a quarantined host are what contains it; over IPv6 they need
+    # neighbour discovery both ways, which the quarantine's drop used to catch first. Router
+    # adverts stay refused: a quarantined host must not become anyone's default route.
+    ruleset = host_ruleset(_segmentation(), "servers", quarantined=["fd00::5"])
+    for chain, way in (("input", "saddr"), ("output", "daddr")):
+        rules = _chain(ruleset, chain)
+        neighbours = next(i for i, r in enumerate(rules) if "nd-neighbor-solicit" in r)
+        drop = next(i for i, r in enumerate(rules) if "maat-drop-quarantined" in r)
+        assert neighbours < drop and f"ip6 {way} @quarantined_v6" in rules[neighbours]
+        assert "router" not in rules[neighbours]
 
 
 def test_an_office_peer_refuses_a_quarantined_neighbour_in_both_directions() -> None:
+    # No flow names quarantine for an office host: not even neighbour discovery gets through
+    six = host_ruleset(_segmentation(), "office", quarantined=["fd00::5"])
+    assert "nd-neighbor" not in "".join(_chain(six, "input")[:2])
+    assert _chain(six, "input")[0].startswith("\t\tip6 saddr @quarantined_v6 counter")
     ruleset = host_ruleset(_segmentation(), "office", quarantined=["::ffff:10.20.0.5", "junk"])
     assert "elements = { 10.20.0.5 }" in ruleset and "junk" not in ruleset
     assert _chain(ruleset, "input")[0].startswith("\t\tip saddr @quarantined counter")
