@@ -120,7 +120,10 @@ def _quarantine_rules(
             rules.append(f' ct state established,related{_l4(flow, "sport")} accept '
                          f'comment "{flow}"')  # fmt: skip
     if rules:  # flows are allowed: over IPv6 neither end can reach the other unresolved
-        rules.append(_NEIGHBOURS)  # (solicit and advert only: no router adverts from it)
+        # Solicits and adverts only. (Router adverts come from link-local addresses, which
+        # no quarantine set holds: the generic rule below passes them from anyone on the
+        # link; a switch's RA guard is what stops a rogue router.)
+        rules.append(_NEIGHBOURS)
     rules.append(' counter log prefix "maat-drop-quarantined " drop')
     out = []
     for rule in rules:

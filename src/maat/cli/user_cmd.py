@@ -99,13 +99,15 @@ def groups(
 
 @app.command("reset-mfa")
 def reset_mfa(ctx: typer.Context, name: str) -> None:
-    """Forget a user's authenticators, end their sessions and revoke their API tokens; the
-    next login enrols a new authenticator."""
+    """Forget a user's authenticators, end their sessions and revoke the API tokens they
+    minted or own (but device agents' tokens others enrolled); the next login enrols a new
+    authenticator. The audit entry names every token revoked."""
     state: CliState = ctx.obj
     with state.platform() as platform:
         users.reset_mfa(platform, state.actor, name)
     console().print(
-        f"MFA of {name} reset: sessions ended, API tokens revoked; TOTP enrolment at next login"
+        f"MFA of {name} reset: sessions ended, API tokens revoked (see the audit entry); "
+        "TOTP enrolment at next login"
     )
 
 

@@ -134,8 +134,11 @@ def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
     1. forget the TOTP secret: the next login must enrol a new authenticator;
     2. end every session and pending enrolment;
     3. remove every passkey (one registered with a stolen session);
-    4. revoke every API token the user owns (one minted with a stolen session would
-       otherwise keep working for its whole lifetime, without MFA).
+    4. revoke the live API tokens the user minted, for anyone (with ``users:write`` a
+       stolen session can mint them for a service account, or enrol a device), and the
+       user's own, but for device agents' tokens someone else enrolled: those are a fleet's
+       credentials, and cutting them would blind the EDR. The audit names every token
+       revoked.
     """
     with platform.transaction() as uow:
         now = platform.now()
@@ -144,11 +147,18 @@ def reset_mfa(platform: Platform, actor: str, name: str) -> UserRecord:
         ended = uow.sessions.end_all_for_user(user.id, now, "MFA reset")
         uow.enrolments.close_all_for_user(user.id, now)
         passkeys = uow.webauthn.delete_all_for_user(user.id)
-        live = [t for t in uow.tokens.list(user.id) if t.revoked_at is None]
-        for token in live:
-            uow.tokens.update(replace(token, revoked_at=now))
+        agents = {d.token_id for d in uow.devices.list() if d.token_id}
+        mine = f"user:{name}"
+        revoked = []
+        for token in uow.tokens.list():
+            if token.revoked_at is not None or token.expires_at <= now:
+                continue
+            minted = token.created_by == mine or token.created_by.startswith(f"{mine}/")
+            if minted or (token.user_id == user.id and token.id not in agents):
+                uow.tokens.update(replace(token, revoked_at=now))
+                revoked.append(token.id)
         platform.audit(uow, actor, "user.reset_mfa", f"user:{name}", sessions_ended=ended,
-                       passkeys_removed=passkeys, tokens_revoked=len(live))  # fmt: skip
+                       passkeys_removed=passkeys, tokens_revoked=revoked)  # fmt: skip
     return user
 
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+
 from maat.core.enums import Criticality, FindingStatus
 from maat.core.graph import Node, Reach, TrustGraph
 from maat.core.ids import new_id
@@ -23,6 +25,8 @@ from maat.errors import Conflict, InvalidInput, NotFound
 from maat.ports import UnitOfWork
 from maat.services.contracts import compliance_in
 from maat.services.platform import Platform
+from maat.signing.chain import is_code_signing_leaf
+from maat.signing.records import CertificateRecord
 from maat.vendors.records import (
     Contact,
     VendorRecord,
@@ -299,7 +303,8 @@ def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evid
                 overdue = is_overdue(f.status, f.due_at, now, accepted)
                 findings.append(FindingFact(f.id, product.name, f.severity, overdue))
     certificates = [
-        CertificateFact(c.fingerprint, c.not_after, c.revoked_at, c.revocation_reason)
+        CertificateFact(c.fingerprint, c.not_after, c.revoked_at, c.revocation_reason,
+                        not_before=c.not_before, signing=_signs(c))
         for c in uow.certificates.list() if c.vendor == vendor.name and c.role != "root"
     ]  # fmt: skip
     identities = {u.name for u in uow.users.list() if u.vendor == vendor.name}
@@ -318,6 +323,19 @@ def _evidence(uow: UnitOfWork, vendor: VendorRecord, platform: Platform) -> Evid
                     assessment_expires=latest.expires_at if latest else None,
                     assessment_score=latest.score if latest else None,
                     sla_breaches=tuple(b.key for b in breaches))  # fmt: skip
+
+
+def _signs(record: CertificateRecord) -> bool:
+    """Whether a vendor's certificate on record signs code itself: one Maat issued for it,
+    or an imported one that is a code-signing leaf (not the vendor's CA)."""
+    if record.role == "code-signing":
+        return True
+    if record.role != "external":
+        return False
+    try:
+        return is_code_signing_leaf(x509.load_pem_x509_certificate(record.pem.encode()))
+    except ValueError:  # unreadable: nothing it could sign is verifiable either
+        return False
 
 
 def vendor_score(platform: Platform, name: str) -> VendorScore:

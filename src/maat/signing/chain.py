@@ -192,6 +192,16 @@ def _algorithm_problem(cert: x509.Certificate) -> str | None:
     return None
 
 
+def is_code_signing_leaf(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is a code-signing certificate itself: no CA, codeSigning in its
+    extended key usage (what step 4 asks of a leaf)."""
+    constraints = _extension(cert, x509.BasicConstraints)
+    eku = _extension(cert, x509.ExtendedKeyUsage)
+    return (constraints is None or not constraints.ca) and (
+        eku is not None and ExtendedKeyUsageOID.CODE_SIGNING in eku
+    )
+
+
 def _extension(cert: x509.Certificate, kind: type[_E]) -> _E | None:
     try:
         return cert.extensions.get_extension_for_class(kind).value

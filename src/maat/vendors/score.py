@@ -44,6 +44,9 @@ class CertificateFact:
     not_after: datetime
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
+    not_before: datetime | None = None
+    signing: bool = True
+    """A code-signing certificate itself (not a CA of the vendor's on record)."""
 
 
 @dataclass(frozen=True)
@@ -182,15 +185,13 @@ def score(evidence: Evidence) -> VendorScore:
             "certificate_expiring", 5, 5, expiring, "signing certificate(s) expiring in 30 days"
         )
     )
-    # 3b. Signing lapsed: every certificate expired (or revoked), the last within a year. A
-    # rotation (an old certificate expired beside a valid one) costs nothing; a vendor with
-    # none valid ships deliveries nobody can verify by signature.
-    valid = [c for c in evidence.certificates if c.revoked_at is None and c.not_after >= now]
-    lapsed = sorted(
-        (c for c in evidence.certificates
-         if c.revoked_at is None and now - timedelta(days=365) <= c.not_after < now),
-        key=lambda c: c.not_after,
-    )  # fmt: skip
+    # 3b. Signing lapsed: the vendor's code-signing certificates have all expired (or were
+    # revoked). A rotation (an old one expired beside a valid one) costs nothing; a CA of the
+    # vendor's on record is no signing certificate; however long ago the last expired, a
+    # vendor with none valid ships deliveries nobody can verify by signature.
+    signing = [c for c in evidence.certificates if c.signing and c.revoked_at is None]
+    valid = [c for c in signing if (c.not_before or now) <= now <= c.not_after]
+    lapsed = sorted((c for c in signing if c.not_after < now), key=lambda c: c.not_after)
     if lapsed and not valid:
         last = lapsed[-1]
         out.append(

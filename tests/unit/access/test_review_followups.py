@@ -72,8 +72,9 @@ def test_a_server_refuses_a_quarantined_office_host_but_for_maat_itself() -> Non
 
 def test_a_server_allowed_to_reach_a_quarantined_ipv6_host_can_still_resolve_it() -> None:
     # The EDR flows to and from a quarantined host are what contains it; over IPv6 they need
-    # neighbour discovery both ways, which the quarantine's drop used to catch first. Router
-    # adverts stay refused: a quarantined host must not become anyone's default route.
+    # neighbour discovery both ways, which the quarantine's drop used to catch first. The
+    # quarantine's own rule passes solicits and adverts only (router adverts come from
+    # link-local addresses, which no quarantine set holds: RA guard on the switch stops those).
     ruleset = host_ruleset(_segmentation(), "servers", quarantined=["fd00::5"])
     for chain, way in (("input", "saddr"), ("output", "daddr")):
         rules = _chain(ruleset, chain)
@@ -84,7 +85,8 @@ def test_a_server_allowed_to_reach_a_quarantined_ipv6_host_can_still_resolve_it(
 
 
 def test_an_office_peer_refuses_a_quarantined_neighbour_in_both_directions() -> None:
-    # No flow names quarantine for an office host: not even neighbour discovery gets through
+    # No flow names quarantine for an office host: no rule lets the quarantined address in
+    # ahead of the drop, not even for neighbour discovery
     six = host_ruleset(_segmentation(), "office", quarantined=["fd00::5"])
     assert "nd-neighbor" not in "".join(_chain(six, "input")[:2])
     assert _chain(six, "input")[0].startswith("\t\tip6 saddr @quarantined_v6 counter")

@@ -45,12 +45,16 @@ def test_an_old_answers_file_imported_later_does_not_replace_the_current_assessm
     assert _current(platform) == ("2026-11-20", corrected.score)
 
 
-def test_answers_dated_to_come_count_from_their_import(
+def test_answers_dated_to_come_count_from_the_day_of_their_import(
     platform: Platform, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """A file dated 2099 cannot stay the current assessment against everything after it."""
+    """A file dated 2099 cannot stay the current assessment against answers given the same
+    day or after (found by review: compared as a time, it beat that day's honest answers)."""
     vendors.add_vendor(platform, "test", "Contoso ERP")
     assess_vendor(platform, "test", _answers(tmp_path, "future", "2099-01-01", "yes"))
-    clock.advance(days=3)  # answered after the future-dated file was imported
-    later = assess_vendor(platform, "test", _answers(tmp_path, "real", "2026-11-27", "no"))
-    assert _current(platform) == ("2026-11-27", later.score)
+    clock.advance(hours=2)  # the same day: 2026-11-25
+    honest = assess_vendor(platform, "test", _answers(tmp_path, "real", "2026-11-25", "no"))
+    assert _current(platform) == ("2026-11-25", honest.score)
+    clock.advance(days=3)
+    later = assess_vendor(platform, "test", _answers(tmp_path, "later", "2026-11-28", "no"))
+    assert _current(platform) == ("2026-11-28", later.score)

@@ -265,20 +265,31 @@ def test_mfa_reset_forces_new_enrolment(platform: Platform, clock: FakeClock) ->
 def test_a_token_minted_with_a_stolen_session_does_not_outlive_the_mfa_reset(
     platform: Platform, clock: FakeClock
 ) -> None:
-    """The reset answers a compromise: an API token the attacker minted before it (no MFA
-    needed to use one) is revoked with it; another user's token is not."""
-    enrolled_user(platform, clock, "alice", ["analyst"])
+    """The reset answers a compromise: every live API token the user minted before it (for
+    themself, for a service account, as a device's agent) is revoked with it, since one needs
+    no MFA to use. A fleet's agent token an administrator enrolled under the user stays, or
+    the reset would blind the EDR; another user's own token stays too."""
+    from maat.services import devices
+
+    enrolled_user(platform, clock, "alice", ["admin"])
     enrolled_user(platform, clock, "bob", ["analyst"])
-    minted = tokens.create_token(platform, "alice", "alice", "exfil")
-    bobs = tokens.create_token(platform, "bob", "bob", "ci")
-    assert auth.authenticate(platform, minted.text, client="c").actor
+    users.add_user(platform, "test", "svc", ["agent"])
+    stolen = "user:alice"  # what a session of alice's writes as the actor
+    own = tokens.create_token(platform, stolen, "alice", "exfil")
+    for_svc = tokens.create_token(platform, stolen, "svc", "backdoor")
+    _, rogue_agent = devices.enrol_device(platform, stolen, "rogue", agent_user="svc")
+    _, fleet_agent = devices.enrol_device(platform, "cli:root", "ws-1", agent_user="alice")
+    bobs = tokens.create_token(platform, "user:bob", "bob", "ci")
+    assert rogue_agent and fleet_agent
     users.reset_mfa(platform, "admin", "alice")
-    with pytest.raises(AuthenticationFailed):
-        auth.authenticate(platform, minted.text, client="c")
-    assert auth.authenticate(platform, bobs.text, client="c").actor
+    for text in (own.text, for_svc.text, rogue_agent):
+        with pytest.raises(AuthenticationFailed):
+            auth.authenticate(platform, text, client="c")
+    for text in (fleet_agent, bobs.text):
+        assert auth.authenticate(platform, text, client="c").actor
     resets = [r.entry for r in audit.list_audit(platform, limit=1000)
               if r.entry.action == "user.reset_mfa"]  # fmt: skip
-    assert [e.details.get("tokens_revoked") for e in resets] == [1]
+    assert len(resets[0].details["tokens_revoked"]) == 3
 
 
 def test_every_change_is_audited_and_the_chain_verifies(

@@ -67,6 +67,12 @@ def test_a_vendor_whose_signing_lapsed_pays_for_it_but_a_rotation_costs_nothing(
     """A vendor with no valid signing certificate ships deliveries nobody can verify by
     signature (known before: an expired certificate cost nothing, an expiring one 5)."""
     current = NOW + timedelta(days=200)
+
+    def scored(*certificates: CertificateFact) -> list[tuple[str, int]]:
+        result = score(Evidence(vendor=vendor(), now=NOW, certificates=certificates,
+                                assessment_expires=current))  # fmt: skip
+        return [(c.name, c.points) for c in result.contributions]
+
     expired = CertificateFact("old", NOW - timedelta(days=20))
     older = CertificateFact("older", NOW - timedelta(days=300))
     lapsed = score(Evidence(vendor=vendor(), now=NOW, certificates=(older, expired),
@@ -74,12 +80,30 @@ def test_a_vendor_whose_signing_lapsed_pays_for_it_but_a_rotation_costs_nothing(
     (only,) = lapsed.contributions
     assert (only.name, only.points, only.evidence) == ("certificate_lapsed", -10, ("older", "old"))
     assert f"{expired.not_after:%Y-%m-%d}" in only.detail
-    rotated = (expired, CertificateFact("new", NOW + timedelta(days=700)))
-    assert score(Evidence(vendor=vendor(), now=NOW, certificates=rotated,
-                          assessment_expires=current)).score == 100  # fmt: skip
-    long_gone = (CertificateFact("ancient", NOW - timedelta(days=400)),)
-    assert score(Evidence(vendor=vendor(), now=NOW, certificates=long_gone,
-                          assessment_expires=current)).score == 100  # fmt: skip
+    assert scored(expired, CertificateFact("new", NOW + timedelta(days=700))) == []  # rotation
+    # Found by review: lapsed long ago is no better than lapsed last month; a CA of the
+    # vendor's on record is no signing certificate; one not valid yet signs nothing today.
+    assert scored(CertificateFact("ancient", NOW - timedelta(days=400))) == [
+        ("certificate_lapsed", -10)
+    ]
+    vendor_ca = CertificateFact("ca", NOW + timedelta(days=3650), signing=False)
+    assert scored(expired, vendor_ca) == [("certificate_lapsed", -10)]
+    future = CertificateFact("soon", NOW + timedelta(days=700), not_before=NOW + timedelta(days=9))
+    assert scored(expired, future) == [("certificate_lapsed", -10)]
+
+
+def test_only_a_code_signing_leaf_counts_as_a_signing_certificate() -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from maat.signing.chain import is_code_signing_leaf
+    from signing_kit import issue
+
+    ca = issue("CN=Vendor CA", ca=True)
+    assert is_code_signing_leaf(issue("CN=Vendor Code Signing", issuer=ca).cert)
+    assert not is_code_signing_leaf(ca.cert)
+    tls = issue("CN=Vendor TLS", issuer=ca, eku=(ExtendedKeyUsageOID.SERVER_AUTH,))
+    assert not is_code_signing_leaf(tls.cert)
+    assert not is_code_signing_leaf(issue("CN=No EKU", issuer=ca, eku=None).cert)
 
 
 def test_csv_with_an_unknown_column_is_refused_whole() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from maat.adapters.storage.mapping import Repo, to_record
@@ -118,19 +118,17 @@ class SqlAssessments:
     def latest(self, vendor_id: str) -> AssessmentRecord | None:
         """The vendor's most recent assessment: the one answered last, not imported last (an
         old answers file imported for the record must not replace the current one). Answers
-        dated after their import count from the import: a date to come is no answer."""
-        answered = case(
-            (AssessmentRow.answered_at < AssessmentRow.assessed_at, AssessmentRow.answered_at),
-            else_=AssessmentRow.assessed_at,
-        )
-        query = (
-            select(AssessmentRow)
-            .where(AssessmentRow.vendor_id == vendor_id)
-            .order_by(answered.desc(), AssessmentRow.assessed_at.desc(), AssessmentRow.id.desc())
-            .limit(1)
-        )
-        row = self._s.scalars(query).first()
-        return _assessment(row) if row is not None else None
+        dated after the day of their import count from that day, as their expiry does: a date
+        to come is no answer. On the same day, the later import wins (a correction)."""
+        rows = self._s.scalars(
+            select(AssessmentRow).where(AssessmentRow.vendor_id == vendor_id)
+        ).all()  # a few a year: ordered here, where dates and times compare as Python's
+
+        def answered(row: AssessmentRow) -> tuple[date, datetime, str]:
+            day = min(row.answered_at.date(), row.assessed_at.date())
+            return day, row.assessed_at, row.id
+
+        return _assessment(max(rows, key=answered)) if rows else None
 
 
 class SqlContracts:
