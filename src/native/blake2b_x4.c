@@ -11,9 +11,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-static const uint64_t IV[8] = {
-    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
-    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+#define IV maat_blake2b_iv
 
 #define ADD(a, b) _mm256_add_epi64((a), (b))
 #define XOR(a, b) _mm256_xor_si256((a), (b))
@@ -73,18 +71,7 @@ __attribute__((target("avx2"))) static void compress4(__m256i h[8], const __m256
     __m256i v13 = _mm256_set1_epi64x((long long)IV[5]);
     __m256i v14 = XOR(_mm256_set1_epi64x((long long)IV[6]), last);
     __m256i v15 = _mm256_set1_epi64x((long long)IV[7]);
-    ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-    ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3)
-    ROUND(11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4)
-    ROUND(7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8)
-    ROUND(9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13)
-    ROUND(2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9)
-    ROUND(12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11)
-    ROUND(13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10)
-    ROUND(6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5)
-    ROUND(10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0)
-    ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-    ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3)
+    MAAT_BLAKE2B_ROUNDS(ROUND)
     __m256i s[8] = {XOR(v0, v8), XOR(v1, v9), XOR(v2, v10), XOR(v3, v11),
                     XOR(v4, v12), XOR(v5, v13), XOR(v6, v14), XOR(v7, v15)};
     for (int i = 0; i < 8; i++) h[i] = _mm256_blendv_epi8(h[i], XOR(h[i], s[i]), live);

@@ -50,6 +50,22 @@ void maat_flat_ids(const uint8_t *const *lines, const size_t *sizes, size_t coun
 PyObject *maat_flat_windows_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- blake2b.c ---- */
+extern const uint64_t maat_blake2b_iv[8];
+/* The twelve rounds, each R(the round's message schedule): RFC 7693's SIGMA, rounds 10 and
+ * 11 repeating 0 and 1. blake2b.c and blake2b_x4.c each define their own R. */
+#define MAAT_BLAKE2B_ROUNDS(R)                                                                 \
+    R(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)                                    \
+    R(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3)                                    \
+    R(11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4)                                    \
+    R(7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8)                                    \
+    R(9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13)                                    \
+    R(2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9)                                    \
+    R(12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11)                                    \
+    R(13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10)                                    \
+    R(6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5)                                    \
+    R(10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0)                                    \
+    R(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)                                    \
+    R(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3)
 /* BLAKE2b of data[0:n], digest of out_len bytes (1..64), no key, person up to 16 bytes */
 void maat_blake2b(const uint8_t *data, size_t n, const uint8_t *person, size_t person_len,
                   uint8_t *out, size_t out_len);

@@ -282,11 +282,11 @@ def test_a_token_minted_with_a_stolen_session_does_not_outlive_the_mfa_reset(
     bobs = tokens.create_token(platform, "user:bob", "bob", "ci")
     assert rogue_agent and fleet_agent
     users.reset_mfa(platform, "admin", "alice")
-    for text in (own.text, for_svc.text, rogue_agent):
+    for secret in (own.text, for_svc.text, rogue_agent):
         with pytest.raises(AuthenticationFailed):
-            auth.authenticate(platform, text, client="c")
-    for text in (fleet_agent, bobs.text):
-        assert auth.authenticate(platform, text, client="c").actor
+            auth.authenticate(platform, secret, client="c")
+    for secret in (fleet_agent, bobs.text):
+        assert auth.authenticate(platform, secret, client="c").actor
     resets = [r.entry for r in audit.list_audit(platform, limit=1000)
               if r.entry.action == "user.reset_mfa"]  # fmt: skip
     assert len(resets[0].details["tokens_revoked"]) == 3
