@@ -58,6 +58,16 @@ static long native_step(PyObject *step) {
     return kind;
 }
 
+/* The position of a path's last separator ('\\' or '/'), -1 for none, -2 with an error:
+ * max(path.rfind("\\"), path.rfind("/")), as the names step and file_fields read it. */
+static Py_ssize_t last_separator(PyObject *path, Py_ssize_t n) {
+    Py_ssize_t back = PyUnicode_FindChar(path, '\\', 0, n, -1);
+    if (back == -2) return -2;
+    Py_ssize_t slash = PyUnicode_FindChar(path, '/', back + 1, n, -1);
+    if (slash == -2) return -2;
+    return slash > back ? slash : back;
+}
+
 static int set_substring(PyObject *out, PyObject *key, PyObject *text, Py_ssize_t start,
                          Py_ssize_t end) {
     PyObject *part = PyUnicode_Substring(text, start, end);
@@ -83,10 +93,8 @@ static int user_step(PyObject *step, PyObject *value, PyObject *out) {
 static int file_step(PyObject *path, PyObject *out) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(path);
     if (n == 0 || (n == 1 && PyUnicode_READ_CHAR(path, 0) == '-')) return 0;
-    Py_ssize_t back = PyUnicode_FindChar(path, '\\', 0, n, -1);
-    Py_ssize_t slash = PyUnicode_FindChar(path, '/', 0, n, -1);
-    if (back == -2 || slash == -2) return -1;
-    Py_ssize_t cut = back > slash ? back : slash;
+    Py_ssize_t cut = last_separator(path, n);
+    if (cut == -2) return -1;
     if (PyDict_SetItem(out, s_file_path, path) < 0) return -1;
     PyObject *name = PyUnicode_Substring(path, cut + 1, n);
     if (name == NULL) return -1;
@@ -233,10 +241,8 @@ int maat_apply_plan(PyObject *plan, PyObject *out) {
         PyObject *v;
         TEXT_OR_SKIP(v, out, PyTuple_GET_ITEM(pair, 0), 1);
         Py_ssize_t n = PyUnicode_GET_LENGTH(v);
-        Py_ssize_t cut = PyUnicode_FindChar(v, '\\', 0, n, -1);
-        Py_ssize_t slash = PyUnicode_FindChar(v, '/', cut + 1, n, -1);
-        if (cut == -2 || slash == -2) return -1;
-        if (slash > cut) cut = slash;
+        Py_ssize_t cut = last_separator(v, n);
+        if (cut == -2) return -1;
         PyObject *name = PyUnicode_Substring(v, cut + 1, n);
         if (name == NULL) return -1;
         int bad = PyDict_SetItem(out, PyTuple_GET_ITEM(pair, 1), name);
