@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from maat.access.records import DeviceRecord, PolicyVersion
 from maat.audit.chain import AuditEntry, AuditRecord
@@ -378,12 +377,14 @@ class StateStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
+class BusMessage(NamedTuple):
     """One stored message as a consumer receives it.
 
     ``position`` grows with every message of the stream (spool byte offset, JetStream stream
     sequence): a consumer that records the last position it finished resumes after it.
+
+    A named tuple, not a frozen dataclass: the spool makes one a message, and a frozen
+    dataclass's ``__init__`` (four ``object.__setattr__`` calls) cost 1 µs of them.
     """
 
     subject: str

@@ -12,8 +12,10 @@ in for what the bus stored, and anything not found is decoded from the bus as be
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Collection, Iterable, Sequence
+from itertools import repeat
+from operator import add, attrgetter, itemgetter
 from typing import Any
 
 from maat.ports import BusMessage
@@ -28,12 +30,17 @@ class Handoff:
     Use: :meth:`put` the batch before the bus stores it (a consumer can only fetch it
     after), then :meth:`settle` with the ids the bus stored, which drops the duplicates it
     refused (no consumer will ever fetch them), or with none when the bus failed.
+
+    A batch of new, distinct ids is put, and a fetch of messages all found with their exact
+    bytes taken, by whole-list operations that run in C; anything else takes the loops,
+    which decide the same way a message at a time.
     """
 
     def __init__(self, *, limit_bytes: int, consumers: int) -> None:
         self._limit = limit_bytes
         self._consumers = consumers
-        self._entries: OrderedDict[str, list[Any]] = OrderedDict()  # id -> [event, data, left]
+        self._entries: OrderedDict[str, tuple[dict[str, Any], bytes]] = OrderedDict()
+        self._taken: dict[str, int] = {}  # id -> consumers that took it, while not all have
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -45,24 +52,33 @@ class Handoff:
         """Whether more events would push the oldest out before their consumers took them."""
         return self._limit > 0 and self._bytes >= self._limit
 
-    def put(self, published: Iterable[tuple[str, bytes, dict[str, Any]]]) -> list[str]:
+    def put(self, published: Sequence[tuple[str, bytes, dict[str, Any]]]) -> list[str]:
         """Keep ``(message id, message bytes, event)`` of a batch about to be published;
         the ids added (an id kept already keeps its first event, as the bus keeps the first
         message of an id)."""
         if self._limit <= 0:
             return []
-        added: list[str] = []
-        consumers, size = self._consumers, 0
+        ids = list(map(_first, published))
+        datas = list(map(_second, published))
         with self._lock:
             entries = self._entries
-            for msg_id, data, event in published:
-                if msg_id not in entries:
-                    entries[msg_id] = [event, data, consumers]
-                    size += len(data)
-                    added.append(msg_id)
-            self._bytes += size
+            if len(set(ids)) == len(ids) and entries.keys().isdisjoint(ids):
+                entries.update(
+                    zip(ids, zip(map(_third, published), datas, strict=True), strict=True)
+                )
+                added = ids
+                self._bytes += sum(map(len, datas))
+            else:
+                added = []
+                for msg_id, data, event in published:
+                    if msg_id not in entries:
+                        entries[msg_id] = (event, data)
+                        self._bytes += len(data)
+                        added.append(msg_id)
             while self._bytes > self._limit and entries:
-                self._bytes -= len(entries.popitem(last=False)[1][1])
+                msg_id, (_, data) = entries.popitem(last=False)
+                self._taken.pop(msg_id, None)
+                self._bytes -= len(data)
         return added
 
     def settle(self, added: Iterable[str], stored: Collection[str]) -> None:
@@ -74,6 +90,7 @@ class Handoff:
 
     def _forget(self, msg_id: str) -> None:
         entry = self._entries.pop(msg_id, None)
+        self._taken.pop(msg_id, None)
         if entry is not None:
             self._bytes -= len(entry[1])
 
@@ -84,21 +101,35 @@ class Handoff:
         published."""
         if not self._entries:
             return [None] * len(messages)
-        out: list[dict[str, Any] | None] = []
-        append = out.append
+        ids = list(map(_msg_id, messages))
+        datas = list(map(_data, messages))
         with self._lock:
-            entries = self._entries
-            get = entries.get
-            freed = 0
-            for message in messages:  # one pass, no call a message: this runs per event
-                entry = get(message.msg_id)
-                if entry is None or entry[1] != message.data:
-                    append(None)
-                    continue
-                append(entry[0])
-                entry[2] -= 1
-                if entry[2] <= 0:
-                    del entries[message.msg_id]
-                    freed += len(entry[1])
-            self._bytes -= freed
-        return out
+            found: list[Any] = list(map(self._entries.get, ids))
+            # 1. Every message found with its very bytes (list equality tries identity
+            #    first: the spool's own consumers fetch the objects published), once each
+            whole = None not in found and list(map(_second, found)) == datas
+            if whole and len(set(ids)) == len(ids):
+                # 2. How many consumers will have taken each: all or none done, mostly
+                times = list(map(add, map(self._taken.get, ids, repeat(0)), repeat(1)))
+                if min(times) >= self._consumers:
+                    deque(map(self._forget, ids), maxlen=0)
+                    return list(map(_first, found))
+                if max(times) < self._consumers:
+                    self._taken.update(zip(ids, times, strict=True))
+                    return list(map(_first, found))
+            return [self._take_one(msg_id, data) for msg_id, data in zip(ids, datas, strict=True)]
+
+    def _take_one(self, msg_id: str, data: bytes) -> dict[str, Any] | None:
+        entry = self._entries.get(msg_id)
+        if entry is None or entry[1] != data:
+            return None
+        times = self._taken.get(msg_id, 0) + 1
+        if times >= self._consumers:
+            self._forget(msg_id)
+        else:
+            self._taken[msg_id] = times
+        return entry[0]
+
+
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+_msg_id, _data = attrgetter("msg_id"), attrgetter("data")

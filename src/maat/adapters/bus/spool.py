@@ -36,10 +36,10 @@ import struct
 import threading
 import uuid
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from maat.adapters.bus.recent_ids import RecentIds
 from maat.adapters.bus.spool_tail import SpoolTail
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
 from maat.native import NATIVE
@@ -160,7 +160,7 @@ class SpoolBus:
         self._window = dedupe_window
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent = RecentIds(dedupe_window)
         self._cursors: dict[str, int] = {}
         self._counts: dict[int, int] = {}  # messages per segment start (those counted)
         self._broken: str | None = None
@@ -302,10 +302,7 @@ class SpoolBus:
             if count >= self._window:
                 break
         for ids in reversed(batches):
-            for ident in ids:
-                self._recent[ident] = None
-        while len(self._recent) > self._window:
-            self._recent.popitem(last=False)
+            self._recent.add_new(ids)
 
     # --- EventBus ---------------------------------------------------------------------------
 
@@ -323,7 +320,7 @@ class SpoolBus:
             batch_ids = {msg_id for msg_id, _ in messages}
             fresh: list[tuple[str, bytes]] = list(messages)
             # Mostly every id is new and once in the batch: checked without a loop here
-            if len(batch_ids) != len(fresh) or not recent.keys().isdisjoint(batch_ids):
+            if len(batch_ids) != len(fresh) or not recent.isdisjoint(batch_ids):
                 fresh, batch_ids = [], set()
                 for msg_id, data in messages:
                     if msg_id in recent or msg_id in batch_ids:
@@ -338,10 +335,7 @@ class SpoolBus:
             self._tail.add(first, subject, fresh, parts)
             last = self._starts[-1]
             self._counts[last] = self._counts.get(last, 0) + len(fresh)
-            for msg_id, _ in fresh:
-                recent[msg_id] = None
-            while len(recent) > self._window:
-                recent.popitem(last=False)
+            recent.add_new(batch_ids)
             if self._size >= self._segment_bytes:
                 self._rotate()
             self._changed.notify_all()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 from maat.ports import BusMessage
 
 __all__ = ["SpoolTail"]
+
+_new = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -74,10 +76,13 @@ class SpoolTail:
         bounds = list(accumulate(map(len, parts), initial=start))
         ends = bounds[2::2]  # a position is the frame's end
         sums = list(accumulate(map(len, parts[1::2]), initial=0))
-        messages: list[BusMessage | None] = [
-            BusMessage(subject, msg_id, data, end)
-            for (msg_id, data), end in zip(fresh, ends, strict=True)
-        ]
+        if len(ends) != len(fresh):
+            raise ValueError("the frames do not match the messages")
+        # Made by tuple.__new__ over zipped columns: no Python frame per message.
+        ids, datas = zip(*fresh, strict=True)
+        messages: list[BusMessage | None] = list(
+            map(_new, repeat(BusMessage), zip(repeat(subject), ids, datas, ends))
+        )
         self._batches.append(_Batch(bounds[0:-1:2], ends, messages, sums))
         self._firsts.append(start)
         self._bytes += sums[-1]
