@@ -402,27 +402,73 @@ class Engine:
         """Every rule ``event`` matches (in rule order within each route), then every
         correlation this event completes. Rules referenced only by correlations that do not
         ``generate`` give no alerts of their own."""
-        routed = self._router(event) if self._router is not None and type(event) is dict \
-            else None  # fmt: skip
-        return self._hits(event, routed)
+        return self._hits(event, self._route(event))
 
-    def match_many(self, events: Sequence[Mapping[str, Any]]) -> dict[int, list[Hit]]:
+    def _route(self, event: Mapping[str, Any]) -> list[_Compiled] | None:
+        """The candidate rules the C router finds for ``event``, or ``None`` (Python routes
+        it): also when the router raises. It reads every field its literals are in, through
+        Python code (a value's ``__str__``), where the rules themselves may read fewer: the
+        Python path, the reference, decides then, and raises only if matching itself does."""
+        if self._router is None or type(event) is not dict:
+            return None
+        try:
+            return self._router(event)
+        except Exception:  # any error of the accelerator: the reference decides
+            return None
+
+    def match_many(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        errors: list[tuple[int, Exception]] | None = None,
+    ) -> dict[int, list[Hit]]:
         """:meth:`match` of each of ``events``, in order, as ``{index: hits}`` for the events
         with hits: one call into C for the batch instead of one per event. The indices are
         those of ``events`` as given: matching runs Python code (a value's ``__str__``, another
-        thread), which may change the caller's list, so a copy of it is matched."""
+        thread), which may change the caller's list, so a copy of it is matched.
+
+        An event whose matching raises is, with ``errors``, recorded there by its index and
+        the others are matched all the same (one bad event never costs the batch its
+        alerts); without it, the error is raised."""
         out: dict[int, list[Hit]] = {}
         batch = list(events)
-        if self._router is None:
-            for index, event in enumerate(batch):
-                if hits := self._hits(event, None):
-                    out[index] = hits
+        routes = self._route_many(batch)
+        if routes is not None:
+            for index, routed in zip(*routes, strict=True):
+                self._collect(out, index, batch[index], routed, errors)
             return out
-        indices, found = self._router.many(batch)
-        for index, routed in zip(indices, found, strict=True):
-            if hits := self._hits(batch[index], routed):
-                out[index] = hits
+        for index, event in enumerate(batch):
+            self._collect(out, index, event, self._route(event), errors)
         return out
+
+    def _route_many(
+        self, batch: list[Mapping[str, Any]]
+    ) -> tuple[list[int], list[list[_Compiled] | None]] | None:
+        """The C router's ``(indices, candidates)`` of a batch; ``None`` without it, or when
+        it raises for an event it cannot read (each event is then routed alone)."""
+        if self._router is None:
+            return None
+        try:
+            return self._router.many(batch)
+        except Exception:  # the reference routes each event, and decides for that one
+            return None
+
+    def _collect(
+        self,
+        out: dict[int, list[Hit]],
+        index: int,
+        event: Mapping[str, Any],
+        routed: list[_Compiled] | None,
+        errors: list[tuple[int, Exception]] | None,
+    ) -> None:
+        try:
+            hits = self._hits(event, routed)
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append((index, exc))
+            return
+        if hits:
+            out[index] = hits
 
     def _hits(self, event: Mapping[str, Any], routed: list[_Compiled] | None) -> list[Hit]:
         """The hits of ``event`` whose candidate rules the C router found (``routed``), or

@@ -362,7 +362,11 @@ class Detector:
         out: list[dict[str, Any]] = []
         segmentation, segments = self.flows() if self.flows is not None else (None, {})
         batch = events if isinstance(events, list) else list(events)
-        found = self.engine.match_many(batch) if self.engine is not None else {}
+        unmatched: list[tuple[int, Exception]] = []
+        found = self.engine.match_many(batch, unmatched) if self.engine is not None else {}
+        for index, exc in unmatched:  # this event only: the others' alerts still come
+            event_id = batch[index].get("event.id")
+            log.warning("the rules could not be run on event %s: %r", event_id, exc)
         for index, event in enumerate(batch):
             for hit in found.get(index, ()):
                 out.append(alert_line(hit, event, "bus", 0))

@@ -19,6 +19,7 @@ from maat.detect.iocs import IocHit, IocIndex, load_iocs
 from maat.detect.sigma import Engine, Hit, RuleSet, load_rules
 from maat.errors import InvalidInput
 from maat.services.event_files import parse_event_file
+from maat.telemetry.model import ParseError
 from maat.telemetry.pipeline import ParseErrors
 
 __all__ = [
@@ -195,7 +196,11 @@ def detect_files(
         if outcome.skipped is not None:
             run.skipped.append((str(path), outcome.skipped))
         run.events += len(outcome.events)
-        found = engine.match_many(outcome.events) if engine is not None else {}
+        unmatched: list[tuple[int, Exception]] = []
+        found = engine.match_many(outcome.events, unmatched) if engine is not None else {}
+        for index, exc in unmatched:  # this event only: the others' alerts still come
+            reason = f"the rules could not be run on this event: {exc!r}"
+            run.errors.append(ParseError(str(path), outcome.lines[index], reason))
         for index, (event, line) in enumerate(zip(outcome.events, outcome.lines, strict=True)):
             for hit in found.get(index, ()):
                 run.alerts += 1

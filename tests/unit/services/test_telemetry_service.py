@@ -14,7 +14,8 @@ import pytest
 from maat.config import Settings
 from maat.errors import InvalidInput, Unavailable
 from maat.services.platform import Platform
-from maat.services.telemetry import LAKE_CONSUMER, Telemetry
+from maat.services.telemetry import LAKE_CONSUMER, IngestReport, Telemetry
+from maat.telemetry.pipeline import ParseOutcome
 from maat.telemetry.wire import decode_event
 from maat_testkit import make_settings
 
@@ -599,3 +600,187 @@ def test_no_heap_pad_leaves_the_allocator_alone() -> None:
     from maat.services.tuning import keep_heap_top
 
     assert keep_heap_top(0) is False
+
+
+# --- publish: the spool's fast path against the loop ------------------------------------------
+
+
+def through_the_loop(telemetry: Telemetry) -> list[int]:
+    """Make ``telemetry`` group its events by the loop: a bus that says how large a message
+    it takes (every one here) is not given the spool's one-subject fast path. The list
+    counts the events the loop looked at."""
+    looked: list[int] = [0]
+
+    def fits(msg_id: str, data: bytes) -> bool:
+        looked[0] += 1
+        return True
+
+    telemetry.bus.fits = fits  # type: ignore[attr-defined]
+    return looked
+
+
+def with_sender_claims(outcome: ParseOutcome, *indexes: int) -> ParseOutcome:
+    for index in indexes:
+        outcome.events[index]["maat.sender.device"] = "VENDOR-HOST"
+    return outcome
+
+
+def test_the_spool_fast_path_reports_and_stores_what_the_loop_does(tmp_path: Path) -> None:
+    fast = Telemetry.open(settings_in(tmp_path / "fast"), detector=Recorder())
+    loop = Telemetry.open(settings_in(tmp_path / "loop"), detector=Recorder())
+    looked = through_the_loop(loop)
+    try:
+        steps = [
+            (body(0, 40), "a", None),
+            (body(20, 40) + b"\n{broken\n" + body(0, 3), "b", None),  # replays, one bad line
+            (body(100, 10) + b"\n" + body(100, 10), "c", "DEV-1"),  # repeats in the batch
+            (body(100, 10), "c", "DEV-1"),  # all the device's own replays
+            (body(100, 10), "d", "DEV-2"),  # the same records from another device
+        ]
+        for data, path, sender in steps:
+            reports = [
+                telemetry.ingest(data, path=path, sender=sender).as_dict()
+                for telemetry in (fast, loop)
+            ]
+            assert reports[0] == reports[1]
+        claimed = [
+            telemetry.publish(with_sender_claims(telemetry.parse(body(200, 6), path="e"), 0, 3))
+            for telemetry in (fast, loop)
+        ]
+        assert claimed[0].as_dict() == claimed[1].as_dict()
+        assert looked[0] == 40 + 43 + 20 + 10 + 10 + 6  # every event parsed
+        assert fast.drain() == loop.drain() == 40 + 20 + 10 + 10 + 6  # the new ones
+        assert lake_rows(fast) == lake_rows(loop)
+        assert len(fast.handoff) == len(loop.handoff) == 0
+        detected = [
+            sorted(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) for e in telemetry.detector.events)  # type: ignore[union-attr]
+            for telemetry in (fast, loop)
+        ]
+        assert detected[0] == detected[1] and len(detected[0]) == 86
+    finally:
+        fast.close()
+        loop.close()
+
+
+def test_by_subject_fast_path_gives_the_loops_messages_for_the_same_events(
+    tmp_path: Path,
+) -> None:
+    fast = Telemetry.open(settings_in(tmp_path / "fast"))
+    loop = Telemetry.open(settings_in(tmp_path / "loop"))
+    through_the_loop(loop)
+    try:
+        outcome = fast.parse(body(0, 25) + b"\n" + body(3, 2), path="a")
+        events, lines = outcome.events, outcome.lines
+        got = [
+            (telemetry._by_subject(events, lines, report, "a"), report)
+            for telemetry, report in ((fast, IngestReport()), (loop, IngestReport()))
+        ]
+        (grouped, report), (expected, expected_report) = got
+        assert list(grouped) == list(expected) == ["events"]
+        assert [(i, d) for i, d, _ in grouped["events"]] == [
+            (i, d) for i, d, _ in expected["events"]
+        ]
+        assert all(
+            a is b is event
+            for (_, _, a), (_, _, b), event in zip(
+                grouped["events"], expected["events"], events, strict=True
+            )
+        )
+        assert [i for i, _, _ in grouped["events"]] == [e["event.id"] for e in events]
+        assert report.as_dict() == expected_report.as_dict()
+        assert (report.rejected, report.errors) == (0, [])
+    finally:
+        fast.close()
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("process.pid", 1 << 70), ("x.note", "a lone surrogate \ud800 in text")],
+    ids=["integer-beyond-64-bits", "lone-surrogate"],
+)
+def test_one_event_that_cannot_be_encoded_is_reported_at_its_line_and_the_rest_kept(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path), detector=Recorder())
+    try:
+        data = body(0, 2) + b"\n{broken\n" + body(2, 4)  # lines 1, 2, (3), 4, 5, 6, 7
+        outcome = telemetry.parse(data, path="a")
+        assert outcome.lines == [1, 2, 4, 5, 6, 7]
+        bad = outcome.events[3]  # line 5
+        bad[field] = value
+        bad_id = bad["event.id"]
+        report = telemetry.publish(outcome, path="a")
+        assert (report.accepted, report.rejected, report.duplicates) == (5, 2, 0)
+        assert [(e.path, e.line) for e in report.errors] == [("a", 3), ("a", 5)]
+        assert bad_id in report.errors[1].reason
+        assert "cannot be stored" in report.errors[1].reason
+        assert telemetry.drain() == 5
+        ids = {row[0] for row in lake_rows(telemetry)}
+        assert len(ids) == 5 and bad_id not in ids
+        assert len(telemetry.detector.events) == 5  # type: ignore[union-attr]
+        assert len(telemetry.handoff) == 0
+    finally:
+        telemetry.close()
+
+
+def test_every_event_of_a_batch_that_cannot_be_encoded_is_rejected_alone(
+    tmp_path: Path,
+) -> None:
+    telemetry = Telemetry.open(settings_in(tmp_path))
+    try:
+        outcome = telemetry.parse(body(0, 4), path="a")
+        for index in (0, 3):
+            outcome.events[index]["process.pid"] = -(1 << 65)
+        report = telemetry.publish(outcome, path="a")
+        assert (report.accepted, report.rejected) == (2, 2)
+        assert [e.line for e in report.errors] == [1, 4]
+        assert telemetry.drain() == 2
+    finally:
+        telemetry.close()
+
+
+def test_an_event_claiming_a_sender_device_is_stripped_when_no_sender_is_given(
+    tmp_path: Path,
+) -> None:
+    """A client without a device token cannot pass its events off as an enrolled device's
+    by carrying the key itself: publish strips it, on the fast path as on the loop."""
+    detector = Recorder()
+    telemetry = Telemetry.open(settings_in(tmp_path), detector=detector)
+    try:
+        outcome = with_sender_claims(telemetry.parse(body(0, 8), path="a"), 0, 1, 5)
+        ids = [e["event.id"] for e in outcome.events]
+        report = telemetry.publish(outcome, path="a")
+        assert (report.accepted, report.rejected) == (8, 0)
+        assert all("maat.sender.device" not in e for e in outcome.events)
+        assert [e["event.id"] for e in outcome.events] == ids  # not scoped to any sender
+        assert telemetry.drain() == 8
+        rows = [orjson.loads(str(row[2])) for row in lake_rows(telemetry)]
+        assert len(rows) == 8 and all("maat.sender.device" not in r for r in rows)
+        assert all("maat.sender.device" not in e for e in detector.events)
+        assert {row[0] for row in lake_rows(telemetry)} == set(ids)
+    finally:
+        telemetry.close()
+
+
+def test_an_event_claiming_another_sender_device_is_stamped_with_the_real_sender(
+    tmp_path: Path,
+) -> None:
+    from maat.telemetry.model import sender_event_id
+
+    detector = Recorder()
+    telemetry = Telemetry.open(settings_in(tmp_path), detector=detector)
+    try:
+        outcome = with_sender_claims(telemetry.parse(body(0, 6), path="a"), 2, 4)
+        records = [e["event.id"] for e in outcome.events]
+        report = telemetry.publish(outcome, path="a", sender="ATTACKER-DESK")
+        assert report.accepted == 6
+        assert telemetry.drain() == 6
+        rows = [orjson.loads(str(row[2])) for row in lake_rows(telemetry)]
+        assert Counter(r["maat.sender.device"] for r in rows) == {"ATTACKER-DESK": 6}
+        assert {r["event.id"] for r in rows} == {
+            sender_event_id(record, "ATTACKER-DESK") for record in records
+        }
+        assert Counter(e["maat.sender.device"] for e in detector.events) == {"ATTACKER-DESK": 6}
+    finally:
+        telemetry.close()

@@ -1,0 +1,138 @@
+"""One event the rules cannot be run on never costs the rest of its batch their alerts.
+
+An attacker who can put one odd value in front of the detector (a field the C router reads
+through Python code that raises, say) must not blind it to the other events of the batch:
+before, ``Engine.match_many`` raised for the whole batch, and ``maat detect`` and the
+server's detector lost every alert in it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maat.detect.sigma import Engine, RuleSet, load_rules
+from maat.services.detection import DetectionRun, detect_files
+from sigma_kit import event
+
+
+def _rules(*detections: str) -> RuleSet:
+    texts = [
+        (f"rule{index}.yml", f"""
+title: rule {index}
+id: 00000000-0000-0000-0000-{index:012d}
+status: test
+level: high
+logsource:
+    product: windows
+    category: process_creation
+detection:
+{textwrap.indent(textwrap.dedent(detection).strip(), "    ")}
+""")
+        for index, detection in enumerate(detections)
+    ]  # fmt: skip
+    rules = load_rules(texts)
+    assert not rules.problems, rules.problems
+    return rules
+
+
+_EVIL = """
+    selection:
+        CommandLine|contains: 'evilpayload'
+    condition: selection"""
+_TOOL = """
+    selection:
+        Image|endswith: '\\\\tool.exe'
+    condition: selection"""
+
+
+class _Unreadable:
+    """A value whose text cannot be read: every reader of it raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text here")
+
+
+def _batch() -> list[dict[str, Any]]:
+    return [
+        event(1, CommandLine="run EvilPayload now"),
+        event(1, Image=_Unreadable(), CommandLine="x"),  # the rules must read Image
+        event(1, Image="c:\\bin\\tool.exe"),
+        event(1, CommandLine="nothing to see"),
+    ]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_an_unreadable_value_in_one_event_does_not_hide_the_other_events_alerts(
+    native: bool,
+) -> None:
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    errors: list[tuple[int, Exception]] = []
+    found = built.match_many(_batch(), errors)
+    assert {i: [h.rule.title for h in hits] for i, hits in found.items()} == {
+        0: ["rule 0"],
+        2: ["rule 1"],
+    }
+    assert [index for index, _ in errors] == [1]
+    assert isinstance(errors[0][1], RuntimeError)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_without_an_error_list_the_error_is_raised_as_match_raises_it(native: bool) -> None:
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    with pytest.raises(RuntimeError):
+        built.match(_batch()[1])
+    with pytest.raises(RuntimeError):
+        built.match_many(_batch())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_value_only_the_router_reads_leaves_the_decision_to_the_rules(native: bool) -> None:
+    """The C router reads every field its literals are in; a rule that matches on another
+    field alone must still fire, as the Python path (the reference) decides."""
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    odd = event(1, CommandLine="EVILPAYLOAD", Image=_Unreadable())
+    reference = Engine(_rules(_EVIL, _TOOL), native=False)
+    try:
+        want: list[str] | type[Exception] = [h.rule.title for h in reference.match(odd)]
+    except RuntimeError:
+        want = RuntimeError
+    errors: list[tuple[int, Exception]] = []
+    found = built.match_many([odd, event(1, Image="c:\\tool.exe")], errors)
+    if want is RuntimeError:
+        assert [index for index, _ in errors] == [0]
+        assert [h.rule.title for h in found[1]] == ["rule 1"]
+    else:
+        assert not errors
+        assert [h.rule.title for h in found.get(0, [])] == want
+
+
+def test_maat_detect_reports_the_event_by_its_line_and_keeps_the_others_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = Engine(_rules(_EVIL, _TOOL))
+    path = tmp_path / "events.json"
+    lines = [
+        '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+        '"SourceName": "Microsoft-Windows-Sysmon", "Hostname": "ws1", '
+        f'"@timestamp": "2024-05-01T10:00:0{n}Z", "CommandLine": "{text}", '
+        '"Image": "c:\\\\x.exe"}'
+        for n, text in enumerate(["evilpayload one", "evilpayload two", "evilpayload three"])
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    original = Engine._hits
+
+    def failing_on_the_second(self: Engine, ev: Any, routed: Any) -> Any:
+        if "two" in str(ev.get("process.command_line", "")):
+            raise RuntimeError("cannot run the rules")
+        return original(self, ev, routed)
+
+    monkeypatch.setattr(Engine, "_hits", failing_on_the_second)
+    run = DetectionRun()
+    alerts = list(detect_files(built, [path], source="auto", max_event_bytes=1 << 20, run=run))
+    assert run.events == 3 and run.alerts == 2 == len(alerts)
+    assert run.errors is not None
+    assert [(e.line, "could not be run" in e.reason) for e in run.errors] == [(2, True)]
