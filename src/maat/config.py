@@ -179,10 +179,6 @@ class TelemetrySettings:
     # pays for it again in page faults: "system" writes the lake about a quarter faster
     # here, with less resident memory (bench/bench_ingest.py).
     arrow_memory_pool: str = "system"
-    # Freed memory glibc's malloc keeps at the top of its heap for the next batch, instead
-    # of returning it to the kernel and faulting it in, zeroed, again (ADR 0021; 0: glibc's
-    # default). Untouched, it costs no resident memory.
-    malloc_top_pad_bytes: Bytes = Bytes(256 * 1024**2)
 
 
 @dataclass(frozen=True)
@@ -350,7 +346,6 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "telemetry.lake_flush_interval": (0.01, 3600),
     "telemetry.gc_threshold": (0, 10_000_000),
     "telemetry.handoff_bytes": (0, None),
-    "telemetry.malloc_top_pad_bytes": (0, 2**31 - 1),
     "detect.alert_group_window": (0, None),
     "detect.alert_max_event_ids": (1, 100_000),
     "detect.webhook_timeout": (0.1, 300),

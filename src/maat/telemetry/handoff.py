@@ -99,7 +99,7 @@ class Handoff:
         exact bytes (the caller decodes it). Each consumer takes an event once; it is
         forgotten when all have. The events are shared: nothing may change them once
         published."""
-        if not self._entries:
+        if not self._entries or not messages:
             return [None] * len(messages)
         ids = list(map(_msg_id, messages))
         datas = list(map(_data, messages))

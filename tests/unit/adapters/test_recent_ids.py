@@ -98,14 +98,14 @@ def test_an_id_twice_in_one_batch_counts_once() -> None:
 def test_re_adding_an_id_of_the_newest_generation_does_not_count_twice() -> None:
     recent = RecentIds(100)  # generations of 12: all of these stay in the first one
     recent.add_new(["a", "b"])
-    recent.add_new(["a"])
+    recent.add(["a"])
     assert len(recent) == 2
 
 
 def test_re_adding_an_id_of_an_older_generation_does_not_count_twice() -> None:
     recent = RecentIds(16)  # generations of 2: "a" and "b" fill the first one
     recent.add_new(["a", "b"])
-    recent.add_new(["a"])
+    recent.add(["a"])
     assert len(recent) == 2
 
 
@@ -115,7 +115,7 @@ def test_re_adding_a_remembered_id_never_pushes_out_one_of_the_newest_window() -
     recent = RecentIds(2)
     recent.add_new(["a"])
     recent.add_new(["b"])
-    recent.add_new(["b"])
+    recent.add(["b"])
     assert "a" in recent and "b" in recent
     assert len(recent) == 2
 
@@ -210,7 +210,7 @@ def test_batches_repeating_remembered_ids_never_forget_one_of_the_newest_window(
     biggest = 0
     for batch in batches:
         biggest = max(biggest, len(set(batch)))
-        recent.add_new(batch)
+        recent.add(batch)
         model.add(batch)
         check_against_model(recent, model, window, biggest, length=False)
 
@@ -224,7 +224,7 @@ def test_batches_repeating_remembered_ids_count_each_id_once(
     biggest = 0
     for batch in batches:
         biggest = max(biggest, len(set(batch)))
-        recent.add_new(batch)
+        recent.add(batch)
         model.add(batch)
         check_against_model(recent, model, window, biggest)
 
@@ -240,7 +240,7 @@ def test_random_long_runs_keep_the_newest_window(seed: int) -> None:
         batch = [f"m{counter + i}" for i in range(size)]
         counter += size
         biggest = max(biggest, size)
-        recent.add_new(batch)
+        recent.add(batch)
         model.add(batch)
     check_against_model(recent, model, window, biggest)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -564,42 +563,6 @@ def test_a_store_that_is_down_passes_no_event_over(tmp_path: Path) -> None:
     finally:
         telemetry.close()
 
-
-_HEAP_CHURN = """
-import resource, sys
-from maat.services.tuning import keep_heap_top
-if sys.argv[1] != "0":
-    assert keep_heap_top(int(sys.argv[1]))
-def churn():  # 40 MB in 2 KiB strings: glibc's heap, not Python's small-object arenas
-    return [("x" * 2048) + str(n) for n in range(20_000)]
-kept = churn()
-del kept
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-kept = churn()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
-def test_the_next_batch_reuses_the_heap_the_last_one_freed() -> None:
-    """With glibc's default the freed heap goes back to the kernel and every 4 KiB of the
-    next batch faults in a zeroed page again; the pipeline keeps it (ADR 0021)."""
-    import subprocess
-
-    def faults(pad: int) -> int:
-        run = subprocess.run([sys.executable, "-c", _HEAP_CHURN, str(pad)],
-                             capture_output=True, text=True, check=True)  # fmt: skip
-        return int(run.stdout)
-
-    default, padded = faults(0), faults(64 * 1024**2)
-    assert default > 5_000  # ~40 MB faulted in again, page by page
-    assert padded < default // 4
-
-
-def test_no_heap_pad_leaves_the_allocator_alone() -> None:
-    from maat.services.tuning import keep_heap_top
-
-    assert keep_heap_top(0) is False
 
 
 # --- publish: the spool's fast path against the loop ------------------------------------------

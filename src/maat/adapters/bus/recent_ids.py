@@ -42,9 +42,22 @@ class RecentIds:
         self._generations = deque([set()])
         self._count = 0
 
+    def add(self, ids: Iterable[str]) -> None:
+        """Remember ``ids``, some of which may be remembered already (a spool's segments
+        read back at open can hold an id twice): those move to the newest generation and
+        count once."""
+        fresh = set(ids)
+        for generation in list(self._generations)[:-1]:
+            again = generation & fresh
+            if again:
+                generation -= again
+                self._count -= len(again)
+        self.add_new(fresh)
+
     def add_new(self, ids: Iterable[str]) -> None:
-        """Remember ``ids`` (the spool stores only new ones; one remembered already is not
-        counted twice). Forgets the oldest generations the window no longer needs."""
+        """Remember ``ids``, none of which is remembered yet (the spool's publish checks
+        that: one set operation a batch); an id twice among them counts once. Forgets the
+        oldest generations the window no longer needs."""
         if self._window <= 0:
             return
         newest = self._generations[-1]

@@ -302,7 +302,7 @@ class SpoolBus:
             if count >= self._window:
                 break
         for ids in reversed(batches):
-            self._recent.add_new(ids)
+            self._recent.add(ids)
 
     # --- EventBus ---------------------------------------------------------------------------
 
