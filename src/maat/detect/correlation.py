@@ -279,8 +279,12 @@ class Correlator:
         self,
         event: Mapping[str, Any],
         hits: Sequence[tuple[str, Callable[[str], str]]],
+        failed: list[Exception] | None = None,
     ) -> list[Fired]:
-        """``hits`` are ``(base rule id, field resolver of its route)`` for this event."""
+        """``hits`` are ``(base rule id, field resolver of its route)`` for this event.
+        With ``failed``, a correlation that cannot read the event (a value without text)
+        puts its error there and the others still run: one that fired has cleared its group,
+        and raising would lose its alert for good."""
         when = _epoch(event.get("@timestamp"))
         if when is None or not any(rule_id in self._by_ref for rule_id, _ in hits):
             return []
@@ -298,7 +302,15 @@ class Correlator:
         fired: list[Fired] = []
         for rule_id, resolve in hits:
             for index in self._by_ref.get(rule_id, ()):
-                result = self._step(index, rule_id, resolve, event, event_id, when)
+                try:
+                    result = self._step(index, rule_id, resolve, event, event_id, when)
+                except MemoryError:
+                    raise
+                except Exception as exc:
+                    if failed is None:
+                        raise
+                    failed.append(exc)
+                    continue
                 if result is not None:
                     fired.append(result)
         return fired

@@ -20,6 +20,7 @@ few without anchors). :meth:`Engine.match_many` does a batch with one call into 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ from maat.detect.sigma_compile import (
 )
 from maat.detect.sigma_values import Test
 from maat.errors import InvalidInput, MaatError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Engine",
@@ -342,6 +345,7 @@ class Engine:
             if native and len(prefilters) == len(buckets)
             else None
         )
+        self.router_fallbacks = 0  # events the C router failed on (the Python route decided)
         self._compile_correlations(ruleset.correlations)
 
     def _compile_correlations(self, correlations: list[LoadedRule]) -> None:
@@ -413,8 +417,19 @@ class Engine:
             return None
         try:
             return self._router(event)
-        except Exception:  # any error of the accelerator: the reference decides
+        except MemoryError:
+            raise
+        except Exception as exc:  # any other error of the accelerator: the reference decides
+            self._router_failed(exc)
             return None
+
+    def _router_failed(self, exc: Exception) -> None:
+        """Count a C router error (the Python route then decides); logged the first time
+        and every 10,000th, as a slower path nobody should miss."""
+        self.router_fallbacks += 1
+        if self.router_fallbacks == 1 or self.router_fallbacks % 10_000 == 0:
+            log.warning("the C rule router failed (%r); the Python route decides (%d so far)",
+                        exc, self.router_fallbacks)  # fmt: skip
 
     def match_many(
         self,
@@ -449,7 +464,10 @@ class Engine:
             return None
         try:
             return self._router.many(batch)
-        except Exception:  # the reference routes each event, and decides for that one
+        except MemoryError:
+            raise
+        except Exception as exc:  # the reference routes each event, and decides for that one
+            self._router_failed(exc)
             return None
 
     def _collect(
@@ -460,19 +478,30 @@ class Engine:
         routed: list[_Compiled] | None,
         errors: list[tuple[int, Exception]] | None,
     ) -> None:
+        failed: list[Exception] | None = None if errors is None else []
         try:
-            hits = self._hits(event, routed)
+            hits = self._hits(event, routed, failed)
+        except MemoryError:
+            raise
         except Exception as exc:
             if errors is None:
                 raise
             errors.append((index, exc))
             return
+        if failed:  # a correlation could not read the event: the others' alerts still count
+            errors.append((index, failed[0]))  # type: ignore[union-attr]
         if hits:
             out[index] = hits
 
-    def _hits(self, event: Mapping[str, Any], routed: list[_Compiled] | None) -> list[Hit]:
+    def _hits(
+        self,
+        event: Mapping[str, Any],
+        routed: list[_Compiled] | None,
+        failed: list[Exception] | None = None,
+    ) -> list[Hit]:
         """The hits of ``event`` whose candidate rules the C router found (``routed``), or
-        that Python routes (``None``)."""
+        that Python routes (``None``). With ``failed``, a correlation that cannot read the
+        event puts its error there, and the correlations that fired still come back."""
         if routed is not None:  # a Windows event: its buckets' candidates found in C
             if not routed:
                 return []
@@ -494,7 +523,7 @@ class Engine:
         hits = [Hit(c.rule, c.route.name) for c in matched if c.rule.id not in hidden]
         if self._correlator is not None:
             fed = [(c.rule.id, c.route.event_key) for c in matched]
-            for fired in self._correlator.feed(event, fed):
+            for fired in self._correlator.feed(event, fed, failed):
                 hits.append(Hit(self.correlations[fired.index], "correlation", fired))
         return hits
 

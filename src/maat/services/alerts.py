@@ -40,7 +40,7 @@ from maat.core.ids import new_id
 from maat.detect.alerts import in_window, merge_hit, new_alert
 from maat.detect.records import AlertRecord
 from maat.detect.sigma import Engine
-from maat.errors import MaatError
+from maat.errors import InvalidInput, MaatError
 from maat.services.access import DeviceSegments
 from maat.services.detection import (
     alert_line,
@@ -357,16 +357,27 @@ class Detector:
         return cls(engine, index, AlertSink.from_settings(platform),
                    DeviceSegments(platform).current)  # fmt: skip
 
-    def lines(self, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Alert lines of every hit in ``events`` (source: the bus)."""
+    def lines(
+        self,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        passed_over: Callable[[str, MaatError], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Alert lines of every hit in ``events`` (source: the bus). An event the rules
+        could not be run on is told to ``passed_over`` (logged as an error without it); the
+        others' alerts, and its own indicator and flow alerts, still come."""
         out: list[dict[str, Any]] = []
         segmentation, segments = self.flows() if self.flows is not None else (None, {})
         batch = events if isinstance(events, list) else list(events)
         unmatched: list[tuple[int, Exception]] = []
         found = self.engine.match_many(batch, unmatched) if self.engine is not None else {}
-        for index, exc in unmatched:  # this event only: the others' alerts still come
-            event_id = batch[index].get("event.id")
-            log.warning("the rules could not be run on event %s: %r", event_id, exc)
+        for index, exc in unmatched:
+            what = f"event {str(batch[index].get('event.id'))[:100]}"
+            problem = InvalidInput(f"the rules could not be run on it: {exc!r}")
+            if passed_over is not None:
+                passed_over(what, problem)
+            else:
+                log.error("%s not detected: %s", what, problem.diagnostics())
         for index, event in enumerate(batch):
             for hit in found.get(index, ()):
                 out.append(alert_line(hit, event, "bus", 0))

@@ -238,6 +238,7 @@ class Telemetry:
         # Who vouches for them: set here only, never by a sender.
         if sender:
             for event in outcome.events:
+                event.pop(SENDER, None)  # a forged one goes: the real one is set last
                 event[SENDER] = sender
                 event["event.id"] = sender_event_id(event["event.id"], sender)
         else:  # the pops in one C loop (a Python loop cost 0.4 µs an event)

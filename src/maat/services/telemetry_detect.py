@@ -34,11 +34,17 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+PassedOver = Callable[[str, MaatError], None]
+"""Told what was passed over (an event id or alert rule) and why."""
+
+
 class DetectorLike(Protocol):
     """Matches events into alert lines and records them (:class:`maat.services.alerts.
     Detector`; a protocol here because that module builds on the telemetry service)."""
 
-    def lines(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def lines(
+        self, events: list[dict[str, Any]], *, passed_over: PassedOver | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def record(self, lines: list[dict[str, Any]]) -> object: ...
 
@@ -54,10 +60,6 @@ class Pending:
     """Retry one event (or line) at a time: the last failure was a refusal of the data."""
     done: int = 0
     """Lines already recorded (or passed over) one at a time."""
-
-
-PassedOver = Callable[[str, MaatError], None]
-"""Told what was passed over (an event id or alert rule) and why."""
 
 
 def _refused(exc: MaatError) -> bool:
@@ -78,12 +80,12 @@ def _match(detector: DetectorLike, pending: Pending, passed_over: PassedOver) ->
     """Stage 1: ``pending.lines`` from its events, which are then let go."""
     events = pending.events or []
     if not pending.alone:
-        pending.lines = _attempt(pending, lambda: detector.lines(events))
+        pending.lines = _attempt(pending, lambda: detector.lines(events, passed_over=passed_over))
     else:
         lines: list[dict[str, Any]] = []
         for event in events:
             try:
-                lines.extend(detector.lines([event]))
+                lines.extend(detector.lines([event], passed_over=passed_over))
             except MaatError as exc:
                 if not _refused(exc):
                     raise  # matched again from the start: the correlator drops repeats

@@ -330,3 +330,31 @@ def test_a_window_raised_at_reopen_refuses_replays_of_the_newest_ids(tmp_path: P
     with open_spool(tmp_path, 5, segment_bytes=1) as bus:
         assert bus.publish("events", [("q", b"q")]) == 1
         assert_replays_refused(bus, ["q", "a", "c", "b", "p"])
+
+
+def test_compaction_after_a_raised_window_keeps_the_segments_replays_must_still_hit(
+    tmp_path: Path,
+) -> None:
+    """Counting "a" in both segments that hold a copy made compaction think the window
+    ended a segment later than it does: the segment of "p" was deleted, and after the next
+    restart a replay of "p" was stored again."""
+    with open_spool(tmp_path, 2, segment_bytes=1) as bus:
+        for ident in ["p", "a", "b", "c", "a"]:
+            assert bus.publish("events", [(ident, ident.encode())]) == 1
+    with open_spool(tmp_path, 5, segment_bytes=1) as bus:
+        bus.register("lake")
+        assert bus.publish("events", [("q", b"q")]) == 1
+        while messages := bus.fetch("lake", max_messages=50, timeout=0):
+            bus.ack("lake", messages)
+        bus.compact()
+    with open_spool(tmp_path, 5, segment_bytes=1) as bus:
+        assert_replays_refused(bus, ["q", "a", "c", "b", "p"])
+
+
+def test_the_window_read_back_at_open_is_no_larger_than_the_window(tmp_path: Path) -> None:
+    """One large segment used to come back whole: every id of it remembered at open."""
+    with open_spool(tmp_path, 1_000_000, segment_bytes=1 << 30) as bus:
+        bus.publish("events", [(f"id{n}", b"x") for n in range(5_000)])
+    with open_spool(tmp_path, 100, segment_bytes=1 << 30) as bus:
+        assert len(bus._recent) == 100  # type: ignore[attr-defined]
+        assert_replays_refused(bus, [f"id{n}" for n in range(4_900, 5_000)])

@@ -16,6 +16,7 @@ import pytest
 
 from maat.detect.sigma import Engine, RuleSet, load_rules
 from maat.services.detection import DetectionRun, detect_files
+from native_kit import require_native
 from sigma_kit import event
 
 
@@ -125,10 +126,10 @@ def test_maat_detect_reports_the_event_by_its_line_and_keeps_the_others_alerts(
     path.write_text("\n".join(lines) + "\n")
     original = Engine._hits
 
-    def failing_on_the_second(self: Engine, ev: Any, routed: Any) -> Any:
+    def failing_on_the_second(self: Engine, ev: Any, *rest: Any) -> Any:
         if "two" in str(ev.get("process.command_line", "")):
             raise RuntimeError("cannot run the rules")
-        return original(self, ev, routed)
+        return original(self, ev, *rest)
 
     monkeypatch.setattr(Engine, "_hits", failing_on_the_second)
     run = DetectionRun()
@@ -136,3 +137,95 @@ def test_maat_detect_reports_the_event_by_its_line_and_keeps_the_others_alerts(
     assert run.events == 3 and run.alerts == 2 == len(alerts)
     assert run.errors is not None
     assert [(e.line, "could not be run" in e.reason) for e in run.errors] == [(2, True)]
+
+
+_RUNAS = """
+title: runas
+name: runas
+id: 00000000-0000-0000-0000-0000000000aa
+level: medium
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        CommandLine|contains: 'runas'
+    condition: sel
+"""
+_BY_HOST = """title: burst by host
+id: 99999999-0000-0000-0000-000000000001
+level: high
+correlation: {type: event_count, rules: [runas], group-by: [Computer], timespan: 1m,
+              condition: {gte: 2}}
+"""
+_BY_USER = """title: burst by user
+id: 99999999-0000-0000-0000-000000000002
+level: high
+correlation: {type: event_count, rules: [runas], group-by: [User], timespan: 1m,
+              condition: {gte: 5}}
+"""
+
+
+def _runas(second: int, user: object) -> dict[str, Any]:
+    return {
+        **event(1, CommandLine="runas /user:x", User=user),
+        "winlog.computer_name": "ws1",
+        "@timestamp": f"2026-11-25T10:00:{second:02d}Z",
+        "event.id": f"e{second}",
+    }
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_correlation_that_fired_is_kept_when_another_cannot_read_the_event(
+    native: bool,
+) -> None:
+    """The burst by host fires on the second event (and its group is cleared); the burst
+    by user cannot read that event's user. Raising lost the fired alert for good."""
+    rules = load_rules([("a.yml", _RUNAS), ("b.yml", _BY_HOST), ("c.yml", _BY_USER)])
+    built = Engine(rules, native=native)
+    errors: list[tuple[int, Exception]] = []
+    found = built.match_many([_runas(0, "alice"), _runas(1, _Unreadable())], errors)
+    assert [h.rule.title for h in found[1]] == ["burst by host"]
+    assert [index for index, _ in errors] == [1]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_running_out_of_memory_is_not_one_event_s_problem(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = Engine(_rules(_EVIL, _TOOL), native=native)
+
+    def no_memory(*_: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(Engine, "_hits", no_memory)
+    with pytest.raises(MemoryError):
+        built.match_many(_batch(), [])
+
+
+def test_a_router_that_fails_is_counted_and_logged_and_python_decides(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    require_native()
+    built = Engine(_rules(_EVIL, _TOOL), native=True)
+    assert built._router is not None
+
+    class Broken:
+        def __call__(self, event: Any) -> Any:
+            raise SystemError("router bug")
+
+        def many(self, events: Any) -> Any:
+            raise SystemError("router bug")
+
+    built._router = Broken()  # type: ignore[assignment]
+    batch = [event(1, CommandLine="evilpayload"), event(1, Image="c:\\tool.exe")]
+    with caplog.at_level("WARNING"):
+        found = built.match_many(batch, [])
+        single = built.match(batch[0])
+    assert {i: [h.rule.title for h in hits] for i, hits in found.items()} == {
+        0: ["rule 0"],
+        1: ["rule 1"],
+    }
+    assert [h.rule.title for h in single] == ["rule 0"]
+    assert built.router_fallbacks == 4  # the batch, each of its events, the single match
+    assert [r.levelname for r in caplog.records if "C rule router" in r.getMessage()] == [
+        "WARNING"
+    ]

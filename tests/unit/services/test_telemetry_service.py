@@ -291,7 +291,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[dict[str, object]] = []
 
-    def lines(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
+    def lines(self, events: list[dict[str, object]], **_: object) -> list[dict[str, object]]:
         return [dict(event) for event in events]
 
     def record(self, lines: list[dict[str, object]]) -> None:
@@ -456,7 +456,7 @@ class FailsOnce(Recorder):
         self.failed = False
         self.matched: Counter[object] = Counter()  # event id -> times matched
 
-    def lines(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
+    def lines(self, events: list[dict[str, object]], **_: object) -> list[dict[str, object]]:
         self.matched.update(event["event.id"] for event in events)
         return super().lines(events)
 

@@ -162,7 +162,8 @@ class SpoolBus:
         self._changed = threading.Condition(self._lock)
         self._recent = RecentIds(dedupe_window)
         self._cursors: dict[str, int] = {}
-        self._counts: dict[int, int] = {}  # messages per segment start (those counted)
+        # ids of the dedupe window per segment start, each where its newest copy is
+        self._counts: dict[int, int] = {}
         self._broken: str | None = None
         self._closed = False
         self._tail = SpoolTail(tail_bytes)  # fetched without reading the segment back
@@ -289,20 +290,28 @@ class SpoolBus:
             os.truncate(self._path(start), good)
 
     def _remember_recent(self) -> None:
-        """Read back the ids of the newest ``dedupe_window`` messages, oldest first."""
+        """Read back the ids of the newest ``dedupe_window`` messages, oldest first.
+
+        An id can be in the files twice (stored again once an older, smaller window had
+        forgotten it): each counts once, in the segment of its newest copy. Compaction
+        finds the oldest segment the window still needs from these counts, so counting a
+        copy twice would delete a segment whose ids must still refuse replays."""
         if self._window <= 0:
             return
-        batches: list[list[str]] = []
-        count = 0
+        newest_first: list[list[str]] = []
+        seen: set[str] = set()
         for start in reversed(self._starts):
             ids = [m.msg_id for _, _, m in _frames(self._read_segment(start), start) if m]
-            self._counts[start] = len(ids)
-            batches.append(ids)
-            count += len(ids)
-            if count >= self._window:
+            # 1. this segment's ids by their newest copy, newest first, none seen later
+            kept = [i for i in dict.fromkeys(reversed(ids)) if i not in seen]
+            del kept[self._window - len(seen) :]  # 2. no more than the window still needs
+            self._counts[start] = len(kept)
+            seen.update(kept)
+            newest_first.append(kept)
+            if len(seen) >= self._window:
                 break
-        for ids in reversed(batches):
-            self._recent.add(ids)
+        for ids in reversed(newest_first):  # 3. oldest first: generations age in order
+            self._recent.add_new(reversed(ids))
 
     # --- EventBus ---------------------------------------------------------------------------
 
