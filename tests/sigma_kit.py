@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
-from maat.detect.sigma import Engine, load_rules
+from maat.detect.sigma import Engine, RuleSet, load_rules
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
@@ -36,3 +37,34 @@ detection:
 
 def fires(built: Engine, ev: dict[str, Any]) -> bool:
     return bool(built.match(ev))
+
+
+def process_rules(*detections: str) -> RuleSet:
+    """One Windows process-creation rule per ``detection`` block, titled ``rule <n>``."""
+    texts = [
+        (f"rule{index}.yml", f"""
+title: rule {index}
+id: 00000000-0000-0000-0000-{index:012d}
+status: test
+level: high
+logsource:
+    product: windows
+    category: process_creation
+detection:
+{textwrap.indent(textwrap.dedent(detection).strip(), "    ")}
+""")
+        for index, detection in enumerate(detections)
+    ]  # fmt: skip
+    rules = load_rules(texts)
+    assert not rules.problems, rules.problems
+    return rules
+
+
+EVIL = """
+    selection:
+        CommandLine|contains: 'evilpayload'
+    condition: selection"""
+TOOL = """
+    selection:
+        Image|endswith: '\\\\tool.exe'
+    condition: selection"""

@@ -8,46 +8,15 @@ server's detector lost every alert in it.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from maat.detect.sigma import Engine, RuleSet, load_rules
+from maat.detect.sigma import Engine, load_rules
 from maat.services.detection import DetectionRun, detect_files
 from native_kit import require_native
-from sigma_kit import event
-
-
-def _rules(*detections: str) -> RuleSet:
-    texts = [
-        (f"rule{index}.yml", f"""
-title: rule {index}
-id: 00000000-0000-0000-0000-{index:012d}
-status: test
-level: high
-logsource:
-    product: windows
-    category: process_creation
-detection:
-{textwrap.indent(textwrap.dedent(detection).strip(), "    ")}
-""")
-        for index, detection in enumerate(detections)
-    ]  # fmt: skip
-    rules = load_rules(texts)
-    assert not rules.problems, rules.problems
-    return rules
-
-
-_EVIL = """
-    selection:
-        CommandLine|contains: 'evilpayload'
-    condition: selection"""
-_TOOL = """
-    selection:
-        Image|endswith: '\\\\tool.exe'
-    condition: selection"""
+from sigma_kit import EVIL, TOOL, event, process_rules
 
 
 class _Unreadable:
@@ -70,7 +39,7 @@ def _batch() -> list[dict[str, Any]]:
 def test_an_unreadable_value_in_one_event_does_not_hide_the_other_events_alerts(
     native: bool,
 ) -> None:
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
     errors: list[tuple[int, Exception]] = []
     found = built.match_many(_batch(), errors)
     assert {i: [h.rule.title for h in hits] for i, hits in found.items()} == {
@@ -83,7 +52,7 @@ def test_an_unreadable_value_in_one_event_does_not_hide_the_other_events_alerts(
 
 @pytest.mark.parametrize("native", [True, False])
 def test_without_an_error_list_the_error_is_raised_as_match_raises_it(native: bool) -> None:
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
     with pytest.raises(RuntimeError):
         built.match(_batch()[1])
     with pytest.raises(RuntimeError):
@@ -94,9 +63,9 @@ def test_without_an_error_list_the_error_is_raised_as_match_raises_it(native: bo
 def test_a_value_only_the_router_reads_leaves_the_decision_to_the_rules(native: bool) -> None:
     """The C router reads every field its literals are in; a rule that matches on another
     field alone must still fire, as the Python path (the reference) decides."""
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
     odd = event(1, CommandLine="EVILPAYLOAD", Image=_Unreadable())
-    reference = Engine(_rules(_EVIL, _TOOL), native=False)
+    reference = Engine(process_rules(EVIL, TOOL), native=False)
     try:
         want: list[str] | type[Exception] = [h.rule.title for h in reference.match(odd)]
     except RuntimeError:
@@ -114,7 +83,7 @@ def test_a_value_only_the_router_reads_leaves_the_decision_to_the_rules(native: 
 def test_maat_detect_reports_the_event_by_its_line_and_keeps_the_others_alerts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built = Engine(_rules(_EVIL, _TOOL))
+    built = Engine(process_rules(EVIL, TOOL))
     path = tmp_path / "events.json"
     lines = [
         '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
@@ -191,7 +160,7 @@ def test_a_correlation_that_fired_is_kept_when_another_cannot_read_the_event(
 def test_running_out_of_memory_is_not_one_event_s_problem(
     native: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
 
     def no_memory(*_: Any) -> Any:
         raise MemoryError
@@ -205,7 +174,7 @@ def test_a_router_that_fails_is_counted_and_logged_and_python_decides(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     require_native()
-    built = Engine(_rules(_EVIL, _TOOL), native=True)
+    built = Engine(process_rules(EVIL, TOOL), native=True)
     assert built._router is not None
 
     class Broken:
@@ -226,6 +195,4 @@ def test_a_router_that_fails_is_counted_and_logged_and_python_decides(
     }
     assert [h.rule.title for h in single] == ["rule 0"]
     assert built.router_fallbacks == 4  # the batch, each of its events, the single match
-    assert [r.levelname for r in caplog.records if "C rule router" in r.getMessage()] == [
-        "WARNING"
-    ]
+    assert [r.levelname for r in caplog.records if "C rule router" in r.getMessage()] == ["WARNING"]

@@ -15,35 +15,15 @@ from typing import Any
 
 import pytest
 
-from maat.detect.sigma import Engine, RuleSet, load_rules
+from maat.detect.sigma import Engine
 from maat.native import NATIVE
 from native_kit import require_native
-from sigma_kit import event
+from sigma_kit import EVIL, TOOL, event, process_rules
 
 
 @pytest.fixture(autouse=True)
 def _native() -> None:
     require_native()
-
-
-def _rules(*detections: str) -> RuleSet:
-    texts = [
-        (f"rule{index}.yml", f"""
-title: rule {index}
-id: 00000000-0000-0000-0000-{index:012d}
-status: test
-level: high
-logsource:
-    product: windows
-    category: process_creation
-detection:
-{textwrap.indent(textwrap.dedent(detection).strip(), "    ")}
-""")
-        for index, detection in enumerate(detections)
-    ]  # fmt: skip
-    rules = load_rules(texts)
-    assert not rules.problems, rules.problems
-    return rules
 
 
 def _titles(built: Engine, ev: dict[str, Any]) -> list[str]:
@@ -58,22 +38,13 @@ def _run_alone(code: str) -> subprocess.CompletedProcess[str]:
 
 # --- the prefilter: one object's marks, shared by every match on it -------------------------
 
-_EVIL = """
-    selection:
-        CommandLine|contains: 'evilpayload'
-    condition: selection"""
-_TOOL = """
-    selection:
-        Image|endswith: '\\\\tool.exe'
-    condition: selection"""
-
 
 def test_a_match_that_another_match_interleaves_with_keeps_the_literals_it_found() -> None:
     # Reading a value the C path does not lower itself runs Python code (the lowered
     # values, a value's __str__), and another match on the same engine can run then: from
     # this thread, as here, or from another thread the interpreter switches to. It reset
     # the prefilter's marks, and the first match lost the literal it had found before.
-    rules = _rules(_EVIL, _TOOL)
+    rules = process_rules(EVIL, TOOL)
     for native in (False, True):
         built = Engine(rules, native=native)
         assert (built._router is not None) is native
@@ -93,7 +64,7 @@ class _Interleaved:
 
 
 def test_two_threads_matching_on_one_engine_never_lose_a_hit() -> None:
-    built = Engine(_rules(_EVIL, _TOOL))
+    built = Engine(process_rules(EVIL, TOOL))
     assert built._router is not None
     # Non-ASCII values: the C path asks Python for their lowered form, where the interpreter
     # may switch threads.
@@ -287,7 +258,7 @@ def test_a_batch_that_grows_while_it_is_matched_keeps_each_event_s_hits_at_its_o
     # batch[index] of a list that had changed since: an event was matched (and fed to the
     # correlations) twice, another's candidate rules were tested on the event now at its
     # index, and the hits were answered at indices the caller's events do not have.
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
     assert (built._router is not None) is native
     batch: list[Any] = []
     first = event(1, Image=_Mutating(lambda: batch.insert(0, {"event.dataset": "x"})))
@@ -301,7 +272,7 @@ def test_a_batch_emptied_while_it_is_matched_still_answers_for_every_event_given
 ) -> None:
     # The router stopped at the list's new end and Python read batch[0] of an empty list:
     # IndexError, and the event after the first was never matched.
-    built = Engine(_rules(_EVIL, _TOOL), native=native)
+    built = Engine(process_rules(EVIL, TOOL), native=native)
     batch: list[Any] = []
     batch += [event(1, Image=_Mutating(batch.clear)), event(1, CommandLine="evilpayload")]
     assert _titles_by_index(built.match_many(batch)) == {0: ["rule 1"], 1: ["rule 0"]}
@@ -313,7 +284,7 @@ def test_a_batch_gives_what_matching_each_event_alone_gives_for_odd_events() -> 
     class Sub(dict[str, Any]):
         pass
 
-    rules = _rules(_EVIL, _TOOL)
+    rules = process_rules(EVIL, TOOL)
     odd: list[Any] = [
         event(1, CommandLine="evilpayload"),
         {"event.dataset": "zeek.conn"},
