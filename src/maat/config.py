@@ -207,6 +207,9 @@ class DetectSettings:
     correlation_lateness: Seconds = Seconds(3600)
     # Hits one late event may be judged over at most (its windows' hits past it: the nearest).
     correlation_max_scan: int = 1000
+    # Events `maat detect` matches at a time: its first alerts come out after this many, not
+    # after a whole file, and matching holds no more than this many events' state.
+    match_batch_events: int = 10_000
     # An alert this serious on a host a vendor operates (device tag "vendor:<name>") records
     # the vendor's breach, which moves its identities to step-up MFA; "" never does.
     vendor_breach_level: str = "high"
@@ -359,6 +362,7 @@ _BOUNDS: dict[str, tuple[float, float | None]] = {
     "detect.correlation_max_skew": (0, 86400),
     "detect.correlation_lateness": (0, 7 * 86400),
     "detect.correlation_max_scan": (10, 1_000_000),
+    "detect.match_batch_events": (1, 10_000_000),
     "auth.webauthn_timeout": (10, 3600),
     "access.heartbeat_max_age": (1, None),
     "access.policy_check_interval": (0, 3600),

@@ -72,7 +72,10 @@ def detect(
     run = DetectionRun()
     files = list(read_inputs(paths))
     limit = _max_event_bytes(ctx)
-    alerts = detect_files(engine, files, source=source, max_event_bytes=limit, run=run, iocs=index)
+    batch = int(state.settings().detect.match_batch_events)
+    alerts = detect_files(
+        engine, files, source=source, max_event_bytes=limit, run=run, iocs=index, batch=batch
+    )
     for alert in alerts:
         if output_format == "jsonl":
             typer.echo(orjson.dumps(alert).decode())

@@ -184,30 +184,42 @@ class DetectionRun:
 
 def detect_files(
     engine: Engine | None, files: Iterable[Path], *, source: str, max_event_bytes: int,
-    run: DetectionRun, iocs: IocIndex | None = None,
+    run: DetectionRun, iocs: IocIndex | None = None, batch: int = 10_000,
 ) -> Iterator[dict[str, Any]]:  # fmt: skip
-    """Alert lines for every rule and indicator hit in ``files``, file by file; ``run``
-    counts as it goes."""
-    run.errors = run.errors if run.errors is not None else ParseErrors()
+    """Alert lines for every rule and indicator hit in ``files``, file by file and, within
+    a file, ``batch`` events at a time (the first alerts come before the file is matched
+    whole); ``run`` counts as it goes."""
+    errors = run.errors = run.errors if run.errors is not None else ParseErrors()
     run.skipped = run.skipped if run.skipped is not None else []
     for path in files:
         outcome = parse_event_file(path, source=source, max_event_bytes=max_event_bytes)
-        run.errors.extend(outcome.errors)
+        errors.extend(outcome.errors)
         if outcome.skipped is not None:
             run.skipped.append((str(path), outcome.skipped))
         run.events += len(outcome.events)
-        unmatched: list[tuple[int, Exception]] = []
-        found = engine.match_many(outcome.events, unmatched) if engine is not None else {}
-        for index, exc in unmatched:  # this event only: the others' alerts still come
-            reason = f"the rules could not be run on this event: {exc!r}"
-            run.errors.append(ParseError(str(path), outcome.lines[index], reason))
-        for index, (event, line) in enumerate(zip(outcome.events, outcome.lines, strict=True)):
-            for hit in found.get(index, ()):
-                run.alerts += 1
-                yield alert_line(hit, event, str(path), line)
-            for ioc in iocs.match(event) if iocs is not None else ():
-                run.alerts += 1
-                yield ioc_alert_line(ioc, event, str(path), line)
+        for start in range(0, len(outcome.events), max(1, batch)):
+            events = outcome.events[start : start + max(1, batch)]
+            lines = outcome.lines[start : start + len(events)]
+            yield from _batch_alerts(engine, iocs, events, lines, str(path), run, errors)
+
+
+def _batch_alerts(
+    engine: Engine | None, iocs: IocIndex | None, events: list[dict[str, Any]],
+    lines: list[int], path: str, run: DetectionRun, errors: ParseErrors,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """The alert lines of one batch of a file's events, at their ``lines``."""
+    unmatched: list[tuple[int, Exception]] = []
+    found = engine.match_many(events, unmatched) if engine is not None else {}
+    for index, exc in unmatched:  # this event only: the others' alerts still come
+        reason = f"the rules could not be run on this event: {exc!r}"
+        errors.append(ParseError(path, lines[index], reason))
+    for index, (event, line) in enumerate(zip(events, lines, strict=True)):
+        for hit in found.get(index, ()):
+            run.alerts += 1
+            yield alert_line(hit, event, path, line)
+        for ioc in iocs.match(event) if iocs is not None else ():
+            run.alerts += 1
+            yield ioc_alert_line(ioc, event, path, line)
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,35 @@ def test_a_router_that_fails_is_counted_and_logged_and_python_decides(
     assert [h.rule.title for h in single] == ["rule 0"]
     assert built.router_fallbacks == 4  # the batch, each of its events, the single match
     assert [r.levelname for r in caplog.records if "C rule router" in r.getMessage()] == ["WARNING"]
+
+
+def test_maat_detect_writes_its_first_alerts_before_the_whole_file_is_matched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large file used to be matched whole before its first alert came out: an analyst
+    waited (and the matcher held every event's state) for nothing."""
+    path = tmp_path / "events.json"
+    lines = [
+        '{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", '
+        '"SourceName": "Microsoft-Windows-Sysmon", "Hostname": "ws1", '
+        f'"@timestamp": "2024-05-01T10:00:00Z", "CommandLine": "evilpayload {n}"}}'
+        for n in range(25)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    built = Engine(process_rules(EVIL))
+    batches: list[int] = []
+    original = Engine.match_many
+
+    def counted(self: Engine, events: Any, *rest: Any) -> Any:
+        batches.append(len(events))
+        return original(self, events, *rest)
+
+    monkeypatch.setattr(Engine, "match_many", counted)
+    run = DetectionRun()
+    alerts = detect_files(built, [path], source="auto", max_event_bytes=1 << 20, run=run, batch=10)
+    first = next(alerts)
+    assert first["source.line"] == 1 and batches == [10]  # one batch matched so far
+    rest = list(alerts)
+    assert batches == [10, 10, 5]
+    assert [a["source.line"] for a in [first, *rest]] == list(range(1, 26))
+    assert run.alerts == 25 and run.events == 25
