@@ -199,6 +199,18 @@ repeating_batches = st.lists(
 )
 
 
+def add_and_check(window: int, batches: list[list[str]], *, length: bool) -> None:
+    """Add ``batches`` (which may repeat remembered ids) and check against the model after
+    each one."""
+    recent, model = RecentIds(window), NewestIds()
+    biggest = 0
+    for batch in batches:
+        biggest = max(biggest, len(set(batch)))
+        recent.add(batch)
+        model.add(batch)
+        check_against_model(recent, model, window, biggest, length=length)
+
+
 @SETTINGS
 @given(window=windows, batches=repeating_batches)
 def test_batches_repeating_remembered_ids_never_forget_one_of_the_newest_window(
@@ -206,13 +218,7 @@ def test_batches_repeating_remembered_ids_never_forget_one_of_the_newest_window(
 ) -> None:
     """At open the spool reads the ids of whole segments back, and they may hold an id
     twice (one the window had forgotten, stored again): repeats must not shrink the window."""
-    recent, model = RecentIds(window), NewestIds()
-    biggest = 0
-    for batch in batches:
-        biggest = max(biggest, len(set(batch)))
-        recent.add(batch)
-        model.add(batch)
-        check_against_model(recent, model, window, biggest, length=False)
+    add_and_check(window, batches, length=False)
 
 
 @SETTINGS
@@ -220,13 +226,7 @@ def test_batches_repeating_remembered_ids_never_forget_one_of_the_newest_window(
 def test_batches_repeating_remembered_ids_count_each_id_once(
     window: int, batches: list[list[str]]
 ) -> None:
-    recent, model = RecentIds(window), NewestIds()
-    biggest = 0
-    for batch in batches:
-        biggest = max(biggest, len(set(batch)))
-        recent.add(batch)
-        model.add(batch)
-        check_against_model(recent, model, window, biggest)
+    add_and_check(window, batches, length=True)
 
 
 @pytest.mark.parametrize("seed", range(8))
