@@ -72,3 +72,47 @@ fail:
     Py_DECREF(parts);
     return NULL;
 }
+
+/* gather(buffer, filled, parts, index) -> (index, filled): copy parts[index], parts[index+1],
+ * ... into the writable ``buffer`` from byte ``filled`` on, each whole, while the next is bytes
+ * and fits; returns the index of the first part not copied (len(parts) when all were) and
+ * the bytes the buffer then holds. The spool's direct writes gather a batch's frames this
+ * way (maat.adapters.bus.spool_writer, whose Python loop is the twin); a part that does not
+ * fit, or is another kind of buffer, is the caller's to copy. */
+PyObject *maat_gather(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyLong_CheckExact(args[1]) || !PyList_CheckExact(args[2]) ||
+        !PyLong_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "gather(buffer, filled: int, parts: list[bytes], index: int)");
+        return NULL;
+    }
+    Py_ssize_t filled = PyLong_AsSsize_t(args[1]), index = PyLong_AsSsize_t(args[3]);
+    if ((filled == -1 || index == -1) && PyErr_Occurred()) return NULL;
+    PyObject *parts = args[2];
+    Py_ssize_t count = PyList_GET_SIZE(parts);
+    if (index < 0 || index > count) {
+        PyErr_SetString(PyExc_IndexError, "gather: index out of range");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (filled < 0 || filled > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "gather: filled is outside the buffer");
+        return NULL;
+    }
+    // Nothing below runs Python code: the list cannot change while it is copied.
+    char *into = (char *)view.buf;
+    for (; index < count; index++) {
+        PyObject *part = PyList_GET_ITEM(parts, index);
+        if (!PyBytes_CheckExact(part)) break;
+        Py_ssize_t size = PyBytes_GET_SIZE(part);
+        if (size > view.len - filled) break;
+        memcpy(into + filled, PyBytes_AS_STRING(part), (size_t)size);
+        filled += size;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nn)", index, filled);
+}

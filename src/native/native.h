@@ -8,7 +8,7 @@
 
 /* The interface version: Python uses the extension only when it is the one it expects (a
  * stale build of an older checkout is ignored, not half used). */
-#define MAAT_NATIVE_API 3
+#define MAAT_NATIVE_API 4
 
 /* The C paths read words little-endian (BLAKE2b, CRC-32, wire lengths): on another machine
  * the (optional) build fails and Maat runs its Python paths. */
@@ -94,6 +94,7 @@ PyObject *maat_crc32_py(PyObject *self, PyObject *args);
 
 /* ---- frames.c ---- */
 PyObject *maat_spool_parts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *maat_gather(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- wire.c ---- */
 PyObject *maat_wire_events(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -122,6 +122,8 @@ def open_bus(settings: Settings) -> EventBus:
         min_free_bytes=int(telemetry.min_free_disk_bytes),
         dedupe_window=telemetry.dedupe_window,
         tail_bytes=int(telemetry.handoff_bytes),  # this process's consumers: not read back
+        direct_io=telemetry.spool_direct_io,
+        stage_bytes=int(telemetry.spool_stage_bytes),
     )
 
 

@@ -12,7 +12,9 @@ from maat.adapters.bus import spool as spool_module
 from maat.adapters.bus.spool import SpoolBus
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
 
-TAIL_BYTES = [0]  # set per run by the fixture below
+TAIL_BYTES = [0]  # set per run by the fixtures below
+DIRECT_IO = [False]
+BLOCK = 4096
 
 
 @pytest.fixture(autouse=True, params=[0, 1 << 20], ids=["no-tail", "tail"])
@@ -23,6 +25,14 @@ def tail_bytes(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
+@pytest.fixture(autouse=True, params=[False, True], ids=["buffered", "direct"])
+def direct_io(request: pytest.FixtureRequest) -> bool:
+    """Every test runs with batches written through the page cache and straight to the
+    device (O_DIRECT, whole blocks, zeros after the last frame): the same behaviour."""
+    DIRECT_IO[0] = request.param
+    return bool(request.param)
+
+
 def open_spool(root: Path, **overrides: int) -> SpoolBus:
     options = {
         "segment_bytes": 1 << 20,
@@ -30,9 +40,48 @@ def open_spool(root: Path, **overrides: int) -> SpoolBus:
         "min_free_bytes": 0,
         "dedupe_window": 1000,
         "tail_bytes": TAIL_BYTES[0],
+        "direct_io": DIRECT_IO[0],
     }
     options.update(overrides)
-    return SpoolBus(root, **options)
+    bus = SpoolBus(root, **options)
+    if DIRECT_IO[0] and not bus.direct_io:
+        bus.close()
+        pytest.skip(f"{root} is on a filesystem without O_DIRECT (tmpfs?)")
+    return bus
+
+
+Step = int | tuple[int, int]
+
+
+def scripted_writes(monkeypatch: pytest.MonkeyPatch, *steps: Step) -> None:
+    """The spool's next data writes (``writev`` and ``write`` through the page cache,
+    ``pwritev`` when direct) each take the next step: ``n`` puts the first ``n`` bytes on
+    disk (whole blocks when direct) and returns that; ``(n, errno)`` puts them there, then
+    fails. Once the steps are used up, writes are real again."""
+    real_write, real_writev, real_pwritev = os.write, os.writev, os.pwritev
+    queue = list(steps)
+
+    def step(fd: int, buffers: list[bytes | memoryview], offset: int | None) -> int:
+        if not queue:
+            if offset is None:
+                return real_writev(fd, buffers)
+            return real_pwritev(fd, buffers, offset)
+        count, error = (queue.pop(0), 0) if not isinstance(queue[0], tuple) else queue.pop(0)  # type: ignore[misc]
+        data = b"".join(bytes(b) for b in buffers)
+        count = min(count, len(data))
+        if offset is None:
+            count = real_write(fd, data[:count]) if count else 0
+        else:  # direct: from the aligned buffer itself, whole blocks
+            count -= count % BLOCK
+            if count:
+                count = real_pwritev(fd, [memoryview(buffers[0])[:count]], offset)
+        if error:
+            raise OSError(error, os.strerror(error))
+        return count
+
+    monkeypatch.setattr(spool_module.os, "writev", lambda fd, buffers: step(fd, buffers, None))
+    monkeypatch.setattr(spool_module.os, "write", lambda fd, data: step(fd, [data], None))
+    monkeypatch.setattr(spool_module.os, "pwritev", step)
 
 
 def batch(first: int, count: int) -> list[tuple[str, bytes]]:
@@ -145,21 +194,15 @@ def test_disk_full_during_write_stores_nothing_and_refuses(
 ) -> None:
     with open_spool(tmp_path) as bus:
         bus.publish("events", batch(0, 2))
-        real_write = os.write
-
-        def short_writev(fd: int, buffers: list[bytes]) -> int:
-            return real_write(fd, b"".join(buffers)[:10])  # part of the batch reaches disk
-
-        def full(fd: int, data: bytes | memoryview) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        monkeypatch.setattr(spool_module.os, "writev", short_writev)
-        monkeypatch.setattr(spool_module.os, "write", full)
+        # part of the batch (a block and a bit) reaches the disk, then the disk is full
+        scripted_writes(monkeypatch, BLOCK + 10, (0, errno.ENOSPC))
         with pytest.raises(Unavailable, match="disk full"):
-            bus.publish("events", batch(2, 5))
+            bus.publish("events", batch(2, 300))
         monkeypatch.undo()
-        assert bus.publish("events", batch(2, 5)) == 5  # the failed ids were not remembered
-        assert drain(bus) == [f"event {i}".encode() for i in range(7)]
+        assert bus.publish("events", batch(2, 300)) == 300  # the failed ids were not remembered
+        assert drain(bus) == [f"event {i}".encode() for i in range(302)]
+    with open_spool(tmp_path) as bus:  # and nothing of the refused batch is on disk either
+        assert drain(bus, "from-disk") == [f"event {i}".encode() for i in range(302)]
 
 
 def test_corrupted_stored_frame_is_reported_not_skipped(tmp_path: Path) -> None:
@@ -257,41 +300,34 @@ def test_a_write_that_cannot_be_undone_stops_the_spool_until_reopened(
 ) -> None:
     with open_spool(tmp_path) as bus:
         bus.publish("events", batch(0, 2))
-        real_write = os.write
-
-        def torn(fd: int, buffers: list[bytes]) -> int:
-            real_write(fd, b"".join(buffers)[:10])
-            raise OSError(errno.EIO, "I/O error")
 
         def stuck(fd: int, size: int) -> None:
             raise OSError(errno.EIO, "I/O error")
 
-        monkeypatch.setattr(spool_module.os, "writev", torn)
+        scripted_writes(monkeypatch, (BLOCK + 10, errno.EIO))  # torn mid-frame
         monkeypatch.setattr(spool_module.os, "ftruncate", stuck)
         with pytest.raises(Unavailable):
-            bus.publish("events", batch(2, 2))
+            bus.publish("events", batch(2, 300))
         monkeypatch.undo()
         with pytest.raises(Unavailable, match="reopened"):
             bus.publish("events", batch(2, 2))
-    with open_spool(tmp_path) as bus:  # the torn tail is cut at open
-        assert bus.publish("events", batch(2, 2)) == 2
-        assert drain(bus) == [f"event {i}".encode() for i in range(4)]
+    with open_spool(tmp_path) as bus:  # the torn frame is cut at open
+        # The whole frames the torn write left were never acknowledged: sent again, they
+        # are stored once, and every event comes out once, in order.
+        bus.publish("events", batch(2, 300))
+        assert drain(bus) == [f"event {i}".encode() for i in range(302)]
 
 
 def test_a_short_write_is_completed_not_torn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with open_spool(tmp_path) as bus:
-        real_write = os.write
-
-        def half(fd: int, buffers: list[bytes]) -> int:
-            data = b"".join(buffers)
-            return real_write(fd, data[: len(data) // 2])
-
-        monkeypatch.setattr(spool_module.os, "writev", half)
-        assert bus.publish("events", batch(0, 30)) == 30
+        scripted_writes(monkeypatch, 2 * BLOCK + 100)  # about half of the batch
+        assert bus.publish("events", batch(0, 300)) == 300
         monkeypatch.undo()
-        assert drain(bus) == [f"event {i}".encode() for i in range(30)]
+        assert drain(bus) == [f"event {i}".encode() for i in range(300)]
+    with open_spool(tmp_path) as bus:
+        assert drain(bus, "from-disk") == [f"event {i}".encode() for i in range(300)]
 
 
 def test_this_process_fetches_from_the_tail_exactly_what_the_segments_hold(
@@ -326,12 +362,9 @@ def test_a_tail_smaller_than_a_batch_hands_out_every_message_once_in_order(
 def test_a_batch_the_disk_refused_is_never_fetched_from_the_tail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(fd: int, buffers: list[bytes]) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
     with open_spool(tmp_path, tail_bytes=1 << 20) as bus:
         bus.publish("events", batch(0, 2))
-        monkeypatch.setattr(spool_module.os, "writev", full)
+        scripted_writes(monkeypatch, (0, errno.ENOSPC))
         with pytest.raises(Unavailable, match="disk full"):
             bus.publish("events", batch(2, 5))
         monkeypatch.undo()

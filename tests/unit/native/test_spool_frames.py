@@ -349,3 +349,60 @@ def test_a_subject_or_batch_of_a_subclass_is_framed_by_python_not_refused(tmp_pa
         ("events", "a", b"one"),
         ("events", "b", b"two"),
     ]
+
+
+# --- gather: the direct writes' copy of a batch's frames into the staging buffer ---------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 300), max_size=30),
+    kinds=st.lists(st.sampled_from(["bytes", "bytearray", "sub"]), min_size=30, max_size=30),
+    capacity=st.integers(0, 2000),
+    filled=st.integers(0, 2000),
+    index=st.integers(0, 30),
+)
+def test_gather_copies_what_its_python_twin_copies(
+    sizes: list[int], kinds: list[str], capacity: int, filled: int, index: int
+) -> None:
+    """Whole parts, in order, while the next is exactly bytes and fits; the same index, fill
+    and buffer bytes as the Python loop, and nothing written past the fill."""
+    import mmap
+
+    from maat.adapters.bus.spool_writer import _gather_py
+
+    assert NATIVE is not None
+    filled, index = min(filled, capacity), min(index, len(sizes))
+    rng = random.Random(len(sizes) * 7919 + capacity)
+    make = {"bytes": bytes, "bytearray": bytearray, "sub": BytesSub}
+    parts: list[Any] = [make[k](rng.randbytes(n)) for n, k in zip(sizes, kinds, strict=False)]
+    buffers = [mmap.mmap(-1, max(capacity, 1)) for _ in range(2)]
+    for buffer in buffers:
+        buffer[:] = b"\xee" * len(buffer)
+    c_buffer = memoryview(buffers[0])[:capacity]
+    py_buffer = memoryview(buffers[1])[:capacity]
+    got = NATIVE.gather(c_buffer, filled, parts, index)
+    want = _gather_py(py_buffer, filled, parts, index)  # type: ignore[arg-type]
+    assert got == want
+    assert bytes(buffers[0]) == bytes(buffers[1])
+    assert bytes(buffers[0][got[1] :]) == b"\xee" * (len(buffers[0]) - got[1])
+    c_buffer.release()
+    py_buffer.release()
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda g: g(b"read-only", 0, [b"x"], 0), BufferError),
+        (lambda g: g(bytearray(4), 5, [b"x"], 0), ValueError),
+        (lambda g: g(bytearray(4), -1, [b"x"], 0), ValueError),
+        (lambda g: g(bytearray(4), 0, [b"x"], 2), IndexError),
+        (lambda g: g(bytearray(4), 0, (b"x",), 0), TypeError),
+        (lambda g: g(bytearray(4), 0, [b"x"]), TypeError),
+    ],
+    ids=["read-only", "filled-past", "filled-negative", "index-past", "not-a-list", "arity"],
+)
+def test_gather_refuses_what_it_cannot_do_with_a_python_error(call: Any, error: type) -> None:
+    assert NATIVE is not None
+    with pytest.raises(error):
+        call(NATIVE.gather)

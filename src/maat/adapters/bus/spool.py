@@ -15,15 +15,17 @@ Durability, as numbered steps of :meth:`SpoolBus.publish`:
 1. refuse (``Unavailable``, nothing written) when the spool exceeds its size limit or the
    disk's free space is below its floor;
 2. drop messages whose id is in the deduplication window (replays of acknowledged events);
-3. append every frame of the batch and ``fsync`` once; on any write error cut the segment
-   back to its size before the batch and raise ``Unavailable``: a batch is stored whole or
-   not at all, and the caller acknowledges nothing;
+3. append every frame of the batch and ``fdatasync`` once (directly to the device where the
+   filesystem allows it: :mod:`~maat.adapters.bus.spool_writer`); on any write error cut the
+   segment back to its size before the batch and raise ``Unavailable``: a batch is stored
+   whole or not at all, and the caller acknowledges nothing;
 4. only then remember the ids, keep the new messages in the tail this process's own
    consumers fetch them from (:mod:`~maat.adapters.bus.spool_tail`), and wake consumers.
 
 At open, a torn frame at the end of the newest segment (a crash during step 3, never
-acknowledged) is cut off, and the ids of the newest messages are read back so that a client
-re-sending an unacknowledged batch after a crash is deduplicated.
+acknowledged) is cut off, as are the zeros a direct write leaves after the last frame, and
+the ids of the newest messages are read back so that a client re-sending an unacknowledged
+batch after a crash is deduplicated.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathlib import Path
 
 from maat.adapters.bus.recent_ids import RecentIds
 from maat.adapters.bus.spool_tail import SpoolTail
+from maat.adapters.bus.spool_writer import SegmentWriter
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
 from maat.native import NATIVE
 from maat.ports import BusMessage
@@ -81,9 +84,6 @@ def _frame_head(msg_id: str, subject: str, data: bytes) -> bytes:
     prefix = b"".join((_SHORT.pack(len(ident)), ident, _SHORT.pack(len(subj)), subj))
     crc = _crc32(data, _crc32(prefix))
     return _HEAD.pack(_MAGIC, len(prefix) + len(data), crc) + prefix
-
-
-_IOV_MAX = 1024  # buffers per writev call (Linux's IOV_MAX)
 
 
 _CHUNK = 4 * 1024 * 1024
@@ -152,8 +152,12 @@ class SpoolBus:
         min_free_bytes: int,
         dedupe_window: int,
         tail_bytes: int = 0,
+        direct_io: bool = True,
+        stage_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.root = root
+        self._direct_io = direct_io
+        self._stage_bytes = stage_bytes
         self._segment_bytes = segment_bytes
         self._max_bytes = max_bytes
         self._min_free = min_free_bytes
@@ -200,8 +204,19 @@ class SpoolBus:
         self._identity = self._read_identity()
         self._repair_tail()
         self._remember_recent()
-        self._fd = os.open(self._path(self._starts[-1]), os.O_WRONLY | os.O_APPEND)
-        self._size = os.fstat(self._fd).st_size
+        self._writer = SegmentWriter(
+            self._path(self._starts[-1]), direct=self._direct_io, stage_bytes=self._stage_bytes
+        )
+
+    @property
+    def direct_io(self) -> bool:
+        """Whether batches are written to the device without the page cache."""
+        return self._writer.direct
+
+    @property
+    def _size(self) -> int:
+        """The bytes of durable frames in the newest segment."""
+        return self._writer.size
 
     def _check_contiguous(self) -> None:
         """Each segment must start where the previous one ends. An empty stray segment (a
@@ -376,23 +391,11 @@ class SpoolBus:
             )
 
     def _append(self, parts: list[bytes]) -> None:
-        before = self._size
-        total = 0
         try:
-            for first in range(0, len(parts), _IOV_MAX):
-                chunk = parts[first : first + _IOV_MAX]
-                size = sum(map(len, chunk))
-                written = os.writev(self._fd, chunk)
-                if written < size:  # a short write: the rest goes out the slow way
-                    view = memoryview(b"".join(chunk))[written:]
-                    while view:
-                        view = view[os.write(self._fd, view) :]
-                total += size
-            os.fsync(self._fd)
+            self._writer.append(parts)
         except OSError as exc:
             try:  # the batch is stored whole or not at all
-                os.ftruncate(self._fd, before)
-                os.fsync(self._fd)
+                self._writer.cut()
             except OSError as cut:
                 # The torn bytes stay: appending after them would put frames where the
                 # positions say they are not. Refuse until a reopen repairs the tail.
@@ -402,13 +405,18 @@ class SpoolBus:
                 f"spool write failed: {'disk full' if full else exc.strerror}; nothing was "
                 "acknowledged", retry_after=30,
             ) from exc  # fmt: skip
-        self._size = before + total
 
     def _rotate(self) -> None:
         start = self._end()
         try:
+            # The zeros after the last frame go first: a sealed segment ends exactly where
+            # the next one starts, which is how the segments are checked at open.
+            self._writer.seal()
+        except OSError:
+            return  # the segment stays the newest; rotation is tried after the next batch
+        try:
             self._create_segment(start)
-            fd = os.open(self._path(start), os.O_WRONLY | os.O_APPEND)
+            writer = self._writer.successor(self._path(start))
         except OSError:
             # The data is already durable in the old segment; keep appending to it, and
             # remove the new file so that no empty segment claims positions at open.
@@ -418,8 +426,7 @@ class SpoolBus:
             except OSError as cut:
                 self._broken = f"a stray segment could not be removed ({cut.strerror})"
             return
-        os.close(self._fd)
-        self._fd, self._size = fd, 0
+        self._writer = writer
         self._starts.append(start)
         self._counts[start] = 0
 
@@ -597,7 +604,7 @@ class SpoolBus:
             self._closed = True
             self._tail.clear()
             self._changed.notify_all()
-            os.close(self._fd)
+            self._writer.close()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
 
