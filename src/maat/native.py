@@ -14,7 +14,7 @@ from types import ModuleType
 
 __all__ = ["API", "NATIVE"]
 
-API = 4
+API = 5
 """The interface version of ``src/native`` this code was written against."""
 
 _log = logging.getLogger(__name__)

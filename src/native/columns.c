@@ -198,6 +198,7 @@ PyObject *maat_lake_columns(PyObject *self, PyObject *const *args, Py_ssize_t na
     // A value is copied as soon as it is found: nothing that could run Python code comes
     // between its lookup and its copy.
     for (Py_ssize_t row = 0; row < rows; row++) {
+        maat_prefetch_events(batch, row);
         PyObject *event = PyList_GET_ITEM(batch, row);
         if (!PyDict_CheckExact(event)) goto decline;
         for (Py_ssize_t i = 0; i < count; i++) {

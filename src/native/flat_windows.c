@@ -597,6 +597,8 @@ PyMethodDef maat_flat_methods[] = {
      "lake_columns(events, plan) -> [(validity, nulls, offsets, data), ...] | None"},
     {"spool_parts", (PyCFunction)(void (*)(void))maat_spool_parts, METH_FASTCALL,
      "spool_parts(subject, [(id, data), ...]) -> [head, data, ...] | None"},
+    {"release", (PyCFunction)(void (*)(void))maat_release, METH_FASTCALL,
+     "release(items) -> None: items.clear(), prefetching the events it lets go of"},
     {"gather", (PyCFunction)(void (*)(void))maat_gather, METH_FASTCALL,
      "gather(buffer, filled, parts, index) -> (index, filled)"},
     {"wire_events", (PyCFunction)(void (*)(void))maat_wire_events, METH_FASTCALL,

@@ -8,13 +8,19 @@
 
 /* The interface version: Python uses the extension only when it is the one it expects (a
  * stale build of an older checkout is ignored, not half used). */
-#define MAAT_NATIVE_API 4
+#define MAAT_NATIVE_API 5
 
 /* The C paths read words little-endian (BLAKE2b, CRC-32, wire lengths): on another machine
  * the (optional) build fails and Maat runs its Python paths. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "maat._native is written for little-endian machines"
 #endif
+
+/* ---- prefetch.c: reading a batch of events some ahead (see there) ---- */
+/* Before handling events[i]: prefetch the memory events[i + a few] will need. Reads the
+ * list and the dicts it holds, runs no Python code, changes nothing. */
+void maat_prefetch_events(PyObject *events, Py_ssize_t i);
+PyObject *maat_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ---- json_scan.c: scan the JSON orjson accepts; DECLINE for anything unsure ---- */
 #define DECLINE ((const char *)1) /* not a Python error: the Python path takes the line */

@@ -88,6 +88,7 @@ PyObject *maat_wire_events(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *out = PyList_New(count);
     if (out == NULL) goto fail;
     for (Py_ssize_t i = 0; i < count; i++) {
+        maat_prefetch_events(events, i);
         PyObject *message = wire_event(PyList_GET_ITEM(events, i), args[1]);
         if (message == NULL) goto fail;
         PyList_SET_ITEM(out, i, message);

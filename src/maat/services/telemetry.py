@@ -40,6 +40,7 @@ from maat.adapters.lake.hunt import HuntLimits
 from maat.adapters.lake.parquet import ParquetLake, lake_key
 from maat.config import Settings
 from maat.errors import InvalidInput, MaatError, Unavailable
+from maat.native import NATIVE
 from maat.ports import BusMessage, EventBus
 from maat.services.platform import read_master_secret
 from maat.services.telemetry_detect import (
@@ -61,6 +62,9 @@ log = logging.getLogger(__name__)
 __all__ = [
     "IngestReport", "Telemetry", "open_bus", "read_inputs", "received_now", "tune_process",
 ]  # fmt: skip
+
+# list.clear, reading ahead of the events it lets go of when the C extension is built
+_release = list.clear if NATIVE is None else NATIVE.release
 
 LAKE_CONSUMER = "lake"
 DETECT_CONSUMER = "detect"
@@ -372,6 +376,10 @@ class Telemetry:
                     self._dead_letter(message, bad.diagnostics())
             self.writer_error = exc
             return self.lake.write_batch(good, commit=commit)
+        finally:
+            # Mostly these are the events' last references: let go of them here, reading
+            # ahead (a batch's events are out of every cache by now).
+            _release(events)
 
     def _events_of(
         self, messages: list[BusMessage]

@@ -138,9 +138,10 @@ class SegmentWriter:
     def append(self, parts: list[bytes]) -> None:
         """Steps 1-3 of the module documentation for the frames ``parts`` (heads and data, in
         order). Raises ``OSError``, having moved nothing, when the disk refuses."""
+        carry = b""
         if self._stage is not None:
             try:
-                written = self._write_direct(parts)
+                written, carry = self._write_direct(parts)
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
                     raise
@@ -153,7 +154,10 @@ class SegmentWriter:
         else:
             written = self._write_buffered(parts)
         _sync(self._fd)
+        # 3. Only now: a batch refused at any step leaves the size and the carried block as
+        # they were, so that the next batch rewrites from the last durable frame.
         self.size += written
+        self._carry = carry
 
     def _write_buffered(self, parts: list[bytes]) -> int:
         total = 0
@@ -168,9 +172,10 @@ class SegmentWriter:
             total += size
         return total
 
-    def _write_direct(self, parts: list[bytes]) -> int:
+    def _write_direct(self, parts: list[bytes]) -> tuple[int, bytes]:
         """Gather the carried partial block and ``parts`` into the staging buffer and write it
-        in whole blocks from the block the valid bytes end in; returns the bytes added."""
+        in whole blocks from the block the valid bytes end in; returns the bytes added and
+        the new partial last block (the caller keeps it once the batch is durable)."""
         stage = self._stage
         assert stage is not None
         block, capacity = self._block, len(stage)
@@ -201,8 +206,7 @@ class SegmentWriter:
         # valid frames must never read as a frame, even at a repair after a crash.
         stage[filled:whole] = bytes(whole - filled)
         self._write_at(stage, whole, offset)
-        self._carry = bytes(stage[filled - filled % block : filled])
-        return total
+        return total, bytes(stage[filled - filled % block : filled])
 
     def _write_at(self, stage: mmap.mmap, length: int, offset: int) -> None:
         with memoryview(stage) as view:
