@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 IOV_MAX = 1024  # buffers per writev call (Linux's IOV_MAX)
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
+_DIRECT_ALIGN = 4096
 
 
 def _gather_py(buffer: mmap.mmap, filled: int, parts: list[bytes], index: int) -> tuple[int, int]:
@@ -102,8 +103,10 @@ class SegmentWriter:
         fd = os.open(self.path, os.O_WRONLY | _O_DIRECT)
         try:
             size = os.fstat(fd).st_size
-            # 4 KiB suits 512-byte and 4 KiB sectors; a filesystem with larger blocks says so
-            block = max(4096, os.fstat(fd).st_blksize)
+            # Direct I/O aligns to the device's logical sector (512 bytes or 4 KiB), not to the
+            # filesystem's block, which can be far larger (and would be rewritten every batch).
+            # A device that needs more refuses the first write (EINVAL): see append.
+            block = _DIRECT_ALIGN
             carry = self._read_carry(size, block)
             capacity = max(block, self._stage_bytes - self._stage_bytes % block)
             if stage is None or len(stage) != capacity:
