@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import spool_kit
 from maat.adapters.bus import spool as spool_module
 from maat.adapters.bus.spool import SpoolBus
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
@@ -34,20 +35,8 @@ def direct_io(request: pytest.FixtureRequest) -> bool:
 
 
 def open_spool(root: Path, **overrides: int) -> SpoolBus:
-    options = {
-        "segment_bytes": 1 << 20,
-        "max_bytes": 1 << 30,
-        "min_free_bytes": 0,
-        "dedupe_window": 1000,
-        "tail_bytes": TAIL_BYTES[0],
-        "direct_io": DIRECT_IO[0],
-    }
-    options.update(overrides)
-    bus = SpoolBus(root, **options)
-    if DIRECT_IO[0] and not bus.direct_io:
-        bus.close()
-        pytest.skip(f"{root} is on a filesystem without O_DIRECT (tmpfs?)")
-    return bus
+    options = {"tail_bytes": TAIL_BYTES[0], **overrides}
+    return spool_kit.open_spool(root, direct=DIRECT_IO[0], **options)
 
 
 Step = int | tuple[int, int]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import spool_kit
 from maat.adapters.bus import spool_writer
 from maat.adapters.bus.spool import SpoolBus
 from maat.errors import InvalidInput, Unavailable
@@ -26,20 +27,12 @@ def frame_size(msg_id: str, data: bytes) -> int:
 
 
 def open_spool(root: Path, *, direct: bool = True, **overrides: int) -> SpoolBus:
-    options: dict[str, int] = {
-        "segment_bytes": 1 << 20,
+    options = {
         "max_bytes": 1 << 34,
-        "min_free_bytes": 0,
         "dedupe_window": 100_000,
         "tail_bytes": 0,  # read the files back: the tail would hide what is on disk
-        "stage_bytes": 64 * 1024,
     }
-    options.update(overrides)
-    bus = SpoolBus(root, direct_io=direct, **options)  # type: ignore[arg-type]
-    if direct and not bus.direct_io:
-        bus.close()
-        pytest.skip(f"{root} is on a filesystem without O_DIRECT (tmpfs?)")
-    return bus
+    return spool_kit.open_spool(root, direct=direct, **{**options, **overrides})
 
 
 def drain(bus: SpoolBus, consumer: str) -> list[BusMessage]:

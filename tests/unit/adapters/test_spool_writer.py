@@ -14,24 +14,9 @@ import pytest
 from maat.adapters.bus import spool as spool_module
 from maat.adapters.bus import spool_writer
 from maat.adapters.bus.spool import SpoolBus
+from spool_kit import open_spool
 
 BLOCK = 4096
-
-
-def open_spool(root: Path, *, direct: bool, **overrides: int) -> SpoolBus:
-    options: dict[str, int] = {
-        "segment_bytes": 1 << 20,
-        "max_bytes": 1 << 30,
-        "min_free_bytes": 0,
-        "dedupe_window": 1000,
-        "stage_bytes": 64 * 1024,
-    }
-    options.update(overrides)
-    bus = SpoolBus(root, direct_io=direct, **options)  # type: ignore[arg-type]
-    if direct and not bus.direct_io:
-        bus.close()
-        pytest.skip(f"{root} is on a filesystem without O_DIRECT (tmpfs?)")
-    return bus
 
 
 def segments(root: Path) -> dict[str, bytes]:
