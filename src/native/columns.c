@@ -146,6 +146,7 @@ PyObject *maat_lake_columns(PyObject *self, PyObject *const *args, Py_ssize_t na
     // on a hash collision and change the caller's list under the loop.
     PyObject *batch = PyList_GetSlice(events, 0, rows);
     if (batch == NULL) goto fail;
+    PyObject_GC_UnTrack(batch);  // nor reachable by that code through the collector
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *pair = PyTuple_GET_ITEM(plan, i);
         Column *c = &columns[i];

@@ -7,7 +7,7 @@
  * events ahead lets those loads overlap. Three steps, each at a shorter distance, because
  * each needs the memory the previous one asked for:
  *
- * 1. at PAGE_AHEAD, the dict object itself;
+ * 1. at DICT_AHEAD, the dict object itself;
  * 2. at KEYS_AHEAD, its keys table (whose address is in the dict);
  * 3. at VALUES_AHEAD, the head of each value and its first bytes (their addresses are in the
  *    keys table), and where a freed value's allocator looks (its pymalloc pool).
@@ -54,16 +54,17 @@ PyObject *maat_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_TypeError, "release(items: list)");
         return NULL;
     }
-    // The references move to a list no Python code can see, and the caller's is emptied
-    // first: a __del__ run by a release may touch the caller's list, never this one.
+    // The references move to a list no Python code can see (untracked, so that not even
+    // gc.get_referrers finds it), and the caller's is emptied first: a __del__ run by a
+    // release may touch the caller's list, never this one.
     PyObject *held = PyList_GetSlice(args[0], 0, PyList_GET_SIZE(args[0]));
     if (held == NULL) return NULL;
+    PyObject_GC_UnTrack(held);
     if (PyList_SetSlice(args[0], 0, PyList_GET_SIZE(args[0]), NULL) < 0) {
         Py_DECREF(held);
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(held);
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(held); i++) {
         maat_prefetch_events(held, i);
         PyObject *item = PyList_GET_ITEM(held, i);
         PyList_SET_ITEM(held, i, Py_NewRef(Py_None));

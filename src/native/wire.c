@@ -82,11 +82,15 @@ PyObject *maat_wire_events(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     if (wire_init() < 0) return NULL;
     // A copy of the list: dumps is Python's to call, and the caller's list could change.
+    // The copy and the result being filled are untracked while dumps runs, so that no Python
+    // code can reach them (gc.get_objects) and change or read them half made.
     PyObject *events = PyList_GetSlice(args[0], 0, PyList_GET_SIZE(args[0]));
     if (events == NULL) return NULL;
+    PyObject_GC_UnTrack(events);
     Py_ssize_t count = PyList_GET_SIZE(events);
     PyObject *out = PyList_New(count);
     if (out == NULL) goto fail;
+    PyObject_GC_UnTrack(out);
     for (Py_ssize_t i = 0; i < count; i++) {
         maat_prefetch_events(events, i);
         PyObject *message = wire_event(PyList_GET_ITEM(events, i), args[1]);
@@ -94,6 +98,7 @@ PyObject *maat_wire_events(PyObject *self, PyObject *const *args, Py_ssize_t nar
         PyList_SET_ITEM(out, i, message);
     }
     Py_DECREF(events);
+    PyObject_GC_Track(out);
     return out;
 fail:
     Py_XDECREF(out);

@@ -50,7 +50,11 @@ _DIRECT_ALIGN = 4096
 def _gather_py(buffer: mmap.mmap, filled: int, parts: list[bytes], index: int) -> tuple[int, int]:
     """Copy ``parts[index:]`` into ``buffer`` from ``filled`` on, each whole, while the next
     is ``bytes`` and fits: ``(index of the first not copied, bytes filled)`` (the C twin's
-    Python reference)."""
+    Python reference, which refuses the same positions)."""
+    if not 0 <= filled <= len(buffer):
+        raise ValueError("gather: filled is outside the buffer")
+    if not 0 <= index <= len(parts):
+        raise IndexError("gather: index out of range")
     for at in range(index, len(parts)):
         part = parts[at]
         if type(part) is not bytes or len(part) > len(buffer) - filled:
