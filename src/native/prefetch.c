@@ -25,18 +25,22 @@ static inline void prefetch_range(const void *p, size_t n) {
     for (size_t at = 0; at < n; at += 64) __builtin_prefetch((const char *)p + at);
 }
 
-void maat_prefetch_events(PyObject *events, Py_ssize_t i) {
-    Py_ssize_t n = PyList_GET_SIZE(events);
-    if (i + DICT_AHEAD < n) __builtin_prefetch(PyList_GET_ITEM(events, i + DICT_AHEAD));
-    if (i + KEYS_AHEAD < n) {
-        PyObject *d = PyList_GET_ITEM(events, i + KEYS_AHEAD);
+/* The prefetches for a loop at i going ``step`` (1 or -1) at a time. */
+static void prefetch_stepping(PyObject *events, Py_ssize_t i, Py_ssize_t step) {
+    Py_ssize_t n = PyList_GET_SIZE(events), at;
+    at = i + step * DICT_AHEAD;
+    if (at >= 0 && at < n) __builtin_prefetch(PyList_GET_ITEM(events, at));
+    at = i + step * KEYS_AHEAD;
+    if (at >= 0 && at < n) {
+        PyObject *d = PyList_GET_ITEM(events, at);
         if (PyDict_CheckExact(d)) prefetch_range(((PyDictObject *)d)->ma_keys, KEYS_BYTES);
     }
-    if (i + VALUES_AHEAD < n) {
-        PyObject *d = PyList_GET_ITEM(events, i + VALUES_AHEAD), *key, *value;
+    at = i + step * VALUES_AHEAD;
+    if (at >= 0 && at < n) {
+        PyObject *d = PyList_GET_ITEM(events, at), *key, *value;
         if (!PyDict_CheckExact(d)) return;
-        Py_ssize_t at = 0;
-        while (PyDict_Next(d, &at, &key, &value)) {
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(d, &pos, &key, &value)) {
             __builtin_prefetch(value);
             __builtin_prefetch((const char *)value + 64);
             // pymalloc's pool header, which freeing a small object reads (pools are 4 KiB)
@@ -45,7 +49,9 @@ void maat_prefetch_events(PyObject *events, Py_ssize_t i) {
     }
 }
 
-/* release(items: list) -> None: empty the list, dropping its references in order, each a
+void maat_prefetch_events(PyObject *events, Py_ssize_t i) { prefetch_stepping(events, i, 1); }
+
+/* release(items: list) -> None: empty the list, dropping its references last first, each a
  * few ahead of the prefetches above. What ``items.clear()`` does, faster for a batch of
  * events the lake writer has written (their last reference, mostly). */
 PyObject *maat_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -64,8 +70,10 @@ PyObject *maat_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         Py_DECREF(held);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(held); i++) {
-        maat_prefetch_events(held, i);
+    // Last first, as list.clear: the allocator then hands the freed memory out again in the
+    // order the next batch is made in.
+    for (Py_ssize_t i = PyList_GET_SIZE(held) - 1; i >= 0; i--) {
+        prefetch_stepping(held, i, -1);
         PyObject *item = PyList_GET_ITEM(held, i);
         PyList_SET_ITEM(held, i, Py_NewRef(Py_None));
         Py_DECREF(item);
