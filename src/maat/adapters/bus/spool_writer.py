@@ -3,8 +3,8 @@
 Two ways, the same bytes on disk:
 
 - **direct** (``O_DIRECT``, where the filesystem takes it): the frames are gathered into one
-  page-aligned staging buffer, kept for the life of the segment, and written from there to
-  the device, in whole blocks. The kernel neither copies them into the page cache nor
+  page-aligned staging buffer, kept and handed on from segment to segment, and written from
+  there to the device, in whole blocks. The kernel neither copies them into the page cache nor
   allocates page-cache pages for them. That copy and those allocations were half the
   spool's time (``bench/bench_ingest.py``): on a virtual machine whose host reclaims the
   memory the guest frees, every new page-cache page is also a fault on the host.
@@ -23,8 +23,9 @@ A batch, as numbered steps of :meth:`SegmentWriter.append`:
 
 1. write every byte of it after :attr:`size` (short writes are completed);
 2. ``fdatasync``: the data and the size needed to read it are on the device;
-3. only then move :attr:`size` past it. On an error nothing moves; the caller undoes the
-   partial write with :meth:`cut` so that no frame of a batch that was refused stays on disk.
+3. only then move :attr:`size` past it and keep its last partial block. On an error neither
+   moves; the caller undoes the partial write with :meth:`cut` so that no frame of a batch
+   that was refused stays on disk.
 """
 
 from __future__ import annotations
