@@ -1,8 +1,8 @@
 /* spool_parts: the spool's frames of a batch of messages, as the buffers writev takes.
  *
- * maat.adapters.bus.spool._frame_head's twin, one call a batch rather than a Python function
- * an event: a frame is "MF", u32 length, u32 CRC-32, u16 id length, id, u16 subject length,
- * subject, then the message's data, which is never copied. Anything the Python path would
+ * maat.adapters.bus.spool_frames.frame_head's twin, one call a batch rather than a Python
+ * function an event: a frame is "MF", u32 length, u32 CRC-32, u16 id length, id, u16 subject
+ * length, subject, then the message's data, which is never copied. Anything the Python path would
  * refuse or treat otherwise (an id or subject that is not UTF-8 or too long, data that is
  * not bytes) declines the batch: None, and the Python path frames it. */
 #include "native.h"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from maat.adapters.bus import spool as spool_module
-from maat.adapters.bus.spool import SpoolBus, _frame_parts
+from maat.adapters.bus.spool import SpoolBus
+from maat.adapters.bus.spool_frames import frame_head, frame_parts
 from maat.adapters.bus.spool_tail import SpoolTail
 from maat.ports import BusMessage
 
@@ -28,7 +29,7 @@ def open_spool(root: Path, *, tail_bytes: int, segment_bytes: int = 1 << 20) -> 
 
 
 def frame_size(subject: str, msg_id: str, data: bytes) -> int:
-    return len(spool_module._frame_head(msg_id, subject, data)) + len(data)
+    return len(frame_head(msg_id, subject, data)) + len(data)
 
 
 def no_reading(*args: object) -> bytes:
@@ -114,7 +115,7 @@ def tail_with(batches: list[tuple[str, list[tuple[str, bytes]]]]) -> tuple[Spool
     start = 1000  # a tail may begin anywhere in the stream
     first = start
     for subject, fresh in batches:
-        parts = _frame_parts(subject, fresh)
+        parts = frame_parts(subject, fresh)
         tail.add(start, subject, fresh, parts)
         start += sum(map(len, parts))
     return tail, first
@@ -165,7 +166,7 @@ def test_add_with_frames_that_do_not_match_the_messages_raises_and_keeps_nothing
     tail, cursor = tail_with([("events", [("kept", b"before")])])
     after = cursor + frame_size("events", "kept", b"before")
     with pytest.raises(ValueError, match=r"frames do not match|zip\(\) argument"):  # or the old zip
-        tail.add(after, "events", fresh, _frame_parts("events", framed) if framed else [])
+        tail.add(after, "events", fresh, frame_parts("events", framed) if framed else [])
     assert len(tail) == 1
     out: list[BusMessage] = []
     assert tail.read(cursor, 1 << 40, 100, out) == after
@@ -175,6 +176,6 @@ def test_add_with_frames_that_do_not_match_the_messages_raises_and_keeps_nothing
 
 def test_a_tail_of_no_bytes_keeps_nothing_and_checks_nothing() -> None:
     tail = SpoolTail(0)
-    tail.add(0, "events", [("a", b"1")], _frame_parts("events", [("a", b"1")]))
+    tail.add(0, "events", [("a", b"1")], frame_parts("events", [("a", b"1")]))
     assert len(tail) == 0
     assert tail.read(0, 1 << 40, 10, []) == 0

@@ -1,7 +1,7 @@
 """The C path's spool frames: maat._native.crc32 is zlib.crc32, and spool_parts frames a batch
 as the spool's documented format does, or declines it (None) for the Python loop to frame.
 
-The reference here is built from zlib and struct alone (the spool's own ``_frame_head`` takes
+The reference here is built from zlib and struct alone (the spool's own ``frame_head`` takes
 its CRC from the C extension when it is built, so it cannot be the judge of it)."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maat.adapters.bus import spool as spool_module
-from maat.adapters.bus.spool import SpoolBus, _frame_head, _frame_parts
+from maat.adapters.bus import spool_frames
+from maat.adapters.bus.spool import SpoolBus
+from maat.adapters.bus.spool_frames import frame_head, frame_parts
 from maat.native import NATIVE
 from native_kit import require_native
 
@@ -58,10 +59,10 @@ def reference_parts(subject: str, messages: list[tuple[str, Any]]) -> list[Any]:
 
 
 def python_loop(subject: str, messages: list[Any]) -> list[Any]:
-    """The spool's Python framing, as _frame_parts runs it when C declines."""
+    """The spool's Python framing, as frame_parts runs it when C declines."""
     parts: list[Any] = []
     for msg_id, data in messages:
-        parts += [_frame_head(msg_id, subject, data), data]
+        parts += [frame_head(msg_id, subject, data), data]
     return parts
 
 
@@ -157,7 +158,7 @@ def test_spool_parts_frames_any_batch_as_the_documented_format(
     parts = NATIVE.spool_parts(subject, messages)
     assert parts == reference_parts(subject, messages)
     assert all(parts[2 * i + 1] is data for i, (_, data) in enumerate(messages))  # not copied
-    assert _frame_parts(subject, messages) == parts == python_loop(subject, messages)
+    assert frame_parts(subject, messages) == parts == python_loop(subject, messages)
 
 
 NAMES = {  # id, subject
@@ -201,7 +202,7 @@ def test_a_batch_c_is_unsure_of_is_declined_whole_and_framed_by_the_python_loop(
 ) -> None:
     assert NATIVE is not None
     assert NATIVE.spool_parts(subject, messages) is None
-    framed = result(_frame_parts, subject, messages)
+    framed = result(frame_parts, subject, messages)
     assert framed == result(python_loop, subject, messages)
     if isinstance(framed, list):
         assert framed == reference_parts(subject, [tuple(m) for m in messages])
@@ -280,7 +281,7 @@ def test_a_spool_written_by_the_c_path_reads_back_every_message_with_its_crc(
         framed.append(len(messages) if parts is not None else -1)
         return parts
 
-    monkeypatch.setattr(spool_module.NATIVE, "spool_parts", counting)
+    monkeypatch.setattr(spool_frames.NATIVE, "spool_parts", counting)
     published = batches(1)
     with open_spool(tmp_path, tail_bytes) as bus:
         for subject, messages in published:
@@ -305,8 +306,8 @@ def test_the_c_and_python_paths_write_the_same_bytes(
     with open_spool(tmp_path / "c") as bus:
         for subject, messages in published:
             bus.publish(subject, messages)
-    monkeypatch.setattr(spool_module, "NATIVE", None)
-    monkeypatch.setattr(spool_module, "_crc32", zlib.crc32)
+    monkeypatch.setattr(spool_frames, "NATIVE", None)
+    monkeypatch.setattr(spool_frames, "crc32", zlib.crc32)
     with open_spool(tmp_path / "python") as bus:
         for subject, messages in published:
             bus.publish(subject, messages)

@@ -6,9 +6,9 @@ Layout under the spool directory::
     seg-<start>.log           segments; <start> is the global position of their first byte
     consumers/<name>.pos      the position each durable consumer has acknowledged
 
-A frame is ``b"MF" | u32 length | u32 crc32 | u16 id length | id | u16 subject length |
-subject | data`` (little-endian). A message's :attr:`BusMessage.position` is the global
-position just after its frame, so "resume after position P" needs no further lookup.
+Frames are laid out as :mod:`~maat.adapters.bus.spool_frames` says. A message's
+:attr:`BusMessage.position` is the global position just after its frame, so "resume after
+position P" needs no further lookup.
 
 Durability, as numbered steps of :meth:`SpoolBus.publish`:
 
@@ -34,110 +34,23 @@ import errno
 import fcntl
 import os
 import shutil
-import struct
 import threading
 import uuid
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from maat.adapters.bus.recent_ids import RecentIds
+from maat.adapters.bus.spool_frames import HEAD, frame_parts, frame_size, read_frames
 from maat.adapters.bus.spool_tail import SpoolTail
 from maat.adapters.bus.spool_writer import SegmentWriter
 from maat.errors import Conflict, IntegrityError, InvalidInput, Unavailable
-from maat.native import NATIVE
 from maat.ports import BusMessage
 
 __all__ = ["SpoolBus"]
 
-_MAGIC = b"MF"
-_HEAD = struct.Struct("<2sII")
-_SHORT = struct.Struct("<H")
 _PREFIX = "seg-"
 _SUFFIX = ".log"
-
-
-# zlib's CRC-32, by the C extension's carry-less multiply when it is built (17 GB/s against
-# zlib 1.2's 2.5 on data in cache, twice its speed on data from memory); the same numbers
-# either way, so either reads the other's frames.
-_crc32 = zlib.crc32 if NATIVE is None else NATIVE.crc32
-
-
-def _frame_parts(subject: str, messages: list[tuple[str, bytes]]) -> list[bytes]:
-    """Each message's frame head, then its data (uncopied), in order: the buffers a
-    ``writev`` appends. One C call for the batch when the extension is built (it declines
-    what it is unsure of, which the Python loop then frames)."""
-    exact = type(subject) is str and type(messages) is list  # what the C code reads
-    parts = NATIVE.spool_parts(subject, messages) if NATIVE is not None and exact else None
-    if parts is None:
-        parts = []
-        for msg_id, data in messages:
-            parts.append(_frame_head(msg_id, subject, data))
-            parts.append(data)
-    return parts
-
-
-def _frame_head(msg_id: str, subject: str, data: bytes) -> bytes:
-    """Everything of a frame before its data: the data itself is written from the caller's
-    buffer, never copied into a frame (at 4 KB an event, copies cost more than the disk)."""
-    ident, subj = msg_id.encode(), subject.encode()
-    prefix = b"".join((_SHORT.pack(len(ident)), ident, _SHORT.pack(len(subj)), subj))
-    crc = _crc32(data, _crc32(prefix))
-    return _HEAD.pack(_MAGIC, len(prefix) + len(data), crc) + prefix
-
-
-_CHUNK = 4 * 1024 * 1024
-
-
-def _frame_size(head: bytes) -> int:
-    """The whole size of the frame starting ``head`` (0 when the header is not readable)."""
-    if len(head) < _HEAD.size:
-        return 0
-    magic, length, _ = _HEAD.unpack_from(head, 0)
-    return _HEAD.size + length if magic == _MAGIC else 0
-
-
-def _frames(blob: bytes, base: int) -> Iterator[tuple[int, int, BusMessage | None]]:
-    """``(start, end, message)`` per frame of ``blob``; ``message`` is None where the frame
-    is torn or corrupt (and iteration stops there)."""
-    offset, size = 0, len(blob)
-    view = memoryview(blob)  # checksums and headers read in place: only the data is copied
-    subjects: dict[bytes, str] = {}  # a chunk's frames mostly share one subject
-    while offset < size:
-        if size - offset < _HEAD.size:
-            yield offset, size, None
-            return
-        magic, length, crc = _HEAD.unpack_from(blob, offset)
-        start = offset + _HEAD.size
-        end = start + length
-        if magic != _MAGIC or length < 4 or end > size or _crc32(view[start:end]) != crc:
-            yield offset, size, None
-            return
-        (id_len,) = _SHORT.unpack_from(blob, start)
-        subj_start = start + 4 + id_len
-        if subj_start > end:  # lengths that leave the frame: corrupt, whatever the checksum
-            yield offset, size, None
-            return
-        (subj_len,) = _SHORT.unpack_from(blob, subj_start - 2)
-        if subj_start + subj_len > end:
-            yield offset, size, None
-            return
-        try:
-            ident = str(view[start + 2 : start + 2 + id_len], "utf-8")
-        except UnicodeDecodeError:
-            yield offset, size, None
-            return
-        raw_subject = blob[subj_start : subj_start + subj_len]
-        subject = subjects.get(raw_subject)
-        if subject is None:
-            try:
-                subject = subjects[raw_subject] = raw_subject.decode()
-            except UnicodeDecodeError:
-                yield offset, size, None
-                return
-        data = blob[subj_start + subj_len : end]
-        yield offset, end, BusMessage(subject, ident, data, base + end)
-        offset = end
+_CHUNK = 4 * 1024 * 1024  # bytes read at a time from a segment
 
 
 class SpoolBus:
@@ -297,7 +210,7 @@ class SpoolBus:
         start = self._starts[-1]
         blob = self._read_segment(start)
         good = 0
-        for _, end, message in _frames(blob, start):
+        for _, end, message in read_frames(blob, start):
             if message is None:
                 break
             good = end
@@ -316,7 +229,7 @@ class SpoolBus:
         newest_first: list[list[str]] = []
         seen: set[str] = set()
         for start in reversed(self._starts):
-            ids = [m.msg_id for _, _, m in _frames(self._read_segment(start), start) if m]
+            ids = [m.msg_id for _, _, m in read_frames(self._read_segment(start), start) if m]
             # 1. this segment's ids by their newest copy, newest first, none seen later
             kept = [i for i in dict.fromkeys(reversed(ids)) if i not in seen]
             del kept[self._window - len(seen) :]  # 2. no more than the window still needs
@@ -353,7 +266,7 @@ class SpoolBus:
                     fresh.append((msg_id, data))
             if not fresh:
                 return batch_ids
-            parts = _frame_parts(subject, fresh)
+            parts = frame_parts(subject, fresh)
             first = self._end()
             self._append(parts)
             self._tail.add(first, subject, fresh, parts)
@@ -484,11 +397,11 @@ class SpoolBus:
             raise Unavailable(f"cannot read spool segment {name}: {exc.strerror}") from exc
         try:
             while wanted > 0 and cursor < limit:
-                size = _frame_size(os.pread(fd, _HEAD.size, cursor - start))
+                size = frame_size(os.pread(fd, HEAD.size, cursor - start))
                 if size == 0 or cursor + size > limit:
                     raise _corrupt(name, cursor - start)
                 chunk = os.pread(fd, max(size, min(_CHUNK, limit - cursor)), cursor - start)
-                for offset, _, message in _frames(chunk, cursor):
+                for offset, _, message in read_frames(chunk, cursor):
                     if message is None:
                         if offset == 0:  # a whole frame was read: it is corrupt
                             raise _corrupt(name, cursor - start)
